@@ -1,0 +1,46 @@
+# The README's two commands: `make demo` and `make test`. Each sets itself up on a fresh machine.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_PACKAGES := ffmpeg fonts-noto-cjk fonts-wqy-microhei python3-gi gir1.2-gst-rtsp-server-1.0 \
+	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
+	gstreamer1.0-plugins-bad gstreamer1.0-libav chromium
+
+.PHONY: demo test check lint typecheck pytest venv system data bench bench-quick test-train clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# System packages the tests use (ffmpeg, GStreamer's RTSP server, CJK fonts, Chromium), as root.
+system:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "apt-get install$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing system packages (run as root or install them):$$missing"; exit 1; fi; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check nce detector service tests benchmarks
+	$(BIN)/ruff format --check nce detector service tests benchmarks
+
+typecheck: venv
+	$(BIN)/mypy nce detector service
+
+pytest: venv system
+	$(BIN)/pytest -q
+
+check: lint typecheck
+
+test: check pytest
+
+demo: venv
+	$(BIN)/nce demo

@@ -1,0 +1,46 @@
+"""``nce config check FILE``: validate a site config and summarise it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from detector.config import config_warnings, load_site_config
+from detector.errors import ConfigError
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("config", help="site config tools")
+    inner = parser.add_subparsers(dest="config_command", metavar="ACTION")
+    inner.required = True
+    check = inner.add_parser("check", help="validate a site config; list every problem")
+    check.add_argument("file", help="site config YAML")
+    check.set_defaults(func=_check)
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        config = load_site_config(args.file)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{args.file}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        return 2
+    zones = sum(len(c.zones) for c in config.cameras)
+    print(
+        f"{args.file}: OK — site {config.site.id} ({config.site.name}): "
+        f"{len(config.cameras)} camera(s), {zones} zone(s), {len(config.rules)} rule(s), "
+        f"{len(config.shops)} shop(s)"
+    )
+    for cam in config.cameras:
+        kinds = ", ".join(f"{z.id} ({z.kind})" for z in cam.zones) or "no zones"
+        print(f"  camera {cam.id} {cam.name} @ {cam.detect_fps:g} fps: {kinds}")
+    for rule in config.rules:
+        print(
+            f"  rule {rule.violation}: {'/'.join(rule.classes)} in {'/'.join(rule.zone_kinds)} "
+            f"for {rule.min_dwell_s:g} s"
+        )
+    for warning in config_warnings(config):
+        print(f"  warning: {warning}")
+    return 0

@@ -1,0 +1,353 @@
+"""The YOLO ONNX contract: the only module that knows Ultralytics' export layouts.
+
+- Metadata: ``names``, ``imgsz``, ``stride``, ``task`` and ``end2end`` are read from the model's
+  metadata props, where Ultralytics writes Python literals (parsed with ``ast.literal_eval``, never
+  ``eval``).
+- Pre-processing: letterbox (aspect kept, centred, pad value 114), BGR → RGB, 0..1, NCHW.
+- Outputs: ``[B, 4+nc, A]`` (YOLOv8/11: cx, cy, w, h, then one score per class, no objectness; best
+  class per anchor, class-aware NMS) and end-to-end ``[B, N, 6]`` (x1, y1, x2, y2, score, class; no
+  NMS). Boxes come back in original-frame pixels, clipped to the frame.
+- Execution providers are checked after the session is made: what was asked for must be in use, or
+  :class:`ProviderError` (a warning only with ``allow_fallback``) — never a silent CPU fallback.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from detector.detections import Detections
+from detector.errors import ModelError, ProviderError
+
+log = logging.getLogger(__name__)
+
+PAD_VALUE = 114
+MAX_NMS_CANDIDATES = 30000
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How one frame was fitted into the model input: ``input = frame * gain + (pad_x, pad_y)``."""
+
+    gain: float
+    pad_x: int
+    pad_y: int
+    frame_hw: tuple[int, int]
+
+    def to_frame(self, xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Model-input boxes → frame pixels, clipped to the frame."""
+        out = xyxy.astype(np.float32, copy=True)
+        out[:, [0, 2]] -= self.pad_x
+        out[:, [1, 3]] -= self.pad_y
+        out /= self.gain
+        h, w = self.frame_hw
+        out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, w)
+        out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, h)
+        return out
+
+
+def letterbox(
+    frame: npt.NDArray[np.uint8], size_hw: tuple[int, int], out: npt.NDArray[np.uint8] | None = None
+) -> tuple[npt.NDArray[np.uint8], Letterbox]:
+    """Fit ``frame`` (H, W, 3) into ``size_hw`` keeping its aspect; pad with 114 around it."""
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ModelError(f"expected a colour frame of shape (H, W, 3), got {frame.shape}")
+    h, w = frame.shape[:2]
+    th, tw = size_hw
+    gain = min(th / h, tw / w)
+    nw, nh = round(w * gain), round(h * gain)
+    dw, dh = (tw - nw) / 2.0, (th - nh) / 2.0
+    top, left = round(dh - 0.1), round(dw - 0.1)
+    if out is None:
+        out = np.empty((th, tw, 3), dtype=np.uint8)
+    out[...] = PAD_VALUE
+    resized = frame if (nw, nh) == (w, h) else cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    out[top : top + nh, left : left + nw] = resized
+    return out, Letterbox(gain=gain, pad_x=left, pad_y=top, frame_hw=(h, w))
+
+
+def parse_metadata_value(raw: str) -> Any:
+    """An Ultralytics metadata value (a Python literal written with ``str()``), parsed safely."""
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return raw
+
+
+def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: float) -> npt.NDArray[np.int64]:
+    """Greedy non-maximum suppression; indices kept, best score first."""
+    order = np.argsort(-scores, kind="stable")
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        xx1 = np.maximum(x1[i], x1[rest])
+        yy1 = np.maximum(y1[i], y1[rest])
+        xx2 = np.minimum(x2[i], x2[rest])
+        yy2 = np.minimum(y2[i], y2[rest])
+        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
+        union = areas[i] + areas[rest] - inter
+        overlap = np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+        order = rest[overlap <= iou]
+    return np.asarray(keep, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model file says about itself."""
+
+    path: Path
+    sha256: str
+    names: dict[int, str]
+    imgsz: tuple[int, int]
+    stride: int
+    task: str
+    end2end: bool
+    input_name: str
+    input_dtype: str
+    static_batch: int | None
+    providers: tuple[str, ...]
+    metadata: dict[str, str]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.names)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _session(path: Path, providers: Sequence[str], intra_op_threads: int, inter_op_threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if intra_op_threads:
+        options.intra_op_num_threads = intra_op_threads
+    if inter_op_threads:
+        options.inter_op_num_threads = inter_op_threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=list(providers))
+    except Exception as exc:  # ONNX Runtime raises its own types from C++: translate them here
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "INVALID_PROTOBUF" in text or "Protobuf parsing failed" in text or "ModelProto" in text:
+            raise ModelError(f"{path} is not an ONNX model (ONNX Runtime could not parse it)") from exc
+        raise ModelError(f"{path}: ONNX Runtime could not load the model: {text}") from exc
+
+
+def check_providers(asked: Sequence[str], in_use: Sequence[str], allow_fallback: bool) -> None:
+    """Raise unless every provider asked for is in use (or warn loudly with ``allow_fallback``)."""
+    missing = [p for p in asked if p not in in_use]
+    if not missing:
+        return
+    import onnxruntime as ort
+
+    message = (
+        f"execution providers {missing} were asked for but are not in use (in use: {list(in_use)}; "
+        f"this onnxruntime build offers {ort.get_available_providers()})"
+    )
+    if allow_fallback:
+        log.warning("!!! %s — running anyway because allow_fallback is set", message)
+        return
+    raise ProviderError(message + "; install the matching onnxruntime build or set allow_fallback")
+
+
+class YoloDetector:
+    """An Ultralytics YOLO detect model exported to ONNX, run through ONNX Runtime.
+
+    ``detect(frames)`` takes BGR frames of any sizes and returns one :class:`Detections` per frame.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        providers: Sequence[str] = ("CPUExecutionProvider",),
+        conf: float = 0.25,
+        iou: float = 0.45,
+        max_det: int = 300,
+        allow_fallback: bool = False,
+        intra_op_threads: int = 0,
+        inter_op_threads: int = 0,
+    ) -> None:
+        p = Path(path)
+        if not p.is_file():
+            raise ModelError(f"model file {p} does not exist")
+        if not 0.0 < conf <= 1.0 or not 0.0 < iou <= 1.0:
+            raise ModelError(f"conf and iou must be in (0, 1], got conf={conf}, iou={iou}")
+        self.conf, self.iou, self.max_det = conf, iou, max_det
+        self.session = _session(p, providers, intra_op_threads, inter_op_threads)
+        in_use = tuple(self.session.get_providers())
+        check_providers(providers, in_use, allow_fallback)
+        self.info = self._read_info(p, in_use)
+        self._input_buffer: npt.NDArray[np.float32] | None = None
+
+    # -- model description -------------------------------------------------------------------
+
+    def _read_info(self, path: Path, in_use: tuple[str, ...]) -> ModelInfo:
+        meta: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
+        inputs = self.session.get_inputs()
+        outputs = self.session.get_outputs()
+        if len(inputs) != 1:
+            raise ModelError(f"{path}: expected one image input, got {len(inputs)}")
+        inp = inputs[0]
+        if len(inp.shape) != 4:
+            raise ModelError(f"{path}: expected an NCHW image input, got shape {inp.shape}")
+        task = str(parse_metadata_value(meta["task"])) if "task" in meta else "detect"
+        if task != "detect":
+            raise ModelError(f"{path} is a {task!r} model; NCE needs an Ultralytics 'detect' model")
+        if len(outputs) != 1 or len(outputs[0].shape) != 3:
+            shapes = [o.shape for o in outputs]
+            raise ModelError(
+                f"{path}: expected one detect output of rank 3 ([B, 4+nc, A] or [B, N, 6]), got {shapes}"
+            )
+        names = self._names(meta, outputs[0].shape)
+        imgsz = self._imgsz(meta, inp.shape)
+        end2end = bool(parse_metadata_value(meta.get("end2end", "False")) is True)
+        out_shape = outputs[0].shape
+        if not end2end and isinstance(out_shape[1], int) and out_shape[1] != 4 + len(names):
+            if out_shape[2] == 6:
+                end2end = True
+            else:
+                raise ModelError(
+                    f"{path}: output shape {out_shape} matches neither [B, 4+{len(names)}, A] "
+                    f"for {len(names)} classes nor end-to-end [B, N, 6]"
+                )
+        batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
+        return ModelInfo(
+            path=path,
+            sha256=file_sha256(path),
+            names=names,
+            imgsz=imgsz,
+            stride=int(parse_metadata_value(meta.get("stride", "32")) or 32),
+            task=task,
+            end2end=end2end,
+            input_name=inp.name,
+            input_dtype="float16" if "float16" in inp.type else "float32",
+            static_batch=batch,
+            providers=in_use,
+            metadata=meta,
+        )
+
+    @staticmethod
+    def _names(meta: dict[str, str], out_shape: Sequence[Any]) -> dict[int, str]:
+        if "names" in meta:
+            raw = parse_metadata_value(meta["names"])
+            if isinstance(raw, dict):
+                return {int(k): str(v) for k, v in raw.items()}
+            if isinstance(raw, list | tuple):
+                return {i: str(v) for i, v in enumerate(raw)}
+        if isinstance(out_shape[1], int) and out_shape[1] > 4 and out_shape[2] != 6:
+            log.warning(
+                "model has no 'names' metadata: classes are named class_0..class_%d", out_shape[1] - 5
+            )
+            return {i: f"class_{i}" for i in range(out_shape[1] - 4)}
+        raise ModelError("model has no 'names' metadata and the class count cannot be read from its output")
+
+    @staticmethod
+    def _imgsz(meta: dict[str, str], in_shape: Sequence[Any]) -> tuple[int, int]:
+        h, w = in_shape[2], in_shape[3]
+        if isinstance(h, int) and isinstance(w, int):
+            return (h, w)
+        raw = parse_metadata_value(meta.get("imgsz", "[640, 640]"))
+        if isinstance(raw, int):
+            return (raw, raw)
+        if isinstance(raw, list | tuple) and len(raw) == 2:
+            return (int(raw[0]), int(raw[1]))
+        raise ModelError(f"model metadata imgsz {meta.get('imgsz')!r} is not [h, w]")
+
+    # -- running -----------------------------------------------------------------------------
+
+    def preprocess(
+        self, frames: Sequence[npt.NDArray[np.uint8]]
+    ) -> tuple[npt.NDArray[np.float32], list[Letterbox]]:
+        """Letterbox a batch into one NCHW float tensor."""
+        h, w = self.info.imgsz
+        n = len(frames)
+        if self._input_buffer is None or self._input_buffer.shape[0] < n:
+            self._input_buffer = np.empty((n, 3, h, w), dtype=np.float32)
+        tensor = self._input_buffer[:n]
+        canvas = np.empty((h, w, 3), dtype=np.uint8)
+        boxes = []
+        for i, frame in enumerate(frames):
+            boxed, lb = letterbox(frame, (h, w), out=canvas)
+            # BGR HWC uint8 → RGB CHW float 0..1 in one pass per channel
+            for c in range(3):
+                np.multiply(boxed[:, :, 2 - c], 1.0 / 255.0, out=tensor[i, c], dtype=np.float32)
+            boxes.append(lb)
+        if self.info.input_dtype == "float16":
+            return tensor.astype(np.float16), boxes  # type: ignore[return-value]
+        return tensor, boxes
+
+    def infer(self, tensor: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """``session.run`` on a preprocessed batch (split to the model's static batch when it has one)."""
+        static = self.info.static_batch
+        name = self.info.input_name
+        if static is None or static == tensor.shape[0]:
+            out = self.session.run(None, {name: tensor})[0]
+            return np.asarray(out, dtype=np.float32)
+        parts = []
+        for start in range(0, tensor.shape[0], static):
+            chunk = tensor[start : start + static]
+            real = chunk.shape[0]
+            if real < static:
+                chunk = np.concatenate([chunk, np.zeros((static - real, *chunk.shape[1:]), chunk.dtype)])
+            parts.append(np.asarray(self.session.run(None, {name: chunk})[0], dtype=np.float32)[:real])
+        return np.concatenate(parts)
+
+    def postprocess(self, raw: npt.NDArray[np.float32], boxes: Sequence[Letterbox]) -> list[Detections]:
+        """Decode a raw output batch into per-frame detections in frame pixels."""
+        decode = self._decode_end2end if self.info.end2end else self._decode_v8
+        return [decode(raw[i], boxes[i]) for i in range(len(boxes))]
+
+    def detect(self, frames: Sequence[npt.NDArray[np.uint8]]) -> list[Detections]:
+        if not frames:
+            return []
+        tensor, boxes = self.preprocess(frames)
+        return self.postprocess(self.infer(tensor), boxes)
+
+    def _decode_v8(self, out: npt.NDArray[np.float32], lb: Letterbox) -> Detections:
+        # out: [4+nc, A]
+        scores_all = out[4:]
+        class_id = scores_all.argmax(axis=0)
+        score = scores_all[class_id, np.arange(scores_all.shape[1])]
+        keep = score > self.conf
+        if not keep.any():
+            return Detections.empty()
+        score, class_id = score[keep], class_id[keep]
+        cxcywh = out[:4, keep].T
+        if score.shape[0] > MAX_NMS_CANDIDATES:
+            top = np.argsort(-score)[:MAX_NMS_CANDIDATES]
+            score, class_id, cxcywh = score[top], class_id[top], cxcywh[top]
+        xyxy = np.empty_like(cxcywh)
+        xyxy[:, :2] = cxcywh[:, :2] - cxcywh[:, 2:] / 2
+        xyxy[:, 2:] = cxcywh[:, :2] + cxcywh[:, 2:] / 2
+        # class-aware NMS: shift each class to its own region so boxes of different classes never overlap
+        offset = class_id[:, None].astype(np.float32) * (max(self.info.imgsz) * 4.0)
+        kept = nms(xyxy + offset, score, self.iou)[: self.max_det]
+        return Detections(xyxy=lb.to_frame(xyxy[kept]), confidence=score[kept], class_id=class_id[kept])
+
+    def _decode_end2end(self, out: npt.NDArray[np.float32], lb: Letterbox) -> Detections:
+        # out: [N, 6] = x1, y1, x2, y2, score, class
+        keep = out[:, 4] > self.conf
+        rows = out[keep][: self.max_det]
+        return Detections(
+            xyxy=lb.to_frame(rows[:, :4]), confidence=rows[:, 4], class_id=rows[:, 5].astype(np.int64)
+        )

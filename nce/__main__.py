@@ -1,0 +1,5 @@
+import sys
+
+from nce.cli import main
+
+sys.exit(main())

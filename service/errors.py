@@ -1,0 +1,46 @@
+"""The case service's exception tree.
+
+::
+
+    ServiceError (nce.errors.NceError)
+    ├── NotFound         404: the object does not exist or the caller may not see it
+    ├── Forbidden        403: the caller's role may not do this
+    ├── Unauthorized     401: no or bad credentials, bad signature
+    ├── Conflict         409: the request clashes with the object's state
+    ├── Invalid          422: the request is well-formed but wrong (hash mismatch, bad manifest)
+    └── TooLarge         413: the upload is larger than allowed
+
+Routes raise these; one exception handler maps them to HTTP responses ``{"detail": "…"}``.
+"""
+
+from __future__ import annotations
+
+from nce.errors import NceError
+
+
+class ServiceError(NceError):
+    status_code: int = 400
+
+
+class NotFound(ServiceError):
+    status_code = 404
+
+
+class Forbidden(ServiceError):
+    status_code = 403
+
+
+class Unauthorized(ServiceError):
+    status_code = 401
+
+
+class Conflict(ServiceError):
+    status_code = 409
+
+
+class Invalid(ServiceError):
+    status_code = 422
+
+
+class TooLarge(ServiceError):
+    status_code = 413

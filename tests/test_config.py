@@ -1,0 +1,206 @@
+"""Site config: the shipped example loads; broken configs name file, field and reason."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from detector.config import Exemption, TimeWindow, load_site_config, parse_site_config
+from detector.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "configs" / "site.example.yaml"
+DESIGN_EXAMPLE = ROOT.parent / "shared" / "design" / "site-config.example.yaml"
+
+
+def example() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    return data
+
+
+def test_example_loads() -> None:
+    config = load_site_config(EXAMPLE)
+    assert config.site.id == "baoshan-demo"
+    assert config.cameras[0].zones[0].shop_id == "S-0001"
+    assert config.rules[0].active_hours is not None
+    assert config.rules[0].active_hours.start == dt.time(7, 0)
+    assert config.cameras[0].zones[0].exemptions[0].days == ["sat", "sun"]
+
+
+@pytest.mark.skipif(not DESIGN_EXAMPLE.exists(), reason="shared design folder not beside the checkout")
+def test_design_contract_example_loads_as_it_is() -> None:
+    load_site_config(DESIGN_EXAMPLE)
+
+
+def _set(data: dict[str, Any], path: str, value: Any) -> None:
+    keys: list[Any] = [int(k) if k.isdigit() else k for k in path.split(".")]
+    target: Any = data
+    for k in keys[:-1]:
+        target = target[k]
+    if value is DELETE:
+        del target[keys[-1]]
+    else:
+        target[keys[-1]] = value
+
+
+DELETE = object()
+
+BROKEN: list[tuple[str, Any, str, str]] = [
+    # (dotted path to change, new value, expected problem path, expected reason fragment)
+    ("cameras.0.zones.1.polygon", [[0.1, 0.1], [0.2, 0.2]], "cameras[0].zones[1].polygon", "at least 3"),
+    (
+        "cameras.0.zones.1.polygon",
+        [[0.1, 0.1], [1.5, 0.2], [0.3, 0.9]],
+        "cameras[0].zones[1].polygon",
+        "0..1",
+    ),
+    (
+        "cameras.0.zones.1.polygon",
+        [[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]],
+        "cameras[0].zones[1].polygon",
+        "no area",
+    ),
+    ("cameras.0.zones.1.polygon", [[0.1, 0.1], [0.2], [0.3, 0.3]], "cameras[0].zones[1].polygon", "[x, y]"),
+    ("cameras.0.zones.0.shop_id", "S-9999", "cameras[0].zones[0].shop_id", "unknown shop 'S-9999'"),
+    ("cameras.0.zones.0.shop_id", DELETE, "cameras[0].zones[0].shop_id", "must name its shop"),
+    ("cameras.0.zones.0.kind", "plaza", "cameras[0].zones[0].kind", "'shop_frontage'"),
+    ("cameras.0.zones.1.id", "z-frontage-0001", "cameras[0].zones[1].id", "duplicate zone id"),
+    ("cameras.0.zones.0.exemptions.0.from", "25:00", "cameras[0].zones[0].exemptions[0].from", "HH:MM"),
+    (
+        "cameras.0.zones.0.exemptions.0.days",
+        ["sat", "funday"],
+        "cameras[0].zones[0].exemptions[0].days",
+        "weekdays",
+    ),
+    ("cameras.0.detect_fps", 0, "cameras[0].detect_fps", "greater than 0"),
+    ("cameras.0.id", "cam 01/../x", "cameras[0].id", "expected an id"),
+    ("cameras.0.colour", "red", "cameras[0].colour", "unknown key"),
+    ("cameras.0.name", DELETE, "cameras[0].name", "required field is missing"),
+    ("rules.0.zone_kinds", ["plaza"], "rules[0].zone_kinds[0]", "'shop_frontage'"),
+    ("rules.0.violation", "parking", "rules[0].violation", "out_of_shop_trading"),
+    ("rules.0.active_hours.to", "7pm", "rules[0].active_hours.to", "HH:MM"),
+    ("rules.0.min_dwell_s", -5, "rules[0].min_dwell_s", "greater than or equal to 0"),
+    ("rules.0.classes", [], "rules[0].classes", "at least 1"),
+    ("site.timezone", "Mars/Olympus", "site.timezone", "IANA time zone"),
+    ("model.conf", 1.5, "model.conf", "less than or equal to 1"),
+    ("shops.0.code", DELETE, "shops[0].code", "required field is missing"),
+    ("uplink.service_url", "ftp://x", "uplink.service_url", "http:// or https://"),
+    ("cameras", [], "cameras", "at least 1"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "where", "why"), BROKEN)
+def test_broken_configs(tmp_path: Path, path: str, value: Any, where: str, why: str) -> None:
+    data = copy.deepcopy(example())
+    _set(data, path, value)
+    file = tmp_path / "site.yaml"
+    file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_site_config(file)
+    matching = [p for p in info.value.problems if p.path == where]
+    assert matching, f"no problem at {where}: {info.value.problems}"
+    assert why in matching[0].message
+    assert str(matching[0]).startswith(f"{file}: {where}: ")
+
+
+def test_duplicate_shop_and_camera_ids_all_reported() -> None:
+    data = example()
+    data["shops"].append(dict(data["shops"][0]))
+    cam = copy.deepcopy(data["cameras"][0])
+    for z in cam["zones"]:
+        z["id"] += "-b"
+    data["cameras"].append(cam)
+    with pytest.raises(ConfigError) as info:
+        parse_site_config(data, "x.yaml")
+    paths = {p.path for p in info.value.problems}
+    assert {"shops[1].id", "cameras[1].id"} <= paths
+
+
+@pytest.mark.parametrize(
+    "text,why",
+    [
+        ("site: [unclosed", "not valid YAML: line"),
+        ("- just\n- a list\n", "expected a mapping"),
+    ],
+)
+def test_unparseable_files(tmp_path: Path, text: str, why: str) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError, match=why):
+        load_site_config(f)
+
+
+def test_unquoted_yaml_times_still_parse() -> None:
+    data = example()
+    data["rules"][0]["active_hours"] = yaml.safe_load("{from: 07:00, to: 22:30}")
+    config = parse_site_config(data)
+    assert config.rules[0].active_hours == TimeWindow.model_validate({"from": "07:00", "to": "22:30"})
+
+
+@pytest.mark.parametrize(
+    ("window", "t", "inside"),
+    [
+        (("07:00", "22:00"), "06:59", False),
+        (("07:00", "22:00"), "07:00", True),
+        (("07:00", "22:00"), "22:00", False),
+        (("22:00", "06:00"), "23:30", True),
+        (("22:00", "06:00"), "05:59", True),
+        (("22:00", "06:00"), "12:00", False),
+    ],
+)
+def test_time_window_across_midnight(window: tuple[str, str], t: str, inside: bool) -> None:
+    w = TimeWindow.model_validate({"from": window[0], "to": window[1]})
+    assert w.contains(dt.time.fromisoformat(t)) is inside
+
+
+@pytest.mark.parametrize(
+    ("when", "applies"),
+    [
+        ("2026-11-28T19:00", True),  # Saturday evening
+        ("2026-11-27T19:00", False),  # Friday evening
+        ("2026-11-29T01:00", True),  # after midnight, window began Saturday
+        ("2026-11-30T01:00", True),  # after midnight, window began Sunday
+        ("2026-12-01T01:00", False),  # after midnight, window began Monday
+    ],
+)
+def test_exemption_days_with_window_across_midnight(when: str, applies: bool) -> None:
+    ex = Exemption.model_validate({"days": ["sat", "sun"], "from": "18:00", "to": "02:00"})
+    assert ex.applies(dt.datetime.fromisoformat(when)) is applies
+
+
+def _nce(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nce", *args], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+
+
+def test_cli_check_ok() -> None:
+    res = _nce("config", "check", str(EXAMPLE))
+    assert res.returncode == 0, res.stderr
+    assert "1 camera(s), 2 zone(s), 2 rule(s)" in res.stdout
+
+
+def test_cli_check_lists_every_problem_without_traceback(tmp_path: Path) -> None:
+    data = example()
+    data["cameras"][0]["zones"][0]["polygon"] = [[0, 0], [2, 0], [1, 1]]
+    data["rules"][1]["violation"] = "parking"
+    f = tmp_path / "bad.yaml"
+    f.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    res = _nce("config", "check", str(f))
+    assert res.returncode == 2
+    assert f"{f}: cameras[0].zones[0].polygon: " in res.stderr
+    assert f"{f}: rules[1].violation: " in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_cli_check_missing_file() -> None:
+    res = _nce("config", "check", "/nonexistent/site.yaml")
+    assert res.returncode == 2
+    assert "/nonexistent/site.yaml: no such file" in res.stderr
