@@ -1,0 +1,254 @@
+"""The edge outbox: SQLite store-and-forward of hit events and evidence packages.
+
+Every hit event and package is written here (``synchronous=FULL``, WAL) before it counts as
+produced; the :class:`~detector.relay.Relay` sends items to the case service in sequence order and
+marks one delivered only on a 2xx. An item's idempotency key is ``<device id>:<seq>``: a retry after
+a crash or a lost response is recognised by the service, never filed twice.
+
+States: ``pending`` → ``delivered`` (2xx) | ``poisoned`` (a 4xx the service will never accept; set
+aside with its reason, retried only by ``nce outbox retry-poisoned``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from detector.errors import DetectorError
+
+ItemKind = Literal["event", "package"]
+ItemStatus = Literal["pending", "delivered", "poisoned"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_id       TEXT    NOT NULL,
+    kind            TEXT    NOT NULL CHECK (kind IN ('event', 'package')),
+    hit_id          TEXT    NOT NULL,
+    event           TEXT    NOT NULL,
+    payload         TEXT    NOT NULL,
+    package_dir     TEXT,
+    created_at      REAL    NOT NULL,
+    status          TEXT    NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'delivered', 'poisoned')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL    NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    delivered_at    REAL,
+    response        TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, seq);
+"""
+
+
+class OutboxError(DetectorError):
+    """The outbox database cannot be opened or written."""
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    seq: int
+    device_id: str
+    kind: ItemKind
+    hit_id: str
+    event: str
+    payload: dict[str, Any]
+    package_dir: Path | None
+    created_at: float
+    status: ItemStatus
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.device_id}:{self.seq}"
+
+
+class OutboxStatus(BaseModel):
+    """``nce outbox status --json``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pending: int
+    delivered: int
+    poisoned: int
+    oldest_pending_s: float | None
+
+
+def _row(row: sqlite3.Row) -> OutboxItem:
+    return OutboxItem(
+        seq=row["seq"],
+        device_id=row["device_id"],
+        kind=row["kind"],
+        hit_id=row["hit_id"],
+        event=row["event"],
+        payload=json.loads(row["payload"]),
+        package_dir=Path(row["package_dir"]) if row["package_dir"] else None,
+        created_at=row["created_at"],
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+    )
+
+
+class Outbox:
+    """A durable queue in one SQLite file; safe to share between the pipeline and the relay thread."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA busy_timeout=10000")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot open the outbox {self.path}: {exc}") from exc
+        self._lock = threading.Lock()
+        self.changed = threading.Event()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise OutboxError(f"outbox {self.path}: {exc}") from exc
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- producing -------------------------------------------------------------------------------
+
+    def add(
+        self,
+        *,
+        device_id: str,
+        kind: ItemKind,
+        hit_id: str,
+        event: str,
+        payload: dict[str, Any],
+        package_dir: Path | None = None,
+    ) -> int:
+        """Queue one item durably; returns its sequence number. Package files must be fsynced first."""
+        if kind == "package" and package_dir is None:
+            raise OutboxError("a package item needs its package directory")
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO outbox (device_id, kind, hit_id, event, payload, package_dir, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    device_id,
+                    kind,
+                    hit_id,
+                    event,
+                    json.dumps(payload, ensure_ascii=False, sort_keys=True),
+                    str(package_dir) if package_dir else None,
+                    time.time(),
+                ),
+            )
+            seq = int(cur.lastrowid or 0)
+        self.changed.set()
+        return seq
+
+    # -- relaying --------------------------------------------------------------------------------
+
+    def head(self) -> OutboxItem | None:
+        """The oldest pending item (the relay sends strictly in sequence order)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM outbox WHERE status = 'pending' ORDER BY seq LIMIT 1"
+            ).fetchone()
+        return _row(row) if row else None
+
+    def mark_delivered(self, seq: int, response: dict[str, Any] | None = None) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE outbox SET status = 'delivered', delivered_at = ?, response = ?, last_error = NULL "
+                "WHERE seq = ?",
+                (time.time(), json.dumps(response, ensure_ascii=False) if response else None, seq),
+            )
+
+    def mark_retry(self, seq: int, *, error: str, next_attempt_at: float) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE seq = ?",
+                (error, next_attempt_at, seq),
+            )
+
+    def mark_poisoned(self, seq: int, *, reason: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE outbox SET status = 'poisoned', attempts = attempts + 1, last_error = ? WHERE seq = ?",
+                (reason, seq),
+            )
+
+    def retry_poisoned(self) -> int:
+        """Put every poisoned item back in the queue; returns how many."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = 0 WHERE status = 'poisoned'"
+            )
+            count = cur.rowcount
+        self.changed.set()
+        return count
+
+    # -- reporting -------------------------------------------------------------------------------
+
+    def status(self, now: float | None = None) -> OutboxStatus:
+        now = time.time() if now is None else now
+        with self._lock:
+            counts = dict(
+                self._conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
+            )
+            oldest = self._conn.execute(
+                "SELECT MIN(created_at) FROM outbox WHERE status = 'pending'"
+            ).fetchone()[0]
+        return OutboxStatus(
+            pending=counts.get("pending", 0),
+            delivered=counts.get("delivered", 0),
+            poisoned=counts.get("poisoned", 0),
+            oldest_pending_s=None if oldest is None else max(0.0, now - oldest),
+        )
+
+    def items(self, status: ItemStatus | None = None) -> list[OutboxItem]:
+        with self._lock:
+            if status is None:
+                rows = self._conn.execute("SELECT * FROM outbox ORDER BY seq").fetchall()
+            else:
+                rows = self._conn.execute(
+                    "SELECT * FROM outbox WHERE status = ? ORDER BY seq", (status,)
+                ).fetchall()
+        return [_row(r) for r in rows]
+
+    def is_delivered(self, package_dir: Path) -> bool:
+        """Whether every outbox item of this package was delivered (the quota may prune it)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*), SUM(status = 'delivered') FROM outbox WHERE package_dir = ?",
+                (str(package_dir),),
+            ).fetchone()
+        total, delivered = row[0], row[1] or 0
+        return bool(total) and total == delivered

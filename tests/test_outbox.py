@@ -1,0 +1,153 @@
+"""The edge outbox and relay: durable queue, ordering, backoff, poison, status."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from detector.outbox import Outbox, OutboxError
+from detector.relay import Backoff, Outcome, Relay, classify, parse_retry_after
+
+
+def add_events(box: Outbox, n: int) -> list[int]:
+    return [
+        box.add(device_id="edge-1", kind="event", hit_id=f"h{i}", event="opened", payload={"i": i})
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "kind", "delay"),
+    [
+        (200, None, "delivered", None),
+        (201, None, "delivered", None),
+        (400, None, "poisoned", None),
+        (401, None, "poisoned", None),
+        (413, None, "poisoned", None),
+        (422, None, "poisoned", None),
+        (408, None, "retry", None),
+        (409, None, "retry", None),
+        (429, "7", "retry", 7.0),
+        (500, None, "retry", None),
+        (503, "2", "retry", 2.0),
+    ],
+)
+def test_classify(status: int, retry_after: str | None, kind: str, delay: float | None) -> None:
+    out = classify(status, '{"detail": "why"}', retry_after, time.time())
+    assert out.kind == kind
+    assert out.retry_after_s == delay
+    if kind == "poisoned":
+        assert "why" in out.detail
+
+
+def test_retry_after_http_date() -> None:
+    now = 1_000_000.0
+    assert parse_retry_after("Thu, 01 Jan 1970 00:00:10 GMT", 0.0) == pytest.approx(10.0)
+    assert parse_retry_after("garbage", now) is None
+    assert parse_retry_after(None, now) is None
+
+
+def test_backoff_grows_capped_with_jitter() -> None:
+    rng = random.Random(1)
+    b = Backoff(base_s=1.0, cap_s=30.0, jitter=0.2)
+    delays = [b.delay(n, rng) for n in range(10)]
+    assert 0.8 <= delays[0] <= 1.2
+    assert 3.2 <= delays[2] <= 4.8
+    assert all(d <= 36.0 for d in delays)
+    assert delays[9] >= 24.0
+
+
+def test_items_survive_reopen_and_keep_order(tmp_path: Path) -> None:
+    db = tmp_path / "outbox.sqlite"
+    box = Outbox(db)
+    seqs = add_events(box, 3)
+    box.close()
+    again = Outbox(db)
+    assert [i.seq for i in again.items("pending")] == seqs
+    head = again.head()
+    assert head is not None and head.idempotency_key == f"edge-1:{seqs[0]}"
+
+
+def test_relay_delivers_in_order_and_poison_does_not_block(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    seqs = add_events(box, 4)
+    sent: list[int] = []
+
+    def send(item):  # type: ignore[no-untyped-def]
+        sent.append(item.seq)
+        if item.payload["i"] == 1:
+            return Outcome("poisoned", "HTTP 422: hash mismatch for still_1.jpg")
+        return Outcome("delivered", "HTTP 201")
+
+    poisoned: list[str] = []
+    relay = Relay(box, send, on_poisoned=lambda item, why: poisoned.append(why))
+    assert relay.drain(5.0)
+    assert sent == seqs
+    st = box.status()
+    assert (st.pending, st.delivered, st.poisoned) == (0, 3, 1)
+    assert poisoned == ["HTTP 422: hash mismatch for still_1.jpg"]
+    assert box.items("poisoned")[0].last_error == "HTTP 422: hash mismatch for still_1.jpg"
+    assert box.retry_poisoned() == 1
+    assert box.status().pending == 1
+
+
+def test_relay_retries_head_before_anything_behind_it(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    add_events(box, 2)
+    answers = iter(
+        [Outcome("retry", "ConnectError", None), Outcome("delivered", "201"), Outcome("delivered", "201")]
+    )
+    sent: list[int] = []
+
+    def send(item):  # type: ignore[no-untyped-def]
+        sent.append(item.payload["i"])
+        return next(answers)
+
+    relay = Relay(box, send, backoff=Backoff(base_s=0.01, cap_s=0.05))
+    assert relay.drain(5.0)
+    assert sent == [0, 0, 1]
+    assert box.items("delivered")[0].attempts == 1
+
+
+def test_retry_after_is_honoured(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    add_events(box, 1)
+    relay = Relay(box, lambda item: Outcome("retry", "HTTP 429", 120.0))
+    relay.step()
+    head = box.head()
+    assert head is not None and head.next_attempt_at >= time.time() + 100
+    assert relay.step() is None  # not due yet
+
+
+def test_unreadable_package_is_poisoned(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    box.add(
+        device_id="d",
+        kind="package",
+        hit_id="h",
+        event="confirmed",
+        payload={},
+        package_dir=tmp_path / "gone",
+    )
+
+    def send(item):  # type: ignore[no-untyped-def]
+        return Outcome("delivered", str((item.package_dir / "manifest.json").read_bytes()))
+
+    Relay(box, send).step()
+    assert box.status().poisoned == 1
+
+
+def test_status_and_bad_path(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    assert box.status().oldest_pending_s is None
+    add_events(box, 2)
+    st = box.status(now=time.time() + 10)
+    assert st.pending == 2 and st.oldest_pending_s is not None and st.oldest_pending_s >= 9.5
+    with pytest.raises(OutboxError, match="package directory"):
+        box.add(device_id="d", kind="package", hit_id="h", event="confirmed", payload={})
+    (tmp_path / "dir.sqlite").mkdir()
+    with pytest.raises(OutboxError, match="cannot open the outbox"):
+        Outbox(tmp_path / "dir.sqlite")
