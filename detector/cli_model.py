@@ -1,0 +1,175 @@
+"""``nce model``: train, export, evaluate and false-positive-check NCE's own detector."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("model", help="train / export / evaluate the street-violation detector")
+    sub = p.add_subparsers(dest="model_command", metavar="ACTION")
+    sub.required = True
+
+    t = sub.add_parser("train", help="train from scratch on a YOLO data.yaml (needs the `train` extra)")
+    t.add_argument("--data", required=True, help="data.yaml (from `nce data synth` or your own labels)")
+    t.add_argument("--epochs", type=int, default=50)
+    t.add_argument("--imgsz", type=int, default=384)
+    t.add_argument("--model", default="yolo11n.yaml", help="architecture yaml, or .pt weights to fine-tune")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--workers", type=int, default=2)
+    t.add_argument("--device", default="cpu", help="cpu, or a CUDA index such as 0")
+    t.add_argument("--out", default="runs/train", help="folder for the run")
+    t.add_argument("--name", default="street", help="run name under --out")
+    t.add_argument("--no-cache", action="store_true", help="do not cache images in RAM")
+    t.add_argument("--json", action="store_true", help="print the result as JSON")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("export", help="export trained weights to ONNX (class names in the metadata)")
+    e.add_argument("--weights", required=True)
+    e.add_argument("--out", required=True, help="the .onnx file to write, e.g. models/street-v1.onnx")
+    e.add_argument("--imgsz", type=int, default=384)
+    e.add_argument("--opset", type=int, default=17)
+    e.add_argument("--static", action="store_true", help="fixed batch and size (default: dynamic axes)")
+    e.add_argument("--half", action="store_true", help="fp16 weights")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=_export)
+
+    v = sub.add_parser("eval", help="mAP / precision / recall with NCE's own ONNX runtime")
+    v.add_argument("--model", required=True, help=".onnx model")
+    v.add_argument("--data", required=True, help="dataset folder (or its data.yaml)")
+    v.add_argument("--split", default="val")
+    v.add_argument("--conf", type=float, default=0.001, help="score threshold for mAP (standard: 0.001)")
+    v.add_argument("--iou", type=float, default=0.6, help="NMS IoU")
+    v.add_argument(
+        "--pr-conf", type=float, default=0.25, help="threshold at which precision/recall are given"
+    )
+    v.add_argument("--batch", type=int, default=8)
+    v.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    v.set_defaults(func=_eval)
+
+    f = sub.add_parser("fpcheck", help="detections per 100 frames on footage with no violations")
+    f.add_argument("--model", required=True, help=".onnx model")
+    f.add_argument("--video", default=None, help="video (default: vtest.avi from `make data`)")
+    f.add_argument("--conf", type=float, default=0.25, help="score threshold (default: the runtime's 0.25)")
+    f.add_argument("--iou", type=float, default=0.45)
+    f.add_argument("--start", type=int, default=0, help="first frame")
+    f.add_argument("--end", type=int, default=None, help="frame after the last one")
+    f.add_argument("--stride", type=int, default=1, help="use every n-th frame")
+    f.add_argument("--batch", type=int, default=8)
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(func=_fpcheck)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from detector.training import train
+
+    res = train(
+        args.data,
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        model=args.model,
+        seed=args.seed,
+        out=args.out,
+        name=args.name,
+        batch=args.batch,
+        workers=args.workers,
+        device=args.device,
+        cache=not args.no_cache,
+    )
+    if args.json:
+        print(res.model_dump_json(indent=2))
+    else:
+        Console(stderr=True).print(
+            f"[green]trained[/] {res.epochs} epochs in {res.seconds:.0f} s → {res.weights}"
+        )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from detector.training import export
+
+    res = export(
+        args.weights, args.out, imgsz=args.imgsz, opset=args.opset, dynamic=not args.static, half=args.half
+    )
+    if args.json:
+        print(res.model_dump_json(indent=2))
+    else:
+        Console(stderr=True).print(
+            f"[green]exported[/] {res.onnx} ({res.bytes / 1e6:.1f} MB, classes {res.names})"
+        )
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from detector.evaluation import evaluate_dataset
+
+    rep = evaluate_dataset(
+        args.model,
+        args.data,
+        split=args.split,
+        conf=args.conf,
+        iou=args.iou,
+        pr_conf=args.pr_conf,
+        batch=args.batch,
+        progress=not args.json,
+    )
+    if args.json:
+        print(rep.model_dump_json(indent=2))
+        return 0
+    table = Table(title=f"{args.model} on {args.data} ({args.split}: {rep.images} images)")
+    for col in ("class", "instances", "P", "R", "mAP50", "mAP50-95"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for name, c in rep.per_class.items():
+        table.add_row(
+            name,
+            str(c.instances),
+            f"{c.precision:.3f}",
+            f"{c.recall:.3f}",
+            f"{c.ap50:.3f}",
+            f"{c.ap50_95:.3f}",
+        )
+    table.add_row(
+        "all",
+        str(rep.instances),
+        f"{rep.precision:.3f}",
+        f"{rep.recall:.3f}",
+        f"{rep.map50:.3f}",
+        f"{rep.map50_95:.3f}",
+        style="bold",
+    )
+    Console().print(table)
+    return 0
+
+
+def _fpcheck(args: argparse.Namespace) -> int:
+    from detector.evaluation import fp_check
+
+    rep = fp_check(
+        args.model,
+        args.video,
+        conf=args.conf,
+        iou=args.iou,
+        start=args.start,
+        end=args.end,
+        stride=args.stride,
+        batch=args.batch,
+        progress=not args.json,
+    )
+    if args.json:
+        print(json.dumps(rep.model_dump(), indent=2, ensure_ascii=False))
+        return 0
+    table = Table(title=f"{args.model} on {rep.video} ({rep.frames} frames, conf ≥ {rep.conf})")
+    table.add_column("class")
+    table.add_column("detections", justify="right")
+    table.add_column("per 100 frames", justify="right")
+    table.add_column("frames with one", justify="right")
+    for name, c in rep.per_class.items():
+        table.add_row(name, str(c.detections), f"{c.per_100_frames:.2f}", str(c.frames_with_detection))
+    Console().print(table)
+    return 0

@@ -1,0 +1,13 @@
+"""Synthetic training data and scenario clips for NCE's own street-violation detector.
+
+Objects (stalls, goods, umbrellas, banners, A-frame ad boards, posters, garbage) are drawn
+procedurally and composited onto real footage (OpenCV's sample data from Debian's ``opencv-doc``),
+with exact YOLO labels; everything is deterministic by seed.
+"""
+
+from __future__ import annotations
+
+CLASSES: tuple[str, ...] = ("stall", "goods", "umbrella", "banner", "ad_board", "poster", "garbage")
+"""Detector classes, in class-id order (ARCHITECTURE.md §2)."""
+
+CLASS_ID: dict[str, int] = {name: i for i, name in enumerate(CLASSES)}

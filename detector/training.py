@@ -1,0 +1,184 @@
+"""Training and ONNX export of NCE's own detector (the ``train`` extra: Ultralytics + PyTorch).
+
+Torch and Ultralytics are imported only inside these functions: the runtime path never imports
+them. Everything runs offline: the model is built from its yaml (no pretrained weights), AMP is off
+(its check downloads a model), plots are off (they download a font), and Ultralytics' settings are
+switched to no sync.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from detector.errors import DataError
+
+
+class TrainResult(BaseModel):
+    weights: str
+    last: str
+    run_dir: str
+    epochs: int
+    imgsz: int
+    seed: int
+    seconds: float
+    versions: dict[str, str]
+
+
+class ExportResult(BaseModel):
+    onnx: str
+    imgsz: int
+    opset: int
+    names: dict[int, str]
+    bytes: int
+
+
+def _offline() -> Any:
+    """Import ultralytics with downloads and telemetry off; a clear error when the extra is missing."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_VERBOSE", "True")
+    try:
+        import ultralytics
+        from ultralytics.utils import SETTINGS
+    except ImportError as exc:
+        raise DataError(
+            "training needs the `train` extra (ultralytics, torch): run `make test-train` or "
+            "`python3 -m venv .venv-train && .venv-train/bin/pip install -e '.[train]'`"
+        ) from exc
+    try:
+        SETTINGS.update(
+            {
+                "sync": False,
+                "clearml": False,
+                "comet": False,
+                "dvc": False,
+                "mlflow": False,
+                "raytune": False,
+                "tensorboard": False,
+                "wandb": False,
+            }
+        )
+    except Exception:  # settings keys differ between versions; offline env var still applies
+        pass
+    return ultralytics
+
+
+def versions() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for mod in ("ultralytics", "torch", "torchvision", "onnx", "onnxruntime", "numpy", "cv2"):
+        try:
+            m = __import__(mod)
+            out[mod] = str(getattr(m, "__version__", "?"))
+        except ImportError:
+            continue
+    return out
+
+
+def check_data_yaml(data: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(data)
+    if not path.is_file():
+        raise DataError(f"--data {path}: no such file (make one with `nce data synth`)")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise DataError(f"--data {path}: not YAML: {exc}") from exc
+    if not isinstance(doc, dict) or "names" not in doc or "train" not in doc:
+        raise DataError(f"--data {path}: needs `train` and `names` keys (YOLO data.yaml)")
+    return doc
+
+
+def train(
+    data: str | os.PathLike[str],
+    epochs: int,
+    imgsz: int,
+    model: str = "yolo11n.yaml",
+    seed: int = 0,
+    out: str | os.PathLike[str] = "runs/train",
+    name: str = "street",
+    batch: int = 16,
+    workers: int = 2,
+    device: str = "cpu",
+    cache: bool = True,
+    patience: int = 100,
+) -> TrainResult:
+    """Train a detector from scratch (``model`` is an architecture yaml) on a YOLO ``data.yaml``."""
+    check_data_yaml(data)
+    if epochs < 1:
+        raise DataError(f"--epochs must be at least 1, got {epochs}")
+    if imgsz < 32 or imgsz % 32:
+        raise DataError(f"--imgsz must be a multiple of 32 and at least 32, got {imgsz}")
+    if model.endswith(".pt") and not Path(model).is_file():
+        raise DataError(f"--model {model}: no such weights file (offline: use an architecture yaml)")
+    _offline()
+    from ultralytics import YOLO
+
+    t0 = time.monotonic()
+    yolo = YOLO(model)
+    yolo.train(
+        data=str(Path(data).resolve()),
+        epochs=epochs,
+        imgsz=imgsz,
+        batch=batch,
+        workers=workers,
+        device=device,
+        seed=seed,
+        deterministic=True,
+        amp=False,
+        plots=False,
+        pretrained=model.endswith(".pt"),
+        cache=cache,
+        patience=patience,
+        project=str(Path(out).resolve()),
+        name=name,
+        exist_ok=True,
+        verbose=True,
+    )
+    run_dir = Path(out).resolve() / name
+    best = run_dir / "weights" / "best.pt"
+    last = run_dir / "weights" / "last.pt"
+    if not best.is_file():
+        best = last
+    return TrainResult(
+        weights=str(best),
+        last=str(last),
+        run_dir=str(run_dir),
+        epochs=epochs,
+        imgsz=imgsz,
+        seed=seed,
+        seconds=round(time.monotonic() - t0, 1),
+        versions=versions(),
+    )
+
+
+def export(
+    weights: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    imgsz: int = 640,
+    opset: int = 17,
+    dynamic: bool = True,
+    half: bool = False,
+) -> ExportResult:
+    """Export trained weights to ONNX at ``out`` (class names in the ONNX metadata)."""
+    w = Path(weights)
+    if not w.is_file():
+        raise DataError(f"--weights {w}: no such file")
+    if not 12 <= opset <= 20:
+        raise DataError(f"--opset must be 12..20, got {opset}")
+    _offline()
+    from ultralytics import YOLO
+
+    yolo = YOLO(str(w))
+    produced = yolo.export(
+        format="onnx", imgsz=imgsz, opset=opset, dynamic=dynamic, simplify=False, half=half, device="cpu"
+    )
+    dest = Path(out)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(produced), dest)
+    names = {int(k): str(v) for k, v in yolo.names.items()}
+    return ExportResult(onnx=str(dest), imgsz=imgsz, opset=opset, names=names, bytes=dest.stat().st_size)
