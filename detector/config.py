@@ -281,6 +281,9 @@ class Uplink(_Model):
     service_url: str
     token_file: Path
     timeout_s: float = Field(30.0, gt=0.0)
+    outbox_file: Path | None = Field(
+        None, description="the edge outbox (SQLite); default var/outbox/<device id>.sqlite"
+    )
 
     @field_validator("service_url")
     @classmethod
@@ -304,6 +307,13 @@ class SiteConfig(_Model):
 
     def camera(self, camera_id: str) -> Camera:
         return next(c for c in self.cameras if c.id == camera_id)
+
+    def outbox_path(self) -> Path:
+        """Where this box keeps its outbox."""
+        if self.uplink is not None and self.uplink.outbox_file is not None:
+            return self.resolve(self.uplink.outbox_file)
+        device = self.device.id if self.device else self.site.id
+        return self.resolve(Path("var") / "outbox" / f"{device}.sqlite")
 
     def resolve(self, path: Path) -> Path:
         """A path from the config, relative to the working directory unless absolute."""

@@ -151,3 +151,45 @@ def test_status_and_bad_path(tmp_path: Path) -> None:
     (tmp_path / "dir.sqlite").mkdir()
     with pytest.raises(OutboxError, match="cannot open the outbox"):
         Outbox(tmp_path / "dir.sqlite")
+
+
+def _config_with_outbox(tmp_path: Path) -> tuple[Path, Path]:
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    data = yaml.safe_load((root / "configs" / "site.example.yaml").read_text(encoding="utf-8"))
+    db = tmp_path / "edge.sqlite"
+    data["uplink"]["outbox_file"] = str(db)
+    cfg = tmp_path / "site.yaml"
+    cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return cfg, db
+
+
+def test_cli_status_json_and_retry(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    cfg, db = _config_with_outbox(tmp_path)
+    box = Outbox(db)
+    add_events(box, 3)
+    box.mark_delivered(1)
+    box.mark_poisoned(2, reason="HTTP 422: bad")
+    box.close()
+
+    def nce(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "nce", *args], capture_output=True, text=True, timeout=60
+        )
+
+    res = nce("outbox", "status", "--config", str(cfg), "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert set(doc) == {"pending", "delivered", "poisoned", "oldest_pending_s"}
+    assert (doc["pending"], doc["delivered"], doc["poisoned"]) == (1, 1, 1)
+    assert isinstance(doc["oldest_pending_s"], float)
+    res = nce("outbox", "status", "--config", str(cfg))
+    assert "HTTP 422: bad" in res.stdout
+    res = nce("outbox", "retry-poisoned", "--config", str(cfg))
+    assert res.returncode == 0 and "1 poisoned item(s)" in res.stdout
+    assert Outbox(db).status().pending == 2
