@@ -1,0 +1,169 @@
+"""Factories for evidence manifests and package folders (real keys, real files; no model, no numpy).
+
+The service's tests may use them too: ``make_package(dir, key, sequence=…, prev_hash=…)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from nce.manifest import (
+    GENESIS_HASH,
+    MANIFEST_NAME,
+    CameraRef,
+    EventInfo,
+    FileEntry,
+    Manifest,
+    ModelRef,
+    RuleRef,
+    SiteRef,
+    SoftwareRef,
+    Still,
+    ZoneRef,
+    sha256_hex,
+    sign_manifest,
+    utc_ms,
+)
+
+T0 = dt.datetime(2026, 11, 26, 8, 0, 0, 123000, tzinfo=dt.UTC)
+
+# small but real-looking file contents: the JPEG/MP4 magic numbers, then filler
+FILES: dict[str, tuple[str, str, bytes]] = {
+    "still-1-first_seen.jpg": ("still_raw", "image/jpeg", b"\xff\xd8\xff\xe0" + b"a" * 200),
+    "still-1-first_seen.annotated.jpg": ("still_annotated", "image/jpeg", b"\xff\xd8\xff\xe0" + b"b" * 200),
+    "still-2-between.jpg": ("still_raw", "image/jpeg", b"\xff\xd8\xff\xe0" + b"c" * 200),
+    "still-3-confirmed.jpg": ("still_raw", "image/jpeg", b"\xff\xd8\xff\xe0" + b"d" * 200),
+    "crop.jpg": ("crop", "image/jpeg", b"\xff\xd8\xff\xe0" + b"e" * 100),
+    "clip.mp4": ("clip", "video/mp4", b"\x00\x00\x00\x20ftypisom" + b"f" * 300),
+}
+
+
+def make_manifest(
+    *,
+    sequence: int = 1,
+    prev_hash: str = GENESIS_HASH,
+    device_id: str = "edge-01",
+    files: dict[str, tuple[str, str, bytes]] | None = None,
+    **overrides: Any,
+) -> Manifest:
+    """An unsigned manifest naming ``files`` (name → (role, mime, content))."""
+    files = FILES if files is None else files
+    entries = [
+        FileEntry(name=n, role=role, sha256=sha256_hex(data), size=len(data), mime=mime)  # type: ignore[arg-type]
+        for n, (role, mime, data) in files.items()
+    ]
+    t = [utc_ms(T0 + dt.timedelta(seconds=s)) for s in (0, 150, 300)]
+    stills = []
+    if "still-1-first_seen.jpg" in files:
+        stills = [
+            Still(
+                moment="first_seen",
+                frame_utc=t[0],
+                frame_index=10,
+                raw="still-1-first_seen.jpg",
+                annotated="still-1-first_seen.annotated.jpg",
+                box=(10.0, 20.0, 110.0, 220.0),
+            ),
+            Still(
+                moment="between",
+                frame_utc=t[1],
+                frame_index=310,
+                raw="still-2-between.jpg",
+                annotated=None,
+                box=None,
+            ),
+            Still(
+                moment="confirmed",
+                frame_utc=t[2],
+                frame_index=610,
+                raw="still-3-confirmed.jpg",
+                annotated=None,
+                box=None,
+            ),
+        ]
+    fields: dict[str, Any] = dict(
+        package_id=f"{device_id}-{sequence:08d}",
+        kind="violation",
+        device_id=device_id,
+        sequence=sequence,
+        prev_manifest_hash=prev_hash,
+        created_at=t[2],
+        site=SiteRef(id="sh-pd-01", name="浦东新区 测试路口", timezone="Asia/Shanghai"),
+        camera=CameraRef(id="cam-01", name="张江路东口", location=None),
+        zone=ZoneRef(
+            id="z-shop-1", kind="shop_frontage", name="门前", polygon=[(0.1, 0.5), (0.9, 0.5), (0.9, 1.0)]
+        ),
+        shop_id="shop-001",
+        violation="out_of_shop_trading",
+        rule=RuleRef(
+            classes=["stall", "goods"],
+            zone_kinds=["shop_frontage"],
+            min_dwell_s=300.0,
+            grace_s=30.0,
+            cooldown_s=1800.0,
+            min_score=0.0,
+            min_area_px=0.0,
+            active_hours="07:00-18:00",
+        ),
+        event=EventInfo(
+            hit_id="hit-1",
+            event="confirmed",
+            ts=t[2],
+            first_seen=t[0],
+            confirmed_at=t[2],
+            last_seen=t[2],
+            cleared_at=None,
+            dwell_s=300.0,
+            sightings=150,
+            track_id=7,
+            label="stall",
+            score=0.91,
+            box=(10.0, 20.0, 110.0, 220.0),
+        ),
+        stills=stills,
+        model=ModelRef(
+            name="nce-street.onnx",
+            sha256="ab" * 32,
+            classes=["stall", "goods"],
+            conf=0.35,
+            iou=0.5,
+            providers=["CPUExecutionProvider"],
+            imgsz=(640, 640),
+        ),
+        software=SoftwareRef(version="0.1.0"),
+        detections=[],
+        track=[],
+        ocr=None,
+        notes=[],
+        derived_from=None,
+        files=entries,
+        signature=None,
+    )
+    fields.update(overrides)
+    return Manifest(**fields)
+
+
+def make_signed(key: Ed25519PrivateKey, **kwargs: Any) -> Manifest:
+    return sign_manifest(make_manifest(**kwargs), key)
+
+
+def write_package(
+    root: Path, manifest: Manifest, files: dict[str, tuple[str, str, bytes]] | None = None
+) -> Path:
+    """Write ``manifest`` and its files into ``root/<package_id>/``."""
+    files = FILES if files is None else files
+    folder = root / manifest.package_id
+    folder.mkdir(parents=True)
+    for name, (_role, _mime, data) in files.items():
+        (folder / name).write_bytes(data)
+    (folder / MANIFEST_NAME).write_bytes(manifest.to_json_bytes())
+    return folder
+
+
+def make_package(root: Path, key: Ed25519PrivateKey, **kwargs: Any) -> tuple[Path, Manifest]:
+    m = make_signed(key, **kwargs)
+    return write_package(root, m), m
