@@ -8,7 +8,7 @@ APT_PACKAGES := ffmpeg fonts-noto-cjk fonts-wqy-microhei python3-gi gir1.2-gst-r
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
 	gstreamer1.0-plugins-bad gstreamer1.0-libav chromium
 
-.PHONY: demo test check lint typecheck pytest venv system data bench bench-quick test-train clean
+.PHONY: demo test check lint typecheck pytest venv system data bench bench-deps bench-quick test-train clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -44,3 +44,13 @@ test: check pytest
 
 demo: venv
 	$(BIN)/nce demo
+
+# Benchmarks: JSON in benchmarks/results/, a table in benchmarks/RESULTS.md, PNG plots.
+bench-deps: venv
+	@$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/pip install -q -e '.[bench]'
+
+bench-quick: bench-deps data
+	$(BIN)/python -m benchmarks.bench_detector --quick
+
+bench: bench-deps data
+	$(BIN)/python -m benchmarks.bench_detector
