@@ -293,6 +293,21 @@ class Uplink(_Model):
         return value.rstrip("/")
 
 
+class EvidenceSettings(_Model):
+    """Evidence packages (issue 4; docs/evidence.md)."""
+
+    quota_bytes: int | None = Field(
+        None, ge=0, description="most bytes under evidence/; above it delivered packages are pruned"
+    )
+    jpeg_quality: int = Field(92, ge=90, le=100, description="JPEG quality of stills (>= 90)")
+    clip_pre_s: float = Field(5.0, ge=0.0, le=60.0, description="clip seconds before first seen")
+    clip_post_s: float = Field(5.0, ge=0.0, le=60.0, description="clip seconds after first seen")
+    clip_fps: float = Field(5.0, gt=0.0, le=30.0, description="frame rate of the clip")
+    clip_codec: Literal["h264", "vp9"] = Field("h264", description="h264 (MP4) or vp9 (WebM)")
+    ocr: bool = Field(True, description="read ad text in illegal_ad crops (needs the ocr extra)")
+    font_file: Path | None = Field(None, description="a CJK font for labels; default: found on disk")
+
+
 class SiteConfig(_Model):
     site: Site
     model: ModelSettings
@@ -301,6 +316,7 @@ class SiteConfig(_Model):
     rules: list[Rule] = Field(min_length=1)
     device: Device | None = None
     uplink: Uplink | None = None
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
 
     def shop(self, shop_id: str | None) -> Shop | None:
         return next((s for s in self.shops if s.id == shop_id), None) if shop_id else None
