@@ -21,6 +21,7 @@ from nce.errors import NceError
 COMMAND_MODULES: dict[str, str] = {
     "config": "detector.cli_config",
     "detect": "detector.cli_detect",
+    "run": "detector.cli_run",
     "outbox": "detector.cli_outbox",
     "data": "detector.cli_data",
     "model": "detector.cli_model",

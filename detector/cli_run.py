@@ -1,0 +1,102 @@
+"""``nce run --config FILE [--out DIR] [--until-eof] [--duration S] [--metrics-port P]``.
+
+Runs the edge pipeline on the site config's cameras until SIGINT/SIGTERM, ``--duration`` or (with
+``--until-eof``) the end of the files. Where hit events go is decided in one place,
+:func:`build_sinks`: the hits file now; the evidence packager and the outbox add themselves there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from detector.config import SiteConfig, load_site_config
+from detector.errors import ConfigError, DetectorError
+from detector.events import EventSink
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("run", help="run the edge pipeline on the site config's cameras")
+    parser.add_argument("--config", required=True, type=Path, help="site config YAML")
+    parser.add_argument("--out", type=Path, help="write DIR/hits.jsonl (and evidence, where enabled)")
+    parser.add_argument(
+        "--until-eof",
+        action="store_true",
+        help="read files as fast as the model allows and stop at their end (tests, recordings)",
+    )
+    parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
+    parser.add_argument("--metrics-port", type=int, metavar="P", help="serve Prometheus metrics on this port")
+    parser.set_defaults(func=_run)
+
+
+def build_sinks(config: SiteConfig, args: argparse.Namespace) -> list[EventSink]:
+    """The event sinks for this run, in the order they receive events.
+
+    The one place to add a sink (evidence packager, outbox): build it from ``config`` and ``args``
+    and append it here.
+    """
+    from detector.hitlog import HitLog
+
+    sinks: list[EventSink] = []
+    if args.out is not None:
+        sinks.append(HitLog(args.out))
+    return sinks
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.duration is not None and args.duration <= 0:
+        raise DetectorError(f"--duration must be > 0 seconds, got {args.duration:g}")
+    try:
+        config = load_site_config(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{args.config}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        return 2
+
+    from detector.metrics import PipelineMetrics
+    from detector.pipeline import Pipeline, PipelineOptions, detector_from_config
+
+    detector = detector_from_config(config)
+    metrics = PipelineMetrics()
+    if args.metrics_port is not None:
+        try:
+            port = metrics.serve(args.metrics_port)
+        except OSError as exc:
+            raise DetectorError(f"cannot serve metrics on port {args.metrics_port}: {exc.strerror}") from exc
+        log.info("metrics on http://0.0.0.0:%d/metrics", port)
+    sinks = build_sinks(config, args)
+    pipeline = Pipeline(
+        config,
+        detector,
+        sinks,
+        options=PipelineOptions(until_eof=args.until_eof, duration_s=args.duration),
+        metrics=metrics,
+    )
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s: stopping", signal.Signals(signum).name)
+        pipeline.stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    log.info(
+        "running %d camera(s) with %s (%s)",
+        len(pipeline.cameras),
+        detector.info.path.name,
+        ", ".join(detector.info.providers),
+    )
+    try:
+        summary = pipeline.run()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        metrics.close()
+    log.info("done: %s", summary.line())
+    return 0

@@ -1,0 +1,282 @@
+"""The edge pipeline: readers → change gate → one shared, batched detector → tracker → rules → sinks.
+
+:class:`Pipeline` owns one :class:`CameraRuntime` per enabled camera and runs the scheduling loop in
+the calling thread (the one inference thread the sinks are called from, in order):
+
+1. take every camera's pending sample (each reader samples at its camera's ``detect_fps``); when some
+   running cameras have none yet, wait up to ``batch_window_s`` for them so that frames due together
+   go through as one batch;
+2. ask each camera's change gate whether the sample needs the model (or is due for a re-check);
+3. run the samples that do through the detector in batches of at most ``model.max_batch``;
+4. track, apply the rules (a skipped sample re-uses the camera's last detections: nothing changed),
+   and hand the events to every sink (``on_event``), then ``on_sample`` for inferred samples.
+
+It ends on :meth:`Pipeline.stop` (signals), after ``duration_s``, when every reader has ended, or —
+with ``until_eof`` — when every file has ended. Shutdown stops the readers, flushes the open hits
+(:meth:`RuleEngine.flush`) to the sinks and closes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detector.config import Camera, SiteConfig
+from detector.detections import Detections
+from detector.events import EventSink, Frame, HitEvent
+from detector.gate import ChangeGate, GateSettings
+from detector.metrics import PipelineMetrics
+from detector.rules import RuleEngine
+from detector.sources import CameraReader, ReaderOptions, StreamState, is_stream
+from detector.tracker import IouTracker
+from detector.yolo import YoloDetector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineOptions:
+    until_eof: bool = False
+    duration_s: float | None = None
+    batch_window_s: float = 0.05
+    reader: ReaderOptions = field(default_factory=ReaderOptions)
+    gate: GateSettings = field(default_factory=GateSettings)
+    track_buffer_s: float = 30.0
+
+
+@dataclass
+class CameraRuntime:
+    """One camera's stages and what it last saw."""
+
+    camera: Camera
+    reader: CameraReader
+    gate: ChangeGate
+    tracker: IouTracker
+    rules: RuleEngine
+    last_detections: Detections = field(default_factory=Detections.empty)
+    last_frame: Frame | None = None
+
+
+@dataclass
+class RunSummary:
+    elapsed_s: float = 0.0
+    samples: int = 0
+    inferred: int = 0
+    gate_skipped: int = 0
+    batches: int = 0
+    largest_batch: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    cameras: dict[str, str] = field(default_factory=dict)
+
+    def line(self) -> str:
+        events = ", ".join(f"{k} {v}" for k, v in sorted(self.events.items())) or "none"
+        cams = ", ".join(f"{k} {v}" for k, v in self.cameras.items())
+        return (
+            f"{self.elapsed_s:.1f} s: {self.samples} samples, {self.inferred} inferred in {self.batches} "
+            f"batches (largest {self.largest_batch}), {self.gate_skipped} skipped by the gate; "
+            f"events: {events}; cameras: {cams}"
+        )
+
+
+def detector_from_config(config: SiteConfig) -> YoloDetector:
+    m = config.model
+    return YoloDetector(
+        config.resolve(m.path),
+        providers=m.providers,
+        conf=m.conf,
+        iou=m.iou,
+        allow_fallback=m.allow_fallback,
+        intra_op_threads=m.intra_op_threads,
+        inter_op_threads=m.inter_op_threads,
+    )
+
+
+def camera_source(config: SiteConfig, camera: Camera) -> str:
+    """A camera's source: a stream URL as is, a file path resolved like the config's other paths."""
+    return camera.source if is_stream(camera.source) else str(config.resolve(Path(camera.source)))
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: SiteConfig,
+        detector: YoloDetector,
+        sinks: Sequence[EventSink],
+        *,
+        options: PipelineOptions | None = None,
+        metrics: PipelineMetrics | None = None,
+    ) -> None:
+        self.config = config
+        self.detector = detector
+        self.sinks = list(sinks)
+        self.options = options or PipelineOptions()
+        self.metrics = metrics or PipelineMetrics()
+        self.max_batch = config.model.max_batch
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.summary = RunSummary()
+        self.cameras: list[CameraRuntime] = []
+        names = detector.info.names
+        grace = max((r.grace_s for r in config.rules), default=0.0)
+        opts = self.options
+        for camera in config.cameras:
+            if not camera.enabled:
+                continue
+            self.metrics.add_camera(camera.id)
+            reader = CameraReader(
+                camera.id,
+                camera_source(config, camera),
+                detect_fps=camera.detect_fps,
+                realtime=not opts.until_eof,
+                lossless=opts.until_eof,
+                options=opts.reader,
+                metrics=self.metrics,
+                on_sample=self._wake.set,
+            )
+            gate = ChangeGate(
+                GateSettings(
+                    width=opts.gate.width,
+                    pixel_threshold=opts.gate.pixel_threshold,
+                    min_changed=opts.gate.min_changed,
+                    recheck_s=camera.recheck_s,
+                )
+            )
+            tracker = IouTracker(buffer_s=max(opts.track_buffer_s, grace))
+            rules = RuleEngine(config, camera, names)
+            self.cameras.append(CameraRuntime(camera, reader, gate, tracker, rules))
+
+    def stop(self) -> None:
+        """Ask the loop to end (safe from a signal handler)."""
+        self._stop.set()
+        self._wake.set()
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> RunSummary:
+        start = time.monotonic()
+        for rt in self.cameras:
+            rt.reader.start()
+        try:
+            while not self._stop.is_set():
+                if (
+                    self.options.duration_s is not None
+                    and time.monotonic() - start >= self.options.duration_s
+                ):
+                    log.info("duration of %g s reached", self.options.duration_s)
+                    break
+                self._wake.clear()
+                samples = self._collect()
+                if samples:
+                    self._process(samples)
+                elif self._done():
+                    break
+                else:
+                    self._wake.wait(0.1)
+        finally:
+            self._shutdown()
+            self.summary.elapsed_s = time.monotonic() - start
+            self.summary.cameras = {
+                rt.camera.id: f"{rt.reader.state}"
+                + (f" ({rt.reader.reconnects} reconnects)" if rt.reader.reconnects else "")
+                for rt in self.cameras
+            }
+        return self.summary
+
+    def _done(self) -> bool:
+        readers = [rt.reader for rt in self.cameras]
+        if all(r.finished for r in readers):
+            return True
+        files = [r for r in readers if not r.is_live]
+        return self.options.until_eof and bool(files) and all(r.finished for r in files)
+
+    def _collect(self) -> list[tuple[CameraRuntime, Frame]]:
+        taken: dict[int, tuple[CameraRuntime, Frame]] = {}
+
+        def take() -> None:
+            for i, rt in enumerate(self.cameras):
+                if i not in taken and (frame := rt.reader.take_sample()) is not None:
+                    taken[i] = (rt, frame)
+
+        take()
+        if taken and self.options.batch_window_s > 0:
+            running = sum(1 for rt in self.cameras if rt.reader.state == StreamState.up)
+            want = min(running, self.max_batch)
+            deadline = time.monotonic() + self.options.batch_window_s
+            while len(taken) < want and not self._stop.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._wake.wait(remaining)
+                self._wake.clear()
+                take()
+        return [taken[i] for i in sorted(taken)]
+
+    def _process(self, samples: list[tuple[CameraRuntime, Frame]]) -> None:
+        m = self.metrics
+        to_infer: list[tuple[CameraRuntime, Frame]] = []
+        for rt, frame in samples:
+            m.frames_sampled.labels(rt.camera.id).inc()
+            if rt.gate.update(frame.image, frame.mono):
+                to_infer.append((rt, frame))
+            else:
+                m.frames_gate_skipped.labels(rt.camera.id).inc()
+                self.summary.gate_skipped += 1
+        self.summary.samples += len(samples)
+        found: dict[str, Detections] = {}
+        for start in range(0, len(to_infer), self.max_batch):
+            chunk = to_infer[start : start + self.max_batch]
+            t0 = time.perf_counter()
+            results = self.detector.detect([frame.image for _, frame in chunk])
+            m.inference_seconds.observe(time.perf_counter() - t0)
+            m.batch_size.observe(len(chunk))
+            self.summary.batches += 1
+            self.summary.largest_batch = max(self.summary.largest_batch, len(chunk))
+            for (rt, _), dets in zip(chunk, results, strict=True):
+                found[rt.camera.id] = dets
+                m.frames_inferred.labels(rt.camera.id).inc()
+        self.summary.inferred += len(to_infer)
+        for rt, frame in samples:
+            inferred = rt.camera.id in found
+            if inferred:
+                rt.last_detections = rt.tracker.update(found[rt.camera.id], frame.mono)
+            rt.last_frame = frame
+            events = rt.rules.update(rt.last_detections, frame)
+            self._dispatch(rt, frame, events)
+            if inferred:
+                for sink in self.sinks:
+                    self._call(sink, "on_sample", frame, rt.reader.ring)
+
+    def _dispatch(self, rt: CameraRuntime, frame: Frame, events: list[HitEvent]) -> None:
+        for event in events:
+            self.summary.events[event.event] += 1
+            self.metrics.hit_events.labels(rt.camera.id, event.event).inc()
+            log.info(
+                "%s %s %s %s/%s %s %.2f", event.event, event.hit_id, event.violation, event.camera_id,
+                event.zone_id, event.label, event.score,
+            )  # fmt: skip
+            for sink in self.sinks:
+                self._call(sink, "on_event", event, frame, rt.last_detections, rt.reader.ring)
+
+    @staticmethod
+    def _call(sink: EventSink, method: str, *args: object) -> None:
+        try:
+            getattr(sink, method)(*args)
+        except Exception:  # one failing sink must not stop the others or the cameras
+            log.exception("sink %s.%s failed", type(sink).__name__, method)
+
+    def _shutdown(self) -> None:
+        for rt in self.cameras:
+            rt.reader.request_stop()  # all at once, then wait for each
+        for rt in self.cameras:
+            rt.reader.stop()
+        for rt in self.cameras:
+            events = rt.rules.flush()
+            if events and rt.last_frame is not None:
+                self._dispatch(rt, rt.last_frame, events)
+        for sink in self.sinks:
+            self._call(sink, "close")

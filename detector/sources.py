@@ -1,0 +1,352 @@
+"""Camera sources: one reader thread per camera (RTSP or a video file).
+
+A :class:`CameraReader` decodes continuously and keeps
+
+- the newest frame only (:meth:`~CameraReader.latest`), never a growing queue;
+- a ring buffer of the last ``ring_s`` seconds (at most ``ring_fps`` frames a second) for pre-roll
+  evidence (:meth:`~CameraReader.ring`);
+- one pending *sample* at the camera's ``detect_fps`` (:meth:`~CameraReader.take_sample`). Live
+  streams replace an untaken sample with a newer one; a file read with ``lossless=True`` (``nce run
+  --until-eof``) waits until its sample is taken, so every sample is inferred and the run is
+  deterministic and as fast as the model allows.
+
+Frames are stamped with UTC wall time and a monotonic time. For files both follow the media
+position (``utc = start + position``), so a file read faster than real time keeps its own timeline.
+
+RTSP is read over TCP through OpenCV's FFmpeg backend, with open and read timeouts. A failed open, a
+failed read or a stall (no frame within ``stall_s``) closes the stream and reconnects with
+exponential backoff (capped, with jitter); reconnects are counted and every state change is logged
+once. Nothing is ever synthesised: no black frames while a stream is down. A file that cannot be
+read is reported and its reader ends; the other cameras go on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import random
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from detector.events import Frame
+from detector.metrics import PipelineMetrics
+
+log = logging.getLogger(__name__)
+
+_STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "srt://")
+_USERINFO = re.compile(r"(?<=://)[^/@]*@")
+_DUE_EPSILON_S = 1e-3  # media times are rounded to milliseconds
+
+
+class StreamState(StrEnum):
+    connecting = "connecting"
+    up = "up"
+    down = "down"  # failed; retrying with backoff
+    eof = "eof"  # a file reached its end
+    failed = "failed"  # a file that cannot be read; not retried
+    stopped = "stopped"
+
+
+FINAL_STATES = frozenset({StreamState.eof, StreamState.failed, StreamState.stopped})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReaderOptions:
+    """How a reader buffers, times out and retries."""
+
+    ring_s: float = 10.0
+    ring_fps: float = 5.0
+    open_timeout_s: float = 10.0
+    stall_s: float = 10.0
+    backoff_initial_s: float = 1.0
+    backoff_cap_s: float = 30.0
+    jitter: float = 0.25
+    max_corrupt_in_a_row: int = 25
+
+    def backoff(self, failures: int, rng: random.Random) -> float:
+        """Delay before reconnect number ``failures`` (1, 2, …): doubling, capped, ± jitter."""
+        base = min(self.backoff_cap_s, self.backoff_initial_s * 2.0 ** max(failures - 1, 0))
+        return float(base * rng.uniform(1.0 - self.jitter, 1.0 + self.jitter))
+
+
+def is_stream(source: str) -> bool:
+    """Whether ``source`` is a network stream (rather than a file path)."""
+    return source.lower().startswith(_STREAM_SCHEMES)
+
+
+def redact(source: str) -> str:
+    """``rtsp://user:pass@host/x`` → ``rtsp://***@host/x`` (for logs)."""
+    return _USERINFO.sub("***@", source)
+
+
+def _ensure_rtsp_over_tcp() -> None:
+    key = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+    current = os.environ.get(key, "")
+    if "rtsp_transport" not in current:
+        os.environ[key] = f"{current}|rtsp_transport;tcp" if current else "rtsp_transport;tcp"
+
+
+def _valid_image(image: Any) -> bool:
+    return (
+        isinstance(image, np.ndarray)
+        and image.dtype == np.uint8
+        and image.ndim == 3
+        and image.shape[2] == 3
+        and image.shape[0] > 0
+        and image.shape[1] > 0
+    )
+
+
+class CameraReader:
+    """Reads one camera in its own thread. See the module docstring."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        source: str,
+        *,
+        detect_fps: float,
+        realtime: bool = True,
+        lossless: bool = False,
+        options: ReaderOptions | None = None,
+        metrics: PipelineMetrics | None = None,
+        on_sample: Callable[[], None] | None = None,
+    ) -> None:
+        if detect_fps <= 0:
+            raise ValueError(f"detect_fps must be > 0, got {detect_fps}")
+        self.camera_id = camera_id
+        self.source = source
+        self.is_live = is_stream(source)
+        self.realtime = realtime
+        self.lossless = lossless and not self.is_live
+        self.options = options or ReaderOptions()
+        self.period_s = 1.0 / detect_fps
+        self._metrics = metrics
+        self._on_sample = on_sample
+        self._rng = random.Random()
+        self._stop = threading.Event()
+        self._cond = threading.Condition()
+        self._latest: Frame | None = None
+        self._pending: Frame | None = None
+        self._ring: deque[Frame] = deque()
+        self._next_due: float | None = None
+        self._index = 0
+        self.state = StreamState.connecting
+        self.reason = ""
+        self.reconnects = 0
+        self.frames_decoded = 0
+        self.samples_dropped = 0
+        self.read_errors = 0
+        self._thread = threading.Thread(target=self._run, name=f"reader-{camera_id}", daemon=True)
+
+    # -- public -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the thread to end without waiting."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to end and wait for it (a read blocked in FFmpeg ends at its timeout)."""
+        self.request_stop()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def finished(self) -> bool:
+        """The reader has ended (end of file, unreadable file, stopped) and has no sample left."""
+        return self.state in FINAL_STATES and self._pending is None
+
+    def latest(self) -> Frame | None:
+        return self._latest
+
+    def ring(self) -> list[Frame]:
+        """The recent frames, oldest first."""
+        with self._cond:
+            return list(self._ring)
+
+    def take_sample(self) -> Frame | None:
+        """The frame due at ``detect_fps`` that has not been taken yet, if any."""
+        with self._cond:
+            frame, self._pending = self._pending, None
+            if frame is not None:
+                self._cond.notify_all()
+            return frame
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _set_state(self, state: StreamState, reason: str = "") -> None:
+        if state == self.state:
+            return
+        self.state, self.reason = state, reason
+        where = f"camera {self.camera_id} ({redact(self.source)})"
+        if state == StreamState.up:
+            log.info("%s: up", where)
+        elif state == StreamState.down:
+            log.warning(
+                "%s: down: %s; retrying with backoff (up to %g s)", where, reason, self.options.backoff_cap_s
+            )
+        elif state == StreamState.failed:
+            log.error("%s: skipped: %s", where, reason)
+        elif state == StreamState.eof:
+            log.info("%s: end of file after %d frames", where, self.frames_decoded)
+        else:
+            log.debug("%s: %s %s", where, state, reason)
+        if self._metrics is not None:
+            self._metrics.stream_up.labels(self.camera_id).set(1 if state == StreamState.up else 0)
+
+    def _count_error(self) -> None:
+        self.read_errors += 1
+        if self._metrics is not None:
+            self._metrics.read_errors.labels(self.camera_id).inc()
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                cap, why = self._open()
+                if cap is not None:
+                    outcome, why, delivered = self._read_all(cap)
+                    cap.release()
+                    if outcome == "stopped":
+                        break
+                    if outcome == "eof":
+                        self._set_state(StreamState.eof)
+                        return
+                    if delivered:
+                        failures = 0
+                else:
+                    self._count_error()
+                if not self.is_live:
+                    self._set_state(StreamState.failed, why)
+                    return
+                failures += 1
+                self._set_state(StreamState.down, why)
+                delay = self.options.backoff(failures, self._rng)
+                log.debug("camera %s: reconnect %d in %.1f s", self.camera_id, failures, delay)
+                if self._stop.wait(delay):
+                    break
+                self.reconnects += 1
+                if self._metrics is not None:
+                    self._metrics.reconnects.labels(self.camera_id).inc()
+        except Exception as exc:  # a reader must never take the pipeline down silently
+            log.exception("camera %s: reader crashed", self.camera_id)
+            self._set_state(StreamState.failed, f"reader crashed: {exc}")
+            return
+        self._set_state(StreamState.stopped)
+
+    def _open(self) -> tuple[Any, str]:
+        if self.is_live:
+            _ensure_rtsp_over_tcp()
+            params = [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                int(self.options.open_timeout_s * 1000),
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                int(self.options.stall_s * 1000),
+            ]
+            cap = cv2.VideoCapture(self.source, cv2.CAP_FFMPEG, params)
+        else:
+            if not Path(self.source).is_file():
+                return None, f"no such file {self.source}"
+            cap = cv2.VideoCapture(self.source, cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            cap.release()
+            kind = "stream" if self.is_live else "video file"
+            return None, f"cannot open {kind} {redact(self.source)}"
+        return cap, ""
+
+    def _read_all(self, cap: Any) -> tuple[str, str, int]:
+        """Read until the stream fails, the file ends, or stop: (outcome, why, frames delivered)."""
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        fps = fps if fps and 1.0 <= fps <= 240.0 else 25.0
+        frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        start_wall = time.monotonic()
+        start_utc = dt.datetime.now(dt.UTC)
+        last_media = -1.0
+        delivered = 0
+        bad_in_a_row = 0
+        while not self._stop.is_set():
+            ok, image = cap.read()
+            if not ok or image is None:
+                if self.is_live:
+                    return (
+                        "failed",
+                        f"no frame within {self.options.stall_s:g} s or the stream ended",
+                        delivered,
+                    )
+                position = int(cap.get(cv2.CAP_PROP_POS_FRAMES) or 0)
+                if position + 1 < frame_count and bad_in_a_row < self.options.max_corrupt_in_a_row:
+                    bad_in_a_row += 1
+                    self._count_error()
+                    continue  # a corrupt frame inside the file: skip it
+                if delivered == 0:
+                    return "failed", "no frame could be decoded (not a video OpenCV can read?)", 0
+                return "eof", "", delivered
+            if not _valid_image(image):
+                bad_in_a_row += 1
+                self._count_error()
+                if bad_in_a_row > self.options.max_corrupt_in_a_row:
+                    return "failed", "the decoder returns no usable frames", delivered
+                continue
+            bad_in_a_row = 0
+            if self.is_live:
+                mono, utc = time.monotonic(), dt.datetime.now(dt.UTC)
+            else:
+                media = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                if not media > last_media:
+                    media = last_media + 1.0 / fps if last_media >= 0 else 0.0
+                last_media = media
+                if self.realtime and self._stop.wait(max(0.0, start_wall + media - time.monotonic())):
+                    return "stopped", "", delivered
+                mono, utc = media, start_utc + dt.timedelta(seconds=media)
+            delivered += 1
+            if delivered == 1:
+                self._set_state(StreamState.up)
+            self._publish(Frame(self.camera_id, self._index, image, utc, mono))
+            self._index += 1
+        return "stopped", "", delivered
+
+    def _publish(self, frame: Frame) -> None:
+        self.frames_decoded += 1
+        if self._metrics is not None:
+            self._metrics.frames_decoded.labels(self.camera_id).inc()
+        notify = False
+        with self._cond:
+            self._latest = frame
+            ring = self._ring
+            if not ring or frame.mono - ring[-1].mono >= 1.0 / self.options.ring_fps - _DUE_EPSILON_S:
+                ring.append(frame)
+            while ring and frame.mono - ring[0].mono > self.options.ring_s:
+                ring.popleft()
+            if self._next_due is None or frame.mono < self._next_due - 10 * self.period_s - 1.0:
+                self._next_due = frame.mono  # first frame, or the clock went back (a new stream)
+            if frame.mono >= self._next_due - _DUE_EPSILON_S:
+                if self.lossless:
+                    while self._pending is not None and not self._stop.is_set():
+                        self._cond.wait(0.1)
+                elif self._pending is not None:
+                    self.samples_dropped += 1
+                self._pending = frame
+                self._next_due += self.period_s
+                if self._next_due <= frame.mono:
+                    self._next_due = frame.mono + self.period_s
+                notify = True
+        if notify and self._on_sample is not None:
+            self._on_sample()
