@@ -8,6 +8,7 @@ switched to no sync.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -51,7 +52,7 @@ def _offline() -> Any:
             "training needs the `train` extra (ultralytics, torch): run `make test-train` or "
             "`python3 -m venv .venv-train && .venv-train/bin/pip install -e '.[train]'`"
         ) from exc
-    try:
+    with contextlib.suppress(Exception):  # settings keys differ between versions; YOLO_OFFLINE still applies
         SETTINGS.update(
             {
                 "sync": False,
@@ -64,8 +65,6 @@ def _offline() -> Any:
                 "wandb": False,
             }
         )
-    except Exception:  # settings keys differ between versions; offline env var still applies
-        pass
     return ultralytics
 
 

@@ -87,7 +87,7 @@ def test_average_precision_edge_cases() -> None:
 
 def test_pr_threshold_ignores_low_scores_but_map_uses_them() -> None:
     res = [_img([(0, 0, 10, 10, 0)], [(0, 0, 10, 10, 0.1, 0)])]
-    per, means = compute_metrics(res, {0: "stall"}, pr_conf=0.25)
+    per, _ = compute_metrics(res, {0: "stall"}, pr_conf=0.25)
     assert per["stall"].ap50 == 1.0 and per["stall"].recall == 0.0 and per["stall"].detections == 0
 
 

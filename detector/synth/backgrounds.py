@@ -56,7 +56,8 @@ class Background:
 
 def median_background(frames: list[Image]) -> Image:
     """The empty scene: the per-pixel median of frames of a fixed camera."""
-    return np.median(np.stack(frames[:: max(1, len(frames) // 60)]), axis=0).astype(np.uint8)
+    empty: Image = np.median(np.stack(frames[:: max(1, len(frames) // 60)]), axis=0).astype(np.uint8)
+    return empty
 
 
 def foreground_mask(frame: Image, empty: Image, threshold: int = 28) -> npt.NDArray[np.bool_]:
@@ -69,7 +70,8 @@ def foreground_mask(frame: Image, empty: Image, threshold: int = 28) -> npt.NDAr
     keep = np.zeros(n, bool)
     keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= 60
     m = keep[labels].astype(np.uint8)
-    return cv2.dilate(m, np.ones((3, 3), np.uint8)).astype(bool)
+    grown: npt.NDArray[np.bool_] = np.asarray(cv2.dilate(m, np.ones((3, 3), np.uint8)), bool)
+    return grown
 
 
 def data_dir(path: str | os.PathLike[str] | None = None) -> Path:
@@ -150,7 +152,7 @@ class BackgroundPool:
 
         # the ground model moves with the crop
         def remap(f: float) -> float:
-            return (f * ih - y0) / ch
+            return float((f * ih - y0) / ch)
 
         new_spec = PhotoSpec(
             spec.name,

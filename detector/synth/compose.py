@@ -55,7 +55,7 @@ def warp_sprite(sprite: Sprite, rng: np.random.Generator, strength: float = 0.12
     w, h = sprite.size
     if w < 4 or h < 4 or strength <= 0:
         return sprite
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     turn = float(rng.uniform(-strength, strength))
     shear = float(rng.uniform(-strength, strength) * 0.5) * w
     dst = src.copy()
@@ -116,6 +116,7 @@ class Composer:
         n_objects: int,
         occluder: Mask | None = None,
         classes: tuple[str, ...] = CLASSES,
+        shadows: bool = True,
     ) -> tuple[Image, list[Placed]]:
         """Place up to ``n_objects``; ``occluder`` marks real foreground (pedestrians) drawn in front."""
         img = bg.image.copy()
@@ -144,9 +145,8 @@ class Composer:
         # walls first, then far-to-near (painter's order)
         plans.sort(key=lambda p: (p[1] not in WALL_CLASSES, p[0]))
         placed: list[Placed] = []
-        front = np.zeros((H, W), bool) if occluder is None else occluder.copy()
         for _, cls, sp, x, y in plans:
-            self._paste(rng, img, placed, front, cls, sp, x, y, occluder)
+            self._paste(rng, img, placed, cls, sp, x, y, occluder, shadows)
         return img, placed
 
     def _plan(
@@ -182,12 +182,12 @@ class Composer:
         rng: np.random.Generator,
         img: Image,
         placed: list[Placed],
-        front: Mask,
         cls: str,
         sp: Sprite,
         x: int,
         y: int,
         occluder: Mask | None,
+        shadows: bool,
     ) -> bool:
         H, W = img.shape[:2]
         sw, sh = sp.size
@@ -210,7 +210,7 @@ class Composer:
                 return False
         region = img[y0:y1, x0:x1]
         lit = _light(Sprite(sp.bgr[y0 - y : y1 - y, x0 - x : x1 - x], a), rng, region)
-        if cls not in WALL_CLASSES and rng.random() < 0.8:
+        if cls not in WALL_CLASSES and rng.random() < 0.8 and shadows:
             self._shadow(rng, img, x0, x1, min(H - 1, y + sh), occluder)
             region = img[y0:y1, x0:x1]
         af = a[..., None]
@@ -270,7 +270,8 @@ def augment(img: Image, rng: np.random.Generator) -> Image:
         out_u8 = np.clip(out_u8 + noise, 0, 255).astype(np.uint8)
     q = int(rng.integers(30, 92))
     ok, buf = cv2.imencode(".jpg", out_u8, [cv2.IMWRITE_JPEG_QUALITY, q])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else out_u8
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+    return out_u8 if decoded is None else np.asarray(decoded, np.uint8)
 
 
 def yolo_lines(placed: list[Placed], w: int, h: int) -> list[str]:

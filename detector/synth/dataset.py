@@ -76,6 +76,7 @@ def synth_dataset(
     data: str | os.PathLike[str] | None = None,
     augment_images: bool = True,
     progress: Callable[[int], None] | None = None,
+    pool: BackgroundPool | None = None,
 ) -> SynthSummary:
     """Write ``n`` composited images with YOLO labels under ``out`` (train/val split), plus data.yaml.
 
@@ -94,9 +95,9 @@ def synth_dataset(
         raise DataError(f"--out {root} already holds a dataset; choose an empty folder")
     t0 = time.monotonic()
     fonts = find_cjk_fonts()
-    pool = BackgroundPool(data)
+    pool = pool or BackgroundPool(data)
     composer = Composer(fonts)
-    n_val = int(round(n * val_fraction)) if n > 1 else 0
+    n_val = round(n * val_fraction) if n > 1 else 0
     for split in ("train", "val"):
         (root / "images" / split).mkdir(parents=True, exist_ok=True)
         (root / "labels" / split).mkdir(parents=True, exist_ok=True)
@@ -112,7 +113,7 @@ def synth_dataset(
         key = bg.source.split("#")[0]
         bgs[key] = bgs.get(key, 0) + 1
         k = 0 if rng.random() < negatives else int(rng.integers(1, 7))
-        img, placed = composer.compose(rng, bg, k, bg.occluder)
+        img, placed = composer.compose(rng, bg, k, bg.occluder, shadows=True)
         if augment_images:
             img = augment(img, rng)
         lines = yolo_lines(placed, size[0], size[1])

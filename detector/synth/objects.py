@@ -174,7 +174,7 @@ def text_patch(
         text = "\n".join(text)
     img = PILImage.new("RGB", (8, 8))
     box = ImageDraw.Draw(img).multiline_textbbox((0, 0), text, font=font, spacing=2)
-    w, h = box[2] - box[0] + height // 3, box[3] - box[1] + height // 3
+    w, h = int(box[2] - box[0] + height // 3), int(box[3] - box[1] + height // 3)
     img = PILImage.new("RGB", (max(8, w), max(8, h)), (bg[2], bg[1], bg[0]))
     ImageDraw.Draw(img).multiline_text(
         (height // 6 - box[0], height // 6 - box[1]), text, font=font, fill=(fg[2], fg[1], fg[0]), spacing=2
@@ -227,7 +227,7 @@ def draw_stall(rng: np.random.Generator, h: int, fonts: tuple[CjkFont, ...]) -> 
     c.poly([(0.04, top_y), (0.96, top_y), (1.0, top_y + depth), (0.0, top_y + depth)], _shade(cloth, 1.2))
     if variant == 0:  # table with cloth to the ground
         c.poly([(0.0, top_y + depth), (1.0, top_y + depth), (0.98, 1.0), (0.02, 1.0)], cloth)
-        for k in range(int(rng.integers(0, 4))):
+        for _ in range(int(rng.integers(0, 4))):
             xx = float(rng.uniform(0.05, 0.95))
             c.line((xx, top_y + depth), (xx, 1.0), _shade(cloth, 0.8), 0.01)
     elif variant == 1:  # table on legs
@@ -354,7 +354,7 @@ def draw_banner(rng: np.random.Generator, h: int, fonts: tuple[CjkFont, ...]) ->
 def draw_ad_board(rng: np.random.Generator, h: int, fonts: tuple[CjkFont, ...]) -> Sprite:
     """A standing ad board: an A-frame (人字牌) or a roll-up / X-stand banner with text and prices."""
     kind = rng.integers(3)
-    bg = _c(rng, BRIGHT + ((20, 20, 20), (40, 60, 40)), 25)
+    bg = _c(rng, (*BRIGHT, (20, 20, 20), (40, 60, 40)), 25)
     fg = _text_color(rng, bg)
     frame = _c(rng, WOOD + DARK + ((200, 200, 200),), 10)
     if kind == 2:  # roll-up stand: tall and narrow, vertical text
