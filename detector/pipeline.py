@@ -196,18 +196,23 @@ class Pipeline:
 
     def _collect(self) -> list[tuple[CameraRuntime, Frame]]:
         taken: dict[int, tuple[CameraRuntime, Frame]] = {}
+        files = [i for i, rt in enumerate(self.cameras) if rt.reader.lossless]
+        live = [i for i, rt in enumerate(self.cameras) if not rt.reader.lossless]
+        if files:
+            self._collect_files(files, taken)
 
         def take() -> None:
-            for i, rt in enumerate(self.cameras):
-                if i not in taken and (frame := rt.reader.take_sample()) is not None:
-                    taken[i] = (rt, frame)
+            for i in live:
+                if i not in taken and (frame := self.cameras[i].reader.take_sample()) is not None:
+                    taken[i] = (self.cameras[i], frame)
 
         take()
-        if taken and self.options.batch_window_s > 0:
-            running = sum(1 for rt in self.cameras if rt.reader.state == StreamState.up)
-            want = min(running, self.max_batch)
+        if live and taken and self.options.batch_window_s > 0:
+            # frames due together go through together: give the other running cameras a moment
+            running = sum(1 for i in live if self.cameras[i].reader.state == StreamState.up)
             deadline = time.monotonic() + self.options.batch_window_s
-            while len(taken) < want and not self._stop.is_set():
+            want = min(running, self.max_batch)
+            while sum(1 for i in taken if i in live) < want and not self._stop.is_set():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -215,6 +220,31 @@ class Pipeline:
                 self._wake.clear()
                 take()
         return [taken[i] for i in sorted(taken)]
+
+    def _collect_files(self, files: list[int], taken: dict[int, tuple[CameraRuntime, Frame]]) -> None:
+        """Replay files in step (``--until-eof``): wait until every file still playing has its next
+        sample, then take the earliest ones (files with the same timeline share a batch)."""
+        pending: dict[int, float] = {}
+        while not self._stop.is_set():
+            pending = {}
+            waiting = False
+            for i in files:
+                reader = self.cameras[i].reader
+                t = reader.pending_mono()
+                if t is not None:
+                    pending[i] = t
+                elif not reader.finished:
+                    waiting = True
+            if not waiting:
+                break
+            self._wake.wait(0.05)
+            self._wake.clear()
+        if not pending:
+            return
+        earliest = min(pending.values())
+        for i, t in pending.items():
+            if t <= earliest + 1e-3 and (frame := self.cameras[i].reader.take_sample()) is not None:
+                taken[i] = (self.cameras[i], frame)
 
     def _process(self, samples: list[tuple[CameraRuntime, Frame]]) -> None:
         m = self.metrics

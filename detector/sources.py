@@ -180,6 +180,11 @@ class CameraReader:
         with self._cond:
             return list(self._ring)
 
+    def pending_mono(self) -> float | None:
+        """The time of the sample waiting to be taken, if any."""
+        frame = self._pending
+        return None if frame is None else frame.mono
+
     def take_sample(self) -> Frame | None:
         """The frame due at ``detect_fps`` that has not been taken yet, if any."""
         with self._cond:
