@@ -25,6 +25,10 @@ COMMAND_MODULES: dict[str, str] = {
     "outbox": "detector.cli_outbox",
     "data": "detector.cli_data",
     "model": "detector.cli_model",
+    "serve": "service.cli_serve",
+    "db": "service.cli_db",
+    "admin": "service.cli_admin",
+    "ledger": "service.cli_ledger",
 }
 
 

@@ -2,13 +2,15 @@
 
 ::
 
-    ServiceError (nce.errors.NceError)
+    ServiceError (nce.errors.NceError)   400: a malformed request (missing header, bad multipart)
+    ├── BadRequest       400: the same, named
     ├── NotFound         404: the object does not exist or the caller may not see it
     ├── Forbidden        403: the caller's role may not do this
     ├── Unauthorized     401: no or bad credentials, bad signature
     ├── Conflict         409: the request clashes with the object's state
     ├── Invalid          422: the request is well-formed but wrong (hash mismatch, bad manifest)
-    └── TooLarge         413: the upload is larger than allowed
+    ├── TooLarge         413: the upload is larger than allowed
+    └── UnsupportedMedia 415: a request or file of a content type the endpoint does not take
 
 Routes raise these; one exception handler maps them to HTTP responses ``{"detail": "…"}``.
 """
@@ -44,3 +46,11 @@ class Invalid(ServiceError):
 
 class TooLarge(ServiceError):
     status_code = 413
+
+
+class BadRequest(ServiceError):
+    status_code = 400
+
+
+class UnsupportedMedia(ServiceError):
+    status_code = 415

@@ -1,0 +1,91 @@
+"""Dependencies as ``Annotated`` aliases that build on each other.
+
+``StateDep`` → ``SessionDep`` → ``CurrentPrincipal`` → role aliases (``Reviewer``, ``Exporter``, …).
+A principal comes from ``Authorization: Bearer <token>`` (devices, client systems, users) or from the
+signed session cookie set by ``POST /api/v1/auth/login`` (users in the console).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from service import auth
+from service.auth import Principal
+from service.crud.identities import principal_for_token
+from service.errors import Forbidden, Unauthorized
+from service.security import unsign
+from service.state import AppState
+
+SESSION_COOKIE = "nce_session"
+
+_bearer = HTTPBearer(auto_error=False, description="device, client or user token")
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="console session")
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.nce
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    session = state.sessions()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def current_principal(
+    state: StateDep,
+    session: SessionDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> Principal:
+    token: str | None = None
+    if bearer is not None:
+        token = bearer.credentials
+    elif cookie:
+        token = unsign(state.settings.secret_key, cookie)
+        if token is None:
+            raise Unauthorized("session cookie is not valid; sign in again")
+    if not token:
+        raise Unauthorized("sign in: send Authorization: Bearer <token> or the session cookie")
+    principal = principal_for_token(session, token)
+    session.rollback()  # end the read transaction (SQLite: releases the write lock)
+    if principal is None:
+        raise Unauthorized("token is not valid (unknown, revoked or expired)")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(roles: frozenset[str]) -> Callable[[Principal], Principal]:
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"role {principal.role} may not do this (allowed: {', '.join(sorted(roles))})")
+        return principal
+
+    return check
+
+
+Device = Annotated[Principal, Depends(require(auth.INGEST))]
+CaseReader = Annotated[Principal, Depends(require(auth.READ_CASES))]
+Reviewer = Annotated[Principal, Depends(require(auth.REVIEW))]
+NoticeIssuer = Annotated[Principal, Depends(require(auth.NOTICE))]
+Exporter = Annotated[Principal, Depends(require(auth.EXPORT))]
+ShopReader = Annotated[Principal, Depends(require(auth.SHOPS_READ))]
+ShopWriter = Annotated[Principal, Depends(require(auth.SHOPS_WRITE))]
+LedgerReader = Annotated[Principal, Depends(require(auth.LEDGER))]

@@ -1,0 +1,89 @@
+"""Cases: list, detail, review, notice, export."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from detector.config import Violation
+from service.api.deps import CaseReader, Exporter, NoticeIssuer, Reviewer, SessionDep, StateDep
+from service.crud import cases as crud
+from service.crud.export import export_case
+from service.schemas.cases import CaseDetail, CasePublic, CasesPublic, NoticeIn, ReviewIn
+from service.schemas.common import CaseStatus
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+
+CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.get("", response_model=CasesPublic, summary="List cases, newest first")
+def list_cases(
+    session: SessionDep,
+    principal: CaseReader,
+    status: CaseStatus | None = None,
+    violation: Violation | None = None,
+    camera_id: Annotated[str | None, Query(max_length=64)] = None,
+    shop_id: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[dt.datetime | None, Query(description="last seen at or after")] = None,
+    until: Annotated[dt.datetime | None, Query(description="first seen before")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=crud.MAX_PAGE)] = 50,
+) -> CasesPublic:
+    """A case system sees only reviewed and confirmed cases (never drafts or dismissed ones)."""
+    flt = crud.CaseFilter(
+        status=status,
+        violation=str(violation) if violation else None,
+        camera_id=camera_id,
+        shop_id=shop_id,
+        since=_aware(since),
+        until=_aware(until),
+    )
+    rows, next_cursor = crud.list_cases(session, principal=principal, flt=flt, cursor=cursor, limit=limit)
+    return CasesPublic(items=[CasePublic.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+def _aware(t: dt.datetime | None) -> dt.datetime | None:
+    if t is None:
+        return None
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+
+
+@router.get(
+    "/{case_id}", response_model=CaseDetail, summary="One case with hits, party, basis, history, ledger"
+)
+def get_case(case_id: CaseId, state: StateDep, session: SessionDep, principal: CaseReader) -> CaseDetail:
+    return crud.case_detail(session, principal=principal, case_id=case_id, legal=state.legal)
+
+
+@router.post("/{case_id}/review", response_model=CasePublic, summary="Confirm or dismiss a draft")
+def review(case_id: CaseId, data: ReviewIn, session: SessionDep, principal: Reviewer) -> CasePublic:
+    """``dismiss`` needs a reason; ``violation`` corrects the violation type when confirming."""
+    return CasePublic.model_validate(
+        crud.review_case(session, principal=principal, case_id=case_id, data=data)
+    )
+
+
+@router.post("/{case_id}/notice", response_model=CasePublic, summary="Issue a notice with a deadline")
+def notice(case_id: CaseId, data: NoticeIn, session: SessionDep, principal: NoticeIssuer) -> CasePublic:
+    return CasePublic.model_validate(
+        crud.issue_notice(session, principal=principal, case_id=case_id, data=data)
+    )
+
+
+@router.get(
+    "/{case_id}/export",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}, "description": "the case as a zip"}},
+    summary="Export a confirmed case (zip)",
+)
+def export(case_id: CaseId, state: StateDep, session: SessionDep, principal: Exporter) -> Response:
+    name, data = export_case(
+        session, store=state.store, principal=principal, case_id=case_id, legal=state.legal
+    )
+    return Response(
+        data, media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

@@ -1,0 +1,43 @@
+"""Evidence files by content address."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.responses import FileResponse
+
+from service.api.deps import CaseReader, SessionDep, StateDep
+from service.crud.export import evidence_for
+
+router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
+
+
+@router.get(
+    "/{sha256}",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "the file's bytes"}},
+    summary="Download an evidence file by its SHA-256",
+)
+def get_evidence(
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+    state: StateDep,
+    session: SessionDep,
+    principal: CaseReader,
+) -> FileResponse:
+    row = evidence_for(session, principal=principal, sha256=sha256)
+    path = state.store.path_for(sha256)
+    if not path.is_file():
+        from service.errors import NotFound
+
+        raise NotFound(f"evidence {sha256} is missing from the store")
+    return FileResponse(
+        path,
+        media_type=row.mime,
+        headers={
+            "ETag": f'"{sha256}"',
+            "Cache-Control": "private, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'inline; filename="{row.name}"',
+        },
+    )

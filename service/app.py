@@ -1,0 +1,104 @@
+"""The app factory: ``create_app(settings)``.
+
+The console (issue 8) mounts its own router and static files on the returned app::
+
+    app = create_app(settings)
+    app.include_router(console_router)
+    app.mount("/static", StaticFiles(directory=...), name="static")
+
+Every :class:`~service.errors.ServiceError` becomes ``{"detail": "…"}`` with its status code, in the one
+handler below.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from nce import __version__
+from service.api.routes import auth, cases, evidence, health, hits, ledger, shops
+from service.crud.cases import sweep_deadlines
+from service.db import make_engine, make_sessionmaker
+from service.errors import ServiceError
+from service.evidence_store import EvidenceStore
+from service.legal import load_legal_basis
+from service.metrics import Metrics
+from service.migrate import upgrade
+from service.settings import Settings
+from service.state import AppState
+
+log = logging.getLogger(__name__)
+
+
+def build_state(settings: Settings) -> AppState:
+    engine = make_engine(settings.db_url)
+    if settings.migrate_on_start:
+        upgrade(engine)
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        store=EvidenceStore(settings.evidence_dir),
+        legal=load_legal_basis(settings.resolved_legal_basis_file()),
+        metrics=Metrics(),
+    )
+
+
+def _sweeper(state: AppState, stop: threading.Event) -> None:
+    while not stop.wait(state.settings.sweep_interval_s):
+        try:
+            with state.sessions() as session:
+                for case_id, to in sweep_deadlines(session):
+                    log.info("case %s: deadline passed, now %s", case_id, to)
+        except (SQLAlchemyError, ServiceError):
+            log.exception("deadline sweep failed")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    state = build_state(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = None
+        if settings.sweep_interval_s > 0:
+            thread = threading.Thread(target=_sweeper, args=(state, stop), name="nce-sweeper", daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=5)
+            state.engine.dispose()
+
+    app = FastAPI(
+        title="NCE case service",
+        version=__version__,
+        summary="Signed evidence in, reviewed cases out (非现场执法).",
+        lifespan=lifespan,
+    )
+    app.state.nce = state
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
+
+    @app.middleware("http")
+    async def _count(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        state.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        return response
+
+    for module in (health, auth, hits, cases, evidence, shops, ledger):
+        app.include_router(module.router)
+    return app

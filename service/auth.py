@@ -1,0 +1,37 @@
+"""Who is calling: :class:`Principal` (a user, a device or a client system) and role sets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+PrincipalKind = Literal["user", "device", "client"]
+
+# who may do what (routes name one of these sets)
+READ_CASES = frozenset({"operator", "supervisor", "admin", "case_system"})
+REVIEW = frozenset({"operator", "supervisor", "admin"})
+NOTICE = frozenset({"operator", "supervisor", "admin"})
+EXPORT = frozenset({"supervisor", "admin", "case_system"})
+SHOPS_READ = frozenset({"operator", "supervisor", "admin"})
+SHOPS_WRITE = frozenset({"supervisor", "admin"})
+LEDGER = frozenset({"supervisor", "admin"})
+INGEST = frozenset({"device"})
+# statuses a case system may see: reviewed and confirmed, never drafts or dismissed ones
+CASE_SYSTEM_STATUSES = frozenset({"confirmed", "notice_issued", "corrected", "escalated", "exported"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: PrincipalKind
+    name: str
+    role: str
+    user_id: int | None = None
+    session_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the ledger names this principal: ``user:alice``, ``device:edge-01``, ``client:ecase``."""
+        return f"{self.kind}:{self.name}"
+
+    def may_see_status(self, status: str) -> bool:
+        return self.role != "case_system" or status in CASE_SYSTEM_STATUSES

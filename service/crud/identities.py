@@ -1,0 +1,126 @@
+"""Devices, users, client systems and sign-in sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from nce.manifest import ManifestError, load_public_key, public_key_b64
+from service.auth import Principal
+from service.errors import Conflict, Invalid, Unauthorized
+from service.models import AuthSession, Client, Device, User, utcnow
+from service.schemas.common import USER_ROLES
+from service.security import hash_password, new_token, token_hash, verify_password
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MIN_PASSWORD = 8
+
+
+def _check_name(what: str, value: str) -> str:
+    if not _NAME.match(value):
+        raise Invalid(f"{what} must be 1-64 letters, digits, '.', '_' or '-', got {value!r}")
+    return value
+
+
+def public_key_from_bytes(data: bytes) -> str:
+    """The base64 raw key from a key file (PEM, base64 of 32 bytes, or raw 32 bytes)."""
+    try:
+        return public_key_b64(load_public_key(data))
+    except ManifestError as exc:
+        raise Invalid(str(exc)) from exc
+    except ValueError as exc:
+        raise Invalid(f"not an Ed25519 public key: {exc}") from exc
+
+
+def add_device(session: Session, *, device_id: str, public_key: bytes) -> str:
+    """Enroll a device; return its API token (shown once, stored hashed). Commits."""
+    _check_name("device id", device_id)
+    key_b64 = public_key_from_bytes(public_key)
+    if session.get(Device, device_id) is not None:
+        raise Conflict(f"device {device_id} is already enrolled")
+    token = new_token("device")
+    session.add(Device(device_id=device_id, public_key=key_b64, token_hash=token_hash(token)))
+    session.commit()
+    return token
+
+
+def add_user(session: Session, *, username: str, role: str, password: str) -> User:
+    _check_name("username", username)
+    if role not in USER_ROLES:
+        raise Invalid(f"role must be one of {', '.join(USER_ROLES)}, got {role!r}")
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"the password must have at least {MIN_PASSWORD} characters")
+    if session.execute(select(User).where(User.username == username)).scalar_one_or_none() is not None:
+        raise Conflict(f"user {username} exists")
+    user = User(username=username, role=role, password_hash=hash_password(password))
+    session.add(user)
+    session.commit()
+    return user
+
+
+def add_client(session: Session, *, name: str) -> str:
+    """Register a case system; return its API token (shown once, stored hashed). Commits."""
+    _check_name("client name", name)
+    if session.execute(select(Client).where(Client.name == name)).scalar_one_or_none() is not None:
+        raise Conflict(f"client {name} exists")
+    token = new_token("client")
+    session.add(Client(name=name, role="case_system", token_hash=token_hash(token)))
+    session.commit()
+    return token
+
+
+def principal_for_token(session: Session, token: str) -> Principal | None:
+    """The principal a bearer token or session token belongs to, or None."""
+    digest = token_hash(token)
+    if token.startswith("nced_"):
+        device = session.execute(select(Device).where(Device.token_hash == digest)).scalar_one_or_none()
+        if device is None or not device.enabled:
+            return None
+        return Principal("device", device.device_id, "device")
+    if token.startswith("ncec_"):
+        client = session.execute(select(Client).where(Client.token_hash == digest)).scalar_one_or_none()
+        if client is None or not client.enabled:
+            return None
+        return Principal("client", client.name, client.role)
+    if token.startswith("nceu_"):
+        row = session.execute(
+            select(AuthSession, User)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.token_hash == digest)
+        ).one_or_none()
+        if row is None:
+            return None
+        auth, user = row
+        if auth.expires_at <= utcnow() or not user.enabled:
+            return None
+        return Principal("user", user.username, user.role, user_id=user.id, session_id=auth.id)
+    return None
+
+
+def login(
+    session: Session, *, username: str, password: str, ttl_s: int
+) -> tuple[str, dt.datetime, Principal]:
+    """Check a password (Argon2id) and open a session. Commits."""
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if (
+        not verify_password(user.password_hash if user else None, password)
+        or user is None
+        or not user.enabled
+    ):
+        raise Unauthorized("wrong username or password")
+    token = new_token("user")
+    expires = utcnow() + dt.timedelta(seconds=ttl_s)
+    auth = AuthSession(user_id=user.id, token_hash=token_hash(token), expires_at=expires)
+    session.add(auth)
+    session.execute(delete(AuthSession).where(AuthSession.expires_at <= utcnow()))
+    session.commit()
+    return token, expires, Principal("user", user.username, user.role, user_id=user.id, session_id=auth.id)
+
+
+def logout(session: Session, *, principal: Principal) -> None:
+    if principal.session_id is not None:
+        session.execute(delete(AuthSession).where(AuthSession.id == principal.session_id))
+        session.commit()

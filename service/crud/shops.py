@@ -1,0 +1,64 @@
+"""The shop registry."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service import ledger
+from service.auth import Principal
+from service.errors import Conflict, NotFound
+from service.models import Shop, utcnow
+from service.schemas.shops import ShopCreate, ShopUpdate
+
+
+def get_shop(session: Session, *, shop_id: str) -> Shop:
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        raise NotFound(f"shop {shop_id} is not in the registry")
+    return shop
+
+
+def list_shops(session: Session, *, offset: int, limit: int) -> tuple[list[Shop], int]:
+    rows = list(session.execute(select(Shop).order_by(Shop.shop_id).offset(offset).limit(limit)).scalars())
+    total = session.execute(select(func.count()).select_from(Shop)).scalar_one()
+    return rows, int(total)
+
+
+def create_shop(session: Session, *, data: ShopCreate, actor: Principal) -> Shop:
+    ledger.lock_head(session)
+    if session.get(Shop, data.shop_id) is not None:
+        raise Conflict(f"shop {data.shop_id} exists")
+    shop = Shop(**data.model_dump())
+    session.add(shop)
+    ledger.append(session, actor=actor.actor, action="shop_created", case_id=None, payload=data.model_dump())
+    session.commit()
+    return shop
+
+
+def update_shop(session: Session, *, shop_id: str, data: ShopUpdate, actor: Principal) -> Shop:
+    ledger.lock_head(session)
+    shop = get_shop(session, shop_id=shop_id)
+    changes = data.model_dump(exclude_unset=True)
+    for key, value in changes.items():
+        setattr(shop, key, value)
+    shop.updated_at = utcnow()
+    ledger.append(
+        session,
+        actor=actor.actor,
+        action="shop_updated",
+        case_id=None,
+        payload={"shop_id": shop_id, **changes},
+    )
+    session.commit()
+    return shop
+
+
+def delete_shop(session: Session, *, shop_id: str, actor: Principal) -> None:
+    ledger.lock_head(session)
+    shop = get_shop(session, shop_id=shop_id)
+    session.delete(shop)
+    ledger.append(
+        session, actor=actor.actor, action="shop_deleted", case_id=None, payload={"shop_id": shop_id}
+    )
+    session.commit()

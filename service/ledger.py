@@ -1,0 +1,171 @@
+"""The hash-chained ledger (全过程记录): every ingest, review, notice, state change and export.
+
+Each entry is ``{seq, ts, actor, action, case_id, payload_hash, prev_hash, hash}`` where
+``payload_hash = sha256(canonical(payload))`` and ``hash = sha256(canonical(entry without hash))``;
+the first entry's ``prev_hash`` is 64 zeros. Appends lock the one ``ledger_head`` row, so the chain
+stays linear under concurrent writers on PostgreSQL as on SQLite. :func:`verify` recomputes the
+chain and names the first broken entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.models import LedgerEntry, LedgerHead, utcnow
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def iso_ms(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def entry_hash(
+    *,
+    seq: int,
+    ts: dt.datetime,
+    actor: str,
+    action: str,
+    case_id: int | None,
+    payload_hash: str,
+    prev_hash: str,
+) -> str:
+    body = {
+        "seq": seq,
+        "ts": iso_ms(ts),
+        "actor": actor,
+        "action": action,
+        "case_id": case_id,
+        "payload_hash": payload_hash,
+        "prev_hash": prev_hash,
+    }
+    return sha256_hex(canonical(body))
+
+
+def lock_head(session: Session) -> LedgerHead:
+    """Lock the ledger head for this transaction (``SELECT … FOR UPDATE``; SQLite: the write lock)."""
+    return session.execute(select(LedgerHead).where(LedgerHead.id == 1).with_for_update()).scalar_one()
+
+
+def append(
+    session: Session, *, actor: str, action: str, case_id: int | None, payload: dict[str, Any]
+) -> LedgerEntry:
+    """Append one entry in the caller's transaction."""
+    head = lock_head(session)
+    ts = utcnow()
+    seq = head.seq + 1
+    payload_hash = sha256_hex(canonical(payload))
+    digest = entry_hash(
+        seq=seq,
+        ts=ts,
+        actor=actor,
+        action=action,
+        case_id=case_id,
+        payload_hash=payload_hash,
+        prev_hash=head.hash,
+    )
+    entry = LedgerEntry(
+        seq=seq,
+        ts=ts,
+        actor=actor,
+        action=action,
+        case_id=case_id,
+        payload=payload,
+        payload_hash=payload_hash,
+        prev_hash=head.hash,
+        hash=digest,
+    )
+    session.add(entry)
+    head.seq = seq
+    head.hash = digest
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    entries: int
+    head_hash: str
+    first_broken_seq: int | None = None
+    reason: str | None = None
+
+
+def _entries(session: Session) -> Iterator[LedgerEntry]:
+    yield from session.execute(
+        select(LedgerEntry).order_by(LedgerEntry.seq).execution_options(yield_per=500)
+    ).scalars()
+
+
+def verify(session: Session) -> VerifyResult:
+    """Recompute every entry's payload hash and chain hash; stop at the first broken entry."""
+    prev = GENESIS_HASH
+    expected_seq = 1
+    count = 0
+    for e in _entries(session):
+        reason = None
+        if e.seq != expected_seq:
+            reason = f"sequence jumps from {expected_seq - 1} to {e.seq} (entries removed or reordered)"
+        elif sha256_hex(canonical(e.payload)) != e.payload_hash:
+            reason = "payload does not match its payload_hash (payload edited)"
+        elif e.prev_hash != prev:
+            reason = "prev_hash does not match the previous entry's hash"
+        elif (
+            entry_hash(
+                seq=e.seq,
+                ts=e.ts,
+                actor=e.actor,
+                action=e.action,
+                case_id=e.case_id,
+                payload_hash=e.payload_hash,
+                prev_hash=e.prev_hash,
+            )
+            != e.hash
+        ):
+            reason = "hash does not match the entry's fields (entry edited)"
+        if reason is not None:
+            return VerifyResult(
+                False,
+                count,
+                prev,
+                first_broken_seq=e.seq if e.seq == expected_seq else expected_seq,
+                reason=reason,
+            )
+        prev = e.hash
+        expected_seq += 1
+        count += 1
+    head = session.execute(select(LedgerHead).where(LedgerHead.id == 1)).scalar_one()
+    if head.seq != count or head.hash != prev:
+        return VerifyResult(
+            False,
+            count,
+            prev,
+            first_broken_seq=count + 1 if head.seq > count else count,
+            reason=f"ledger head says seq {head.seq}, the chain ends at {count} (entries removed at the end)",
+        )
+    return VerifyResult(True, count, prev)
+
+
+def entries_for_case(session: Session, case_id: int) -> list[LedgerEntry]:
+    return list(
+        session.execute(
+            select(LedgerEntry).where(LedgerEntry.case_id == case_id).order_by(LedgerEntry.seq)
+        ).scalars()
+    )

@@ -1,0 +1,38 @@
+"""Prometheus metrics, one registry per app (so tests can build many apps)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "nce_http_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.ingest = Counter(
+            "nce_ingest",
+            "ingest requests by result (created, repeat, rejected)",
+            ["kind", "result"],
+            registry=self.registry,
+        )
+        self.ingest_seconds = Histogram(
+            "nce_ingest_seconds",
+            "time to check and store one package",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.ingest_bytes = Counter("nce_ingest_bytes", "bytes of accepted packages", registry=self.registry)
+        self.cases = Gauge(
+            "nce_cases", "cases by status (at scrape time)", ["status"], registry=self.registry
+        )
+        self.ledger_entries = Gauge(
+            "nce_ledger_entries", "ledger length (at scrape time)", registry=self.registry
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,238 @@
+"""The stored rows (SQLAlchemy 2). Alembic migrations in ``service/migrations`` are made from these.
+
+Times are stored as UTC and always come back timezone-aware (:class:`UTCDateTime`), on SQLite too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    """Now, UTC, truncated to milliseconds (what the ledger hashes)."""
+    now = dt.datetime.now(dt.UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A datetime stored as naive UTC and read back as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+class Device(Base):
+    """An enrolled edge box: its Ed25519 public key, its API token (hashed) and its hash chain head."""
+
+    __tablename__ = "devices"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(128), doc="raw Ed25519 public key, base64")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_seq: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_manifest_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """A person: operator, supervisor or admin. Password hashed with Argon2id."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Client(Base):
+    """Another system (the case system, 网上办案系统) with a bearer token (hashed)."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16), default="case_system")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AuthSession(Base):
+    """A signed-in user's session (cookie) or API token (bearer); only the token's hash is kept."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+
+
+class Shop(Base):
+    """The shop registry (一店一码): the party of a case."""
+
+    __tablename__ = "shops"
+
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str | None] = mapped_column(String(64), default=None, doc="一店一码")
+    license_no: Mapped[str | None] = mapped_column(String(64), default=None)
+    address: Mapped[str | None] = mapped_column(String(300), default=None)
+    contact: Mapped[str | None] = mapped_column(String(100), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Case(Base):
+    """One case: a violation at one shop (or one camera zone), with one or more sightings."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_shop_open", "shop_id", "violation", "status"),
+        Index("ix_cases_zone_open", "camera_id", "zone_id", "violation", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    violation: Mapped[str] = mapped_column(String(32), index=True)
+    original_violation: Mapped[str | None] = mapped_column(String(32), default=None)
+    site_id: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64), index=True)
+    zone_id: Mapped[str] = mapped_column(String(64))
+    shop_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    first_seen: Mapped[dt.datetime] = mapped_column(index=True)
+    last_seen: Mapped[dt.datetime] = mapped_column()
+    sightings: Mapped[int] = mapped_column(Integer, default=0)
+    hit_count: Mapped[int] = mapped_column(Integer, default=0)
+    flags: Mapped[list[str]] = mapped_column(default=list)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    review_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    notice_issued_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    notice_deadline: Mapped[dt.datetime | None] = mapped_column(default=None)
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_seen_after_deadline: Mapped[dt.datetime | None] = mapped_column(default=None)
+    exported_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class HitEventRow(Base):
+    """One accepted submission from a device: a signed package (``seq`` set) or a plain event."""
+
+    __tablename__ = "hit_events"
+    __table_args__ = (UniqueConstraint("device_id", "seq", name="uq_hit_events_device_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"), index=True)
+    hit_id: Mapped[str] = mapped_column(String(128), index=True)
+    event: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int | None] = mapped_column(Integer, default=None)
+    package_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    manifest_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    manifest: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True, default=None)
+    violation: Mapped[str] = mapped_column(String(32))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    zone_id: Mapped[str] = mapped_column(String(64))
+    shop_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    ts: Mapped[dt.datetime] = mapped_column()
+    chain_gap: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class EvidenceFile(Base):
+    """A file of a package: its name in the package and its content address."""
+
+    __tablename__ = "evidence_files"
+    __table_args__ = (UniqueConstraint("event_id", "name", name="uq_evidence_files_event_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("hit_events.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    mime: Mapped[str] = mapped_column(String(100))
+
+
+class IdempotencyKey(Base):
+    """The stored answer to a request made with an ``Idempotency-Key``."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("principal", "key", name="uq_idempotency_principal_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    principal: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LedgerEntry(Base):
+    """One entry of the hash-chained ledger (全过程记录)."""
+
+    __tablename__ = "ledger"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ts: Mapped[dt.datetime] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerHead(Base):
+    """One row: the ledger's last seq and hash; locked by every append (serialises the chain)."""
+
+    __tablename__ = "ledger_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

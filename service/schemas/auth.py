@@ -1,0 +1,29 @@
+"""Sign-in."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import Field
+
+from service.schemas.common import Input, Output, Role
+
+
+class LoginIn(Input):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class PrincipalPublic(Output):
+    """Who is calling: a user, a device or a client system."""
+
+    kind: str = Field(description="user | device | client")
+    name: str
+    role: Role
+
+
+class LoginOut(Output):
+    access_token: str = Field(description="bearer token; the same value is set as the session cookie")
+    token_type: str = "bearer"
+    expires_at: dt.datetime
+    principal: PrincipalPublic

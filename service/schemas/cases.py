@@ -1,0 +1,100 @@
+"""Cases: public view, list page, detail, review and notice inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from detector.config import Violation
+from service.legal import LegalBasis
+from service.schemas.common import AwareDatetime, CaseStatus, Input, Output
+from service.schemas.hits import EvidenceFilePublic
+from service.schemas.ledger import LedgerEntryPublic
+from service.schemas.shops import ShopPublic
+
+
+class CasePublic(Output):
+    id: int
+    status: CaseStatus
+    violation: str
+    original_violation: str | None = Field(description="the violation the edge reported, if corrected")
+    site_id: str
+    camera_id: str
+    zone_id: str
+    shop_id: str | None
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    sightings: int
+    hit_count: int
+    flags: list[str] = Field(description="e.g. chain_gap: a device's sequence gap before a hit")
+    reviewed_by: str | None
+    reviewed_at: dt.datetime | None
+    review_reason: str | None
+    notice_issued_at: dt.datetime | None
+    notice_deadline: dt.datetime | None
+    cleared_at: dt.datetime | None
+    exported_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CasesPublic(Output):
+    items: list[CasePublic]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
+
+
+class HitPublic(Output):
+    id: int
+    hit_id: str
+    event: str
+    device_id: str
+    seq: int | None
+    package_id: str | None
+    manifest_hash: str | None
+    ts: dt.datetime
+    received_at: dt.datetime
+    chain_gap: bool
+    signed: bool
+    files: list[EvidenceFilePublic]
+
+
+class PriorCase(Output):
+    id: int
+    status: str
+    violation: str
+    first_seen: dt.datetime
+
+
+class ShopHistory(Output):
+    """The party's record: prior cases (confirmed or later) and whether this is a first offence."""
+
+    prior_cases: list[PriorCase]
+    first_offence: bool = Field(description="no earlier confirmed case for this shop and violation")
+
+
+class CaseDetail(Output):
+    case: CasePublic
+    hits: list[HitPublic]
+    party: ShopPublic | None = Field(description="from the shop registry; null when no shop")
+    legal_basis: LegalBasis | None
+    shop_history: ShopHistory | None
+    ledger: list[LedgerEntryPublic]
+
+
+class ReviewIn(Input):
+    decision: Literal["confirm", "dismiss"]
+    reason: str | None = Field(default=None, max_length=2000, description="required to dismiss")
+    violation: Violation | None = Field(default=None, description="the corrected violation, if wrong")
+
+    @model_validator(mode="after")
+    def _reason(self) -> ReviewIn:
+        if self.decision == "dismiss" and not (self.reason and self.reason.strip()):
+            raise ValueError("a reason is required to dismiss")
+        return self
+
+
+class NoticeIn(Input):
+    deadline: AwareDatetime = Field(description="correct by then (UTC offset required)")
+    note: str | None = Field(default=None, max_length=2000)

@@ -1,0 +1,23 @@
+"""What one running app holds: settings, engine, sessions, evidence store, legal table, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.evidence_store import EvidenceStore
+from service.legal import LegalBasisTable
+from service.metrics import Metrics
+from service.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: EvidenceStore
+    legal: LegalBasisTable
+    metrics: Metrics
