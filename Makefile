@@ -35,7 +35,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy nce detector service
 
-pytest: venv system
+pytest: venv system data
 	$(BIN)/pytest -q
 
 check: lint typecheck
@@ -44,6 +44,32 @@ test: check pytest
 
 demo: venv
 	$(BIN)/nce demo
+
+# Real footage for synthetic training data, scenario clips and the false-positive check: OpenCV's
+# sample data (vtest.avi, building.jpg, leuven*.jpg) from Debian's opencv-doc; never committed.
+OPENCV_DATA := data/opencv-doc/usr/share/doc/opencv-doc/examples/data
+data: $(OPENCV_DATA)/vtest.avi
+
+$(OPENCV_DATA)/vtest.avi:
+	mkdir -p data/deb
+	cd data/deb && (apt-get download opencv-doc 2>/dev/null || (apt-get update -qq && apt-get download opencv-doc))
+	dpkg-deb -x "$$(ls data/deb/opencv-doc_*.deb | head -n1)" data/opencv-doc
+	rm -rf data/deb
+	test -f $@ && touch $@
+
+# The training path (the `train` extra: Ultralytics + PyTorch, large) in its own venv, and its smoke
+# test: synth a few images -> train 1 epoch at a tiny size -> export ONNX -> nce model eval.
+TRAIN_VENV := .venv-train
+TRAIN_STAMP := $(TRAIN_VENV)/.installed
+$(TRAIN_STAMP): pyproject.toml
+	$(PY) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install -q --upgrade pip
+	$(TRAIN_VENV)/bin/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(TRAIN_VENV)/bin/pip install -q -e '.[dev,train]'
+	touch $(TRAIN_STAMP)
+
+test-train: $(TRAIN_STAMP) system data
+	YOLO_OFFLINE=1 $(TRAIN_VENV)/bin/pytest -q -m train -p no:cacheprovider
 
 # Benchmarks: JSON in benchmarks/results/, a table in benchmarks/RESULTS.md, PNG plots.
 bench-deps: venv

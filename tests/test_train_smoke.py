@@ -1,0 +1,85 @@
+"""The whole training path, tiny: synth a few images -> train 1 epoch at 64 px -> export ONNX ->
+``nce model eval`` with NCE's own runtime. Runs as ``make test-train`` (the `train` extra is large)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from detector.synth import CLASSES
+from detector.synth.backgrounds import DEFAULT_DATA_DIR
+from nce.cli import main
+
+pytestmark = [
+    pytest.mark.train,
+    pytest.mark.skipif(not (DEFAULT_DATA_DIR / "vtest.avi").is_file(), reason="run `make data` first"),
+]
+
+
+def test_synth_train_export_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("ultralytics", reason="needs the train extra (make test-train)")
+    os.environ["YOLO_OFFLINE"] = "1"
+    from ultralytics.utils import USER_CONFIG_DIR
+
+    fonts_before = {p.name for p in Path(USER_CONFIG_DIR).glob("*.ttf")}
+    ds = tmp_path / "ds"
+    assert main(["data", "synth", "--out", str(ds), "--n", "10", "--seed", "1", "--json"]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "model",
+                "train",
+                "--data",
+                str(ds / "data.yaml"),
+                "--epochs",
+                "1",
+                "--imgsz",
+                "64",
+                "--batch",
+                "4",
+                "--workers",
+                "0",
+                "--out",
+                str(tmp_path / "runs"),
+                "--name",
+                "smoke",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    res = json.loads(_last_json(capsys, None))
+    weights = Path(res["weights"])
+    assert weights.is_file()
+    onnx_path = tmp_path / "smoke.onnx"
+    assert (
+        main(
+            ["model", "export", "--weights", str(weights), "--out", str(onnx_path), "--imgsz", "64", "--json"]
+        )
+        == 0
+    )
+    exported = json.loads(_last_json(capsys, None))
+    assert onnx_path.is_file() and exported["names"] == {str(i): n for i, n in enumerate(CLASSES)}
+
+    from detector.yolo import YoloDetector
+
+    det = YoloDetector(onnx_path, providers=["CPUExecutionProvider"])
+    assert det.info.names == dict(enumerate(CLASSES))
+    assert main(["model", "eval", "--model", str(onnx_path), "--data", str(ds), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {"map50", "map50_95", "per_class"} <= set(report)
+    assert set(report["per_class"]) == set(CLASSES)
+    # offline: no font (Arial.ttf for plots) or weights were fetched
+    assert {p.name for p in Path(USER_CONFIG_DIR).glob("*.ttf")} == fonts_before
+    assert not list(tmp_path.rglob("yolo11n.pt")) and not Path("yolo11n.pt").exists()
+
+
+def _last_json(capsys: pytest.CaptureFixture[str], _: object) -> str:
+    """The JSON object printed last on stdout (Ultralytics may print its own lines before it)."""
+    out = capsys.readouterr().out
+    start = out.rfind("\n{")
+    return out[start + 1 :] if start >= 0 else out[out.index("{") :]
