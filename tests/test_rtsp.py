@@ -1,0 +1,144 @@
+"""RTSP against a real RTSP server on loopback (GStreamer's gst-rtsp-server, see rtsp_server.py).
+
+The server streams SMPTE bars; their red bar (x 5/7..6/7, y 0..2/3) is what the colour-patch model
+finds, standing in the zone below. The server is killed mid-run and started again on the same port:
+the reader must reconnect and the hit must go on.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pipeline_factory as pf
+import pytest
+from test_pipeline import Recorder
+
+from detector.config import load_site_config
+from detector.metrics import PipelineMetrics
+from detector.pipeline import Pipeline, PipelineOptions, detector_from_config
+from detector.sources import CameraReader, ReaderOptions, StreamState
+
+pytestmark = pytest.mark.timeout(120)
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+SERVER = Path(__file__).with_name("rtsp_server.py")
+FAST_RETRY = ReaderOptions(open_timeout_s=5, stall_s=3, backoff_initial_s=0.3, backoff_cap_s=2)
+
+
+def _gst_rtsp_available() -> bool:
+    if not Path(SYSTEM_PYTHON).exists() or shutil.which("gst-inspect-1.0") is None:
+        return False
+    probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+    return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True).returncode == 0
+
+
+if not _gst_rtsp_available():
+    pytest.skip(
+        "gst-rtsp-server is missing: run `make system` (python3-gi, gir1.2-gst-rtsp-server-1.0)",
+        allow_module_level=True,
+    )
+
+
+class RtspServer:
+    def __init__(self) -> None:
+        self.port = 0
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [SYSTEM_PYTHON, str(SERVER), "--port", str(self.port), "--path", "/cam"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()  # "PORT n" once it listens
+        assert line.startswith("PORT "), f"the RTSP server did not start: {line!r}"
+        self.port = int(line.split()[1])
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}/cam"
+
+
+@pytest.fixture
+def server() -> Iterator[RtspServer]:
+    srv = RtspServer()
+    srv.start()
+    yield srv
+    srv.kill()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_reader_gets_live_frames_over_tcp(server: RtspServer) -> None:
+    reader = CameraReader("cam", server.url, detect_fps=5, options=FAST_RETRY)
+    reader.start()
+    try:
+        wait_for(lambda: reader.frames_decoded >= 10, 20, "frames")
+        frame = reader.latest()
+        assert frame is not None and frame.shape_hw == (240, 320)
+        assert reader.state == StreamState.up and reader.is_live
+        assert abs(time.monotonic() - frame.mono) < 5, "live frames carry the monotonic clock"
+        wait_for(lambda: reader.take_sample() is not None, 5, "a sample")
+    finally:
+        reader.stop()
+    assert reader.state == StreamState.stopped
+
+
+def test_server_restart_reconnects_and_hits_go_on(tmp_path: Path, server: RtspServer) -> None:
+    model = pf.model(tmp_path / "colour.onnx")
+    zone = [[0.6, 0.5], [0.95, 0.5], [0.95, 0.85], [0.6, 0.85]]  # around the red bar's foot
+    cam = pf.camera("cam-rtsp", server.url, zones=False)
+    cam["zones"] = [{"id": "z-front", "kind": "shop_frontage", "shop_id": "S-1", "polygon": zone}]
+    rule = {**pf.RULES[0], "min_dwell_s": 0.5, "grace_s": 2.0, "update_interval_s": 0.5, "cooldown_s": 60}
+    config = load_site_config(pf.site_config(tmp_path / "site.yaml", model, [cam], rules=[rule]))
+    rec, metrics = Recorder(), PipelineMetrics()
+    pipeline = Pipeline(
+        config,
+        detector_from_config(config),
+        [rec],
+        options=PipelineOptions(reader=FAST_RETRY),
+        metrics=metrics,
+    )
+    worker = threading.Thread(target=pipeline.run, daemon=True)
+    worker.start()
+    reader = pipeline.cameras[0].reader
+    try:
+        wait_for(lambda: any(e.event == "confirmed" for e, _, _ in rec.events), 30, "a confirmed hit")
+        server.kill()
+        wait_for(lambda: reader.state == StreamState.down, 15, "the reader to notice the server is gone")
+        assert metrics.value("nce_stream_up", {"camera": "cam-rtsp"}) == 0
+        restarted_at = time.monotonic()
+        server.start()  # same port
+        wait_for(lambda: reader.state == StreamState.up, 30, "the reader to reconnect")
+        wait_for(
+            lambda: any(t > restarted_at and e.event == "still_present" for e, t, _ in rec.events),
+            20,
+            "hits after the restart",
+        )
+    finally:
+        pipeline.stop()
+        worker.join(20)
+    assert not worker.is_alive()
+    assert reader.reconnects >= 1
+    assert metrics.value("nce_reconnects_total", {"camera": "cam-rtsp"}) == reader.reconnects
+    assert len({e.hit_id for e, _, _ in rec.events}) == 1, "one hit across the outage"
+    assert [e.event for e, _, _ in rec.events][:2] == ["opened", "confirmed"]
+    assert rec.closed
