@@ -1,0 +1,633 @@
+"""The evidence packager: an :class:`~detector.events.EventSink` that freezes signed packages.
+
+Per hit (all calls come from the pipeline's one inference thread):
+
+- ``opened``: keep the first-seen frame; start a clip from the camera's ring buffer
+  (``clip_pre_s`` before first seen), fed by later samples until ``clip_post_s`` after it. The clip
+  is provisional: dropped if the hit clears without confirming.
+- samples while the hit is open: keep the one nearest the middle of the dwell (``min_dwell_s / 2``
+  after first seen) as the *between* still.
+- ``confirmed``: freeze the package (once the clip is complete): three stills (first seen, between,
+  confirmed — first and last ``min_dwell_s`` apart), each raw (JPEG, never drawn on) and annotated,
+  a crop of the object, the clip, OCR of ad text for ``illegal_ad``, and the signed, hash-chained
+  manifest, written to ``<out>/evidence/<package_id>/``.
+- ``cleared`` of a confirmed hit: a small package with one still of the empty zone.
+- ``still_present``: only the track history grows.
+
+Writing a package never raises into the pipeline: a failure (disk full, quota) is logged, counted
+in ``nce_evidence_skipped`` and the hit goes on. Starting does raise: without a signing key
+(``device.key_file``), a CJK font or ffmpeg there is no packaging.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prometheus_client import CollectorRegistry
+
+from detector.config import Camera, Rule, SiteConfig, Zone
+from detector.detections import Detections
+from detector.errors import EvidenceError
+from detector.events import Frame, HitEvent, RingSnapshot
+from detector.evidence.clip import CLIP_EXT, ClipWriter, ffmpeg_path
+from detector.evidence.quota import EvidenceMetrics, EvidenceQuota
+from detector.evidence.render import (
+    MOMENT_ZH,
+    VIOLATION_ZH,
+    Annotation,
+    annotate,
+    crop_box,
+    encode_jpeg,
+    find_cjk_font,
+    write_bytes_synced,
+)
+from detector.evidence.store import ChainStore
+from nce import __version__
+from nce.manifest import (
+    CameraRef,
+    DetectionRecord,
+    EventInfo,
+    FileEntry,
+    FileRole,
+    LocationRef,
+    Manifest,
+    ManifestError,
+    ModelRef,
+    OcrResult,
+    RuleRef,
+    SiteRef,
+    SoftwareRef,
+    Still,
+    StillMoment,
+    TrackPoint,
+    ZoneRef,
+    load_private_key,
+    sign_manifest,
+    utc_ms,
+)
+
+if TYPE_CHECKING:
+    from detector.yolo import ModelInfo
+
+log = logging.getLogger(__name__)
+
+Box = tuple[float, float, float, float]
+PackageCallback = Callable[[Manifest, Path], None]
+MAX_OPEN_CLIPS = 16
+MAX_TRACK_POINTS = 500
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _own(frame: Frame) -> Frame:
+    """A frame whose pixels this packager owns (the pipeline may reuse its buffers)."""
+    return replace(frame, image=frame.image.copy())
+
+
+@dataclass
+class _Hit:
+    opened: HitEvent
+    camera: Camera
+    zone: Zone
+    rule: Rule | None
+    first: Frame
+    first_box: Box
+    between: Frame | None = None
+    between_target: float | None = None
+    clip: ClipWriter | None = None
+    clip_end: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    track: list[TrackPoint] = field(default_factory=list)
+    confirmed: tuple[HitEvent, Frame, Detections] | None = None
+    packaged: bool = False
+
+
+@dataclass
+class _File:
+    name: str
+    role: FileRole
+    mime: str
+    data: bytes | None = None  # in memory; or a file already in the package folder
+    path: Path | None = None
+
+
+class EvidencePackager:
+    """Writes evidence packages for confirmed and cleared hits. See the module docstring.
+
+    ``on_package(manifest, folder)`` is called after each package is durably in place (the outbox
+    enqueues it there). ``is_delivered`` lets the quota ask the outbox whether a package may go.
+    """
+
+    def __init__(
+        self,
+        config: SiteConfig,
+        out_dir: str | Path,
+        *,
+        model_info: ModelInfo | None = None,
+        registry: CollectorRegistry | None = None,
+        on_package: PackageCallback | None = None,
+        is_delivered: Callable[[Path], bool] | None = None,
+        clock: Callable[[], dt.datetime] = _now,
+    ) -> None:
+        self.config = config
+        self.settings = config.evidence
+        self.key, self.device_id = self._key(config)
+        self.font = find_cjk_font(str(config.evidence.font_file) if config.evidence.font_file else None)
+        ffmpeg_path()
+        self.evidence_dir = Path(out_dir) / "evidence"
+        self.store = ChainStore(self.evidence_dir, self.device_id)
+        self.metrics = EvidenceMetrics(registry)
+        self.quota = EvidenceQuota(
+            self.evidence_dir, self.settings.quota_bytes, is_delivered=is_delivered, metrics=self.metrics
+        )
+        self.on_package = on_package
+        self.clock = clock
+        self.model_ref = self._model_ref(model_info)
+        self.names: dict[int, str] = dict(model_info.names) if model_info is not None else {}
+        self.hits: dict[str, _Hit] = {}
+        # hits that confirmed (hit id → confirmed_at), so that a clearance after a resumed hit
+        # still gets its package
+        self.confirmed_at: OrderedDict[str, str] = OrderedDict()
+        self.written: list[Path] = []
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(config: SiteConfig) -> tuple[Ed25519PrivateKey, str]:
+        if config.device is None:
+            raise EvidenceError(
+                "evidence packaging needs a signing key: the site config has no device section "
+                "(set device.id and device.key_file; create a key with `nce keys generate`)"
+            )
+        path = config.resolve(config.device.key_file)
+        if not path.is_file():
+            raise EvidenceError(
+                f"device.key_file: {path} does not exist: evidence packaging needs the device's signing "
+                f"key (`nce keys generate --out {path.parent} --device-id {config.device.id}`)"
+            )
+        try:
+            return load_private_key(path), config.device.id
+        except (ManifestError, ValueError) as exc:
+            raise EvidenceError(f"device.key_file: {exc}") from exc
+
+    def _model_ref(self, info: ModelInfo | None) -> ModelRef | None:
+        if info is None:
+            return None
+        return ModelRef(
+            name=info.path.name,
+            sha256=info.sha256,
+            classes=[info.names[i] for i in sorted(info.names)],
+            conf=self.config.model.conf,
+            iou=self.config.model.iou,
+            providers=list(info.providers),
+            imgsz=(int(info.imgsz[0]), int(info.imgsz[1])),
+        )
+
+    def _where(self, event: HitEvent) -> tuple[Camera, Zone, Rule | None]:
+        camera = self.config.camera(event.camera_id)
+        zone = next(z for z in camera.zones if z.id == event.zone_id)
+        rule = next(
+            (r for r in self.config.rules if r.violation == event.violation and zone.kind in r.zone_kinds),
+            None,
+        )
+        return camera, zone, rule
+
+    # -- the sink ------------------------------------------------------------------------------
+
+    def on_event(self, event: HitEvent, frame: Frame, detections: Detections, ring: RingSnapshot) -> None:
+        try:
+            if event.event == "opened":
+                self._opened(event, frame, ring)
+            elif event.event == "confirmed":
+                self._confirmed(event, frame, detections, ring)
+            elif event.event == "still_present":
+                hit = self.hits.get(event.hit_id)
+                if hit is not None:
+                    self._track(hit, event)
+            elif event.event == "cleared":
+                self._cleared(event, frame, detections)
+        except (EvidenceError, OSError) as exc:
+            log.error("evidence for hit %s (%s): %s", event.hit_id, event.event, exc)
+            self.metrics.skipped.labels(reason="error").inc()
+
+    def on_sample(self, frame: Frame, ring: RingSnapshot) -> None:
+        active = [h for h in self.hits.values() if h.opened.camera_id == frame.camera_id and not h.packaged]
+        if not active:
+            return
+        recent: Sequence[Frame] | None = None
+        for hit in active:
+            if hit.clip is not None and not hit.clip.finished:
+                if recent is None:
+                    recent = sorted(ring(), key=lambda f: f.mono)
+                self._feed(hit, [*recent, frame])
+            if hit.confirmed is None and hit.between_target is not None:
+                best = hit.between
+                target = hit.between_target
+                closer = best is None or abs(frame.mono - target) < abs(best.mono - target)
+                if closer and frame.mono > hit.first.mono:
+                    hit.between = _own(frame)
+            if hit.confirmed is not None and (hit.clip is None or hit.clip.finished):
+                try:
+                    self._freeze(hit)
+                except (EvidenceError, OSError) as exc:
+                    log.error("evidence for hit %s: %s", hit.opened.hit_id, exc)
+                    self.metrics.skipped.labels(reason="error").inc()
+
+    def close(self) -> None:
+        for hit in list(self.hits.values()):
+            if hit.clip is not None and not hit.clip.finished:
+                short = hit.clip.last_mono or hit.first.mono
+                if hit.confirmed is not None:
+                    hit.notes.append(
+                        f"clip: the stream ended {max(0.0, hit.clip_end - short):.1f} s before the "
+                        "requested end of the clip"
+                    )
+                hit.clip.finish()
+            if hit.confirmed is not None and not hit.packaged:
+                try:
+                    self._freeze(hit)
+                except (EvidenceError, OSError) as exc:
+                    log.error("evidence for hit %s at shutdown: %s", hit.opened.hit_id, exc)
+            if hit.clip is not None and not hit.packaged:
+                hit.clip.abort()
+        self.hits.clear()
+
+    # -- events --------------------------------------------------------------------------------
+
+    def _track(self, hit: _Hit, event: HitEvent) -> None:
+        if len(hit.track) < MAX_TRACK_POINTS:
+            hit.track.append(TrackPoint(t=utc_ms(event.ts), box=event.box, score=event.score))
+
+    def _opened(self, event: HitEvent, frame: Frame, ring: RingSnapshot) -> None:
+        if event.hit_id in self.hits:
+            return
+        camera, zone, rule = self._where(event)
+        hit = _Hit(opened=event, camera=camera, zone=zone, rule=rule, first=_own(frame), first_box=event.box)
+        self._track(hit, event)
+        if rule is not None and rule.min_dwell_s > 0:
+            hit.between_target = frame.mono + rule.min_dwell_s / 2
+        self.hits[event.hit_id] = hit
+        open_clips = sum(1 for h in self.hits.values() if h.clip is not None and not h.clip.finished)
+        if open_clips >= MAX_OPEN_CLIPS:
+            hit.notes.append(f"clip: not recorded ({open_clips} clips were being recorded already)")
+            return
+        s = self.settings
+        ext, _mime = CLIP_EXT[s.clip_codec]
+        path = self.store.tmp / f"clip-{len(self.written)}-{os.getpid()}-{id(hit):x}{ext}"
+        hit.clip = ClipWriter(
+            path,
+            start_mono=frame.mono - s.clip_pre_s,
+            fps=s.clip_fps,
+            frame_hw=frame.shape_hw,
+            codec=s.clip_codec,
+        )
+        hit.clip_end = frame.mono + s.clip_post_s
+        recent = sorted(ring(), key=lambda f: f.mono)
+        before = [f for f in recent if f.mono <= hit.clip.start_mono]
+        frames = before[-1:] + [f for f in recent if f.mono > hit.clip.start_mono]
+        earliest = frames[0].mono if frames else frame.mono
+        if earliest > hit.clip.start_mono + 1.0 / s.clip_fps:
+            hit.notes.append(
+                f"clip: pre-roll {max(0.0, frame.mono - earliest):.1f} s of the {s.clip_pre_s:g} s "
+                "asked for (the ring buffer held no more)"
+            )
+        self._feed(hit, [*frames, frame])
+
+    def _feed(self, hit: _Hit, frames: Sequence[Frame]) -> None:
+        clip = hit.clip
+        if clip is None or clip.finished:
+            return
+        for f in frames:
+            if clip.last_mono is None or f.mono > clip.last_mono:
+                clip.push(f.image, f.mono)
+        if clip.last_mono is not None and clip.last_mono >= hit.clip_end:
+            clip.finish(hit.clip_end)
+
+    def _confirmed(self, event: HitEvent, frame: Frame, detections: Detections, ring: RingSnapshot) -> None:
+        hit = self.hits.get(event.hit_id)
+        if hit is None:
+            log.warning("hit %s confirmed without an opened event: no evidence", event.hit_id)
+            return
+        self._track(hit, event)
+        self.confirmed_at[event.hit_id] = utc_ms(event.ts)
+        while len(self.confirmed_at) > 10000:
+            self.confirmed_at.popitem(last=False)
+        hit.confirmed = (event, _own(frame), detections)
+        if hit.clip is not None and not hit.clip.finished:
+            self._feed(hit, [*sorted(ring(), key=lambda f: f.mono), frame])
+        if hit.clip is None or hit.clip.finished:
+            self._freeze(hit)
+        # else: frozen from on_sample once the clip has its post-roll
+
+    def _cleared(self, event: HitEvent, frame: Frame, detections: Detections) -> None:
+        hit = self.hits.pop(event.hit_id, None)
+        if hit is not None and hit.confirmed is not None and not hit.packaged:
+            if hit.clip is not None and not hit.clip.finished:
+                hit.notes.append("clip: the hit cleared before the clip's post-roll was complete")
+                hit.clip.finish()
+            self._freeze(hit)
+        elif hit is not None and hit.clip is not None and not hit.packaged:
+            hit.clip.abort()  # never confirmed: the provisional clip goes
+        if event.hit_id in self.confirmed_at:
+            self._write_cleared(event, frame, detections)
+
+    # -- packages ------------------------------------------------------------------------------
+
+    def _time_text(self, t: dt.datetime) -> str:
+        local = t.astimezone(self.config.site.tz)
+        return (
+            local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d} {local.strftime('%z')}"
+        )
+
+    def _still_files(
+        self, n: int, moment: StillMoment, frame: Frame, box: Box | None, hit_event: HitEvent, zone: Zone
+    ) -> tuple[Still, list[_File]]:
+        q = self.settings.jpeg_quality
+        raw_name = f"still-{n}-{moment}.jpg"
+        ann_name = f"still-{n}-{moment}.annotated.jpg"
+        violation = VIOLATION_ZH.get(str(hit_event.violation), str(hit_event.violation))
+        note = Annotation(
+            camera=f"{self.config.camera(frame.camera_id).name} ({frame.camera_id})",
+            time_text=self._time_text(frame.utc),
+            caption=f"{violation} · {MOMENT_ZH[moment]}",
+            polygon01=zone.polygon,
+            box=box,
+            label=f"{violation} {hit_event.label} {hit_event.score:.2f}" if box is not None else None,
+        )
+        files = [
+            _File(raw_name, "still_raw", "image/jpeg", encode_jpeg(frame.image, q)),
+            _File(
+                ann_name,
+                "still_annotated",
+                "image/jpeg",
+                encode_jpeg(annotate(frame.image, note, self.font), q),
+            ),
+        ]
+        still = Still(
+            moment=moment,
+            frame_utc=utc_ms(frame.utc),
+            frame_index=frame.index,
+            raw=raw_name,
+            annotated=ann_name,
+            box=box,
+        )
+        return still, files
+
+    def _detections(self, detections: Detections) -> list[DetectionRecord]:
+        out = []
+        for i in range(len(detections)):
+            cid = int(detections.class_id[i])
+            out.append(
+                DetectionRecord(
+                    label=self.names.get(cid, f"class_{cid}"),
+                    score=round(float(detections.confidence[i]), 5),
+                    box=tuple(round(float(v), 2) for v in detections.xyxy[i]),  # type: ignore[arg-type]
+                    track_id=int(detections.tracker_id[i]) if detections.tracker_id is not None else None,
+                )
+            )
+        return out
+
+    def _freeze(self, hit: _Hit) -> None:
+        if hit.packaged or hit.confirmed is None:
+            return
+        hit.packaged = True
+        event, frame, detections = hit.confirmed
+        self.hits.pop(event.hit_id, None)  # its frames are not needed once the package is frozen
+        if hit.clip is not None and not hit.clip.finished:
+            hit.clip.finish()
+        files: list[_File] = []
+        stills: list[Still] = []
+        between = hit.between
+        if between is None or not hit.first.mono < between.mono < frame.mono:
+            hit.notes.append("stills: no sample between first seen and confirmed was kept")
+            between = None
+        moments: list[tuple[StillMoment, Frame, Box | None]] = [("first_seen", hit.first, hit.first_box)]
+        if between is not None:
+            moments.append(("between", between, None))
+        moments.append(("confirmed", frame, event.box))
+        for n, (moment, f, box) in enumerate(moments, start=1):
+            still, fs = self._still_files(n, moment, f, box, event, hit.zone)
+            stills.append(still)
+            files += fs
+        crop = crop_box(frame.image, event.box)
+        files.append(_File("crop.jpg", "crop", "image/jpeg", encode_jpeg(crop, self.settings.jpeg_quality)))
+        ocr: OcrResult | None = None
+        if str(event.violation) == "illegal_ad" and self.settings.ocr:
+            from detector.evidence.ocr import read_text
+
+            ocr = read_text(crop)
+            if ocr.note:
+                hit.notes.append(ocr.note)
+        if hit.clip is not None:
+            ext, mime = CLIP_EXT[hit.clip.codec]
+            try:
+                path = hit.clip.wait()
+                files.append(_File(f"clip{ext}", "clip", mime, path=path))
+                if hit.clip.duration_s + 1e-6 < self.settings.clip_pre_s + self.settings.clip_post_s:
+                    hit.notes.append(f"clip: {hit.clip.duration_s:.1f} s long")
+            except EvidenceError as exc:
+                hit.notes.append(f"clip: {exc}")
+                hit.clip.abort()
+        try:
+            self._write(
+                "violation",
+                event,
+                hit.camera,
+                hit.zone,
+                hit.rule,
+                stills,
+                files,
+                detections,
+                hit.track,
+                ocr,
+                hit.notes,
+                confirmed_at=utc_ms(event.ts),
+            )
+        finally:
+            if hit.clip is not None:
+                hit.clip.path.unlink(missing_ok=True)
+
+    def _write_cleared(self, event: HitEvent, frame: Frame, detections: Detections) -> None:
+        camera, zone, rule = self._where(event)
+        still, files = self._still_files(1, "cleared", frame, None, event, zone)
+        self._write(
+            "cleared",
+            event,
+            camera,
+            zone,
+            rule,
+            [still],
+            files,
+            detections,
+            [],
+            None,
+            [],
+            confirmed_at=self.confirmed_at.pop(event.hit_id, None),
+        )
+
+    def _write(
+        self,
+        kind: Literal["violation", "cleared"],
+        event: HitEvent,
+        camera: Camera,
+        zone: Zone,
+        rule: Rule | None,
+        stills: list[Still],
+        files: list[_File],
+        detections: Detections,
+        track: list[TrackPoint],
+        ocr: OcrResult | None,
+        notes: list[str],
+        *,
+        confirmed_at: str | None,
+    ) -> Path | None:
+        need = sum(
+            len(f.data) if f.data is not None else (f.path.stat().st_size if f.path else 0) for f in files
+        )
+        if not self.quota.ensure_room(need + 64 * 1024):
+            self.metrics.skipped.labels(reason="quota").inc()
+            log.error("evidence quota: no %s package for hit %s", kind, event.hit_id)
+            return None
+        state = self.store.state
+        sequence = state.last_sequence + 1
+        package_id = f"{self.device_id}-{sequence:08d}-{kind}"
+        folder = self.store.new_tmp(package_id)
+        entries: list[FileEntry] = []
+        try:
+            for f in files:
+                target = folder / f.name
+                if f.data is not None:
+                    write_bytes_synced(target, f.data)
+                    digest, size = hashlib.sha256(f.data).hexdigest(), len(f.data)
+                else:
+                    assert f.path is not None
+                    os.replace(f.path, target)
+                    with target.open("rb") as fh:
+                        digest, size = _hash_file(fh.fileno())
+                        os.fsync(fh.fileno())
+                entries.append(FileEntry(name=f.name, role=f.role, sha256=digest, size=size, mime=f.mime))
+            manifest = self._manifest(
+                kind, package_id, sequence, state.last_hash, event, camera, zone, rule, stills,
+                entries, detections, track, ocr, notes, confirmed_at,
+            )  # fmt: skip
+            signed = sign_manifest(manifest, self.key)
+            final = self.store.commit(folder, signed, signed.to_json_bytes())
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self.quota.added(final)
+        self.metrics.packages.labels(kind=kind).inc()
+        self.written.append(final)
+        log.info("evidence package %s (%s, %d files)", final, kind, len(entries))
+        if self.on_package is not None:
+            self.on_package(signed, final)
+        return final
+
+    def _manifest(
+        self,
+        kind: Literal["violation", "cleared"],
+        package_id: str,
+        sequence: int,
+        prev_hash: str,
+        event: HitEvent,
+        camera: Camera,
+        zone: Zone,
+        rule: Rule | None,
+        stills: list[Still],
+        files: list[FileEntry],
+        detections: Detections,
+        track: list[TrackPoint],
+        ocr: OcrResult | None,
+        notes: list[str],
+        confirmed_at: str | None,
+    ) -> Manifest:
+        site = self.config.site
+        loc = camera.location
+        rule_ref = None
+        if rule is not None:
+            hours = rule.active_hours
+            rule_ref = RuleRef(
+                classes=list(rule.classes),
+                zone_kinds=list(rule.zone_kinds),
+                min_dwell_s=rule.min_dwell_s,
+                grace_s=rule.grace_s,
+                cooldown_s=rule.cooldown_s,
+                min_score=rule.min_score,
+                min_area_px=rule.min_area_px,
+                active_hours=(
+                    f"{hours.start.strftime('%H:%M')}-{hours.end.strftime('%H:%M')}"
+                    if hours is not None
+                    else None
+                ),
+            )
+        all_notes = list(notes)
+        if self.model_ref is None:
+            all_notes.append("model: not known to the packager")
+        return Manifest(
+            package_id=package_id,
+            kind=kind,
+            device_id=self.device_id,
+            sequence=sequence,
+            prev_manifest_hash=prev_hash,
+            created_at=utc_ms(self.clock()),
+            site=SiteRef(id=site.id, name=site.name, timezone=site.timezone),
+            camera=CameraRef(
+                id=camera.id,
+                name=camera.name,
+                location=LocationRef(lat=loc.lat, lon=loc.lon, address=loc.address) if loc else None,
+            ),
+            zone=ZoneRef(id=zone.id, kind=zone.kind, name=zone.name, polygon=list(zone.polygon)),
+            shop_id=event.shop_id,
+            violation=str(event.violation),  # type: ignore[arg-type]
+            rule=rule_ref,
+            event=EventInfo(
+                hit_id=event.hit_id,
+                event=event.event,
+                ts=utc_ms(event.ts),
+                first_seen=utc_ms(event.first_seen),
+                confirmed_at=confirmed_at,
+                last_seen=utc_ms(event.last_seen),
+                cleared_at=utc_ms(event.ts) if event.event == "cleared" else None,
+                dwell_s=event.dwell_s,
+                sightings=event.sightings,
+                track_id=event.track_id,
+                label=event.label,
+                score=event.score,
+                box=tuple(round(float(v), 2) for v in event.box),  # type: ignore[arg-type]
+            ),
+            stills=stills,
+            model=self.model_ref,
+            software=SoftwareRef(version=__version__),
+            detections=self._detections(detections),
+            track=track,
+            ocr=ocr,
+            notes=all_notes,
+            derived_from=None,
+            files=files,
+            signature=None,
+        )
+
+
+def _hash_file(fd: int) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        h.update(chunk)
+        size += len(chunk)
+    return h.hexdigest(), size
