@@ -21,16 +21,16 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from svc_factory import DeviceHandle, new_key, pub_b64  # noqa: E402
+from svc_factory import DeviceHandle, new_key, pub_b64
 
-from service.app import create_app  # noqa: E402
-from service.crud.identities import add_client, add_device  # noqa: E402
-from service.db import make_engine  # noqa: E402
-from service.migrate import upgrade  # noqa: E402
-from service.models import AuthSession, User  # noqa: E402
-from service.security import hash_password, new_token, token_hash  # noqa: E402
-from service.settings import Settings  # noqa: E402
-from service.state import AppState  # noqa: E402
+from service.app import create_app
+from service.crud.identities import add_client, add_device
+from service.db import make_engine
+from service.migrate import upgrade
+from service.models import AuthSession, User
+from service.security import hash_password, new_token, token_hash
+from service.settings import Settings
+from service.state import AppState
 
 PG_SERVER = os.environ.get("NCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 TEST_SECRET = "test-secret-0123456789abcdef"
@@ -104,6 +104,14 @@ class Api:
 
     def session(self) -> Session:
         return self.state.sessions()
+
+    def reset(self) -> None:
+        """Empty every table and the evidence store (a fresh world inside one test)."""
+        _empty(self.state)
+        import shutil
+
+        shutil.rmtree(self.evidence_dir, ignore_errors=True)
+        self.state.store.tmp.mkdir(parents=True, exist_ok=True)
 
     def device(self, device_id: str | None = None) -> DeviceHandle:
         device_id = device_id or f"edge-{secrets.token_hex(3)}"
