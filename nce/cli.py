@@ -25,6 +25,8 @@ COMMAND_MODULES: dict[str, str] = {
     "outbox": "detector.cli_outbox",
     "data": "detector.cli_data",
     "model": "detector.cli_model",
+    "evidence": "detector.cli_evidence",
+    "keys": "detector.cli_keys",
     "serve": "service.cli_serve",
     "db": "service.cli_db",
     "admin": "service.cli_admin",
