@@ -1,0 +1,94 @@
+"""``nce admin``, ``nce db``, settings refusing the default secret."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import pytest
+from svc_factory import new_key, pub_b64
+
+from nce.cli import main as nce_main
+from service.settings import Settings
+
+
+def test_admin_commands_bootstrap_identities(api, tmp_path, capsys, monkeypatch):
+    key = new_key()
+    pub = tmp_path / "edge-9.pub"
+    pub.write_bytes(pub_b64(key))
+    assert (
+        nce_main(["admin", "add-device", "--db", api.url, "--device-id", "edge-9", "--pubkey", str(pub)]) == 0
+    )
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("nced_")
+    assert (
+        api.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()["role"]
+        == "device"
+    )
+    # enrolling twice is one line on stderr, exit 2
+    assert (
+        nce_main(["admin", "add-device", "--db", api.url, "--device-id", "edge-9", "--pubkey", str(pub)]) == 2
+    )
+    assert "already enrolled" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret-passw0rd\n"))
+    assert (
+        nce_main(
+            [
+                "admin",
+                "add-user",
+                "--db",
+                api.url,
+                "--username",
+                "bob",
+                "--role",
+                "supervisor",
+                "--password-stdin",
+            ]
+        )
+        == 0
+    )
+    r = api.client.post("/api/v1/auth/login", json={"username": "bob", "password": "s3cret-passw0rd"})
+    assert r.status_code == 200 and r.json()["principal"]["role"] == "supervisor"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
+    assert (
+        nce_main(
+            ["admin", "add-user", "--db", api.url, "--username", "eve", "--role", "admin", "--password-stdin"]
+        )
+        == 2
+    )
+    capsys.readouterr()
+    assert nce_main(["admin", "add-client", "--db", api.url, "--name", "ecase"]) == 0
+    client_token = capsys.readouterr().out.strip()
+    assert (
+        api.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {client_token}"}).json()["role"]
+        == "case_system"
+    )
+    bad = tmp_path / "bad.pub"
+    bad.write_bytes(b"not a key")
+    assert (
+        nce_main(["admin", "add-device", "--db", api.url, "--device-id", "edge-x", "--pubkey", str(bad)]) == 2
+    )
+
+
+@pytest.mark.usefixtures("db_url")
+def test_db_upgrade_on_a_fresh_sqlite_file(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path}/fresh.sqlite3"
+    assert nce_main(["db", "current", "--db", url]) == 0
+    assert "empty" in capsys.readouterr().out
+    assert nce_main(["db", "upgrade", "--db", url]) == 0
+    assert "revision 0001" in capsys.readouterr().out
+    assert nce_main(["ledger", "verify", "--db", url]) == 0
+
+
+def test_settings_refuse_the_default_secret_outside_demo(tmp_path, monkeypatch):
+    from service.errors import ServiceError
+
+    monkeypatch.delenv("NCE_SECRET_KEY", raising=False)
+    with pytest.raises(ServiceError, match="default demo secret"):
+        Settings.load(db_url=f"sqlite:///{tmp_path}/x.sqlite3")
+    assert Settings.load(db_url=f"sqlite:///{tmp_path}/x.sqlite3", demo=True).demo is True
+    monkeypatch.setenv("NCE_SECRET_KEY", "a-real-secret-from-the-environment")
+    assert Settings.load().secret_key == "a-real-secret-from-the-environment"
+    with pytest.raises(ServiceError, match="db_url"):
+        Settings.load(db_url="mysql://x")
+    assert "secret" not in repr(Settings.load())
