@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 class PipelineOptions:
     until_eof: bool = False
     duration_s: float | None = None
-    batch_window_s: float = 0.05
+    batch_window_s: float = 0.1
     reader: ReaderOptions = field(default_factory=ReaderOptions)
     gate: GateSettings = field(default_factory=GateSettings)
     track_buffer_s: float = 30.0
@@ -170,6 +170,8 @@ class Pipeline:
                     log.info("duration of %g s reached", self.options.duration_s)
                     break
                 self._wake.clear()
+                for rt in self.cameras:
+                    rt.reader.check_stall()
                 samples = self._collect()
                 if samples:
                     self._process(samples)
@@ -207,10 +209,13 @@ class Pipeline:
                     taken[i] = (self.cameras[i], frame)
 
         take()
-        if live and taken and self.options.batch_window_s > 0:
+        if any(i in taken for i in live) and self.options.batch_window_s > 0:
             # frames due together go through together: give the other running cameras a moment
-            running = sum(1 for i in live if self.cameras[i].reader.state == StreamState.up)
-            deadline = time.monotonic() + self.options.batch_window_s
+            # (at most half a sampling period, so that no camera falls behind its detect_fps)
+            readers = [self.cameras[i].reader for i in live]
+            running = sum(1 for r in readers if r.state == StreamState.up)
+            window = min(self.options.batch_window_s, 0.5 * min(r.period_s for r in readers))
+            deadline = time.monotonic() + window
             want = min(running, self.max_batch)
             while sum(1 for i in taken if i in live) < want and not self._stop.is_set():
                 remaining = deadline - time.monotonic()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import random
 import re
@@ -142,6 +143,8 @@ class CameraReader:
         self._ring: deque[Frame] = deque()
         self._next_due: float | None = None
         self._index = 0
+        self._state_lock = threading.Lock()
+        self._last_frame_wall = time.monotonic()
         self.state = StreamState.connecting
         self.reason = ""
         self.reconnects = 0
@@ -195,10 +198,18 @@ class CameraReader:
 
     # -- state --------------------------------------------------------------------------------
 
+    def check_stall(self) -> None:
+        """Report a live stream as down once it has sent nothing for ``stall_s`` (called by the
+        pipeline; the blocked read itself ends at FFmpeg's read timeout, which may retry)."""
+        stalled = time.monotonic() - self._last_frame_wall > self.options.stall_s
+        if self.is_live and self.state == StreamState.up and stalled:
+            self._set_state(StreamState.down, f"stalled: no frame for {self.options.stall_s:g} s")
+
     def _set_state(self, state: StreamState, reason: str = "") -> None:
-        if state == self.state:
-            return
-        self.state, self.reason = state, reason
+        with self._state_lock:
+            if state == self.state:
+                return
+            self.state, self.reason = state, reason
         where = f"camera {self.camera_id} ({redact(self.source)})"
         if state == StreamState.up:
             log.info("%s: up", where)
@@ -287,15 +298,16 @@ class CameraReader:
         last_media = -1.0
         delivered = 0
         bad_in_a_row = 0
+        stalled = f"stalled: no frame for {self.options.stall_s:g} s"
         while not self._stop.is_set():
+            asked = time.monotonic()
             ok, image = cap.read()
+            if self.is_live and time.monotonic() - asked >= 0.95 * self.options.stall_s:
+                # the read timed out; FFmpeg may still hand back a frame its decoder held: stale
+                return "failed", stalled, delivered
             if not ok or image is None:
                 if self.is_live:
-                    return (
-                        "failed",
-                        f"no frame within {self.options.stall_s:g} s or the stream ended",
-                        delivered,
-                    )
+                    return "failed", "the stream ended or could not be read", delivered
                 position = int(cap.get(cv2.CAP_PROP_POS_FRAMES) or 0)
                 if position + 1 < frame_count and bad_in_a_row < self.options.max_corrupt_in_a_row:
                     bad_in_a_row += 1
@@ -322,7 +334,8 @@ class CameraReader:
                     return "stopped", "", delivered
                 mono, utc = media, start_utc + dt.timedelta(seconds=media)
             delivered += 1
-            if delivered == 1:
+            self._last_frame_wall = time.monotonic()
+            if self.state != StreamState.up:
                 self._set_state(StreamState.up)
             self._publish(Frame(self.camera_id, self._index, image, utc, mono))
             self._index += 1
@@ -340,8 +353,11 @@ class CameraReader:
                 ring.append(frame)
             while ring and frame.mono - ring[0].mono > self.options.ring_s:
                 ring.popleft()
-            if self._next_due is None or frame.mono < self._next_due - 10 * self.period_s - 1.0:
-                self._next_due = frame.mono  # first frame, or the clock went back (a new stream)
+            period = self.period_s
+            if self._next_due is None or frame.mono < self._next_due - 2 * period - 1.0:
+                # samples fall on a grid of the clock (multiples of the period), so live cameras
+                # with the same detect_fps are due together and can share a batch
+                self._next_due = math.ceil(frame.mono / period - 1e-6) * period
             if frame.mono >= self._next_due - _DUE_EPSILON_S:
                 if self.lossless:
                     while self._pending is not None and not self._stop.is_set():
@@ -349,9 +365,7 @@ class CameraReader:
                 elif self._pending is not None:
                     self.samples_dropped += 1
                 self._pending = frame
-                self._next_due += self.period_s
-                if self._next_due <= frame.mono:
-                    self._next_due = frame.mono + self.period_s
+                self._next_due = (math.floor(frame.mono / period + 1e-6) + 1) * period
                 notify = True
         if notify and self._on_sample is not None:
             self._on_sample()

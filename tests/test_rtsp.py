@@ -87,7 +87,7 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def test_reader_gets_live_frames_over_tcp(server: RtspServer) -> None:
+def test_reader_gets_live_frames_over_tcp_and_reports_a_stall(server: RtspServer) -> None:
     reader = CameraReader("cam", server.url, detect_fps=5, options=FAST_RETRY)
     reader.start()
     try:
@@ -97,7 +97,23 @@ def test_reader_gets_live_frames_over_tcp(server: RtspServer) -> None:
         assert reader.state == StreamState.up and reader.is_live
         assert abs(time.monotonic() - frame.mono) < 5, "live frames carry the monotonic clock"
         wait_for(lambda: reader.take_sample() is not None, 5, "a sample")
+        # a stall: the server stops sending but keeps the connection
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGSTOP)
+        stalled_at = time.monotonic()
+
+        def down() -> bool:
+            reader.check_stall()  # the pipeline calls this on every turn of its loop
+            return reader.state == StreamState.down
+
+        wait_for(down, 10, "the stall to be noticed")
+        assert time.monotonic() - stalled_at < FAST_RETRY.stall_s + 1.5
+        assert "stalled" in reader.reason
+        server.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: reader.state == StreamState.up, 30, "frames again")
     finally:
+        if server.proc is not None:
+            server.proc.send_signal(signal.SIGCONT)
         reader.stop()
     assert reader.state == StreamState.stopped
 
