@@ -42,7 +42,7 @@ check: lint typecheck
 
 test: check pytest
 
-demo: venv
+demo: venv system data
 	$(BIN)/nce demo
 
 # Real footage for synthetic training data, scenario clips and the false-positive check: OpenCV's

@@ -19,6 +19,7 @@ from nce.errors import NceError
 # Modules that add sub-commands. Each is imported only when the command line needs it, so that
 # `nce detect` never pays for FastAPI and `nce serve` never pays for OpenCV.
 COMMAND_MODULES: dict[str, str] = {
+    "demo": "nce.demo",
     "config": "detector.cli_config",
     "detect": "detector.cli_detect",
     "run": "detector.cli_run",

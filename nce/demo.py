@@ -1,0 +1,291 @@
+"""``nce demo``: the whole chain on one machine, camera to reviewable case, in one command.
+
+1. a scenario clip on real footage (``nce data scenario``: vtest.avi with violations composited in),
+2. a signing key for the demo edge box (``nce keys generate``),
+3. the case service on SQLite under ``var/demo`` (``nce serve --demo``), a demo operator account
+   and the edge box enrolled (``nce admin``),
+4. the edge pipeline on the scenario with the shipped model (``nce run``), hits delivered through the
+   outbox,
+5. a summary (hits, cases filed, packages verified) and the console URL; then it serves until
+   Ctrl-C, or with ``--exit --json`` prints the summary as one JSON object and stops.
+
+Each step runs the real command as a child process, exactly as an operator would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nce.errors import NceError
+
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo-operator-2026"
+DEFAULT_MODEL = Path("models/street-v1.onnx")
+
+
+class DemoError(NceError):
+    """A demo step failed; the message names the step and what it printed."""
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("demo", help="run the whole chain on a demo scenario and serve the console")
+    parser.add_argument(
+        "--dir", type=Path, default=Path("var/demo"), help="working folder (default var/demo)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8000, help="service port (default 8000; 0: any free port)"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="ONNX model for the edge")
+    parser.add_argument("--seed", type=int, default=7, help="scenario seed")
+    parser.add_argument("--exit", action="store_true", help="stop after the summary instead of serving")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    parser.set_defaults(func=_demo)
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    # progress goes to stderr so that --json leaves stdout with exactly one object
+    print(f"[demo] {message}", file=sys.stderr, flush=True)
+
+
+def _nce(*argv: str, stdin: str | None = None, step: str, timeout: float = 1800) -> str:
+    cmd = [sys.executable, "-m", "nce", *argv]
+    try:
+        res = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise DemoError(f"{step}: `nce {' '.join(argv)}` did not finish in {timeout:.0f} s") from exc
+    if res.returncode != 0:
+        last = (res.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise DemoError(f"{step}: `nce {' '.join(argv)}` exited {res.returncode}: {last}")
+    return res.stdout
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise DemoError(
+                f"the service exited with {proc.returncode} during start (see var/demo/service.log)"
+            )
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise DemoError(f"the service did not answer {url}/healthz within {timeout:.0f} s")
+
+
+def _scenario(args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    scen = root / "scenario"
+    truth = scen / "ground_truth.json"
+    if not truth.exists():
+        _say(args, "rendering the scenario clip on vtest.avi (once; cached in var/demo/scenario)")
+        _nce(
+            "data",
+            "scenario",
+            "--out",
+            str(scen),
+            "--seed",
+            str(args.seed),
+            "--model",
+            str(args.model),
+            step="scenario",
+        )
+    doc: dict[str, Any] = json.loads(truth.read_text(encoding="utf-8"))
+    return doc
+
+
+def _site_config(args: argparse.Namespace, root: Path, url: str, token_file: Path, key_file: Path) -> Path:
+    data: dict[str, Any] = yaml.safe_load((root / "scenario" / "site.yaml").read_text(encoding="utf-8"))
+    data["model"]["path"] = str(args.model.resolve())
+    data["device"]["key_file"] = str(key_file.resolve())
+    data["uplink"] = {
+        "service_url": url,
+        "token_file": str(token_file.resolve()),
+        "outbox_file": str((root / "edge" / "outbox.sqlite").resolve()),
+    }
+    path = root / "site.demo.yaml"
+    path.write_text(
+        "# Written by `nce demo`: the scenario's site config with the demo key and uplink.\n"
+        + yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _api(url: str, token: str, path: str) -> Any:
+    import httpx
+
+    res = httpx.get(f"{url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30.0)
+    res.raise_for_status()
+    return res.json()
+
+
+def _count_cases(url: str, token: str) -> int:
+    total, cursor = 0, None
+    while True:
+        page = _api(url, token, "/api/v1/cases?limit=200" + (f"&cursor={cursor}" if cursor else ""))
+        total += len(page.get("items", []))
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return total
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import httpx
+
+    root: Path = args.dir
+    if not args.model.is_file():
+        raise DemoError(f"model {args.model} not found: the shipped model is models/street-v1.onnx")
+    root.mkdir(parents=True, exist_ok=True)
+    truth = _scenario(args, root)
+
+    # a fresh service and edge state each run (the scenario and the key are kept)
+    for stale in ("service", "edge", "site.demo.yaml"):
+        target = root / stale
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    device_id = yaml.safe_load((root / "scenario" / "site.yaml").read_text(encoding="utf-8"))["device"]["id"]
+    keys = root / "keys"
+    key_file = keys / f"{device_id}.key"
+    if not key_file.exists():
+        _say(args, f"generating the signing key of {device_id}")
+        _nce("keys", "generate", "--out", str(keys), "--device-id", device_id, step="keys")
+
+    service_dir = root / "service"
+    service_dir.mkdir(parents=True)
+    db = f"sqlite:///{(service_dir / 'nce.sqlite3').resolve()}"
+    evidence_dir = service_dir / "evidence"
+    _nce("db", "upgrade", "--db", db, step="database")
+    _nce(
+        "admin",
+        "add-user",
+        "--db",
+        db,
+        "--username",
+        DEMO_USER,
+        "--role",
+        "operator",
+        "--password-stdin",
+        stdin=DEMO_PASSWORD + "\n",
+        step="operator account",
+    )
+    token_out = _nce(
+        "admin",
+        "add-device",
+        "--db",
+        db,
+        "--device-id",
+        device_id,
+        "--pubkey",
+        str(keys / f"{device_id}.pub"),
+        step="enrol device",
+    )
+    token = token_out.strip()
+    token_file = keys / f"{device_id}.token"
+    token_file.write_text(token + "\n", encoding="utf-8")
+    os.chmod(token_file, 0o600)
+
+    port = args.port or _free_port(args.host)
+    url = f"http://{args.host}:{port}"
+    log = (root / "service.log").open("wb")
+    env = {**os.environ, "NCE_DEMO": "1"}
+    serve = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nce",
+            "serve",
+            "--demo",
+            "--host",
+            args.host,
+            "--port",
+            str(port),
+            "--db",
+            db,
+            "--evidence-dir",
+            str(evidence_dir),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        _wait_healthy(url, serve)
+        _say(args, f"service up at {url}; running the edge pipeline on the scenario (this takes a minute)")
+        config = _site_config(args, root, url, token_file, key_file)
+        edge_out = _nce("run", "--config", str(config), "--until-eof", step="edge pipeline")
+        del edge_out
+        status = json.loads(_nce("outbox", "status", "--config", str(config), "--json", step="outbox status"))
+        verified = _verify_packages(root)
+        login = httpx.post(
+            f"{url}/api/v1/auth/login", json={"username": DEMO_USER, "password": DEMO_PASSWORD}, timeout=30
+        )
+        login.raise_for_status()
+        op_token = login.json()["access_token"]
+        summary = {
+            "hits": status["delivered"],
+            "cases": _count_cases(url, op_token),
+            "verified": verified,
+            "url": f"{url}/",
+            "pending": status["pending"],
+            "poisoned": status["poisoned"],
+            "violations_in_scenario": len(truth.get("violations", [])),
+            "operator": {"username": DEMO_USER, "password": DEMO_PASSWORD},
+        }
+        if args.json:
+            print(json.dumps(summary, ensure_ascii=False))
+        else:
+            print(
+                f"NCE demo: {summary['hits']} hit item(s) delivered, {summary['cases']} case(s) filed, "
+                f"{verified} evidence package(s) verified offline.\n"
+                f"Console: {url}/  — sign in as {DEMO_USER} / {DEMO_PASSWORD}\n"
+                "Serving until Ctrl-C."
+            )
+        if args.exit:
+            return 0
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        try:
+            serve.wait()
+        except KeyboardInterrupt:
+            pass
+        return 0
+    finally:
+        if serve.poll() is None:
+            serve.terminate()
+            try:
+                serve.wait(10)
+            except subprocess.TimeoutExpired:
+                serve.kill()
+        log.close()
+
+
+def _verify_packages(root: Path) -> int:
+    """Verify every package the edge wrote, offline, with `nce evidence verify`."""
+    manifests = sorted((root / "edge").rglob("manifest.json"))
+    for manifest in manifests:
+        _nce("evidence", "verify", str(manifest.parent), step=f"verify {manifest.parent.name}")
+    return len(manifests)
