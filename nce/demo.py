@@ -15,6 +15,7 @@ Each step runs the real command as a child process, exactly as an operator would
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -267,11 +268,9 @@ def _demo(args: argparse.Namespace) -> int:
             )
         if args.exit:
             return 0
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-        try:
+        signal.signal(signal.SIGTERM, _interrupt)
+        with contextlib.suppress(KeyboardInterrupt):
             serve.wait()
-        except KeyboardInterrupt:
-            pass
         return 0
     finally:
         if serve.poll() is None:
@@ -281,6 +280,10 @@ def _demo(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 serve.kill()
         log.close()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _verify_packages(root: Path) -> int:
