@@ -182,7 +182,7 @@ def test_public_copy_joins_the_original_case_and_cleared_package_is_kept(api):
 
 def test_plain_events_update_the_hits_case(api):
     dev = api.device()
-    pkg = dev.package()
+    pkg = dev.package(ts=T0)
     case_id = dev.post(api.client, pkg).json()["case_id"]
     ev = {
         "event": "still_present",
