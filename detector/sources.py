@@ -220,7 +220,8 @@ class CameraReader:
         elif state == StreamState.failed:
             log.error("%s: skipped: %s", where, reason)
         elif state == StreamState.eof:
-            log.info("%s: end of file after %d frames", where, self.frames_decoded)
+            skipped = f" ({self.read_errors} unreadable frames skipped)" if self.read_errors else ""
+            log.info("%s: end of file after %d frames%s", where, self.frames_decoded, skipped)
         else:
             log.debug("%s: %s %s", where, state, reason)
         if self._metrics is not None:
@@ -311,6 +312,8 @@ class CameraReader:
                 position = int(cap.get(cv2.CAP_PROP_POS_FRAMES) or 0)
                 if position + 1 < frame_count and bad_in_a_row < self.options.max_corrupt_in_a_row:
                     bad_in_a_row += 1
+                    if self.read_errors == 0:
+                        log.warning("camera %s: unreadable frame at %d: skipped", self.camera_id, position)
                     self._count_error()
                     continue  # a corrupt frame inside the file: skip it
                 if delivered == 0:

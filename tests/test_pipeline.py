@@ -150,11 +150,17 @@ def test_unreadable_files_are_reported_and_skipped(
 ) -> None:
     broken = tmp_path / "broken.mp4"
     broken.write_text("not a video\n")
+    damaged = bytearray(assets.video.read_bytes())  # a third of the way in: 4 KB of noise
+    third = len(damaged) // 3
+    damaged[third : third + 4000] = np.random.default_rng(1).integers(0, 256, 4000, np.uint8).tobytes()
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(bytes(damaged))
     metrics = PipelineMetrics()
     cams = [
         pf.camera("cam-bad", str(broken)),
         pf.camera("cam-gone", str(tmp_path / "missing.mp4")),
         pf.camera("cam-ok", str(assets.video)),
+        pf.camera("cam-corrupt", str(corrupt)),
     ]
     with caplog.at_level(logging.INFO):
         pipeline, rec = run_pipeline(tmp_path, assets, cams, metrics)
@@ -164,7 +170,12 @@ def test_unreadable_files_are_reported_and_skipped(
         "cam-bad": StreamState.failed,
         "cam-gone": StreamState.failed,
         "cam-ok": StreamState.eof,
+        "cam-corrupt": StreamState.eof,
     }
+    damaged_reader = pipeline.cameras[3].reader
+    assert damaged_reader.read_errors >= 1, "corrupt frames are counted"
+    last = damaged_reader.latest()
+    assert last is not None and last.mono > 7.0, "and skipped: the file is read to its end"
     assert metrics.value("nce_read_errors_total", {"camera": "cam-bad"}) >= 1
     assert metrics.value("nce_stream_up", {"camera": "cam-bad"}) == 0
     text = caplog.text

@@ -115,7 +115,7 @@ def test_reader_gets_live_frames_over_tcp_and_reports_a_stall(server: RtspServer
         if server.proc is not None:
             server.proc.send_signal(signal.SIGCONT)
         reader.stop()
-    assert reader.state == StreamState.stopped
+    assert reader.state in (StreamState.stopped,)  # (a tuple: mypy narrowed .state above)
 
 
 def test_server_restart_reconnects_and_hits_go_on(tmp_path: Path, server: RtspServer) -> None:

@@ -87,7 +87,7 @@ def run(case: Case, step: float = 1.0) -> list[tuple[str, float, str]]:
     config = site(case.rule, case.exemptions)
     engine = RuleEngine(config, config.cameras[0], NAMES)
     tracker = IouTracker()
-    out = []
+    out: list[tuple[str, float, str]] = []
     for i in range(round(case.end / step) + 1):
         t = i * step
         boxes = [b for t0, t1, bs in case.spans if t0 <= t < t1 for b in bs]

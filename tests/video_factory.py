@@ -29,7 +29,7 @@ def write_video(
 ) -> Path:
     """An mp4v video on a grey background; patches are drawn in list order (later ones on top)."""
     w, h = size_wh
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
     assert writer.isOpened(), "OpenCV cannot write mp4v here"
     for i in range(round(duration_s * fps)):
         t = i / fps
