@@ -22,15 +22,15 @@ def register(sub: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from service.app import create_app
-
     settings = Settings.load(
         db_url=args.db,
         evidence_dir=Path(args.evidence_dir) if args.evidence_dir else None,
         demo=args.demo,
     )
+    import uvicorn
+
+    from service.app import create_app
+
     app = create_app(settings)
     print(
         f"nce serve: http://{args.host}:{args.port}  (API docs at /docs, db {_safe(settings.db_url)})",

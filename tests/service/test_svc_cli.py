@@ -92,3 +92,76 @@ def test_settings_refuse_the_default_secret_outside_demo(tmp_path, monkeypatch):
     with pytest.raises(ServiceError, match="db_url"):
         Settings.load(db_url="mysql://x")
     assert "secret" not in repr(Settings.load())
+
+
+def test_nce_serve_starts_migrates_and_answers(db_url, tmp_path):
+    """The real command in a subprocess: migrations on start, /healthz, /metrics, then SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import httpx
+    from svc_server import free_port
+
+    port = free_port()
+    url = db_url if db_url.startswith("postgresql") else f"sqlite:///{tmp_path}/serve.sqlite3"
+    env = {**os.environ, "NCE_SECRET_KEY": "serve-test-secret-0123456789"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nce",
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            url,
+            "--evidence-dir",
+            str(tmp_path / "ev"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(proc.communicate()[0]) from None
+                time.sleep(0.2)
+        assert r.json() == {"status": "ok", "db": "ok"}
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert "nce_ledger_entries" in metrics
+        assert (
+            httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()["info"]["title"] == "NCE case service"
+        )
+        assert (tmp_path / "ev" / "tmp").is_dir()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=20)[0]
+    # uvicorn shuts down gracefully, then re-raises the signal it caught
+    assert proc.returncode in (0, -signal.SIGTERM), out
+    assert "Application shutdown complete" in out
+    assert f"http://127.0.0.1:{port}" in out
+
+
+def test_nce_serve_refuses_the_default_secret(tmp_path):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "NCE_SECRET_KEY"}
+    r = subprocess.run(
+        [sys.executable, "-m", "nce", "serve", "--db", f"sqlite:///{tmp_path}/x.sqlite3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "default demo secret" in r.stderr
