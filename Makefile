@@ -77,6 +77,8 @@ bench-deps: venv
 
 bench-quick: bench-deps data
 	$(BIN)/python -m benchmarks.bench_detector --quick
+	$(BIN)/python -m benchmarks.bench_pipeline --quick
 
 bench: bench-deps data
 	$(BIN)/python -m benchmarks.bench_detector
+	$(BIN)/python -m benchmarks.bench_pipeline
