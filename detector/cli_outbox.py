@@ -20,6 +20,14 @@ def register(sub: Any) -> None:
     retry = inner.add_parser("retry-poisoned", help="queue poisoned items again")
     retry.add_argument("--config", required=True, help="site config YAML")
     retry.set_defaults(func=_retry)
+    deliver = inner.add_parser(
+        "deliver", help="deliver what is pending to uplink.service_url now, without running cameras"
+    )
+    deliver.add_argument("--config", required=True, help="site config YAML")
+    deliver.add_argument(
+        "--timeout", type=float, default=300.0, metavar="S", help="give up after S seconds (default 300)"
+    )
+    deliver.set_defaults(func=_deliver)
 
 
 def _open(config_file: str) -> Outbox:
@@ -46,3 +54,32 @@ def _retry(args: argparse.Namespace) -> int:
     count = _open(args.config).retry_poisoned()
     print(f"{count} poisoned item(s) queued again")
     return 0
+
+
+def _deliver(args: argparse.Namespace) -> int:
+    """Recover and deliver the outbox; exit 0 when nothing is pending, 3 when some is left."""
+    from detector.delivery import DeliveryMetrics, OutboxSink, make_relay
+    from detector.errors import DetectorError
+
+    config = load_site_config(args.config)
+    if config.uplink is None or config.device is None:
+        raise DetectorError(f"{args.config}: no uplink (or no device) section: nowhere to deliver to")
+    box = Outbox(config.outbox_path())
+    metrics = DeliveryMetrics()
+    relay, release = make_relay(config, box, metrics)
+    sink = OutboxSink(
+        box,
+        config.device.id,
+        config.edge_data_dir() / "evidence",
+        relay=relay,
+        metrics=metrics,
+        drain_s=0.0,
+        on_close=release,
+    )
+    sink.start()
+    print(f"delivering {box.status().pending} pending item(s) to {config.uplink.service_url}", flush=True)
+    empty = sink.wait_empty(args.timeout)
+    st = box.status()
+    sink.close()
+    print(f"delivered {st.delivered}, pending {st.pending}, poisoned {st.poisoned}", flush=True)
+    return 0 if empty else 3

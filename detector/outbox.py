@@ -215,7 +215,25 @@ class Outbox:
         self.changed.set()
         return count
 
+    def reset_backoff(self) -> int:
+        """Make every pending item due now (a fresh start tries the queue at once); returns how many."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE outbox SET next_attempt_at = 0 WHERE status = 'pending' AND next_attempt_at > 0"
+            )
+            count = cur.rowcount
+        self.changed.set()
+        return count
+
     # -- reporting -------------------------------------------------------------------------------
+
+    def package_dirs(self) -> set[str]:
+        """Every package folder the outbox knows (any state), as stored."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT package_dir FROM outbox WHERE package_dir IS NOT NULL"
+            ).fetchall()
+        return {r[0] for r in rows}
 
     def status(self, now: float | None = None) -> OutboxStatus:
         now = time.time() if now is None else now

@@ -5,7 +5,9 @@
 - 429 and 503 honour ``Retry-After``; 408, 409, other 5xx and network errors back off
   exponentially with jitter (capped).
 - Any other 4xx is *poison*: the service will never accept that payload. The item is set aside with
-  the reason (alarm metric ``nce_outbox_poisoned``) and the items behind it go on.
+  the reason (alarm metric ``nce_outbox_poisoned``) and the items behind it go on. A 401/403 is
+  poison only when the service still accepts the token (``GET /api/v1/auth/me``), i.e. the item
+  itself is refused (a manifest whose signature fails); a refused token is retried instead.
 """
 
 from __future__ import annotations
@@ -108,7 +110,20 @@ class HttpTransport:
                 )
         except (httpx.TransportError, OSError) as exc:
             return Outcome("retry", f"{type(exc).__name__}: {exc}")
+        if response.status_code in (401, 403) and not self._credentials_ok():
+            # the service refuses this box, not this item (bad or revoked token): every item would
+            # fail alike, so the line waits for the token to be fixed instead of poisoning everything
+            return Outcome(
+                "retry", f"HTTP {response.status_code}: credentials refused: {_reason(response.text)}"
+            )
         return classify(response.status_code, response.text, response.headers.get("Retry-After"), time.time())
+
+    def _credentials_ok(self) -> bool:
+        """Whether the service accepts the token at all (``GET /api/v1/auth/me``)."""
+        try:
+            return self.client.get(f"{self.base}/api/v1/auth/me").status_code == 200
+        except (httpx.TransportError, OSError):
+            return False
 
     def _send_package(self, item: OutboxItem, headers: dict[str, str]) -> httpx.Response:
         assert item.package_dir is not None
