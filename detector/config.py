@@ -284,6 +284,13 @@ class Uplink(_Model):
     outbox_file: Path | None = Field(
         None, description="the edge outbox (SQLite); default var/outbox/<device id>.sqlite"
     )
+    data_dir: Path | None = Field(
+        None,
+        description="without --out: hits.jsonl and evidence/ of delivered runs; default var/edge/<device id>",
+    )
+    drain_s: float = Field(10.0, ge=0.0, description="at shutdown, seconds the relay may still deliver")
+    retry_base_s: float = Field(1.0, gt=0.0, description="first retry delay (doubles, with jitter)")
+    retry_max_s: float = Field(60.0, gt=0.0, description="longest retry delay")
 
     @field_validator("service_url")
     @classmethod
@@ -291,6 +298,20 @@ class Uplink(_Model):
         if not re.match(r"^https?://[^\s/]+", value):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value.rstrip("/")
+
+
+class Mqtt(_Model):
+    """Live alerts for wall displays (docs/delivery.md): one JSON message per confirmed hit."""
+
+    host: str
+    port: int = Field(1883, ge=1, le=65535)
+    topic_prefix: str = Field("nce", pattern=r"^[^#+]+$", description="topic: <prefix>/<site>/<camera>/hits")
+    qos: Literal[0, 1, 2] = 1
+    client_id: str | None = Field(None, description="default nce-edge-<device or site id>")
+    tls: bool = False
+    username: str | None = None
+    password_file: Path | None = None
+    queue_size: int = Field(1000, ge=1, description="alerts held while the broker is away; more are dropped")
 
 
 class EvidenceSettings(_Model):
@@ -316,6 +337,7 @@ class SiteConfig(_Model):
     rules: list[Rule] = Field(min_length=1)
     device: Device | None = None
     uplink: Uplink | None = None
+    mqtt: Mqtt | None = None
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
 
     def shop(self, shop_id: str | None) -> Shop | None:
@@ -330,6 +352,13 @@ class SiteConfig(_Model):
             return self.resolve(self.uplink.outbox_file)
         device = self.device.id if self.device else self.site.id
         return self.resolve(Path("var") / "outbox" / f"{device}.sqlite")
+
+    def edge_data_dir(self) -> Path:
+        """Without ``--out``: where ``nce run`` keeps hits.jsonl and evidence/ for delivery."""
+        if self.uplink is not None and self.uplink.data_dir is not None:
+            return self.resolve(self.uplink.data_dir)
+        device = self.device.id if self.device else self.site.id
+        return self.resolve(Path("var") / "edge" / device)
 
     def resolve(self, path: Path) -> Path:
         """A path from the config, relative to the working directory unless absolute."""
@@ -406,6 +435,12 @@ def cross_check(config: SiteConfig, file: str) -> list[ConfigProblem]:
                         f"unknown shop {zone.shop_id!r} (shops: {known})",
                     )
                 )
+    if config.uplink is not None and config.device is None:
+        problems.append(
+            ConfigProblem(
+                file, "uplink", "delivery sends signed evidence: set device.id and device.key_file too"
+            )
+        )
     return problems
 
 
