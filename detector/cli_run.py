@@ -13,11 +13,16 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from detector.config import SiteConfig, load_site_config
 from detector.errors import ConfigError, DetectorError
 from detector.events import EventSink
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from detector.yolo import ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +41,39 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=_run)
 
 
-def build_sinks(config: SiteConfig, args: argparse.Namespace) -> list[EventSink]:
+def build_sinks(
+    config: SiteConfig,
+    args: argparse.Namespace,
+    *,
+    model_info: ModelInfo | None = None,
+    registry: CollectorRegistry | None = None,
+) -> list[EventSink]:
     """The event sinks for this run, in the order they receive events.
 
-    The one place to add a sink (evidence packager, outbox): build it from ``config`` and ``args``
-    and append it here.
+    The one place to add a sink: build it from ``config`` and ``args`` and append it here.
+    ``--out DIR``: DIR/hits.jsonl and (with a device key) DIR/evidence/, nothing delivered.
+    Without ``--out`` and with ``uplink``: the same under ``uplink.data_dir``, every event and
+    package queued in the outbox and delivered (docs/delivery.md). ``mqtt``: live alerts.
     """
     from detector.hitlog import HitLog
 
     sinks: list[EventSink] = []
     if args.out is not None:
         sinks.append(HitLog(args.out))
+        if config.device is not None:
+            from detector.evidence import EvidencePackager
+
+            sinks.append(EvidencePackager(config, args.out, model_info=model_info, registry=registry))
+    elif config.uplink is not None:
+        from detector.delivery import delivery_sinks
+
+        sinks += delivery_sinks(config, model_info=model_info, registry=registry)
+    if config.mqtt is not None:
+        from detector.alerts import MqttAlerts
+
+        alerts = MqttAlerts(config, config.mqtt, registry=registry)
+        alerts.start()
+        sinks.append(alerts)
     return sinks
 
 
@@ -72,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise DetectorError(f"cannot serve metrics on port {args.metrics_port}: {exc.strerror}") from exc
         log.info("metrics on http://0.0.0.0:%d/metrics", port)
-    sinks = build_sinks(config, args)
+    sinks = build_sinks(config, args, model_info=detector.info, registry=metrics.registry)
     pipeline = Pipeline(
         config,
         detector,
