@@ -22,6 +22,7 @@ in ``nce_evidence_skipped`` and the hit goes on. Starting does raise: without a 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import logging
 import os
@@ -219,7 +220,7 @@ class EvidencePackager:
                 self._cleared(event, frame, detections)
         except (EvidenceError, OSError) as exc:
             log.error("evidence for hit %s (%s): %s", event.hit_id, event.event, exc)
-            self.metrics.skipped.labels(reason="error").inc()
+            self._failed(exc)
 
     def on_sample(self, frame: Frame, ring: RingSnapshot) -> None:
         active = [h for h in self.hits.values() if h.opened.camera_id == frame.camera_id and not h.packaged]
@@ -242,7 +243,7 @@ class EvidencePackager:
                     self._freeze(hit)
                 except (EvidenceError, OSError) as exc:
                     log.error("evidence for hit %s: %s", hit.opened.hit_id, exc)
-                    self.metrics.skipped.labels(reason="error").inc()
+                    self._failed(exc)
 
     def close(self) -> None:
         for hit in list(self.hits.values()):
@@ -259,9 +260,27 @@ class EvidencePackager:
                     self._freeze(hit)
                 except (EvidenceError, OSError) as exc:
                     log.error("evidence for hit %s at shutdown: %s", hit.opened.hit_id, exc)
+                    self._failed(exc)
             if hit.clip is not None and not hit.packaged:
                 hit.clip.abort()
         self.hits.clear()
+
+    def awaiting_package(self, hit_id: str) -> bool:
+        """Whether ``hit_id`` confirmed and its package is still to be written (clip post-roll):
+        the outbox holds the hit's later events back until it is, so they never overtake it."""
+        hit = self.hits.get(hit_id)
+        return hit is not None and hit.confirmed is not None and not hit.packaged
+
+    def _failed(self, exc: BaseException) -> None:
+        """Count a package not written; a full disk raises the ``nce_evidence_disk_full`` alarm."""
+        cause: BaseException | None = exc
+        while cause is not None and not (isinstance(cause, OSError) and cause.errno == errno.ENOSPC):
+            cause = cause.__cause__
+        if cause is not None:
+            self.metrics.disk_full.set(1)
+            self.metrics.skipped.labels(reason="disk_full").inc()
+        else:
+            self.metrics.skipped.labels(reason="error").inc()
 
     # -- events --------------------------------------------------------------------------------
 
@@ -529,6 +548,7 @@ class EvidencePackager:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         self.quota.added(final)
+        self.metrics.disk_full.set(0)
         self.metrics.packages.labels(kind=kind).inc()
         self.written.append(final)
         log.info("evidence package %s (%s, %d files)", final, kind, len(entries))

@@ -75,6 +75,11 @@ class EvidenceMetrics:
         )
         self.bytes_used = Gauge("nce_evidence_bytes", "Bytes under the evidence folder", registry=r)
         self.packages = Counter("nce_evidence_packages", "Evidence packages written", ["kind"], registry=r)
+        self.disk_full = Gauge(
+            "nce_evidence_disk_full",
+            "1 after a package failed for lack of disk space, until the next one is written",
+            registry=r,
+        )
         self.pruned = Counter("nce_evidence_pruned", "Delivered packages deleted by the quota", registry=r)
         self.skipped = Counter(
             "nce_evidence_skipped", "Packages not written (quota, errors)", ["reason"], registry=r
