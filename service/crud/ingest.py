@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,14 @@ class IngestResult:
     status_code: int  # 201 first time, 200 for a repeat with the same Idempotency-Key
     body: HitAccepted
     replayed: bool
+
+
+def _test_crash_after_commit() -> None:
+    """TEST-ONLY fault injection (tests/test_delivery_faults.py): with NCE_TEST_CRASH_AFTER_COMMIT=1
+    the service process dies (exit 9, like kill -9) right after an ingest commits and before its
+    answer is sent, so that the edge's retry must get the stored result. Never set it in production."""
+    if os.environ.get("NCE_TEST_CRASH_AFTER_COMMIT") == "1":
+        os._exit(9)
 
 
 def _parse_time(value: str) -> dt.datetime:
@@ -191,10 +200,16 @@ def ingest_package(
     m_hash = manifest_hash(manifest)
     staged = Staged(store)
     try:
+        # written (and fsynced) under temporary names before taking the lock, so that the lock is
+        # held only for the database work and the renames
+        m_sha = store.stage(staged, raw)
+        for entry in manifest.files:
+            store.stage(staged, files[entry.name].data)
         ledger.lock_head(session)
         repeat = _idempotent(session, principal=principal, key=key, request_hash=req_hash)
         if repeat is not None:
             session.rollback()
+            staged.discard()
             return repeat
         seen = session.execute(
             select(HitEventRow).where(HitEventRow.manifest_hash == m_hash)
@@ -253,7 +268,6 @@ def ingest_package(
         )
         session.add(row)
         session.flush()
-        m_sha = store.stage(staged, raw)
         session.add(
             EvidenceFile(
                 event_id=row.id,
@@ -265,7 +279,6 @@ def ingest_package(
             )
         )
         for entry in manifest.files:
-            store.stage(staged, files[entry.name].data)
             session.add(
                 EvidenceFile(
                     event_id=row.id,
@@ -309,6 +322,7 @@ def ingest_package(
         session.flush()
         staged.publish()
         session.commit()
+        _test_crash_after_commit()  # TEST-ONLY fault injection, off unless its env var is set
     except BaseException:
         session.rollback()
         staged.discard()
@@ -432,6 +446,7 @@ def ingest_event(session: Session, *, principal: Principal, key: str, data: HitE
             )
         _remember(session, principal=principal, key=key, request_hash=req_hash, body=body)
         session.commit()
+        _test_crash_after_commit()  # TEST-ONLY fault injection, off unless its env var is set
     except BaseException:
         session.rollback()
         raise
