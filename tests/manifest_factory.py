@@ -166,4 +166,4 @@ def write_package(
 
 def make_package(root: Path, key: Ed25519PrivateKey, **kwargs: Any) -> tuple[Path, Manifest]:
     m = make_signed(key, **kwargs)
-    return write_package(root, m), m
+    return write_package(root, m, kwargs.get("files")), m

@@ -277,8 +277,9 @@ def test_quota_never_prunes_undelivered(tmp_path: Path) -> None:
 
 def test_quota_stops_packaging(tmp_path: Path) -> None:
     packager = EvidencePackager(make_config(tmp_path, quota_bytes=1000), tmp_path / "out")
-    violation_then_cleared(Camera(packager), dwell_s=3.0, clear=False)
-    Camera(packager).run(4.0)
+    cam = Camera(packager)
+    violation_then_cleared(cam, dwell_s=3.0, clear=False)
+    cam.run(4.0)
     packager.close()
     assert _packages(tmp_path / "out") == []
     assert packager.metrics.skipped.labels(reason="quota")._value.get() == 1

@@ -1,0 +1,122 @@
+"""Public copies: Haar detection, blurring, the copy's manifest naming the original's hash."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from evidence_sim import Camera, make_config, violation_then_cleared
+from manifest_factory import make_package
+
+from detector.errors import EvidenceError
+from detector.evidence import EvidencePackager
+from detector.evidence.haar import detect_multiscale, find_cascade, load_cascade
+from detector.evidence.publish import blur_regions, publish_copy
+from nce.cli import main
+from nce.manifest import MANIFEST_NAME, generate_private_key, verify_chain, verify_package_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+MESSI = ROOT / "data/opencv-doc/usr/share/doc/opencv-doc/examples/data/messi5.jpg"
+needs_cascades = pytest.mark.skipif(
+    not Path("/usr/share/opencv4/haarcascades").is_dir(), reason="Debian opencv-data is not installed"
+)
+needs_messi = pytest.mark.skipif(not MESSI.is_file(), reason="OpenCV sample data missing (make data)")
+
+
+@needs_cascades
+def test_cascades_load() -> None:
+    face = load_cascade(find_cascade("frontalface_default"))
+    assert (face.width, face.height, len(face.stages), len(face.threshold)) == (24, 24, 25, 2913)
+    plate = load_cascade(find_cascade("licence_plate_rus_16stages"))  # the old XML format
+    assert (plate.width, plate.height, len(plate.stages)) == (64, 16, 16)
+    with pytest.raises(EvidenceError, match="tilted"):
+        load_cascade(find_cascade("russian_plate_number"))
+    flat = np.full((120, 160), 128, np.uint8)
+    assert detect_multiscale(face, flat) == []
+
+
+@needs_cascades
+@needs_messi
+def test_finds_a_real_face() -> None:
+    gray = cv2.cvtColor(cv2.imread(str(MESSI)), cv2.COLOR_BGR2GRAY)
+    faces = detect_multiscale(load_cascade(find_cascade("frontalface_default")), gray, min_neighbors=4)
+    assert len(faces) == 1
+    x, y, w, _h = faces[0]
+    assert abs(x - 227) <= 6 and abs(y - 94) <= 6 and 30 <= w <= 45
+
+
+def test_blur_regions() -> None:
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 255, (100, 120, 3), dtype=np.uint8)
+    out = blur_regions(img, [(40, 30, 20, 20)], grow=0.25)
+    assert np.array_equal(out[:, :30], img[:, :30]) and np.array_equal(out[:, 70:], img[:, 70:])
+    region = (slice(30, 50), slice(40, 60))
+    assert out[region].std() < img[region].std() / 3
+
+
+@needs_cascades
+@needs_messi
+def test_publish_blurs_face_and_names_original(tmp_path: Path) -> None:
+    messi = MESSI.read_bytes()
+    files = {
+        "still-1-first_seen.jpg": ("still_raw", "image/jpeg", messi),
+        "still-1-first_seen.annotated.jpg": ("still_annotated", "image/jpeg", messi),
+        "still-2-between.jpg": ("still_raw", "image/jpeg", messi),
+        "still-3-confirmed.jpg": ("still_raw", "image/jpeg", messi),
+    }
+    key = generate_private_key()
+    folder, original = make_package(tmp_path / "ev", key, files=files)
+    result = publish_copy(folder, tmp_path / "public", key=key)
+    report = verify_package_dir(result.folder, key.public_key())
+    assert report.ok, report.problems
+    m = report.manifest
+    assert m is not None and m.kind == "public_copy" and m.derived_from is not None
+    assert m.derived_from.package_id == original.package_id
+    assert m.derived_from.manifest_hash == verify_package_dir(folder).manifest_hash
+    assert "blurred" in m.derived_from.method and result.faces >= 3  # the face in each raw still
+    before = cv2.imread(str(folder / "still-2-between.jpg")).astype(int)
+    after = cv2.imread(str(result.folder / "still-2-between.jpg")).astype(int)
+    face = (slice(94, 131), slice(227, 264))
+    assert np.abs(after[face] - before[face]).mean() > 10  # the face is gone …
+    assert np.abs(after[:60, :150] - before[:60, :150]).mean() < 3  # … the rest is as it was
+    # public copies stay out of the device's chain
+    assert verify_chain([original, m]) == []
+    with pytest.raises(EvidenceError, match="exists already"):
+        publish_copy(folder, tmp_path / "public")
+
+
+def test_publish_refuses_tampered_original(tmp_path: Path) -> None:
+    folder, _ = make_package(tmp_path / "ev", generate_private_key())
+    (folder / "crop.jpg").write_bytes(b"\xff\xd8\xff\xe0changed")
+    with pytest.raises(EvidenceError, match=r"does not verify: .*crop\.jpg"):
+        publish_copy(folder, tmp_path / "public")
+    assert not (tmp_path / "public").exists() or not any((tmp_path / "public").iterdir())
+
+
+@needs_cascades
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_publish_cli_with_clip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    packager = EvidencePackager(make_config(tmp_path, min_dwell_s=3.0), tmp_path / "out")
+    cam = Camera(packager, hw=(96, 128))
+    violation_then_cleared(cam, dwell_s=3.0, clear=False)
+    cam.run(5.0)
+    packager.close()
+    (src,) = [p for p in (tmp_path / "out" / "evidence").iterdir() if not p.name.startswith(".")]
+    assert main(["evidence", "publish", str(src), "--out", str(tmp_path / "pub")]) == 0
+    out = capsys.readouterr().out
+    assert "public copy:" in out and "review every public copy" in out
+    copy = tmp_path / "pub" / f"{src.name}-public"
+    assert main(["evidence", "verify", str(copy)]) == 0
+    assert "unsigned public copy" in capsys.readouterr().out
+    manifest = json.loads((copy / MANIFEST_NAME).read_bytes())
+    assert manifest["signature"] is None and {f["name"] for f in manifest["files"]} >= {
+        "clip.mp4",
+        "crop.jpg",
+    }
+    cap = cv2.VideoCapture(str(copy / "clip.mp4"))
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) >= 50
+    cap.release()
