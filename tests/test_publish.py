@@ -78,8 +78,8 @@ def test_publish_blurs_face_and_names_original(tmp_path: Path) -> None:
     assert m.derived_from.package_id == original.package_id
     assert m.derived_from.manifest_hash == verify_package_dir(folder).manifest_hash
     assert "blurred" in m.derived_from.method and result.faces >= 3  # the face in each raw still
-    before = cv2.imread(str(folder / "still-2-between.jpg")).astype(int)
-    after = cv2.imread(str(result.folder / "still-2-between.jpg")).astype(int)
+    before = np.asarray(cv2.imread(str(folder / "still-2-between.jpg")), dtype=int)
+    after = np.asarray(cv2.imread(str(result.folder / "still-2-between.jpg")), dtype=int)
     face = (slice(94, 131), slice(227, 264))
     assert np.abs(after[face] - before[face]).mean() > 10  # the face is gone …
     assert np.abs(after[:60, :150] - before[:60, :150]).mean() < 3  # … the rest is as it was
