@@ -176,7 +176,9 @@ def test_short_dwell_waits_for_post_roll(tmp_path: Path) -> None:
     cam = Camera(packager)
     violation_then_cleared(cam, dwell_s=2.0, clear=False)
     assert _packages(tmp_path / "out") == []
+    assert packager.awaiting_package("hit-1") and not packager.awaiting_package("other")
     cam.run(4.0)
+    assert not packager.awaiting_package("hit-1")
     (folder,) = _packages(tmp_path / "out")
     probe = _ffprobe(folder / "clip.webm")
     assert probe["codec_name"] == "vp9" and float(probe["duration"]) >= 10.0
