@@ -37,6 +37,7 @@ class Staged:
 
     def publish(self) -> None:
         """Move every staged file into place (atomic per file); remember which ones are new."""
+        dirs: set[Path] = set()
         for tmp, digest in self.items:
             final = self.store.path_for(digest)
             if final.exists():
@@ -45,7 +46,14 @@ class Staged:
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, final)
             self.created.append(final)
+            dirs.add(final.parent)
         self.items.clear()
+        for d in dirs:  # make the renames durable before the database commit names the files
+            fd = os.open(d, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def discard(self) -> None:
         for tmp, _ in self.items:
