@@ -204,12 +204,6 @@ class EvidencePackager:
         )
         return camera, zone, rule
 
-    def awaiting_package(self, hit_id: str) -> bool:
-        """Whether a confirmed hit's package is still to come (its clip waits for the post-roll).
-        The outbox holds the hit's events until then."""
-        hit = self.hits.get(hit_id)
-        return hit is not None and hit.confirmed is not None and not hit.packaged
-
     # -- the sink ------------------------------------------------------------------------------
 
     def on_event(self, event: HitEvent, frame: Frame, detections: Detections, ring: RingSnapshot) -> None:
