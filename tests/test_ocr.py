@@ -35,3 +35,20 @@ def test_read_text_without_extra() -> None:
         assert result.engine is None and result.lines == [] and "ocr extra" in (result.note or "")
     else:
         pytest.skip("the ocr extra is installed")
+
+
+def test_read_text_real_engine() -> None:
+    pytest.importorskip("rapidocr_onnxruntime")
+    from PIL import Image, ImageDraw
+
+    from detector.evidence.render import _font, find_cjk_font
+
+    font = _font(find_cjk_font(), 36)
+    image = Image.new("RGB", (520, 140), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    draw.text((10, 10), "旺铺招租 13812345678", font=font, fill=(0, 0, 0))
+    draw.text((10, 70), "电话 021-62345678", font=font, fill=(200, 0, 0))
+    result = read_text(np.ascontiguousarray(np.asarray(image)[:, :, ::-1]))
+    assert result.engine is not None and result.engine.startswith("rapidocr-onnxruntime")
+    assert "招租" in result.text
+    assert result.phones == ["13812345678", "021-62345678"]
