@@ -1,0 +1,290 @@
+"""Real processes for the delivery tests: the case service (``python -m nce serve``) on a free port
+with an enrolled device, edge configs with an ``uplink``, synthetic signed packages queued in an
+outbox, and what the service stored (read from its SQLite database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from manifest_factory import make_signed, write_package
+
+from detector.outbox import Outbox
+from nce.manifest import (
+    GENESIS_HASH,
+    EventInfo,
+    generate_private_key,
+    manifest_hash,
+    save_private_key,
+    save_public_key,
+    utc_ms,
+)
+
+SECRET = "delivery-test-secret-0123456789"
+T0 = dt.datetime(2026, 11, 26, 2, 0, 0, tzinfo=dt.UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def nce(
+    *args: str, cwd: Path, timeout: float = 90, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nce", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+
+
+class Service:
+    """``python -m nce serve`` as a subprocess on ``port`` (fixed, so that it can be restarted)."""
+
+    def __init__(self, root: Path, port: int | None = None) -> None:
+        self.root = root
+        self.db = root / "service.sqlite3"
+        self.db_url = f"sqlite:///{self.db}"
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = root / "service.log"
+        self.starts = 0
+
+    def start(self, **env: str) -> Service:
+        assert self.proc is None or self.proc.poll() is not None
+        logf = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "nce",
+                "serve",
+                "--db",
+                self.db_url,
+                "--port",
+                str(self.port),
+                "--evidence-dir",
+                str(self.root / "store"),
+            ],
+            cwd=self.root,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "NCE_SECRET_KEY": SECRET, "PYTHONUNBUFFERED": "1", **env},
+        )
+        self.starts += 1
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"nce serve exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}"
+                )
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"nce serve did not come up:\n{self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def enroll(self, device_id: str, pubkey: Path, token_out: Path) -> None:
+        done = nce("admin", "add-device", "--db", self.db_url, "--device-id", device_id,
+                   "--pubkey", str(pubkey), "--token-out", str(token_out), cwd=self.root)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    def rows(self, device_id: str) -> list[dict[str, Any]]:
+        """The hit events the service stored for ``device_id`` (packages have a ``seq``)."""
+        conn = sqlite3.connect(self.db)
+        conn.row_factory = sqlite3.Row
+        try:
+            return [
+                dict(r)
+                for r in conn.execute(
+                    "SELECT hit_id, event, seq, package_id, ts, case_id, chain_gap FROM hit_events "
+                    "WHERE device_id = ? ORDER BY id",
+                    (device_id,),
+                )
+            ]
+        finally:
+            conn.close()
+
+    def scalar(self, sql: str, *params: Any) -> Any:
+        conn = sqlite3.connect(self.db)
+        try:
+            return conn.execute(sql, params).fetchone()[0]
+        finally:
+            conn.close()
+
+
+@dataclass
+class Device:
+    id: str
+    key: Ed25519PrivateKey
+    key_file: Path
+    pub_file: Path
+    token_file: Path
+
+
+def make_device(root: Path, device_id: str) -> Device:
+    keys = root / "keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    key = generate_private_key()
+    save_private_key(key, keys / f"{device_id}.key")
+    save_public_key(key.public_key(), keys / f"{device_id}.pub")
+    return Device(
+        device_id, key, keys / f"{device_id}.key", keys / f"{device_id}.pub", keys / f"{device_id}.token"
+    )
+
+
+def add_uplink(config: Path, device: Device, service_url: str, **uplink: Any) -> Path:
+    """Add ``device`` and ``uplink`` sections to a site config file (outbox and data under its folder)."""
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc["device"] = {"id": device.id, "key_file": str(device.key_file)}
+    doc["uplink"] = {
+        "service_url": service_url,
+        "token_file": str(device.token_file),
+        "outbox_file": str(config.parent / "edge" / "outbox.sqlite"),
+        "data_dir": str(config.parent / "edge"),
+        "timeout_s": 5,
+        "retry_base_s": 0.2,
+        "retry_max_s": 1.0,
+        **uplink,
+    }
+    config.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return config
+
+
+class SyntheticEdge:
+    """Signed, chained packages in ``<data>/evidence`` and their outbox items, with an event for each
+    hit before and after its package (what ``nce run`` queues, without a model or a camera)."""
+
+    def __init__(self, device: Device, data_dir: Path, outbox_file: Path) -> None:
+        self.device = device
+        self.evidence = data_dir / "evidence"
+        self.evidence.mkdir(parents=True, exist_ok=True)
+        self.outbox_file = outbox_file
+        self.sequence = 0
+        self.prev = GENESIS_HASH
+        self.items = 0
+        self.packages: list[Path] = []
+
+    def event(self, box: Outbox, hit_id: str, kind: str, n: int) -> None:
+        t = utc_ms(T0 + dt.timedelta(seconds=n))
+        payload = {
+            "event": kind, "hit_id": hit_id, "site_id": "sh-pd-01", "camera_id": "cam-01", "zone_id": "z-shop-1",
+            "shop_id": "shop-001", "violation": "out_of_shop_trading", "track_id": 7, "label": "stall",
+            "score": 0.9, "box": [10.0, 20.0, 110.0, 220.0], "ts": t, "first_seen": t, "last_seen": t,
+            "dwell_s": 0.0, "sightings": 1,
+        }  # fmt: skip
+        box.add(device_id=self.device.id, kind="event", hit_id=hit_id, event=kind, payload=payload)
+        self.items += 1
+
+    def hits(self, n: int) -> None:
+        """Queue ``n`` hits: ``opened`` event, signed ``confirmed`` package, ``still_present`` event."""
+        box = Outbox(self.outbox_file)
+        try:
+            for _ in range(n):
+                self.sequence += 1
+                hit_id = f"{self.device.id}-hit-{self.sequence}"
+                self.event(box, hit_id, "opened", self.sequence)
+                ev = EventInfo(
+                    hit_id=hit_id, event="confirmed", ts=utc_ms(T0), first_seen=utc_ms(T0), confirmed_at=utc_ms(T0),
+                    last_seen=utc_ms(T0), cleared_at=None, dwell_s=300.0, sightings=150, track_id=7, label="stall",
+                    score=0.91, box=(10.0, 20.0, 110.0, 220.0),
+                )  # fmt: skip
+                m = make_signed(
+                    self.device.key,
+                    sequence=self.sequence,
+                    prev_hash=self.prev,
+                    device_id=self.device.id,
+                    package_id=f"{self.device.id}-{self.sequence:08d}-violation",
+                    event=ev,
+                )
+                self.prev = manifest_hash(m)
+                folder = write_package(self.evidence, m)
+                self.packages.append(folder)
+                box.add(device_id=self.device.id, kind="package", hit_id=hit_id, event="confirmed",
+                        payload={"package_id": m.package_id, "sequence": m.sequence}, package_dir=folder)  # fmt: skip
+                self.items += 1
+                self.event(box, hit_id, "still_present", self.sequence)
+        finally:
+            box.close()
+
+
+def edge_config(root: Path, device: Device, service_url: str, **uplink: Any) -> Path:
+    """A minimal site config (no cameras run) for ``nce outbox deliver``."""
+    doc = {
+        "site": {"id": "sh-pd-01", "name": "test", "timezone": "Asia/Shanghai"},
+        "model": {"path": "none.onnx"},
+        "shops": [{"id": "shop-001", "name": "shop", "code": "310000-0001"}],
+        "cameras": [{"id": "cam-01", "name": "cam", "source": "none.mp4"}],
+        "rules": [
+            {"violation": "out_of_shop_trading", "zone_kinds": ["shop_frontage"], "classes": ["stall"]}
+        ],
+    }
+    path = root / "site.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return add_uplink(path, device, service_url, **uplink)
+
+
+def check_exactly_once(service: Service, device_id: str, outbox_file: Path) -> dict[str, int]:
+    """Compare the outbox with what the service stored: every item once, none lost, none twice."""
+    box = Outbox(outbox_file)
+    try:
+        items = box.items()
+    finally:
+        box.close()
+    rows = service.rows(device_id)
+    want = Counter(
+        (i.payload["sequence"] if i.kind == "package" else None, i.hit_id, i.event)
+        for i in items
+        if i.status == "delivered"
+    )
+    got = Counter((r["seq"], r["hit_id"], r["event"]) for r in rows)
+    got_pkgs = [r["seq"] for r in rows if r["seq"] is not None]
+    duplicates = sum(max(0, n - want[k]) for k, n in got.items() if k in want)
+    lost = sum(max(0, n - got[k]) for k, n in want.items())
+    extra = sum(n for k, n in got.items() if k not in want)
+    return {
+        "items": len(items),
+        "delivered": sum(1 for i in items if i.status == "delivered"),
+        "pending": sum(1 for i in items if i.status == "pending"),
+        "poisoned": sum(1 for i in items if i.status == "poisoned"),
+        "service_packages": len(got_pkgs),
+        "service_events": len(rows) - len(got_pkgs),
+        "duplicates": duplicates,
+        "lost": lost,
+        "unexpected": extra,
+        "in_order": int(got_pkgs == sorted(got_pkgs)),
+    }
