@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -122,7 +123,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         print(rep.model_dump_json(indent=2))
         return 0
-    table = Table(title=f"{args.model} on {args.data} ({args.split}: {rep.images} images)")
+    table = Table(title=f"{Path(args.model).name} on {args.data} ({args.split}: {rep.images} images)")
     for col in ("class", "instances", "P", "R", "mAP50", "mAP50-95"):
         table.add_column(col, justify="left" if col == "class" else "right")
     for name, c in rep.per_class.items():
@@ -164,7 +165,9 @@ def _fpcheck(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rep.model_dump(), indent=2, ensure_ascii=False))
         return 0
-    table = Table(title=f"{args.model} on {rep.video} ({rep.frames} frames, conf ≥ {rep.conf})")
+    table = Table(
+        title=f"{Path(args.model).name} on {Path(rep.video).name} ({rep.frames} frames, conf ≥ {rep.conf})"
+    )
     table.add_column("class")
     table.add_column("detections", justify="right")
     table.add_column("per 100 frames", justify="right")

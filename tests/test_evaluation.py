@@ -135,3 +135,31 @@ def test_eval_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["model", "eval", "--model", str(model), "--data", str(tmp_path / "nope")]) != 0
     err = capsys.readouterr().err
     assert "no such folder" in err and "Traceback" not in err
+
+
+def _video(path: Path, n: int) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (64, 64))
+    for i in range(n):
+        writer.write(np.full((64, 64, 3), 40 + i, np.uint8))
+    writer.release()
+    return path
+
+
+def test_fpcheck_counts_per_100_frames(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from detector.evaluation import fp_check
+
+    raw = e2e_raw([(8, 8, 24, 24, 0.9, 0), (30, 30, 50, 50, 0.2, 1)])
+    model = constant_output_model(tmp_path / "m.onnx", raw, imgsz=(64, 64), names=NAMES, end2end=True)
+    video = _video(tmp_path / "v.avi", 20)
+    rep = fp_check(model, video, conf=0.25)
+    assert rep.frames == 20
+    assert (
+        rep.per_class["stall"].per_100_frames == 100.0 and rep.per_class["stall"].frames_with_detection == 20
+    )
+    assert rep.per_class["goods"].detections == 0  # below the threshold
+    rep = fp_check(model, video, conf=0.1, start=10, stride=5)
+    assert rep.frames == 2 and rep.per_class["goods"].per_100_frames == 100.0
+    with pytest.raises(DataError, match="bad frame range"):
+        fp_check(model, video, start=5, end=5)
+    assert main(["model", "fpcheck", "--model", str(model), "--video", str(tmp_path / "none.avi")]) != 0
+    assert "no such file" in capsys.readouterr().err
