@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from nce import __version__
 from service.api.routes import auth, cases, evidence, health, hits, ledger, shops
+from service.console import install as install_console
 from service.crud.cases import sweep_deadlines
 from service.db import make_engine, make_sessionmaker
 from service.errors import ServiceError
@@ -101,4 +102,5 @@ def create_app(settings: Settings) -> FastAPI:
 
     for module in (health, auth, hits, cases, evidence, shops, ledger):
         app.include_router(module.router)
+    install_console(app)  # the operator console at / (pages, /static)
     return app

@@ -1,0 +1,257 @@
+"""The console's one message catalogue: every label, zh-CN (default) and English.
+
+``CATALOGUE[key] = (zh-CN, en)``. Templates call ``t("key")``; a key missing here is an error when the
+page renders (tests render every page in both languages), never a silently blank label. Placeholders
+use ``str.format`` names: ``t("queue.showing", n=3)``.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Lang = Literal["zh-CN", "en"]
+LANGS: Final[tuple[Lang, ...]] = ("zh-CN", "en")
+DEFAULT_LANG: Final[Lang] = "zh-CN"
+
+CATALOGUE: Final[dict[str, tuple[str, str]]] = {
+    # the frame
+    "app.title": ("非现场执法 · 审核台", "NCE review console"),
+    "app.short": ("非现场执法", "NCE"),
+    "nav.queue": ("待审队列", "Queue"),
+    "nav.dashboard": ("统计", "Dashboard"),
+    "nav.signout": ("退出", "Sign out"),
+    "nav.lang_other": ("English", "中文"),
+    "nav.signed_in_as": ("{name}（{role}）", "{name} ({role})"),
+    "nav.keys": (
+        "快捷键：J/K 下一条/上一条 · C 确认 · D 驳回",
+        "Keys: J/K next/previous · C confirm · D dismiss",
+    ),
+    # roles
+    "role.operator": ("值班员", "operator"),
+    "role.supervisor": ("主管", "supervisor"),
+    "role.admin": ("管理员", "admin"),
+    "role.case_system": ("办案系统", "case system"),
+    "role.device": ("边缘设备", "device"),
+    # sign-in
+    "login.title": ("值班员登录", "Operator sign-in"),
+    "login.username": ("用户名", "Username"),
+    "login.password": ("密码", "Password"),
+    "login.submit": ("登录", "Sign in"),
+    "login.failed": ("用户名或密码错误。", "Wrong username or password."),
+    "login.missing": ("请填写用户名和密码。", "Enter a username and a password."),
+    "login.expired": ("登录已失效，请重新登录。", "Your session has ended; sign in again."),
+    "login.note": (
+        "本系统记录每一次审核操作（全过程记录）。",
+        "Every review action is recorded in the ledger (全过程记录).",
+    ),
+    # violations (ARCHITECTURE.md §2)
+    "violation.out_of_shop_trading": ("出店经营/跨门营业", "Out-of-shop trading"),
+    "violation.street_vending": ("占道设摊", "Street vending"),
+    "violation.piled_goods": ("乱堆物料", "Piled goods"),
+    "violation.illegal_ad": ("违规广告", "Illegal advertising"),
+    "violation.exposed_garbage": ("暴露垃圾", "Exposed garbage"),
+    # statuses
+    "status.all": ("全部", "All"),
+    "status.draft": ("待审核", "Draft"),
+    "status.confirmed": ("已确认", "Confirmed"),
+    "status.dismissed": ("已驳回", "Dismissed"),
+    "status.notice_issued": ("已告知", "Notice issued"),
+    "status.corrected": ("已整改", "Corrected"),
+    "status.escalated": ("已升级", "Escalated"),
+    "status.exported": ("已移送", "Exported"),
+    # zone kinds
+    "zone.shop_frontage": ("店前区域", "shop frontage"),
+    "zone.sidewalk": ("人行道", "sidewalk"),
+    "zone.road": ("道路", "road"),
+    "zone.no_ads": ("禁设广告区", "no-ads zone"),
+    # hit events
+    "event.opened": ("发现", "opened"),
+    "event.confirmed": ("确认持续", "confirmed"),
+    "event.still_present": ("仍存在", "still present"),
+    "event.cleared": ("已消失", "cleared"),
+    "event.public_copy": ("公开副本", "public copy"),
+    # still moments
+    "moment.first_seen": ("首次发现", "first seen"),
+    "moment.between": ("中间", "between"),
+    "moment.confirmed": ("确认时", "confirmed"),
+    "moment.cleared": ("消失时", "cleared"),
+    "moment.later": ("之后", "later"),
+    # ledger actions
+    "action.hit_ingested": ("接收证据包", "evidence package received"),
+    "action.hit_event": ("接收事件", "hit event received"),
+    "action.case_reviewed": ("人工审核", "reviewed"),
+    "action.notice_issued": ("发出告知", "notice issued"),
+    "action.case_corrected": ("已整改", "corrected"),
+    "action.case_escalated": ("已升级", "escalated"),
+    "action.case_exported": ("移送办案系统", "exported"),
+    "action.case_merged": ("并案", "merged"),
+    # queue
+    "queue.title": ("待审队列", "Review queue"),
+    "queue.filter": ("筛选", "Filter"),
+    "queue.reset": ("清除", "Reset"),
+    "queue.status": ("状态", "Status"),
+    "queue.violation": ("违法类型", "Violation"),
+    "queue.camera": ("摄像头", "Camera"),
+    "queue.date": ("日期", "Date"),
+    "queue.any": ("不限", "Any"),
+    "queue.empty": ("没有符合条件的案件。", "No cases match."),
+    "queue.more": ("下一页", "Next page"),
+    "queue.first_page": ("第一页", "First page"),
+    "queue.col.evidence": ("证据", "Evidence"),
+    "queue.col.case": ("案件", "Case"),
+    "queue.col.violation": ("违法类型", "Violation"),
+    "queue.col.camera": ("摄像头", "Camera"),
+    "queue.col.shop": ("商户", "Shop"),
+    "queue.col.first_seen": ("首次发现", "First seen"),
+    "queue.col.last_seen": ("最后发现", "Last seen"),
+    "queue.col.sightings": ("目击次数", "Sightings"),
+    "queue.col.status": ("状态", "Status"),
+    "queue.no_thumb": ("无图", "no image"),
+    "queue.bad_date": ("日期格式应为 YYYY-MM-DD。", "Dates are YYYY-MM-DD."),
+    "queue.bad_filter": ("筛选条件无效：{detail}", "Invalid filter: {detail}"),
+    # case page
+    "case.title": ("案件 #{id}", "Case #{id}"),
+    "case.back": ("返回队列", "Back to the queue"),
+    "case.prev": ("上一条 (K)", "Previous (K)"),
+    "case.next": ("下一条 (J)", "Next (J)"),
+    "case.stills": ("证据照片", "Stills"),
+    "case.show_raw": ("看原图", "Show raw"),
+    "case.show_annotated": ("看标注图", "Show annotated"),
+    "case.zone_overlay": ("显示区域", "Show zone"),
+    "case.no_stills": ("没有证据照片。", "No stills."),
+    "case.clip": ("视频片段", "Clip"),
+    "case.no_clip": ("没有视频片段。", "No clip."),
+    "case.clip_of": ("证据包 {package}", "package {package}"),
+    "case.facts": ("案件信息", "Case facts"),
+    "case.camera": ("摄像头", "Camera"),
+    "case.zone": ("区域", "Zone"),
+    "case.site": ("路段", "Site"),
+    "case.first_seen": ("首次发现", "First seen"),
+    "case.last_seen": ("最后发现", "Last seen"),
+    "case.sightings": ("目击次数", "Sightings"),
+    "case.hits": ("证据包", "Packages"),
+    "case.detected": ("检测目标", "Detected"),
+    "case.original_violation": ("设备原判：{v}", "Device reported: {v}"),
+    "case.reviewed": ("{who} 于 {when} 审核", "Reviewed by {who} at {when}"),
+    "case.reason": ("理由", "Reason"),
+    "case.deadline": ("整改期限", "Deadline"),
+    "case.flags": ("标记", "Flags"),
+    "case.flag.chain_gap": ("证据链序号缺口", "sequence gap in the device's chain"),
+    "case.timeline": ("目击时间线", "Timeline of sightings"),
+    "case.tl.time": ("时间", "Time"),
+    "case.tl.event": ("事件", "Event"),
+    "case.tl.device": ("设备", "Device"),
+    "case.tl.seq": ("序号", "Seq"),
+    "case.tl.signed": ("签名", "Signed"),
+    "case.tl.files": ("文件", "Files"),
+    "case.signed_yes": ("已验签", "verified"),
+    "case.signed_no": ("无签名", "unsigned"),
+    "case.gap": ("缺口", "gap"),
+    "case.party": ("当事人（商户）", "Party (shop)"),
+    "case.no_party": ("未关联商户（按摄像头区域立案）。", "No shop linked (filed by camera zone)."),
+    "case.shop.code": ("一店一码", "Shop code"),
+    "case.shop.license": ("营业执照", "Licence"),
+    "case.shop.address": ("地址", "Address"),
+    "case.shop.contact": ("联系方式", "Contact"),
+    "case.legal": ("法律依据", "Legal basis"),
+    "case.no_legal": ("未配置法律依据。", "No legal basis configured."),
+    "case.legal.article": ("条款", "Article"),
+    "case.legal.penalty": ("罚款幅度", "Penalty"),
+    "case.legal.penalty_range": ("{min}–{max} 元", "{min}–{max} yuan"),
+    "case.legal.penalty_none": ("未查到", "not found"),
+    "case.legal.source": ("来源", "Source"),
+    "case.legal.unverified": ("未核实", "unverified"),
+    "case.legal.verified": ("已核实", "verified"),
+    "case.history": ("商户违法记录", "Shop history"),
+    "case.first_offence": ("首次违法（可考虑免罚清单）", "First offence (leniency list may apply)"),
+    "case.repeat_offence": ("非首次违法", "Not a first offence"),
+    "case.prior_cases": ("既往案件 {n} 起", "{n} prior case(s)"),
+    "case.no_history": ("无商户，无记录。", "No shop, no history."),
+    "case.ledger": ("操作记录（台账）", "Ledger entries"),
+    "case.ledger.seq": ("序号", "Seq"),
+    "case.ledger.time": ("时间", "Time"),
+    "case.ledger.actor": ("操作者", "Actor"),
+    "case.ledger.action": ("操作", "Action"),
+    "case.ledger.detail": ("内容", "Detail"),
+    "case.ledger.hash": ("哈希", "Hash"),
+    "case.actions": ("审核操作", "Actions"),
+    "case.no_actions": ("此状态下无可用操作。", "No actions in this status."),
+    "case.confirm": ("确认违法 (C)", "Confirm (C)"),
+    "case.correct_to": ("更正违法类型", "Correct the violation"),
+    "case.correct_keep": ("不更正", "keep as reported"),
+    "case.dismiss": ("驳回 (D)", "Dismiss (D)"),
+    "case.dismiss_reason": ("驳回理由（必填）", "Reason to dismiss (required)"),
+    "case.common_reasons": ("常用理由（一键驳回）", "Common reasons (one click dismisses)"),
+    "case.notice": ("发出整改告知", "Issue a notice"),
+    "case.notice_deadline": ("整改期限", "Correct by"),
+    "case.notice_note": ("备注", "Note"),
+    "case.notice_submit": ("发出告知", "Issue notice"),
+    "case.notice_presets": ("快捷期限", "Quick deadlines"),
+    "case.preset.2h": ("2 小时", "2 hours"),
+    "case.preset.24h": ("24 小时", "24 hours"),
+    "case.preset.3d": ("3 天", "3 days"),
+    "case.preset.7d": ("7 天", "7 days"),
+    "case.tz_note": ("时间为 {tz}", "Times in {tz}"),
+    # dismiss reasons (stored in the ledger in Chinese, the language of the record)
+    "reason.false_detection": ("非违规/误检", "Not a violation / false detection"),
+    "reason.permitted_hours": ("外摆位许可时段", "Permitted outdoor-trading hours"),
+    "reason.self_corrected": ("已自行整改", "Already corrected by the shop"),
+    "reason.unclear": ("画面不清", "Image unclear"),
+    # outcomes (flash after a redirect)
+    "done.confirmed": ("已确认案件 #{id}。", "Case #{id} confirmed."),
+    "done.dismissed": ("已驳回案件 #{id}。", "Case #{id} dismissed."),
+    "done.notice_issued": ("已对案件 #{id} 发出告知。", "Notice issued for case #{id}."),
+    # errors
+    "err.title": ("出错了", "Something went wrong"),
+    "err.csrf": (
+        "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试。",
+        "The form expired or came from elsewhere (CSRF check failed); reload the page and try again.",
+    ),
+    "err.forbidden": ("账户角色“{role}”不能使用审核台。", "Role “{role}” may not use the console."),
+    "err.not_found": ("案件 #{id} 不存在。", "Case #{id} does not exist."),
+    "err.page_not_found": ("页面不存在。", "Page not found."),
+    "err.reason_required": ("驳回必须填写理由。", "A reason is required to dismiss."),
+    "err.reason_too_long": ("理由过长（最多 {n} 字）。", "The reason is too long (at most {n} characters)."),
+    "err.bad_decision": ("未知的审核决定。", "Unknown review decision."),
+    "err.bad_violation": ("未知的违法类型：{v}", "Unknown violation type: {v}"),
+    "err.bad_reason_code": ("未知的常用理由。", "Unknown common reason."),
+    "err.bad_deadline": ("整改期限格式无效。", "The deadline is not a valid date and time."),
+    "err.deadline_past": ("整改期限必须晚于现在。", "The deadline must be in the future."),
+    "err.conflict": ("操作未执行：{detail}", "Not done: {detail}"),
+    "err.invalid": ("输入有误：{detail}", "Invalid input: {detail}"),
+    "err.back": ("返回", "Back"),
+    # dashboard
+    "dash.title": ("统计", "Dashboard"),
+    "dash.window": ("最近 {days} 天", "Last {days} days"),
+    "dash.per_day": ("每日案件数（按违法类型）", "Cases per day, by violation"),
+    "dash.rate_camera": ("各摄像头确认率", "Confirm rate per camera"),
+    "dash.rate_rule": ("各规则确认率（违法类型 · 区域）", "Confirm rate per rule (violation · zone)"),
+    "dash.rate_class": ("各检测类别确认率", "Confirm rate per detected class"),
+    "dash.rate_note": (
+        "确认率 = 已确认（含后续状态）÷ 已审核；低确认率即误报多，需调整区域、阈值或模型。",
+        "Confirm rate = confirmed (or later) ÷ reviewed; a low rate means false alarms: "
+        "tune the zone, the thresholds or the model.",
+    ),
+    "dash.reviewed": ("已审 {n}", "{n} reviewed"),
+    "dash.no_data": ("暂无数据。", "No data yet."),
+    "dash.total": ("合计", "total"),
+}
+
+
+def translate(lang: Lang, key: str, **values: object) -> str:
+    """The label for ``key`` in ``lang``; raises KeyError for an unknown key."""
+    zh, en = CATALOGUE[key]
+    text = en if lang == "en" else zh
+    return text.format(**values) if values else text
+
+
+def pick_lang(value: str | None) -> Lang | None:
+    """``zh``/``zh-CN``/``en`` (any case) → a supported language, else None."""
+    if not value:
+        return None
+    v = value.strip().lower()
+    if v in ("en", "en-us", "en-gb"):
+        return "en"
+    if v in ("zh", "zh-cn", "zh-hans", "cn"):
+        return "zh-CN"
+    return None

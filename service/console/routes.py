@@ -1,0 +1,461 @@
+"""The console's pages and form posts, served at ``/``.
+
+Pages read through :mod:`service.crud.cases` (the API's functions) and :mod:`service.console.queries`;
+every action calls the same crud function as the API (``review_case``, ``issue_notice``), so the
+ledger records it the same way. Forms are parsed here (not by FastAPI's validation) so that bad input
+comes back as the page with a clear message, never as JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from detector.config import Violation
+from service import auth, workflow
+from service.api.deps import SESSION_COOKIE, SessionDep, StateDep
+from service.auth import Principal
+from service.console import queries
+from service.console.charts import rate_bars, stacked_days
+from service.console.guard import (
+    CSRF_FIELD,
+    CsrfRejected,
+    LoginRequired,
+    NotForConsole,
+    check_csrf,
+    principal_of,
+)
+from service.console.messages import CATALOGUE, translate
+from service.console.render import console_tz, render, request_lang
+from service.console.view import build, ledger_detail
+from service.crud import cases as crud
+from service.crud import identities
+from service.errors import Conflict, Invalid, NotFound, ServiceError, Unauthorized
+from service.models import utcnow
+from service.schemas.cases import NoticeIn, ReviewIn
+from service.schemas.common import CASE_STATUSES
+from service.security import sign
+
+router = APIRouter(include_in_schema=False)
+
+VIOLATIONS: tuple[str, ...] = tuple(v.value for v in Violation)
+REASON_CODES: tuple[str, ...] = tuple(k.removeprefix("reason.") for k in CATALOGUE if k.startswith("reason."))
+REASON_MAX = 2000
+PAGE_SIZE = 30
+DASH_DAYS = (7, 14, 30, 90)
+
+
+def operator(request: Request, state: StateDep, session: SessionDep) -> Principal:
+    return principal_of(request, state, session)
+
+
+Operator = Annotated[Principal, Depends(operator)]
+CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _optional_principal(request: Request, state: StateDep, session: SessionDep) -> Principal | None:
+    try:
+        return principal_of(request, state, session)
+    except (LoginRequired, NotForConsole):
+        return None
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site (never ``//host`` or a scheme) may follow sign-in."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+# --- sign-in --------------------------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_page(request: Request, state: StateDep, session: SessionDep) -> Response:
+    if _optional_principal(request, state, session) is not None:
+        return _redirect(_safe_next(request.query_params.get("next")))
+    expired = request.query_params.get("expired") == "1"
+    return render(
+        request,
+        state,
+        "login.html",
+        principal=None,
+        error="login.expired" if expired else None,
+        next=_safe_next(request.query_params.get("next")),
+        username="",
+    )
+
+
+@router.post("/login")
+async def login(request: Request, state: StateDep, session: SessionDep) -> Response:
+    form = await request.form()
+    check_csrf(request, state.settings.secret_key, _field(form, CSRF_FIELD))
+    username, password = _field(form, "username"), form.get("password")
+    next_url = _safe_next(_field(form, "next"))
+    if not username or not isinstance(password, str) or not password:
+        return render(
+            request, state, "login.html", principal=None, status_code=422,
+            error="login.missing", next=next_url, username=username,
+        )  # fmt: skip
+    try:
+        token, _expires, _principal = identities.login(
+            session, username=username, password=password, ttl_s=state.settings.session_ttl_s
+        )
+    except Unauthorized:
+        return render(
+            request, state, "login.html", principal=None, status_code=401,
+            error="login.failed", next=next_url, username=username,
+        )  # fmt: skip
+    response = _redirect(next_url)
+    response.set_cookie(
+        SESSION_COOKIE,
+        sign(state.settings.secret_key, token),
+        max_age=state.settings.session_ttl_s,
+        httponly=True,
+        samesite="strict",
+        secure=state.settings.cookie_secure,
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, state: StateDep, session: SessionDep, principal: Operator) -> Response:
+    form = await request.form()
+    check_csrf(request, state.settings.secret_key, _field(form, CSRF_FIELD))
+    identities.logout(session, principal=principal)
+    response = _redirect("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- the queue ------------------------------------------------------------------------------------
+
+
+def _day_bounds(day: str) -> tuple[dt.datetime, dt.datetime]:
+    d = dt.date.fromisoformat(day)
+    start = dt.datetime.combine(d, dt.time(), tzinfo=console_tz())
+    return start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC)
+
+
+@router.get("/")
+def queue(request: Request, state: StateDep, session: SessionDep, principal: Operator) -> Response:
+    q = request.query_params
+    status = q.get("status", "draft")
+    violation = q.get("violation", "")
+    camera = q.get("camera", "")
+    day = q.get("date", "")
+    cursor = q.get("cursor") or None
+    errors: list[str] = []
+    lang, _ = request_lang(request)
+    if status not in (*CASE_STATUSES, "all"):
+        errors.append(translate(lang, "queue.bad_filter", detail=f"status={status}"))
+        status = "draft"
+    if violation and violation not in VIOLATIONS:
+        errors.append(translate(lang, "queue.bad_filter", detail=f"violation={violation}"))
+        violation = ""
+    since = until = None
+    if day:
+        try:
+            since, until = _day_bounds(day)
+        except ValueError:
+            errors.append(translate(lang, "queue.bad_date"))
+            day = ""
+    flt = crud.CaseFilter(
+        status=None if status == "all" else status,
+        violation=violation or None,
+        camera_id=camera[:64] or None,
+        since=since,
+        until=until,
+    )
+    try:
+        rows, next_cursor = crud.list_cases(
+            session, principal=principal, flt=flt, cursor=cursor, limit=PAGE_SIZE
+        )
+    except Invalid as exc:
+        errors.append(translate(lang, "queue.bad_filter", detail=str(exc)))
+        rows, next_cursor = crud.list_cases(
+            session, principal=principal, flt=flt, cursor=None, limit=PAGE_SIZE
+        )
+    ids = [c.id for c in rows]
+    return render(
+        request,
+        state,
+        "queue.html",
+        principal=principal,
+        status_code=422 if errors else 200,
+        errors=errors,
+        cases=rows,
+        thumbs=queries.thumbnails(session, ids),
+        shops=queries.shop_names(session, {c.shop_id for c in rows if c.shop_id}),
+        counts=queries.status_counts(session),
+        cameras=queries.camera_ids(session),
+        statuses=CASE_STATUSES,
+        violations=VIOLATIONS,
+        f={"status": status, "violation": violation, "camera": camera, "date": day},
+        next_cursor=next_cursor,
+        paged=cursor is not None,
+    )
+
+
+# --- one case -------------------------------------------------------------------------------------
+
+
+def _case_page(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    principal: Principal,
+    case_id: int,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+    form: dict[str, str] | None = None,
+) -> Response:
+    lang, _ = request_lang(request)
+    try:
+        detail = crud.case_detail(session, principal=principal, case_id=case_id, legal=state.legal)
+    except NotFound:
+        return render(
+            request, state, "error.html", principal=principal, status_code=404,
+            message=translate(lang, "err.not_found", id=case_id),
+        )  # fmt: skip
+    queue_status = request.query_params.get("s", "draft")
+    if queue_status not in CASE_STATUSES:
+        queue_status = "draft"
+    prev_id, next_id = queries.neighbours(session, case_id=case_id, status=queue_status)
+    view = build(detail, queries.manifests(session, [h.id for h in detail.hits]))
+    done = request.query_params.get("done")
+    flash = (
+        translate(lang, f"done.{done}", id=case_id)
+        if done in ("confirmed", "dismissed", "notice_issued")
+        else None
+    )
+    status = detail.case.status
+
+    def label(kind: str, value: str) -> str:
+        try:
+            return translate(lang, f"{kind}.{value}")
+        except KeyError:
+            return value
+
+    now_local = utcnow().astimezone(console_tz())
+    presets = {h: (now_local + dt.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M") for h in (2, 24, 72, 168)}
+    return render(
+        request,
+        state,
+        "case.html",
+        principal=principal,
+        status_code=status_code,
+        v=view,
+        c=detail.case,
+        error=error,
+        flash=flash,
+        prev_id=prev_id,
+        next_id=next_id,
+        queue_status=queue_status,
+        can_review=workflow.can_move(status, "confirmed") and principal.role in auth.REVIEW,
+        can_notice=workflow.can_move(status, "notice_issued") and principal.role in auth.NOTICE,
+        violations=VIOLATIONS,
+        reason_codes=REASON_CODES,
+        ledger_rows=[(e, ledger_detail(e, label)) for e in detail.ledger],
+        form=form or {},
+        presets=presets,
+    )
+
+
+@router.get("/cases/{case_id}")
+def case_page(
+    case_id: CaseId, request: Request, state: StateDep, session: SessionDep, principal: Operator
+) -> Response:
+    return _case_page(request, state, session, principal, case_id)
+
+
+def _after(case_id: int, done: str, request: Request) -> RedirectResponse:
+    params = {"done": done}
+    s = request.query_params.get("s")
+    if s in CASE_STATUSES:
+        params["s"] = s
+    return _redirect(f"/cases/{case_id}?{urlencode(params)}")
+
+
+def _service_error(lang: str, exc: ServiceError) -> tuple[str, int]:
+    key = "err.conflict" if isinstance(exc, Conflict) else "err.invalid"
+    return translate("en" if lang == "en" else "zh-CN", key, detail=str(exc)), exc.status_code
+
+
+@router.post("/cases/{case_id}/review")
+async def review(
+    case_id: CaseId, request: Request, state: StateDep, session: SessionDep, principal: Operator
+) -> Response:
+    form = await request.form()
+    check_csrf(request, state.settings.secret_key, _field(form, CSRF_FIELD))
+    lang, _ = request_lang(request)
+    decision = _field(form, "decision")
+    code = _field(form, "reason_code")
+    reason = _field(form, "reason")
+    violation = _field(form, "violation")
+    echo = {"decision": decision, "reason": reason, "violation": violation}
+
+    def fail(key: str, status_code: int = 422, **values: object) -> Response:
+        session.rollback()
+        return _case_page(
+            request, state, session, principal, case_id,
+            error=translate(lang, key, **values), status_code=status_code, form=echo,
+        )  # fmt: skip
+
+    if decision not in ("confirm", "dismiss"):
+        return fail("err.bad_decision")
+    if code:
+        if code not in REASON_CODES:
+            return fail("err.bad_reason_code")
+        # the record is kept in Chinese, whatever the page's language
+        common = translate("zh-CN", f"reason.{code}")
+        reason = f"{common}；{reason}" if reason else common
+    if violation and violation not in VIOLATIONS:
+        return fail("err.bad_violation", v=violation[:64])
+    if decision == "dismiss" and not reason:
+        return fail("err.reason_required")
+    if len(reason) > REASON_MAX:
+        return fail("err.reason_too_long", n=REASON_MAX)
+    try:
+        data = ReviewIn(decision=decision, reason=reason or None, violation=violation or None)
+    except ValidationError as exc:
+        return fail("err.invalid", detail="; ".join(e["msg"] for e in exc.errors()))
+    try:
+        crud.review_case(session, principal=principal, case_id=case_id, data=data)
+    except ServiceError as exc:
+        session.rollback()
+        message, code_ = _service_error(lang, exc)
+        return _case_page(
+            request, state, session, principal, case_id, error=message, status_code=code_, form=echo
+        )
+    return _after(case_id, "confirmed" if decision == "confirm" else "dismissed", request)
+
+
+@router.post("/cases/{case_id}/notice")
+async def notice(
+    case_id: CaseId, request: Request, state: StateDep, session: SessionDep, principal: Operator
+) -> Response:
+    form = await request.form()
+    check_csrf(request, state.settings.secret_key, _field(form, CSRF_FIELD))
+    lang, _ = request_lang(request)
+    raw = _field(form, "deadline")
+    note = _field(form, "note")
+    echo = {"deadline": raw, "note": note}
+
+    def fail(message: str, status_code: int = 422) -> Response:
+        session.rollback()
+        return _case_page(
+            request, state, session, principal, case_id, error=message, status_code=status_code, form=echo
+        )
+
+    if principal.role not in auth.NOTICE:
+        return fail(translate(lang, "err.forbidden", role=principal.role), 403)
+    try:
+        local = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return fail(translate(lang, "err.bad_deadline"))
+    deadline = local.replace(tzinfo=console_tz()) if local.tzinfo is None else local
+    if deadline <= utcnow():
+        return fail(translate(lang, "err.deadline_past"))
+    if len(note) > REASON_MAX:
+        return fail(translate(lang, "err.reason_too_long", n=REASON_MAX))
+    try:
+        data = NoticeIn(deadline=deadline, note=note or None)
+        crud.issue_notice(session, principal=principal, case_id=case_id, data=data)
+    except ValidationError as exc:
+        return fail(translate(lang, "err.invalid", detail="; ".join(e["msg"] for e in exc.errors())))
+    except ServiceError as exc:
+        message, code = _service_error(lang, exc)
+        return fail(message, code)
+    return _after(case_id, "notice_issued", request)
+
+
+# --- the dashboard --------------------------------------------------------------------------------
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, state: StateDep, session: SessionDep, principal: Operator) -> Response:
+    lang, _ = request_lang(request)
+    try:
+        days = int(request.query_params.get("days", "14"))
+    except ValueError:
+        days = 14
+    days = days if days in DASH_DAYS else 14
+    s = queries.stats(session, days=days, tz=console_tz(), now=utcnow())
+
+    def t(key: str, **values: object) -> str:
+        return translate(lang, key, **values)
+
+    def violation_label(v: str) -> str:
+        return t(f"violation.{v}") if v in VIOLATIONS else v
+
+    def rule_label(key: str) -> str:
+        v, _, zone = key.partition("|")
+        zone_label = t(f"zone.{zone}") if f"zone.{zone}" in CATALOGUE else zone
+        return f"{violation_label(v)} · {zone_label}"
+
+    def reviewed(n: int) -> str:
+        return t("dash.reviewed", n=n)
+
+    return render(
+        request,
+        state,
+        "dashboard.html",
+        principal=principal,
+        days=days,
+        day_choices=DASH_DAYS,
+        per_day=stacked_days(s.days, s.per_day, VIOLATIONS, violation_label, t("dash.total")),
+        per_camera=rate_bars(s.per_camera, str, reviewed) if s.per_camera else None,
+        per_rule=rate_bars(s.per_rule, rule_label, reviewed) if s.per_rule else None,
+        per_class=rate_bars(s.per_class, str, reviewed) if s.per_class else None,
+    )
+
+
+# --- errors as pages ------------------------------------------------------------------------------
+
+
+def _page_error(request: Request, status_code: int, message: str) -> Response:
+    state = request.app.state.nce
+    return render(request, state, "error.html", principal=None, status_code=status_code, message=message)
+
+
+async def on_csrf(request: Request, exc: Exception) -> Response:
+    lang, _ = request_lang(request)
+    return _page_error(request, 403, translate(lang, "err.csrf"))
+
+
+async def on_login_required(request: Request, exc: Exception) -> Response:
+    if request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        params = {"next": target}
+        if getattr(exc, "expired", False):
+            params["expired"] = "1"
+        return _redirect(f"/login?{urlencode(params)}")
+    lang, _ = request_lang(request)
+    return _page_error(request, 401, translate(lang, "login.expired"))
+
+
+async def on_not_for_console(request: Request, exc: Exception) -> Response:
+    lang, _ = request_lang(request)
+    role = exc.role if isinstance(exc, NotForConsole) else "?"
+    return _page_error(request, 403, translate(lang, "err.forbidden", role=role))
+
+
+HANDLERS = {CsrfRejected: on_csrf, NotForConsole: on_not_for_console, LoginRequired: on_login_required}

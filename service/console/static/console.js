@@ -1,0 +1,99 @@
+// NCE review console: keyboard shortcuts and small conveniences. Everything works without it.
+(function () {
+  "use strict";
+  var page = document.body.getAttribute("data-page");
+
+  function typing(e) {
+    var t = e.target;
+    return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+  }
+  function go(id) {
+    var a = document.getElementById(id);
+    if (a) { window.location.href = a.href; }
+  }
+
+  // the queue: J/K move the selection, Enter (or O) opens it; clicking a row opens it
+  if (page === "queue") {
+    var rows = Array.prototype.slice.call(document.querySelectorAll("tr.row"));
+    var sel = -1;
+    var select = function (i) {
+      if (!rows.length) { return; }
+      if (sel >= 0) { rows[sel].classList.remove("sel"); }
+      sel = Math.max(0, Math.min(rows.length - 1, i));
+      rows[sel].classList.add("sel");
+      rows[sel].scrollIntoView({ block: "nearest" });
+    };
+    rows.forEach(function (row) {
+      row.addEventListener("click", function (e) {
+        if (e.target.closest("a")) { return; }
+        window.location.href = row.getAttribute("data-href");
+      });
+    });
+    document.addEventListener("keydown", function (e) {
+      if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) { return; }
+      var k = e.key.toLowerCase();
+      if (k === "j") { select(sel + 1); e.preventDefault(); }
+      else if (k === "k") { select(sel - 1); e.preventDefault(); }
+      else if ((k === "enter" || k === "o") && sel >= 0) { window.location.href = rows[sel].getAttribute("data-href"); }
+    });
+  }
+
+  if (page === "case") {
+    // raw <-> annotated stills
+    var toggle = document.getElementById("toggle-raw");
+    if (toggle) {
+      var raw = false;
+      toggle.addEventListener("click", function () {
+        raw = !raw;
+        document.querySelectorAll("img.still-img").forEach(function (img) {
+          img.src = img.getAttribute(raw ? "data-raw" : "data-annotated");
+        });
+        toggle.textContent = toggle.getAttribute(raw ? "data-annotated-label" : "data-raw-label");
+        toggle.setAttribute("aria-pressed", raw ? "true" : "false");
+      });
+    }
+    var zone = document.getElementById("toggle-zone");
+    var stills = document.getElementById("stills");
+    if (zone && stills) {
+      zone.addEventListener("change", function () { stills.classList.toggle("show-zone", zone.checked); });
+    }
+    // quick deadlines for a notice
+    var deadline = document.getElementById("notice-deadline");
+    document.querySelectorAll("button.preset").forEach(function (b) {
+      b.addEventListener("click", function () {
+        // computed by the server in the console's time zone (the one it reads the deadline in)
+        deadline.value = b.getAttribute("data-value");
+      });
+    });
+    var dismissForm = document.getElementById("dismiss-form");
+    var reason = document.getElementById("dismiss-reason");
+    document.addEventListener("keydown", function (e) {
+      if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) { return; }
+      var k = e.key.toLowerCase();
+      if (k === "j") { go("next-link"); }
+      else if (k === "k") { go("prev-link"); }
+      else if (k === "c") {
+        var f = document.getElementById("confirm-form");
+        if (f) { e.preventDefault(); f.requestSubmit(document.getElementById("confirm-btn")); }
+      } else if (k === "d" && reason) {
+        e.preventDefault();
+        dismissForm.scrollIntoView({ block: "center" });
+        reason.focus();
+      } else if (dismissForm && /^[1-9]$/.test(e.key) && document.activeElement !== reason) {
+        var chip = dismissForm.querySelector('button.chip[data-key="' + e.key + '"]');
+        if (chip && dismissForm.classList.contains("armed")) { dismissForm.requestSubmit(chip); }
+      }
+    });
+    // after D, digits pick a common reason (Escape leaves the reason box first)
+    if (reason) {
+      reason.addEventListener("keydown", function (e) {
+        if (e.key === "Escape") { reason.blur(); dismissForm.classList.add("armed"); }
+        else if (e.key === "Enter" && !e.shiftKey) {
+          e.preventDefault();
+          dismissForm.requestSubmit(document.getElementById("dismiss-btn"));
+        }
+      });
+      reason.addEventListener("focus", function () { dismissForm.classList.add("armed"); });
+    }
+  }
+})();
