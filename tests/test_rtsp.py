@@ -123,8 +123,9 @@ def test_server_restart_reconnects_and_hits_go_on(tmp_path: Path, server: RtspSe
     zone = [[0.6, 0.5], [0.95, 0.5], [0.95, 0.85], [0.6, 0.85]]  # around the red bar's foot
     cam = pf.camera("cam-rtsp", server.url, zones=False)
     cam["zones"] = [{"id": "z-front", "kind": "shop_frontage", "shop_id": "S-1", "polygon": zone}]
+    twin = pf.camera("cam-twin", server.url, zones=False)  # a second camera on the same stream
     rule = {**pf.RULES[0], "min_dwell_s": 0.5, "grace_s": 2.0, "update_interval_s": 0.5, "cooldown_s": 60}
-    config = load_site_config(pf.site_config(tmp_path / "site.yaml", model, [cam], rules=[rule]))
+    config = load_site_config(pf.site_config(tmp_path / "site.yaml", model, [cam, twin], rules=[rule]))
     rec, metrics = Recorder(), PipelineMetrics()
     pipeline = Pipeline(
         config,
@@ -149,6 +150,8 @@ def test_server_restart_reconnects_and_hits_go_on(tmp_path: Path, server: RtspSe
             20,
             "hits after the restart",
         )
+        # live cameras sampled on one clock grid are due together and share a batch
+        wait_for(lambda: pipeline.summary.largest_batch == 2, 10, "a batch of both cameras")
     finally:
         pipeline.stop()
         worker.join(20)
