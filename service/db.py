@@ -1,8 +1,9 @@
 """Engines and sessions.
 
-SQLite runs in WAL mode with a busy timeout, and every transaction begins ``IMMEDIATE`` so that two
-writers queue instead of failing on a read-to-write upgrade. PostgreSQL serialises appends through a
-row lock on the ledger head (see :mod:`service.ledger`).
+SQLite runs in WAL mode with a busy timeout. Reads begin a plain (deferred) transaction and never
+block writers; a write transaction starts with :func:`begin_write`, which on SQLite begins
+``IMMEDIATE`` so that writers queue instead of failing on a read-to-write upgrade. PostgreSQL
+serialises appends through a row lock on the ledger head (see :mod:`service.ledger`).
 """
 
 from __future__ import annotations
@@ -62,7 +63,26 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+_WRITE = "nce_write"
+
+
+def begin_write(session: Session) -> None:
+    """Make the session's transaction a write transaction; call it before the first write.
+
+    On SQLite a read transaction already open is ended first (nothing is pending in it by contract)
+    and the new one begins ``IMMEDIATE``; elsewhere this does nothing.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        if session.connection().get_execution_options().get(_WRITE):
+            return
+        session.rollback()
+    session.connection(execution_options={_WRITE: True})
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.db import begin_write
 from service.models import LedgerEntry, LedgerHead, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -60,7 +61,9 @@ def entry_hash(
 
 
 def lock_head(session: Session) -> LedgerHead:
-    """Lock the ledger head for this transaction (``SELECT … FOR UPDATE``; SQLite: the write lock)."""
+    """Begin the write transaction and lock the ledger head for it (``SELECT … FOR UPDATE``; SQLite:
+    ``BEGIN IMMEDIATE``). Call it before anything else that the transaction decides on."""
+    begin_write(session)
     return session.execute(select(LedgerHead).where(LedgerHead.id == 1).with_for_update()).scalar_one()
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from nce.manifest import ManifestError, load_public_key, public_key_b64
 from service.auth import Principal
+from service.db import begin_write
 from service.errors import Conflict, Invalid, Unauthorized
 from service.models import AuthSession, Client, Device, User, utcnow
 from service.schemas.common import USER_ROLES
@@ -39,6 +40,7 @@ def add_device(session: Session, *, device_id: str, public_key: bytes) -> str:
     """Enroll a device; return its API token (shown once, stored hashed). Commits."""
     _check_name("device id", device_id)
     key_b64 = public_key_from_bytes(public_key)
+    begin_write(session)
     if session.get(Device, device_id) is not None:
         raise Conflict(f"device {device_id} is already enrolled")
     token = new_token("device")
@@ -53,9 +55,11 @@ def add_user(session: Session, *, username: str, role: str, password: str) -> Us
         raise Invalid(f"role must be one of {', '.join(USER_ROLES)}, got {role!r}")
     if len(password) < MIN_PASSWORD:
         raise Invalid(f"the password must have at least {MIN_PASSWORD} characters")
+    password_hash = hash_password(password)
+    begin_write(session)
     if session.execute(select(User).where(User.username == username)).scalar_one_or_none() is not None:
         raise Conflict(f"user {username} exists")
-    user = User(username=username, role=role, password_hash=hash_password(password))
+    user = User(username=username, role=role, password_hash=password_hash)
     session.add(user)
     session.commit()
     return user
@@ -64,6 +68,7 @@ def add_user(session: Session, *, username: str, role: str, password: str) -> Us
 def add_client(session: Session, *, name: str) -> str:
     """Register a case system; return its API token (shown once, stored hashed). Commits."""
     _check_name("client name", name)
+    begin_write(session)
     if session.execute(select(Client).where(Client.name == name)).scalar_one_or_none() is not None:
         raise Conflict(f"client {name} exists")
     token = new_token("client")
@@ -111,16 +116,21 @@ def login(
         or not user.enabled
     ):
         raise Unauthorized("wrong username or password")
+    user_id, principal = user.id, Principal("user", user.username, user.role, user_id=user.id)
+    begin_write(session)  # after the (slow) password check, never during it
     token = new_token("user")
     expires = utcnow() + dt.timedelta(seconds=ttl_s)
-    auth = AuthSession(user_id=user.id, token_hash=token_hash(token), expires_at=expires)
+    auth = AuthSession(user_id=user_id, token_hash=token_hash(token), expires_at=expires)
     session.add(auth)
     session.execute(delete(AuthSession).where(AuthSession.expires_at <= utcnow()))
     session.commit()
-    return token, expires, Principal("user", user.username, user.role, user_id=user.id, session_id=auth.id)
+    return token, expires, Principal(
+        principal.kind, principal.name, principal.role, user_id=user_id, session_id=auth.id
+    )
 
 
 def logout(session: Session, *, principal: Principal) -> None:
     if principal.session_id is not None:
+        begin_write(session)
         session.execute(delete(AuthSession).where(AuthSession.id == principal.session_id))
         session.commit()
