@@ -279,7 +279,6 @@ def site_config(video: str, model_path: str, conf: float = 0.35) -> dict[str, An
             }
             for r in RULES
         ],
-        "device": {"id": "edge-vtest-01", "key_file": "var/keys/edge-vtest-01.key"},
     }
 
 
