@@ -74,6 +74,9 @@ class ReaderOptions:
     backoff_cap_s: float = 30.0
     jitter: float = 0.25
     max_corrupt_in_a_row: int = 25
+    # the first frame OpenCV decodes after joining a live H.264 stream has wrong colours (seen with
+    # gst-rtsp-server and FFmpeg 7): drop this many after each (re)connect
+    settle_frames: int = 1
 
     def backoff(self, failures: int, rng: random.Random) -> float:
         """Delay before reconnect number ``failures`` (1, 2, …): doubling, capped, ± jitter."""
@@ -300,6 +303,7 @@ class CameraReader:
         delivered = 0
         bad_in_a_row = 0
         stalled = f"stalled: no frame for {self.options.stall_s:g} s"
+        settling = self.options.settle_frames
         while not self._stop.is_set():
             asked = time.monotonic()
             ok, image = cap.read()
@@ -327,6 +331,9 @@ class CameraReader:
                 continue
             bad_in_a_row = 0
             if self.is_live:
+                if settling > 0:
+                    settling -= 1
+                    continue
                 mono, utc = time.monotonic(), dt.datetime.now(dt.UTC)
             else:
                 media = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0

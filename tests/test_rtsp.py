@@ -96,6 +96,9 @@ def test_reader_gets_live_frames_over_tcp_and_reports_a_stall(server: RtspServer
         assert frame is not None and frame.shape_hw == (240, 320)
         assert reader.state == StreamState.up and reader.is_live
         assert abs(time.monotonic() - frame.mono) < 5, "live frames carry the monotonic clock"
+        for f in reader.ring():  # every frame shows the red bar: no unsettled first frame, no black
+            b, g, r = (int(v) for v in f.image[80, 260])
+            assert r > 200 and g < 60 and b < 60, (f.index, (b, g, r))
         wait_for(lambda: reader.take_sample() is not None, 5, "a sample")
         # a stall: the server stops sending but keeps the connection
         assert server.proc is not None
