@@ -217,3 +217,17 @@ def test_tracker_keeps_ids_through_occlusion() -> None:
     assert again is not None and again.tolist() == first.tolist()
     late = tracker.update(dets(a), 20.0).tracker_id  # gone longer than the buffer: a new id
     assert late is not None and late[0] not in first.tolist()
+
+
+def test_files_play_in_real_time_and_duration_stops_the_run(tmp_path: Path, assets: Assets) -> None:
+    config = load_site_config(
+        pf.site_config(tmp_path / "site.yaml", assets.model, [pf.camera("cam-a", str(assets.video))])
+    )
+    rec = Recorder()
+    options = PipelineOptions(duration_s=1.6)  # real-time pace: the stall shows up at 1.0 s
+    pipeline = Pipeline(config, detector_from_config(config), [rec], options=options)
+    summary = pipeline.run()
+    assert 1.6 <= summary.elapsed_s < 4.0
+    assert pipeline.cameras[0].reader.state == StreamState.stopped
+    assert 6 <= summary.samples <= 10, "about 1.6 s of media at 5 fps, not the whole 8 s file"
+    assert [e.event for e, _, _ in rec.events] == ["opened"] and rec.closed
