@@ -1,0 +1,130 @@
+"""Real evidence for the console tests: street-like JPEG stills (raw and annotated) drawn with Pillow,
+an H.264 MP4 clip encoded by ffmpeg (Chromium plays it), packed into signed packages by the service
+tests' :class:`DeviceHandle` and delivered through the real ``POST /api/v1/hits``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import subprocess
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageFont
+from svc_factory import DeviceHandle
+
+from nce.manifest import Still, ZoneRef, utc_ms
+
+W, H = 640, 360
+ZONE = [(0.05, 0.55), (0.62, 0.55), (0.70, 0.98), (0.02, 0.98)]
+FONT_FILE = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.truetype(str(FONT_FILE), size)
+    except OSError:
+        return ImageFont.load_default()
+
+
+def street(tag: str, shift: int = 0, *, annotated: bool = False, label: str = "stall") -> bytes:
+    """A shop front, a sidewalk and an object in the zone; ``annotated`` draws zone, box and label."""
+    img = Image.new("RGB", (W, H), (120, 124, 130))
+    d = ImageDraw.Draw(img)
+    d.rectangle((0, 0, W, 190), fill=(186, 170, 150))  # building
+    for i, colour in enumerate([(150, 40, 40), (40, 90, 150), (60, 120, 60)]):
+        x = 20 + i * 210
+        d.rectangle((x, 40, x + 180, 190), fill=(230, 225, 215))
+        d.rectangle((x, 40, x + 180, 80), fill=colour)
+        d.text((x + 12, 46), ["水果店", "便利店", "五金店"][i], font=_font(22), fill="white")
+        d.rectangle((x + 60, 100, x + 120, 190), fill=(70, 60, 50))  # door
+    d.rectangle((0, 190, W, 240), fill=(175, 175, 170))  # sidewalk
+    box = (60 + shift, 215, 250 + shift, 320)
+    d.rectangle(box, fill=(200, 120, 30))  # the stall
+    d.rectangle((box[0] + 10, box[1] - 30, box[2] - 10, box[1]), fill=(230, 60, 60))  # umbrella
+    d.text((10, H - 24), f"CAM {tag}", font=_font(14), fill="white")
+    if annotated:
+        pts = [(x * W, y * H) for x, y in ZONE]
+        d.line([*pts, pts[0]], fill=(255, 212, 59), width=2)
+        d.rectangle(box, outline=(255, 0, 0), width=3)
+        d.text((box[0], box[1] - 52), f"{label} 0.91 占道", font=_font(16), fill=(255, 255, 0))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+@cache
+def clip_mp4() -> bytes:
+    """Three seconds of the street with a moving stall, H.264 in MP4 (faststart), 10 fps."""
+    frames = b"".join(street("clip", shift=i * 6) for i in range(30))
+    proc = subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-f", "image2pipe", "-framerate", "10", "-c:v", "mjpeg",
+         "-i", "-", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+         "-movflags", "+faststart+frag_keyframe+empty_moov", "-f", "mp4", "-"],
+        input=frames, capture_output=True, check=True, timeout=120,
+    )  # fmt: skip
+    return proc.stdout
+
+
+def files_and_stills(tag: str, ts: dt.datetime, label: str = "stall") -> tuple[dict[str, Any], list[Still]]:
+    """Three raw stills with annotated copies, a crop and the clip; the manifest's stills list."""
+    moments = [("first_seen", 300), ("between", 150), ("confirmed", 0)]
+    files: dict[str, tuple[str, str, bytes]] = {}
+    stills: list[Still] = []
+    for n, (moment, ago) in enumerate(moments, start=1):
+        raw, ann = f"still-{n}-{moment}.jpg", f"still-{n}-{moment}.annotated.jpg"
+        files[raw] = ("still_raw", "image/jpeg", street(tag, shift=n * 8))
+        files[ann] = ("still_annotated", "image/jpeg", street(tag, shift=n * 8, annotated=True, label=label))
+        stills.append(
+            Still(
+                moment=moment,  # type: ignore[arg-type]
+                frame_utc=utc_ms(ts - dt.timedelta(seconds=ago)),
+                frame_index=1 + (300 - ago) * 2,
+                raw=raw,
+                annotated=ann,
+                box=(60.0 + n * 8, 215.0, 250.0 + n * 8, 320.0),
+            )
+        )
+    files["crop.jpg"] = ("crop", "image/jpeg", street(tag)[:])
+    files["clip.mp4"] = ("clip", "video/mp4", clip_mp4())
+    return files, stills
+
+
+@dataclass(frozen=True)
+class Spec:
+    violation: str
+    camera_id: str
+    shop_id: str | None
+    minutes: int  # after T0
+    zone_kind: str = "shop_frontage"
+    label: str = "stall"
+    event: str = "confirmed"
+
+
+# two hours ago, so that the dashboard's window (ending today) holds the seeded cases
+T0 = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).replace(second=0, microsecond=0)
+
+
+def deliver(client: Any, device: DeviceHandle, spec: Spec, *, tag: str) -> dict[str, Any]:
+    """Sign and post one package; return the service's answer (raises on anything but 201)."""
+    ts = T0 + dt.timedelta(minutes=spec.minutes)
+    files, stills = files_and_stills(tag, ts, spec.label)
+    pkg = device.package(
+        violation=spec.violation,
+        camera_id=spec.camera_id,
+        shop_id=spec.shop_id,
+        zone_id=f"z-{spec.camera_id}",
+        ts=ts,
+        event=spec.event,
+        files=files,
+        stills=stills,
+        zone=ZoneRef(id=f"z-{spec.camera_id}", kind=spec.zone_kind, name="门前", polygon=ZONE),
+    )
+    response = device.post(client, pkg)
+    if response.status_code != 201:
+        raise AssertionError(f"ingest failed: {response.status_code} {response.text}")
+    body: dict[str, Any] = response.json()
+    return body
