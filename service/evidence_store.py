@@ -1,7 +1,7 @@
 """The content-addressed evidence store: ``ROOT/ab/cd/abcd…`` by SHA-256, never a client's name.
 
-Writing is two-phase: :meth:`EvidenceStore.stage` writes bytes to ``ROOT/tmp/<random>`` (fsynced) and
-checks their hash; :meth:`Staged.publish` moves them into place with one ``os.replace``, only after
+Writing is two-phase: :meth:`EvidenceStore.stage` writes bytes to ``ROOT/tmp/<random>`` and
+:meth:`Staged.sync` fsyncs them; :meth:`Staged.publish` moves them into place with one ``os.replace``, only after
 every check of the request passed; :meth:`Staged.discard` removes what a rejected request staged.
 """
 
@@ -23,6 +23,14 @@ class StoreError(ServiceError):
     """The evidence store cannot write or read."""
 
 
+def _fsync_path(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def is_sha256(value: str) -> bool:
     return bool(_SHA256.match(value))
 
@@ -35,25 +43,30 @@ class Staged:
     items: list[tuple[Path, str]] = field(default_factory=list)
     created: list[Path] = field(default_factory=list)
 
+    def sync(self) -> None:
+        """fsync every staged file. Done for all files after all were written, so that the first
+        fsync's journal commit carries the others' data too (one disk flush, not one per file)."""
+        for tmp, _ in self.items:
+            _fsync_path(tmp, os.O_RDONLY)
+
     def publish(self) -> None:
-        """Move every staged file into place (atomic per file); remember which ones are new."""
+        """Move every staged file into place (atomic per file); remember which ones are new.
+        The files must have been :meth:`sync`-ed; the folders are fsynced after the renames."""
         dirs: set[Path] = set()
         for tmp, digest in self.items:
             final = self.store.path_for(digest)
             if final.exists():
                 tmp.unlink(missing_ok=True)
                 continue
-            final.parent.mkdir(parents=True, exist_ok=True)
+            if not final.parent.is_dir():
+                final.parent.mkdir(parents=True, exist_ok=True)
+                dirs.update({final.parent.parent, self.store.root})
             os.replace(tmp, final)
             self.created.append(final)
             dirs.add(final.parent)
         self.items.clear()
         for d in dirs:  # make the renames durable before the database commit names the files
-            fd = os.open(d, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _fsync_path(d, os.O_RDONLY)
 
     def discard(self) -> None:
         for tmp, _ in self.items:
@@ -88,8 +101,6 @@ class EvidenceStore:
         try:
             with open(tmp, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise StoreError(f"cannot write evidence: {exc}") from exc

@@ -205,6 +205,7 @@ def ingest_package(
         m_sha = store.stage(staged, raw)
         for entry in manifest.files:
             store.stage(staged, files[entry.name].data)
+        staged.sync()
         ledger.lock_head(session)
         repeat = _idempotent(session, principal=principal, key=key, request_hash=req_hash)
         if repeat is not None:
