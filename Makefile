@@ -78,7 +78,9 @@ bench-deps: venv
 bench-quick: bench-deps data
 	$(BIN)/python -m benchmarks.bench_detector --quick
 	$(BIN)/python -m benchmarks.bench_pipeline --quick
+	$(BIN)/python -m benchmarks.bench_evidence --quick
 
 bench: bench-deps data
 	$(BIN)/python -m benchmarks.bench_detector
 	$(BIN)/python -m benchmarks.bench_pipeline
+	$(BIN)/python -m benchmarks.bench_evidence

@@ -178,11 +178,13 @@ def test_short_dwell_waits_for_post_roll(tmp_path: Path) -> None:
     assert _packages(tmp_path / "out") == []
     assert packager.awaiting_package("hit-1") and not packager.awaiting_package("other")
     cam.run(4.0)
+    packager.close()  # frozen once ffmpeg is done: on a later sample, at the latest at close
     assert not packager.awaiting_package("hit-1")
     (folder,) = _packages(tmp_path / "out")
     probe = _ffprobe(folder / "clip.webm")
     assert probe["codec_name"] == "vp9" and float(probe["duration"]) >= 10.0
-    packager.close()
+    m = parse_manifest((folder / MANIFEST_NAME).read_bytes())
+    assert not any(n.startswith("clip") for n in m.notes), m.notes
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """Clips: frames streamed into an ffmpeg subprocess at a constant frame rate.
 
 The writer starts when a hit opens (pre-roll from the camera's ring buffer) and is fed the ring's
-new frames until ``post_s`` after first seen; ffmpeg encodes as frames arrive, so no more than one
-frame is held in memory. Output plays in Chromium's ``<video>``: H.264 (yuv420p, ``+faststart``)
+new frames until ``post_s`` after first seen; a writer thread feeds ffmpeg as frames arrive (the
+queue holds references to the ring's frames, no copies), so neither memory nor the caller waits for
+the encoder. Output plays in Chromium's ``<video>``: H.264 (yuv420p, ``+faststart``)
 in MP4, or VP9 in WebM.
 
 Frames arrive at irregular times (the ring keeps at most ``ring_fps`` a second, streams stall): the
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import IO, Literal
 
@@ -60,7 +63,11 @@ def _codec_args(codec: Codec) -> list[str]:
 
 
 class ClipWriter:
-    """One clip being encoded. ``push`` frames in media-time order, then ``finish`` (or ``abort``)."""
+    """One clip being encoded. ``push`` frames in media-time order, then ``finish`` (or ``abort``).
+
+    ``push`` only queues the frame (a reference: frames are not modified after decoding); a writer
+    thread resamples and feeds ffmpeg, so the caller (the pipeline's inference thread) never waits
+    for the encoder. ``done`` says when the file is complete; ``wait`` blocks until it is."""
 
     def __init__(
         self,
@@ -81,8 +88,9 @@ class ClipWriter:
         self.codec: Codec = codec
         self.frames_in = 0
         self.ticks_out = 0
-        self.last_mono: float | None = None
-        self._last: npt.NDArray[np.uint8] | None = None
+        self.last_mono: float | None = None  # the caller's side: the last frame pushed
+        self._last: npt.NDArray[np.uint8] | None = None  # the writer thread's side
+        self._last_mono = 0.0
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in wait/abort)
         cmd = [
             ffmpeg_path(),
@@ -111,86 +119,54 @@ class ClipWriter:
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr
             )
         except OSError as exc:
+            self._stderr.close()
             raise EvidenceError(f"cannot start ffmpeg: {exc}") from exc
         self.finished = False
         self.failed: str | None = None
+        self._aborted = False
+        self._queue: queue.SimpleQueue[tuple[str, npt.NDArray[np.uint8] | None, float | None]] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._work, name=f"clip {path.name}", daemon=True)
+        self._thread.start()
 
-    @property
-    def covered_until(self) -> float:
-        """Media time up to which frames have been written."""
-        return self.start_mono + self.ticks_out / self.fps
-
-    def _write(self, image: npt.NDArray[np.uint8]) -> None:
-        if self._proc is None or self._proc.stdin is None or self.failed:
-            return
-        try:
-            self._proc.stdin.write(image.data)
-        except (BrokenPipeError, ValueError, OSError) as exc:
-            self.failed = f"ffmpeg stopped taking frames: {exc}"
-        self.ticks_out += 1
-
-    def _fit(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-        w, h = self.size_wh
-        if image.shape[0] != h or image.shape[1] != w:
-            if (
-                image.shape[0] >= h
-                and image.shape[1] >= w
-                and image.shape[0] - h < 2
-                and image.shape[1] - w < 2
-            ):
-                image = image[:h, :w]
-            else:
-                image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-        if image.ndim == 2:
-            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-        return np.ascontiguousarray(image)
-
-    def _emit_until(self, mono: float) -> None:
-        """Write the latest frame at every tick strictly before ``mono``."""
-        if self._last is None:
-            return
-        while self.start_mono + self.ticks_out / self.fps < mono - 1e-6:
-            self._write(self._last)
+    # -- the caller's side ---------------------------------------------------------------------
 
     def push(self, image: npt.NDArray[np.uint8], mono: float) -> None:
         """Add a frame taken at media time ``mono``; frames at or before the last one are ignored."""
         if self.finished or (self.last_mono is not None and mono <= self.last_mono):
             return
         self.frames_in += 1
-        if self._last is None and mono > self.start_mono:
-            # nothing before start: the first frame stands in from the start
-            self.start_mono = mono
-        self._emit_until(mono)
-        self._last = self._fit(image)
         self.last_mono = mono
+        self._queue.put(("frame", image, mono))
 
     def finish(self, end_mono: float | None = None) -> None:
         """Write through ``end_mono`` (default: the last frame) and close ffmpeg's input."""
         if self.finished:
             return
-        if self._last is not None:
-            end = self.last_mono if end_mono is None else end_mono
-            assert end is not None
-            self._emit_until(end + 1e-6)
-            if self.ticks_out == 0:
-                self._write(self._last)
-        self._last = None
         self.finished = True
-        if self._proc is not None and self._proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                self._proc.stdin.close()
+        self._queue.put(("end", None, end_mono))
+
+    @property
+    def done(self) -> bool:
+        """Whether the clip is complete (``wait`` will not block)."""
+        return (
+            self.finished
+            and not self._thread.is_alive()
+            and (self._proc is None or self._proc.poll() is not None)
+        )
 
     def wait(self, timeout: float = 60.0) -> Path:
-        """Wait for ffmpeg; return the clip's path. Raises :class:`EvidenceError` if it failed."""
+        """Wait for the writer and ffmpeg; return the clip's path. Raises :class:`EvidenceError`."""
         self.finish()
+        self._thread.join(timeout)
         proc = self._proc
-        if proc is None:
+        if proc is None or self._aborted:
             raise EvidenceError("clip was aborted")
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
-            proc.kill()
-            proc.wait()
+            self.abort()
             raise EvidenceError(f"ffmpeg did not finish the clip within {timeout:g} s") from exc
         self._stderr.seek(0)
         err = self._stderr.read().decode("utf-8", "replace").strip()
@@ -203,24 +179,78 @@ class ClipWriter:
         return self.path
 
     @property
-    def done(self) -> bool:
-        """Whether ffmpeg has exited (``wait`` will not block)."""
-        return self._proc is None or self._proc.poll() is not None
-
-    @property
     def duration_s(self) -> float:
         return self.ticks_out / self.fps
 
     def abort(self) -> None:
         """Stop ffmpeg and delete the partial clip."""
         self.finished = True
-        self._last = None
+        self._aborted = True
         proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()  # unblocks a writer thread stuck in a pipe write
+        self._queue.put(("abort", None, None))
+        self._thread.join(10.0)
         if proc is not None:
             if proc.stdin is not None:
                 with contextlib.suppress(OSError):
                     proc.stdin.close()
-            proc.kill()
             proc.wait()
-        self._stderr.close()
+        if not self._stderr.closed:
+            self._stderr.close()
         self.path.unlink(missing_ok=True)
+
+    # -- the writer thread ---------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            kind, image, mono = self._queue.get()
+            if kind == "abort" or self._aborted:
+                return
+            if kind == "frame":
+                assert image is not None and mono is not None
+                if self._last is None and mono > self.start_mono:
+                    self.start_mono = mono  # nothing before start: the first frame stands in
+                self._emit_until(mono)
+                self._last = self._fit(image)
+                self._last_mono = mono
+            else:  # end
+                if self._last is not None:
+                    end = self._last_mono if mono is None else mono
+                    self._emit_until(end + 1e-6)
+                    if self.ticks_out == 0:
+                        self._write(self._last)
+                self._last = None
+                proc = self._proc
+                if proc is not None and proc.stdin is not None:
+                    with contextlib.suppress(OSError):
+                        proc.stdin.close()
+                return
+
+    def _write(self, image: npt.NDArray[np.uint8]) -> None:
+        proc = self._proc
+        if proc is None or proc.stdin is None or self.failed:
+            return
+        try:
+            proc.stdin.write(image.data)
+        except (BrokenPipeError, ValueError, OSError) as exc:
+            self.failed = f"ffmpeg stopped taking frames: {exc}"
+        self.ticks_out += 1
+
+    def _fit(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        w, h = self.size_wh
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        if image.shape[0] != h or image.shape[1] != w:
+            if 0 <= image.shape[0] - h < 2 and 0 <= image.shape[1] - w < 2:
+                image = image[:h, :w]
+            else:
+                image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(image)
+
+    def _emit_until(self, mono: float) -> None:
+        """Write the latest frame at every tick strictly before ``mono``."""
+        if self._last is None:
+            return
+        while self.start_mono + self.ticks_out / self.fps < mono - 1e-6:
+            self._write(self._last)

@@ -238,7 +238,7 @@ class EvidencePackager:
                 closer = best is None or abs(frame.mono - target) < abs(best.mono - target)
                 if closer and frame.mono > hit.first.mono:
                     hit.between = _own(frame)
-            if hit.confirmed is not None and (hit.clip is None or hit.clip.finished):
+            if hit.confirmed is not None and (hit.clip is None or hit.clip.done):
                 try:
                     self._freeze(hit)
                 except (EvidenceError, OSError) as exc:
@@ -345,9 +345,9 @@ class EvidencePackager:
         hit.confirmed = (event, _own(frame), detections)
         if hit.clip is not None and not hit.clip.finished:
             self._feed(hit, [*sorted(ring(), key=lambda f: f.mono), frame])
-        if hit.clip is None or hit.clip.finished:
+        if hit.clip is None or hit.clip.done:
             self._freeze(hit)
-        # else: frozen from on_sample once the clip has its post-roll
+        # else: frozen from on_sample once the clip has its post-roll and ffmpeg has finished
 
     def _cleared(self, event: HitEvent, frame: Frame, detections: Detections) -> None:
         hit = self.hits.pop(event.hit_id, None)

@@ -129,12 +129,40 @@ class Annotation:
     label: str | None
 
 
+def _text(
+    out: Image8,
+    xy: tuple[int, int],
+    text: str,
+    font: ImageFont.FreeTypeFont,
+    bg: tuple[int, int, int],
+    pad: int,
+) -> tuple[int, int, int, int]:
+    """Draw ``text`` (white, on a ``bg`` box, BGR) with its top-left at ``xy``, in place; only the
+    text's own patch goes through Pillow. Returns the box drawn (x1, y1, x2, y2)."""
+    h, w = out.shape[:2]
+    left, top, right, bottom = font.getbbox(text)
+    tw, th = int(right - left), int(bottom - top)
+    x1, y1 = max(0, xy[0]), max(0, xy[1])
+    x2, y2 = min(w, x1 + tw + 2 * pad), min(h, y1 + th + 2 * pad)
+    if x2 <= x1 or y2 <= y1:
+        return (x1, y1, x1, y1)
+    mask = Image.new("L", (x2 - x1, y2 - y1), 0)
+    ImageDraw.Draw(mask).text((pad - left, pad - top), text, font=font, fill=255)
+    alpha = np.asarray(mask, dtype=np.float32)[:, :, None] / 255.0
+    patch = np.empty((y2 - y1, x2 - x1, 3), np.float32)
+    patch[:] = bg
+    out[y1:y2, x1:x2] = (patch * (1.0 - alpha) + 255.0 * alpha).astype(np.uint8)
+    return (x1, y1, x2, y2)
+
+
 def annotate(image: Image8, note: Annotation, font_path: str) -> Image8:
     """A copy of ``image`` with the zone polygon, the object's box and label, and a header with the
-    camera name, local time and caption. Returns BGR uint8."""
+    camera name, local time and caption. Returns BGR uint8.
+
+    Shapes are drawn with OpenCV; text with Pillow (CJK) on small patches only, so a 1080p frame is
+    never converted whole."""
     h, w = image.shape[:2]
     out = image.copy()
-    # geometry with OpenCV (fast, anti-aliased), text with Pillow (CJK)
     thick = max(2, round(min(h, w) / 360))
     if len(note.polygon01) >= 3:
         pts = np.array([[x * w, y * h] for x, y in note.polygon01], dtype=np.float32).round().astype(np.int32)
@@ -144,22 +172,17 @@ def annotate(image: Image8, note: Annotation, font_path: str) -> Image8:
         cv2.rectangle(out, (x1, y1), (x2, y2), (0, 0, 255), thick + 1, cv2.LINE_AA)
     size = max(14, round(h / 28))
     font = _font(font_path, size)
-    pil = Image.fromarray(out[:, :, ::-1])
-    draw = ImageDraw.Draw(pil)
-    header = f"{note.camera}  {note.time_text}  {note.caption}"
     pad = max(3, size // 5)
-    tb = draw.textbbox((pad, pad), header, font=font)
-    draw.rectangle((0, 0, min(w, tb[2] + pad), tb[3] + pad), fill=(0, 0, 0))
-    draw.text((pad, pad), header, font=font, fill=(255, 255, 255))
+    header = f"{note.camera}  {note.time_text}  {note.caption}"
+    hb = _text(out, (0, 0), header, font, (0, 0, 0), pad)
     if note.box is not None and note.label:
         bx, by = float(note.box[0]), float(note.box[1])
-        lb = draw.textbbox((0, 0), note.label, font=font)
-        lw, lh = int(lb[2] - lb[0]) + 2 * pad, int(lb[3] - lb[1]) + 2 * pad
+        left, top, right, bottom = font.getbbox(note.label)
+        lw, lh = int(right - left) + 2 * pad, int(bottom - top) + 2 * pad
         lx = int(min(max(0.0, bx), max(0, w - lw)))
-        ly = int(by - lh) if by - lh >= tb[3] + pad else int(min(by + 2, max(0, h - lh)))
-        draw.rectangle((lx, ly, lx + lw, ly + lh), fill=(200, 0, 0))
-        draw.text((lx + pad, ly + pad - lb[1]), note.label, font=font, fill=(255, 255, 255))
-    return np.ascontiguousarray(np.asarray(pil)[:, :, ::-1])
+        ly = int(by - lh) if by - lh >= hb[3] else int(min(by + 2, max(0, h - lh)))
+        _text(out, (lx, ly), note.label, font, (0, 0, 200), pad)
+    return out
 
 
 def write_bytes_synced(path: Path, data: bytes) -> None:
