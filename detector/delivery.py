@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -113,6 +113,7 @@ class OutboxSink:
         self.drain_s = drain_s
         self.on_close = on_close
         self.held: dict[str, list[HitEvent]] = {}
+        self.backlog: deque[HitEvent] = deque(maxlen=_MAX_REMEMBERED)
         # (hit id, event) pairs that travelled as a signed package
         self.packaged: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.last_sequence = self._last_queued_sequence()
@@ -190,6 +191,8 @@ class OutboxSink:
 
     def _add_package(self, manifest: Manifest, folder: Path) -> None:
         event = _event_of(manifest)
+        if self.backlog:
+            self._flush_backlog()
         payload = {"package_id": manifest.package_id, "sequence": manifest.sequence, "kind": manifest.kind}
         try:
             self.outbox.add(
@@ -214,6 +217,13 @@ class OutboxSink:
     # -- events ----------------------------------------------------------------------------------
 
     def _add_event(self, event: HitEvent) -> None:
+        if self.backlog and not self._flush_backlog():
+            self._keep(event)
+            return
+        if not self._queue_event(event):
+            self._keep(event)
+
+    def _queue_event(self, event: HitEvent) -> bool:
         try:
             self.outbox.add(
                 device_id=self.device_id,
@@ -225,8 +235,23 @@ class OutboxSink:
         except OutboxError as exc:
             self.metrics.queue_errors.inc()
             log.error("outbox: cannot queue the %s event of hit %s: %s", event.event, event.hit_id, exc)
-            return
+            return False
         self.metrics.refresh(self.outbox)
+        return True
+
+    def _keep(self, event: HitEvent) -> None:
+        """An event the outbox could not take (disk full): kept in memory (bounded) and queued
+        before anything else once the outbox writes again."""
+        if len(self.backlog) == self.backlog.maxlen:
+            log.error("outbox: backlog full, the oldest unqueued event is dropped")
+        self.backlog.append(event)
+
+    def _flush_backlog(self) -> bool:
+        while self.backlog:
+            if not self._queue_event(self.backlog[0]):
+                return False
+            self.backlog.popleft()
+        return True
 
     def on_event(self, event: HitEvent, frame: Frame, detections: Detections, ring: RingSnapshot) -> None:
         if (event.hit_id, event.event) in self.packaged:
@@ -237,6 +262,8 @@ class OutboxSink:
         self._add_event(event)
 
     def on_sample(self, frame: Frame, ring: RingSnapshot) -> None:
+        if self.backlog:
+            self._flush_backlog()
         self._release(force=False)
 
     def _release(self, *, force: bool) -> None:
@@ -262,6 +289,8 @@ class OutboxSink:
             return
         self.closed = True
         self._release(force=True)
+        if self.backlog and not self._flush_backlog():
+            log.error("outbox: %d event(s) could not be queued before shutdown", len(self.backlog))
         if self.relay is not None:
             if not self.wait_empty(self.drain_s):
                 log.warning(

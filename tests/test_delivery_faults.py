@@ -161,10 +161,12 @@ def test_service_down_for_a_whole_run_then_every_hit_arrives_once(
     # the first run's items went first: its packages (seq 1-4) before any of the second run's
     seqs = [r["seq"] for r in rows if r["seq"] is not None]
     assert seqs == list(range(1, 9)) and not any(r["chain_gap"] for r in rows)
-    # two draft cases per run's pair of violations at most (the second run merges into them)
-    assert {r["case_id"] for r in rows if r["seq"] is not None} and None not in {
-        r["case_id"] for r in rows if r["seq"] is not None
-    }
+    # every package filed into a case; a confirmation travels as its signed package only, and the
+    # events that came while a package waited for its clip were held until it was queued: none of
+    # them reached the service before its case existed
+    assert all(r["case_id"] is not None for r in rows if r["seq"] is not None)
+    assert not any(r["event"] == "confirmed" and r["seq"] is None for r in rows)
+    assert all(r["case_id"] is not None for r in rows if r["event"] == "still_present")
     # delivered packages carry their delivered marker: the quota may prune them now
     delivered_dir = edge / "edge" / "evidence" / ".state" / "delivered"
     assert len(list(delivered_dir.iterdir())) == 8
@@ -364,20 +366,14 @@ def test_full_disk_stops_packaging_with_an_alarm_and_resumes(
     assert alarm() == 0.0
 
     filler = small_disk / "filler.bin"
-    with filler.open("wb") as f:  # fill the disk to the last block
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+    for chunk in (65536, 4096, 512):  # fill the disk to the last block
         try:
             while True:
-                f.write(b"\0" * 65536)
-                f.flush()
+                os.write(fd, b"\0" * chunk)
         except OSError:
             pass
-    with open(filler, "ab") as f:
-        try:
-            while True:
-                f.write(b"\0" * 512)
-                f.flush()
-        except OSError:
-            pass
+    os.close(fd)
     violation_then_cleared(cam, dwell_s=2.0, hit_id="hit-2")
     assert alarm() == 1.0 and skipped() >= 1
     assert len(packager.written) == 2  # packaging stopped
@@ -416,6 +412,8 @@ def test_full_disk_stops_packaging_with_an_alarm_and_resumes(
     )
     assert st.pending == 0 and st.poisoned == 0
     assert counts["service_packages"] == 4 and counts["duplicates"] == 0 and counts["lost"] == 0
+    # hit 2's events (no package: the disk was full) waited in memory and were queued afterwards
+    assert counts["items"] == counts["delivered"] == 9 and counts["service_events"] == 5
     assert not any(r["chain_gap"] for r in service.rows(dev_id))
 
 
