@@ -19,11 +19,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.errors import ServiceError
+from service.errors import Unavailable
 
 
-class DatabaseError(ServiceError):
-    """The database cannot be reached or used."""
+class DatabaseError(Unavailable):
+    """The database cannot be reached or used (503: the client retries)."""
 
 
 def is_sqlite(url: str) -> bool:

@@ -10,7 +10,8 @@
     ├── Conflict         409: the request clashes with the object's state
     ├── Invalid          422: the request is well-formed but wrong (hash mismatch, bad manifest)
     ├── TooLarge         413: the upload is larger than allowed
-    └── UnsupportedMedia 415: a request or file of a content type the endpoint does not take
+    ├── UnsupportedMedia 415: a request or file of a content type the endpoint does not take
+    └── Unavailable      503: the database or the evidence store cannot be used now (retry)
 
 Routes raise these; one exception handler maps them to HTTP responses ``{"detail": "…"}``.
 """
@@ -54,3 +55,7 @@ class BadRequest(ServiceError):
 
 class UnsupportedMedia(ServiceError):
     status_code = 415
+
+
+class Unavailable(ServiceError):
+    status_code = 503

@@ -14,13 +14,13 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.errors import NotFound, ServiceError
+from service.errors import NotFound, Unavailable
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class StoreError(ServiceError):
-    """The evidence store cannot write or read."""
+class StoreError(Unavailable):
+    """The evidence store cannot write or read (503: the client retries)."""
 
 
 def _fsync_path(path: Path, flags: int) -> None:

@@ -12,11 +12,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from service import auth
 from service.auth import Principal
 from service.crud.identities import principal_for_token
+from service.db import DatabaseError
 from service.errors import Forbidden, Unauthorized
 from service.security import unsign
 from service.state import AppState
@@ -36,9 +38,13 @@ StateDep = Annotated[AppState, Depends(get_state)]
 
 
 def get_session(state: StateDep) -> Iterator[Session]:
+    """A session for the request. A database that cannot be reached or is locked (SQLAlchemy's
+    OperationalError) becomes a 503 here, the one place where that error is translated."""
     session = state.sessions()
     try:
         yield session
+    except OperationalError as exc:
+        raise DatabaseError(f"database unavailable: {type(exc.orig).__name__}; retry") from exc
     finally:
         session.rollback()
         session.close()

@@ -165,3 +165,21 @@ def test_nce_serve_refuses_the_default_secret(tmp_path):
     )
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "default demo secret" in r.stderr
+
+
+def test_unreachable_database_is_503_not_500(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    settings = Settings(
+        db_url="postgresql+psycopg://postgres@127.0.0.1:1/nce_nowhere?connect_timeout=2",
+        evidence_dir=tmp_path / "ev",
+        secret_key="test-secret-0123456789abcdef",
+        migrate_on_start=False,
+        sweep_interval_s=0,
+    )
+    with TestClient(create_app(settings)) as client:
+        r = client.get("/api/v1/cases", headers={"Authorization": "Bearer nceu_x"})
+        assert r.status_code == 503 and "database unavailable" in r.json()["detail"]
+        assert client.get("/healthz").status_code == 503

@@ -49,6 +49,9 @@ def test_first_package_files_a_draft_case_with_party_and_basis(api):
     got = api.client.get(clip["url"], headers=api.user("operator"))
     assert got.status_code == 200 and got.content == pkg.files["clip.mp4"][2]
     assert got.headers["content-type"] == "video/mp4"
+    metrics = api.client.get("/metrics").text
+    assert 'nce_ingest_total{kind="package",result="created"} 1.0' in metrics
+    assert 'nce_cases{status="draft"} 1.0' in metrics
 
 
 def test_idempotency_same_key_same_payload_is_200_same_body(api):
