@@ -2,7 +2,8 @@
 
 A :class:`CameraReader` decodes continuously and keeps
 
-- the newest frame only (:meth:`~CameraReader.latest`), never a growing queue;
+- the newest frame only (:meth:`~CameraReader.latest`), never a growing queue (every frame is
+  decoded; only those due as a sample or for the ring are converted to BGR);
 - a ring buffer of the last ``ring_s`` seconds (at most ``ring_fps`` frames a second) for pre-roll
   evidence (:meth:`~CameraReader.ring`);
 - one pending *sample* at the camera's ``detect_fps`` (:meth:`~CameraReader.take_sample`). Live
@@ -179,6 +180,7 @@ class CameraReader:
         return self.state in FINAL_STATES and self._pending is None
 
     def latest(self) -> Frame | None:
+        """The newest frame converted (sampled or kept for the ring)."""
         return self._latest
 
     def ring(self) -> list[Frame]:
@@ -293,7 +295,12 @@ class CameraReader:
         return cap, ""
 
     def _read_all(self, cap: Any) -> tuple[str, str, int]:
-        """Read until the stream fails, the file ends, or stop: (outcome, why, frames delivered)."""
+        """Read until the stream fails, the file ends, or stop: (outcome, why, frames delivered).
+
+        Every frame is decoded (``grab``), but only the frames that are due as a sample or for the
+        ring are converted to BGR (``retrieve``): the conversion is a good part of the cost of a
+        1080p frame, and at 25 fps with 2 samples a second most frames are never looked at.
+        """
         fps = cap.get(cv2.CAP_PROP_FPS)
         fps = fps if fps and 1.0 <= fps <= 240.0 else 25.0
         frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -306,11 +313,11 @@ class CameraReader:
         settling = self.options.settle_frames
         while not self._stop.is_set():
             asked = time.monotonic()
-            ok, image = cap.read()
+            ok = cap.grab()
             if self.is_live and time.monotonic() - asked >= 0.95 * self.options.stall_s:
                 # the read timed out; FFmpeg may still hand back a frame its decoder held: stale
                 return "failed", stalled, delivered
-            if not ok or image is None:
+            if not ok:
                 if self.is_live:
                     return "failed", "the stream ended or could not be read", delivered
                 position = int(cap.get(cv2.CAP_PROP_POS_FRAMES) or 0)
@@ -323,13 +330,6 @@ class CameraReader:
                 if delivered == 0:
                     return "failed", "no frame could be decoded (not a video OpenCV can read?)", 0
                 return "eof", "", delivered
-            if not _valid_image(image):
-                bad_in_a_row += 1
-                self._count_error()
-                if bad_in_a_row > self.options.max_corrupt_in_a_row:
-                    return "failed", "the decoder returns no usable frames", delivered
-                continue
-            bad_in_a_row = 0
             if self.is_live:
                 if settling > 0:
                     settling -= 1
@@ -343,18 +343,37 @@ class CameraReader:
                 if self.realtime and self._stop.wait(max(0.0, start_wall + media - time.monotonic())):
                     return "stopped", "", delivered
                 mono, utc = media, start_utc + dt.timedelta(seconds=media)
-            delivered += 1
+            self.frames_decoded += 1
+            if self._metrics is not None:
+                self._metrics.frames_decoded.labels(self.camera_id).inc()
             self._last_frame_wall = time.monotonic()
+            if not self._wanted(mono):
+                continue
+            ok, image = cap.retrieve()
+            if not ok or not _valid_image(image):
+                bad_in_a_row += 1
+                self._count_error()
+                if bad_in_a_row > self.options.max_corrupt_in_a_row:
+                    return "failed", "the decoder returns no usable frames", delivered
+                continue
+            bad_in_a_row = 0
+            delivered += 1
             if self.state != StreamState.up:
                 self._set_state(StreamState.up)
             self._publish(Frame(self.camera_id, self._index, image, utc, mono))
             self._index += 1
         return "stopped", "", delivered
 
+    def _wanted(self, mono: float) -> bool:
+        """Whether a frame at ``mono`` is due as a sample or for the ring (reader thread only)."""
+        due = self._next_due
+        if due is None or not self._ring or mono < due - 2 * self.period_s - 1.0:
+            return True
+        if mono >= due - _DUE_EPSILON_S:
+            return True
+        return mono - self._ring[-1].mono >= 1.0 / self.options.ring_fps - _DUE_EPSILON_S
+
     def _publish(self, frame: Frame) -> None:
-        self.frames_decoded += 1
-        if self._metrics is not None:
-            self._metrics.frames_decoded.labels(self.camera_id).inc()
         notify = False
         with self._cond:
             self._latest = frame
