@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from detector.config import Camera, SiteConfig
@@ -124,6 +124,13 @@ class Pipeline:
         names = detector.info.names
         grace = max((r.grace_s for r in config.rules), default=0.0)
         opts = self.options
+        # the ring must hold the evidence clip's pre-roll at the clip's frame rate
+        clip = config.evidence
+        reader_options = replace(
+            opts.reader,
+            ring_fps=max(opts.reader.ring_fps, clip.clip_fps),
+            ring_s=max(opts.reader.ring_s, clip.clip_pre_s + 2.0),
+        )
         for camera in config.cameras:
             if not camera.enabled:
                 continue
@@ -134,7 +141,7 @@ class Pipeline:
                 detect_fps=camera.detect_fps,
                 realtime=not opts.until_eof,
                 lossless=opts.until_eof,
-                options=opts.reader,
+                options=reader_options,
                 metrics=self.metrics,
                 on_sample=self._wake.set,
             )

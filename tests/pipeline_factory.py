@@ -75,6 +75,7 @@ def site_config(
     *,
     rules: list[dict[str, Any]] | None = None,
     max_batch: int = 8,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
     doc = {
         "site": {"id": "test-site", "name": "test", "timezone": "Asia/Shanghai"},
@@ -82,6 +83,7 @@ def site_config(
         "shops": [{"id": "S-1", "name": "shop", "code": "310000-0001"}],
         "cameras": cameras,
         "rules": rules or RULES,
+        **(extra or {}),
     }
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     return path

@@ -231,3 +231,12 @@ def test_files_play_in_real_time_and_duration_stops_the_run(tmp_path: Path, asse
     assert pipeline.cameras[0].reader.state == StreamState.stopped
     assert 6 <= summary.samples <= 10, "about 1.6 s of media at 5 fps, not the whole 8 s file"
     assert [e.event for e, _, _ in rec.events] == ["opened"] and rec.closed
+
+
+def test_ring_holds_the_evidence_clip_pre_roll(tmp_path: Path, assets: Assets) -> None:
+    cams = [pf.camera("cam-a", str(assets.video))]
+    evidence = {"evidence": {"clip_fps": 10, "clip_pre_s": 15}}
+    config = load_site_config(pf.site_config(tmp_path / "site.yaml", assets.model, cams, extra=evidence))
+    pipeline = Pipeline(config, detector_from_config(config), [])
+    options = pipeline.cameras[0].reader.options
+    assert options.ring_fps == 10 and options.ring_s == 17
