@@ -103,7 +103,10 @@ class MqttAlerts:
             self.client.tls_set()
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
-        self._unacked: list[mqtt.MQTTMessageInfo] = []
+        self.client.on_publish = self._on_publish
+        # message ids handed to paho / acknowledged by the broker (QoS 1: PUBACK)
+        self._sent: set[int] = set()
+        self._acked: set[int] = set()
         self._thread = threading.Thread(target=self._work, name="mqtt-alerts", daemon=True)
         self._started = False
         self._closed = False
@@ -120,6 +123,11 @@ class MqttAlerts:
             log.info("mqtt: connected to %s:%d", self.settings.host, self.settings.port)
         else:
             log.warning("mqtt: broker refused the connection: %s", reason)
+
+    def _on_publish(
+        self, client: Any, userdata: Any, mid: int, reason: Any = None, props: Any = None
+    ) -> None:
+        self._acked.add(mid)
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
         self.metrics.connected.set(0)
@@ -150,7 +158,7 @@ class MqttAlerts:
             if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
                 # NO_CONN: held in paho's queue and sent when the broker is back
                 self.metrics.alerts.labels("published").inc()
-                self._unacked = [i for i in self._unacked if not i.is_published()] + [info]
+                self._sent.add(info.mid)
             else:
                 self.metrics.alerts.labels("dropped").inc()
                 log.warning("mqtt: alert on %s dropped: %s", topic, mqtt.error_string(info.rc))
@@ -166,7 +174,7 @@ class MqttAlerts:
             self.queue.put(None, timeout=FLUSH_S)
         deadline = time.monotonic() + FLUSH_S
         self._thread.join(FLUSH_S)
-        while any(not i.is_published() for i in self._unacked) and time.monotonic() < deadline:
+        while self._sent - self._acked and time.monotonic() < deadline:
             time.sleep(0.02)
         self.client.disconnect()
         self.client.loop_stop()

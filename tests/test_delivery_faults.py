@@ -433,6 +433,17 @@ def test_tampered_packages_are_poisoned_and_do_not_block(tmp_path: Path, service
     still.write_bytes(bytes(data))
     manifest = synth.packages[2] / MANIFEST_NAME  # package 3: a manifest field edited
     manifest.write_bytes(manifest.read_bytes().replace(b'"score":0.91', b'"score":0.99'))
+    # a refused token is the box's problem, not the items': nothing is poisoned, all waits
+    token = dev.token_file.read_text()
+    dev.token_file.write_text("not-the-token\n")
+    done = nce("outbox", "deliver", "--config", str(cfg), "--timeout", "1.5", cwd=tmp_path)
+    assert done.returncode == 3, done.stderr[-3000:]
+    box = Outbox(outbox_file)
+    st, head = box.status(), box.head()
+    box.close()
+    assert (st.pending, st.delivered, st.poisoned) == (12, 0, 0)
+    assert head is not None and "credentials refused" in (head.last_error or "")
+    dev.token_file.write_text(token)
     done = nce("outbox", "deliver", "--config", str(cfg), "--timeout", "60", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     box = Outbox(outbox_file)
