@@ -97,24 +97,24 @@ def stacked_days(
 
 
 def rate_bars(rates: Sequence[Rate], label: Callable[[str], str], reviewed: Callable[[int], str]) -> Markup:
-    """Horizontal bars, lowest confirm rate first (the false-alarm suspects on top)."""
-    row_h, left, width = 26, 170, 460
-    bar_max = width - left - 110
-    height = row_h * len(rates) + 8
+    """One row per key (label above its bar), lowest confirm rate first: the false-alarm suspects on top."""
+    row_h, width, bar_max = 40, 460, 300
+    height = row_h * len(rates) + 4
     out = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" xmlns="http://www.w3.org/2000/svg" '
         f'{FONT} font-size="12">'
     ]
     for i, r in enumerate(rates):
-        y = 4 + i * row_h
+        y = 2 + i * row_h
         w = bar_max * r.rate
         colour = "#c92a2a" if r.rate < 0.5 else "#e67700" if r.rate < 0.8 else "#2b8a3e"
+        name = escape(label(r.key))
         out.append(
-            f'<text x="{left - 8}" y="{y + 16}" text-anchor="end" fill="#212529">{escape(label(r.key))}</text>'
-            f'<rect x="{left}" y="{y + 4}" width="{bar_max}" height="16" fill="#f1f3f5"/>'
-            f'<rect x="{left}" y="{y + 4}" width="{w:.1f}" height="16" fill="{colour}">'
-            f"<title>{escape(label(r.key))}: {r.confirmed}/{r.reviewed}</title></rect>"
-            f'<text x="{left + bar_max + 8}" y="{y + 16}" fill="#212529">{r.rate * 100:.0f}%'
+            f'<text x="0" y="{y + 12}" fill="#212529">{name}</text>'
+            f'<rect x="0" y="{y + 17}" width="{bar_max}" height="14" fill="#f1f3f5"/>'
+            f'<rect x="0" y="{y + 17}" width="{w:.1f}" height="14" fill="{colour}">'
+            f"<title>{name}: {r.confirmed}/{r.reviewed}</title></rect>"
+            f'<text x="{bar_max + 8}" y="{y + 29}" fill="#212529">{r.rate * 100:.0f}%'
             f'<tspan fill="#868e96"> · {escape(reviewed(r.reviewed))}</tspan></text>'
         )
     out.append("</svg>")

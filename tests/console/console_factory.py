@@ -80,7 +80,7 @@ def files_and_stills(tag: str, ts: dt.datetime, label: str = "stall") -> tuple[d
         files[ann] = ("still_annotated", "image/jpeg", street(tag, shift=n * 8, annotated=True, label=label))
         stills.append(
             Still(
-                moment=moment,  # type: ignore[arg-type]
+                moment=moment,
                 frame_utc=utc_ms(ts - dt.timedelta(seconds=ago)),
                 frame_index=1 + (300 - ago) * 2,
                 raw=raw,

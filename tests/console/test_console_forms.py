@@ -56,7 +56,7 @@ def test_catalogue_has_both_languages_with_the_same_placeholders() -> None:
 
 
 def test_anonymous_is_sent_to_sign_in_and_back(world: Client) -> None:
-    w, client = world
+    _w, client = world
     r = client.get("/cases/1?s=draft", follow_redirects=False)
     assert r.status_code == 303
     assert r.headers["location"] == "/login?next=%2Fcases%2F1%3Fs%3Ddraft"

@@ -1,0 +1,194 @@
+"""The console in real Chromium (Debian's, driven by Playwright) against a real uvicorn server.
+
+The world is seeded through the real ingest API with signed packages (JPEG stills, an H.264 clip).
+Screenshots of the queue, a case and the dashboard go to ``test-output/console/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import OPERATOR, PASSWORD, SPECS, World, make_world, seed
+from playwright.sync_api import Browser, Page, sync_playwright
+from svc_server import serving
+
+CHROMIUM = os.environ.get("NCE_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+OUT = Path(__file__).resolve().parents[2] / "test-output" / "console"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory, template_db: Path, password_hash: str
+) -> Iterator[tuple[World, str]]:
+    world = make_world(tmp_path_factory.mktemp("browser"), template_db, password_hash)
+    with serving(world.app) as url:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            seed(world, client, list(SPECS))
+        yield world, url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, site: tuple[World, str]) -> Iterator[Page]:
+    """A signed-in page (through the sign-in form) in a fresh browser context."""
+    _world, url = site
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=url)
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.goto("/")
+    assert "/login" in pg.url
+    pg.fill("input[name=username]", OPERATOR)
+    pg.fill("input[name=password]", PASSWORD)
+    pg.click("#login-form button[type=submit]")
+    pg.wait_for_url(re.compile(r"/(\?.*)?$"))
+    yield pg
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def shot(pg: Page, name: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(OUT / name), full_page=True)
+
+
+def test_open_newest_draft_see_evidence_and_confirm(page: Page, site: tuple[World, str]) -> None:
+    world, _url = site
+    pg = page
+    newest = world.cases["newest"]
+    rows = pg.locator("tr.row")
+    assert rows.first.get_attribute("data-case") == str(newest)
+    assert pg.locator("h1").inner_text() == "待审队列"
+    pg.wait_for_function(
+        "() => [...document.querySelectorAll('td.thumb img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    shot(pg, "queue.png")
+
+    rows.first.locator("a.case-link").click()
+    pg.wait_for_url(re.compile(rf"/cases/{newest}"))
+    # the stills: annotated first, all loaded from the evidence endpoint with the session cookie
+    imgs = pg.locator("img.still-img")
+    assert imgs.count() == 3
+    pg.wait_for_function(
+        "() => [...document.querySelectorAll('img.still-img')].every(i => i.complete && i.naturalWidth === 640)"
+    )
+    annotated = imgs.first.get_attribute("src")
+    assert annotated == imgs.first.get_attribute("data-annotated")
+    assert pg.locator("svg.zone polygon").first.is_visible()
+    pg.click("#toggle-raw")
+    assert imgs.first.get_attribute("src") == imgs.first.get_attribute("data-raw") != annotated
+    pg.wait_for_function(
+        "() => [...document.querySelectorAll('img.still-img')].every(i => i.complete && i.naturalWidth === 640)"
+    )
+    pg.uncheck("#toggle-zone")
+    assert not pg.locator("svg.zone polygon").first.is_visible()
+    pg.check("#toggle-zone")
+    pg.click("#toggle-raw")
+
+    # the clip plays (H.264 MP4 from the evidence store)
+    pg.evaluate("document.getElementById('clip').play()")
+    pg.wait_for_function(
+        "() => { const v = document.getElementById('clip'); return v.readyState >= 2 && v.currentTime > 0.5; }"
+    )
+    state = pg.evaluate(
+        "(() => { const v = document.getElementById('clip'); v.pause(); return [v.error, v.duration, v.videoWidth]; })()"
+    )
+    assert state[0] is None and 2.5 < state[1] < 3.5 and state[2] == 640
+    assert "老王水果店" in pg.locator("#party").inner_text()
+    assert "未核实" in pg.locator("#legal").inner_text()
+    shot(pg, "case.png")
+
+    # C confirms; the status and the ledger show it
+    pg.keyboard.press("c")
+    pg.wait_for_selector("#flash")
+    assert pg.locator("#case-status").get_attribute("data-status") == "confirmed"
+    assert pg.locator("#case-status").inner_text() == "已确认"
+    entry = pg.locator('#ledger tr[data-action="case_reviewed"]')
+    assert entry.count() == 1
+    assert f"user:{OPERATOR}" in entry.inner_text() and "人工审核" in entry.inner_text()
+    assert pg.locator("#notice-form").is_visible()
+
+
+def test_dismiss_with_a_reason(page: Page, site: tuple[World, str]) -> None:
+    world, _url = site
+    pg = page
+    case_id = world.cases["vending"]
+    pg.goto(f"/cases/{case_id}")
+    # without a reason: refused, with the reason asked for
+    pg.click("#dismiss-btn")
+    assert "驳回必须填写理由" in pg.locator("#form-error").inner_text()
+    assert pg.locator("#case-status").get_attribute("data-status") == "draft"
+    # one click on a common reason dismisses
+    pg.fill("#dismiss-reason", "伞下无人经营")
+    pg.get_by_role("button", name=re.compile("画面不清")).click()
+    pg.wait_for_selector("#flash")
+    assert pg.locator("#case-status").get_attribute("data-status") == "dismissed"
+    assert "画面不清；伞下无人经营" in pg.locator("#reviewed").inner_text()
+    assert "画面不清；伞下无人经营" in pg.locator('#ledger tr[data-action="case_reviewed"]').inner_text()
+
+
+def test_switch_language(page: Page) -> None:
+    pg = page
+    pg.click("#lang-switch")
+    pg.wait_for_selector("html[lang=en]")
+    assert pg.locator("h1").inner_text() == "Review queue"
+    pg.click("text=Dashboard")
+    assert pg.locator("#chart-per-day h2").inner_text() == "Cases per day, by violation"
+    assert pg.locator("#chart-per-day svg rect").count() > 0
+    shot(pg, "dashboard-en.png")
+    pg.click("#lang-switch")
+    pg.wait_for_selector("html[lang=zh-CN]")
+    assert pg.locator("#chart-per-day h2").inner_text() == "每日案件数（按违法类型）"
+
+
+def test_keyboard_shortcuts(page: Page) -> None:
+    pg = page
+    ids = [r.get_attribute("data-case") for r in pg.locator("tr.row").all()]
+    assert len(ids) >= 2, "needs two drafts"
+    pg.keyboard.press("j")
+    pg.keyboard.press("j")
+    assert pg.locator("tr.row.sel").get_attribute("data-case") == ids[1]
+    pg.keyboard.press("k")
+    assert pg.locator("tr.row.sel").get_attribute("data-case") == ids[0]
+    pg.keyboard.press("j")
+    pg.keyboard.press("Enter")
+    pg.wait_for_url(re.compile(rf"/cases/{ids[1]}"))
+    pg.keyboard.press("k")
+    pg.wait_for_url(re.compile(rf"/cases/{ids[0]}"))
+    pg.keyboard.press("j")
+    pg.wait_for_url(re.compile(rf"/cases/{ids[1]}"))
+    pg.keyboard.press("d")
+    assert pg.evaluate("document.activeElement.id") == "dismiss-reason"
+    pg.keyboard.type("重复上报")
+    pg.keyboard.press("Enter")
+    pg.wait_for_selector("#flash")
+    assert pg.locator("#case-status").get_attribute("data-status") == "dismissed"
+    # typing in a field never triggers a shortcut: C inside the notice note does nothing
+    pg.goto(f"/cases/{ids[0]}")
+    pg.focus("#dismiss-reason")
+    pg.keyboard.press("c")
+    assert pg.locator("#case-status").get_attribute("data-status") == "draft"
