@@ -350,3 +350,29 @@ def test_unsigned_manifest(tmp_path: Path) -> None:
     m = make_manifest()
     with pytest.raises(SignatureInvalid, match="not signed"):
         verify_signature(m)
+
+
+def test_canonical_json_matches_reference_implementation() -> None:
+    """Against the rfc8785 package (Trail of Bits), where installed: random doubles (all bit
+    patterns), strings across the planes, nested objects."""
+    rfc8785 = pytest.importorskip("rfc8785")
+    import random
+    import struct
+
+    rng = random.Random(8785)
+
+    def a_float() -> float:
+        while True:
+            f: float = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+            if math.isfinite(f):
+                return f
+
+    def a_str() -> str:
+        ranges = [(0, 0x7F), (0x80, 0xD7FF), (0xE000, 0xFFFF), (0x10000, 0x10FFFF)]
+        return "".join(chr(rng.randint(*rng.choice(ranges))) for _ in range(rng.randint(0, 6)))
+
+    for _ in range(3000):
+        value = {
+            a_str(): [a_float(), a_str(), rng.randint(-(2**53) + 1, 2**53 - 1), None, False] for _ in range(3)
+        }
+        assert canonical_json(value) == rfc8785.dumps(value)
