@@ -231,6 +231,50 @@ def test_kill_9_the_edge_20_times_during_delivery(tmp_path: Path, service: Servi
     assert hit_count == 120
 
 
+def test_kill_9_nce_run_while_it_packages_and_delivers(
+    tmp_path: Path, service: Service, assets: tuple[Path, Path]
+) -> None:
+    """The whole edge process killed at random moments: packages that were on disk but not queued
+    yet are found on the next start; every package on disk reaches the service once, in order."""
+    model, video = assets
+    rng = random.Random(9)
+    dev = make_device(tmp_path, "edge-r")
+    service.enroll(dev.id, dev.pub_file, dev.token_file)
+    cfg = pf.site_config(tmp_path / "site.yaml", model, [pf.camera("cam-a", str(video))])
+    add_uplink(cfg, dev, service.url, drain_s=2.0)
+    kills = 0
+    for _round in range(4):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nce", "run", "--config", str(cfg), "--until-eof"],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert proc.stderr is not None
+        for raw in proc.stderr:  # kill once the camera runs: mid-hit, mid-package or mid-delivery
+            if b"running 1 camera" in raw:
+                break
+        time.sleep(rng.uniform(0.1, 0.9))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        kills += proc.returncode == -signal.SIGKILL
+    final = nce("run", "--config", str(cfg), "--until-eof", cwd=tmp_path)
+    assert final.returncode == 0, final.stderr[-3000:]
+    outbox_file = tmp_path / "edge" / "outbox.sqlite"
+    counts = check_exactly_once(service, dev.id, outbox_file)
+    on_disk = sorted(p.name for p in (tmp_path / "edge" / "evidence").iterdir() if not p.name.startswith("."))
+    rows = service.rows(dev.id)
+    ingested = [r["package_id"] for r in rows if r["seq"] is not None]
+    report("kill -9 nce run", runs=5, kills=kills, packages_on_disk=len(on_disk), **counts)
+    assert kills == 4
+    assert counts["pending"] == 0 and counts["poisoned"] == 0
+    assert counts["duplicates"] == 0 and counts["lost"] == 0 and counts["unexpected"] == 0
+    assert sorted(ingested) == on_disk and len(on_disk) >= 4  # the last run alone writes 4
+    assert [r["seq"] for r in rows if r["seq"] is not None] == list(range(1, len(on_disk) + 1))
+    assert not any(r["chain_gap"] for r in rows)
+
+
 # -- (c) kill -9 of the service between its commit and its answer -------------------------------------
 
 
