@@ -376,3 +376,26 @@ def test_canonical_json_matches_reference_implementation() -> None:
             a_str(): [a_float(), a_str(), rng.randint(-(2**53) + 1, 2**53 - 1), None, False] for _ in range(3)
         }
         assert canonical_json(value) == rfc8785.dumps(value)
+
+
+def test_documented_procedure_verifies_without_nce(tmp_path: Path, key: Ed25519PrivateKey) -> None:
+    """docs/evidence.md's recipe, with a JCS library and plain Ed25519: no NCE code involved."""
+    import base64
+    import hashlib
+
+    rfc8785 = pytest.importorskip("rfc8785")
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    folder, _ = make_package(tmp_path, key)
+    raw = (folder / MANIFEST_NAME).read_bytes()
+    doc = json.loads(raw)
+    block = doc.pop("signature")
+    pub_raw = base64.b64decode(block["public_key"])
+    assert hashlib.sha256(pub_raw).hexdigest() == block["key_fingerprint"]
+    Ed25519PublicKey.from_public_bytes(pub_raw).verify(
+        base64.b64decode(block["signature"]), rfc8785.dumps(doc)
+    )
+    for f in json.loads(raw)["files"]:
+        assert hashlib.sha256((folder / f["name"]).read_bytes()).hexdigest() == f["sha256"]
+    # manifest.json is canonical: its SHA-256 is the manifest hash the next package chains to
+    assert hashlib.sha256(raw).hexdigest() == manifest_hash(json.loads(raw))
