@@ -8,7 +8,7 @@ APT_PACKAGES := ffmpeg fonts-noto-cjk fonts-wqy-microhei opencv-data python3-gi 
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
 	gstreamer1.0-plugins-bad gstreamer1.0-libav chromium
 
-.PHONY: demo test check lint typecheck pytest venv system data bench bench-deps bench-quick test-train clean
+.PHONY: demo test check lint typecheck pytest venv system data bench bench-deps bench-quick test-train clean test-console
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -41,6 +41,11 @@ pytest: venv system data
 check: lint typecheck
 
 test: check pytest
+
+# The review console alone: form/role tests and the Playwright tests in Debian's Chromium
+# (screenshots in test-output/console/).
+test-console: venv system
+	$(BIN)/pytest -q tests/console
 
 demo: venv system data
 	$(BIN)/nce demo

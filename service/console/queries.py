@@ -155,8 +155,8 @@ def stats(session: Session, *, days: int, tz: ZoneInfo, now: dt.datetime) -> Sta
             select(
                 HitEventRow.case_id,
                 HitEventRow.violation,
-                HitEventRow.manifest["zone"]["kind"].as_string(),
-                HitEventRow.manifest["event"]["label"].as_string(),
+                HitEventRow.manifest[("zone", "kind")].as_string(),
+                HitEventRow.manifest[("event", "label")].as_string(),
             ).where(HitEventRow.id.in_(firsts))
         ).all()
         for case_id, violation, zone_kind, label in rows:

@@ -4,6 +4,7 @@ through the real ingest API with signed packages of real JPEGs and an H.264 clip
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import secrets
 import shutil
@@ -97,12 +98,16 @@ class World:
             return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
 
 
-def make_world(base: Path, template: Path, password_hash: str) -> World:
+def make_world(base: Path, template: Path | None, password_hash: str, db_url: str | None = None) -> World:
+    """A service on a copy of the migrated SQLite ``template`` (or on ``db_url``, migrated already)."""
     base.mkdir(parents=True, exist_ok=True)
-    db = base / "nce.sqlite3"
-    shutil.copyfile(template, db)
+    if db_url is None:
+        assert template is not None
+        db = base / "nce.sqlite3"
+        shutil.copyfile(template, db)
+        db_url = f"sqlite:///{db}"
     settings = Settings(
-        db_url=f"sqlite:///{db}",
+        db_url=db_url,
         evidence_dir=base / "evidence",
         secret_key=SECRET,
         migrate_on_start=False,
@@ -146,6 +151,34 @@ def world(tmp_path: Path, template_db: Path, password_hash: str) -> Iterator[tup
     with TestClient(w.app) as client:
         seed(w, client, ["prior", "ad", "newest"])
         yield w, client
+
+
+@pytest.fixture
+def pg_world(tmp_path: Path, password_hash: str) -> Iterator[tuple[World, TestClient]]:
+    """The same world on the real PostgreSQL (skipped when none answers on 127.0.0.1:5432)."""
+    import psycopg
+
+    server = os.environ.get("NCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+    admin = server.replace("postgresql+psycopg://", "postgresql://") + "/test"
+    name = f"nce_console_{secrets.token_hex(4)}"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {admin}: {exc}")
+    url = f"{server}/{name}"
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        w = make_world(tmp_path / "svc", None, password_hash, db_url=url)
+        with TestClient(w.app) as client:
+            seed(w, client, ["prior", "ad", "newest"])
+            yield w, client
+        w.state.engine.dispose()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')

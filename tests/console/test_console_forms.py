@@ -374,6 +374,10 @@ def test_case_page_shows_evidence_party_basis_history(world: Client) -> None:
     # the evidence endpoint answers the session cookie
     r = client.get(stills[0][0])
     assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content[:2] == b"\xff\xd8"
+    clip = re.search(r'<video id="clip"[^>]+src="([^"]+)"', html)
+    assert clip is not None
+    part = client.get(clip.group(1), headers={"Range": "bytes=0-99"})  # the browser seeks with ranges
+    assert part.status_code == 206 and len(part.content) == 100 and part.content[4:8] == b"ftyp"
 
 
 def test_queue_filters_and_counts(world: Client) -> None:
@@ -439,3 +443,16 @@ def test_dashboard_confirm_rates(world: Client) -> None:
     # cam-01: the prior case confirmed, the newest dismissed -> 50 %
     assert re.search(r"cam-01</text>.*?50%", html)
     assert "Piled goods · shop frontage" in html and "Out-of-shop trading · shop frontage" in html
+
+
+def test_pages_and_a_review_on_postgresql(pg_world: Client) -> None:
+    w, client = pg_world
+    sign_in(client)
+    assert client.get("/").status_code == 200
+    case_id = w.cases["newest"]
+    assert "老王水果店" in client.get(f"/cases/{case_id}").text
+    r = post_form(client, f"/cases/{case_id}/review", {"decision": "dismiss", "reason_code": "unclear"})
+    assert r.status_code == 303
+    assert case_row(w, case_id) == ("dismissed", "out_of_shop_trading", "画面不清")
+    html = client.get("/dashboard?lang=en").text
+    assert re.search(r"cam-01</text>.*?50%", html) and "Out-of-shop trading · shop frontage" in html
