@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _MAX_REMEMBERED = 10000
+KEEP_DELIVERED_S = 30 * 86400.0  # delivered outbox rows are kept this long (the outbox stays small)
 
 
 class DeliveryMetrics:
@@ -74,10 +75,10 @@ class DeliveryMetrics:
         )
 
     def refresh(self, outbox: Outbox) -> None:
-        st = outbox.status()
-        self.pending.set(st.pending)
-        self.poisoned.set(st.poisoned)
-        self.oldest_pending.set(st.oldest_pending_s or 0.0)
+        pending, poisoned, oldest = outbox.undelivered()
+        self.pending.set(pending)
+        self.poisoned.set(poisoned)
+        self.oldest_pending.set(oldest or 0.0)
 
 
 def _event_of(manifest: Manifest) -> str:
@@ -159,6 +160,9 @@ class OutboxSink:
         return count
 
     def start(self) -> None:
+        forgotten = self.outbox.prune_delivered(KEEP_DELIVERED_S)
+        if forgotten:
+            log.info("outbox: forgot %d item(s) delivered more than 30 days ago", forgotten)
         recovered = self.recover()
         due = self.outbox.reset_backoff()
         st = self.outbox.status()

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     response        TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, seq);
+CREATE INDEX IF NOT EXISTS outbox_package ON outbox (package_dir);
 """
 
 
@@ -225,7 +226,33 @@ class Outbox:
         self.changed.set()
         return count
 
+    def prune_delivered(self, older_than_s: float, now: float | None = None) -> int:
+        """Forget delivered items older than ``older_than_s`` (their packages keep their delivered
+        markers; sequence numbers are never reused: AUTOINCREMENT). Returns how many."""
+        cutoff = (time.time() if now is None else now) - older_than_s
+        with self._tx() as conn:
+            cur = conn.execute(
+                "DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?", (cutoff,)
+            )
+            return cur.rowcount
+
     # -- reporting -------------------------------------------------------------------------------
+
+    def undelivered(self, now: float | None = None) -> tuple[int, int, float | None]:
+        """(pending, poisoned, age of the oldest pending) — cheap: never counts delivered rows."""
+        now = time.time() if now is None else now
+        with self._lock:
+            counts = dict(
+                self._conn.execute(
+                    "SELECT status, COUNT(*) FROM outbox WHERE status IN ('pending', 'poisoned') "
+                    "GROUP BY status"
+                ).fetchall()
+            )
+            oldest = self._conn.execute(
+                "SELECT MIN(created_at) FROM outbox WHERE status = 'pending'"
+            ).fetchone()[0]
+        age = None if oldest is None else max(0.0, now - oldest)
+        return counts.get("pending", 0), counts.get("poisoned", 0), age
 
     def package_dirs(self) -> set[str]:
         """Every package folder the outbox knows (any state), as stored."""

@@ -281,3 +281,21 @@ def test_alerts_never_block_when_the_broker_is_away() -> None:
     dropped = alerts.metrics.alerts.labels("dropped")._value.get()
     assert dropped >= 40  # the bounded queues dropped the rest; nothing waited
     assert isinstance(Mqtt(host="x").qos, int)
+
+
+def test_old_delivered_rows_are_forgotten_and_sequences_never_reused(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.sqlite")
+    seqs = [
+        box.add(device_id="d", kind="event", hit_id=f"h{i}", event="opened", payload={}) for i in range(3)
+    ]
+    box.mark_delivered(seqs[0])
+    box.mark_delivered(seqs[1])
+    box.mark_poisoned(seqs[2], reason="HTTP 422: x")
+    assert box.prune_delivered(3600) == 0
+    assert box.prune_delivered(3600, now=time.time() + 7200) == 2
+    assert box.undelivered()[:2] == (0, 1)
+    new = box.add(device_id="d", kind="event", hit_id="h9", event="opened", payload={})
+    assert new == seqs[-1] + 1  # the idempotency keys d:1, d:2 are never issued again
+    st = box.status()
+    assert (st.pending, st.delivered, st.poisoned) == (1, 0, 1)
+    box.close()
