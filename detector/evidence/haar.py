@@ -158,7 +158,7 @@ def _corner_offsets(
 
 def _dense_stage(
     cascade: Cascade,
-    ii: npt.NDArray[np.int64],
+    phases: dict[tuple[int, int], npt.NDArray[np.int64]],
     start: int,
     end: int,
     stage_thr: float,
@@ -166,19 +166,21 @@ def _dense_stage(
     shape: tuple[int, int],
     step: int,
 ) -> npt.NDArray[np.bool_]:
-    """One stage over every window of the grid, with strided slices (no gathers)."""
+    """One stage over every window of the grid, with slices of contiguous phase tables (the
+    integral image subsampled at each offset modulo ``step``), no gathers."""
     ny, nx = shape
     total = np.zeros(shape, np.float64)
+
+    def at(yy: int, xx: int) -> npt.NDArray[np.int64]:
+        t = phases[(yy % step, xx % step)]
+        return t[yy // step : yy // step + ny, xx // step : xx // step + nx]
+
     for k in range(start, end):
         val = np.zeros(shape, np.float64)
         for x, y, w, h, wt in cascade.rects[k]:
             if wt == 0:
                 continue
             x, y, w, h = int(x), int(y), int(w), int(h)
-
-            def at(yy: int, xx: int) -> npt.NDArray[np.int64]:
-                return ii[yy : yy + ny * step : step, xx : xx + nx * step : step]
-
             val += wt * (at(y + h, x + w) - at(y, x + w) - at(y + h, x) + at(y, x))
         total += np.where(val < cascade.threshold[k] * nf, cascade.left[k], cascade.right[k])
     return total >= stage_thr - 1e-6  # type: ignore[no-any-return]
@@ -218,9 +220,12 @@ def _scale_hits(
     # dense while more than a quarter of the windows are alive
     mask = np.ones(grid, dtype=bool)
     nf2 = nf.reshape(grid)
+    phases = {
+        (py, px): np.ascontiguousarray(ii[py::step, px::step]) for py in range(step) for px in range(step)
+    }
     while stages and mask.mean() > 0.25:
         start, end, stage_thr = stages.pop(0)
-        mask &= _dense_stage(cascade, ii, start, end, stage_thr, nf2, grid, step)
+        mask &= _dense_stage(cascade, phases, start, end, stage_thr, nf2, grid, step)
     flat = mask.ravel()
     alive, anf = base[flat], nf[flat]
     for start, end, stage_thr in stages:
