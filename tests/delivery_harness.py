@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -288,3 +289,44 @@ def check_exactly_once(service: Service, device_id: str, outbox_file: Path) -> d
         "unexpected": extra,
         "in_order": int(got_pkgs == sorted(got_pkgs)),
     }
+
+
+MOSQUITTO = ("127.0.0.1", 1883)
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class Broker:
+    """The Mosquitto server on 127.0.0.1:1883; where none runs there (a fresh CI box), a private
+    ``mosquitto`` on a free port for the session (the `mosquitto` package: ``make system``)."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.host, self.port = MOSQUITTO
+        if _listening(*MOSQUITTO):
+            return
+        binary = shutil.which("mosquitto") or (
+            "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+        )
+        if binary is None:
+            raise RuntimeError("no MQTT broker on 127.0.0.1:1883 and no mosquitto binary (make system)")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [binary, "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while not _listening(self.host, self.port):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("mosquitto did not start")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)

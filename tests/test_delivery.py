@@ -10,6 +10,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
+from delivery_harness import Broker
 from manifest_factory import make_signed, write_package
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -197,20 +199,17 @@ def test_config_mqtt_and_uplink_sections() -> None:
 # -- MQTT against Mosquitto --------------------------------------------------------------------------
 
 
-def mosquitto_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 1883), timeout=1):
-            return True
-    except OSError:
-        return False
+@pytest.fixture(scope="module")
+def broker() -> Iterator[Broker]:
+    b = Broker()
+    yield b
+    b.close()
 
 
-def test_confirmed_hit_alert_reaches_a_subscriber(tmp_path: Path) -> None:
-    if not mosquitto_up():
-        pytest.fail("the Mosquitto server on 127.0.0.1:1883 is not running (make system / service mosquitto)")
+def test_confirmed_hit_alert_reaches_a_subscriber(tmp_path: Path, broker: Broker) -> None:
     doc = example()
     prefix = f"nce-unit-{os.getpid()}"
-    doc["mqtt"] = {"host": "127.0.0.1", "topic_prefix": prefix}
+    doc["mqtt"] = {"host": broker.host, "port": broker.port, "topic_prefix": prefix}
     config = parse_site_config(doc)
     cam = config.cameras[0]
     assert config.mqtt is not None
@@ -220,7 +219,7 @@ def test_confirmed_hit_alert_reaches_a_subscriber(tmp_path: Path) -> None:
     sub.on_connect = lambda c, *_: c.subscribe(f"{prefix}/#", qos=1)
     sub.on_subscribe = lambda *_: subscribed.set()
     sub.on_message = lambda _c, _u, m: got.append(m)
-    sub.connect("127.0.0.1", 1883)
+    sub.connect(broker.host, broker.port)
     sub.loop_start()
     try:
         assert subscribed.wait(10)

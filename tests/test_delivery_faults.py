@@ -28,6 +28,7 @@ import paho.mqtt.client as mqtt
 import pipeline_factory as pf
 import pytest
 from delivery_harness import (
+    Broker,
     Service,
     SyntheticEdge,
     add_uplink,
@@ -42,8 +43,6 @@ from detector.outbox import Outbox
 from nce.manifest import MANIFEST_NAME
 
 pytestmark = pytest.mark.timeout(240)
-
-MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
 
 
 def report(name: str, **counts: Any) -> None:
@@ -69,6 +68,13 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 @pytest.fixture(scope="module")
+def broker() -> Iterator[Broker]:
+    b = Broker()
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
 def assets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     d = tmp_path_factory.mktemp("delivery_assets")
     return pf.model(d / "colour.onnx"), pf.scene_video(d / "scene.mp4")
@@ -77,16 +83,16 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 class Subscriber:
     """An MQTT subscriber on the local Mosquitto, collecting JSON messages."""
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, broker: Broker, topic: str) -> None:
         self.messages: list[tuple[str, dict[str, Any]]] = []
         self.ready = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-sub-{os.getpid()}-{id(self)}")
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *_: self.ready.set()
         self.client.on_message = lambda _c, _u, m: self.messages.append((m.topic, json.loads(m.payload)))
-        self.client.connect(MQTT_HOST, MQTT_PORT)
+        self.client.connect(broker.host, broker.port)
         self.client.loop_start()
-        assert self.ready.wait(10), "no SUBACK from Mosquitto on 127.0.0.1:1883"
+        assert self.ready.wait(10), f"no SUBACK from Mosquitto on {broker.host}:{broker.port}"
 
     def wait_for(self, n: int, timeout: float = 10.0) -> list[tuple[str, dict[str, Any]]]:
         deadline = time.monotonic() + timeout
@@ -103,7 +109,7 @@ class Subscriber:
 
 
 def test_service_down_for_a_whole_run_then_every_hit_arrives_once(
-    tmp_path: Path, assets: tuple[Path, Path]
+    tmp_path: Path, assets: tuple[Path, Path], broker: Broker
 ) -> None:
     model, video = assets
     svc = Service(tmp_path / "svc")
@@ -115,9 +121,9 @@ def test_service_down_for_a_whole_run_then_every_hit_arrives_once(
     cfg = pf.site_config(edge / "site.yaml", model, [pf.camera("cam-a", str(video))])
     add_uplink(cfg, dev, svc.url, drain_s=1.0)
     doc = __import__("yaml").safe_load(cfg.read_text())
-    doc["mqtt"] = {"host": MQTT_HOST, "port": MQTT_PORT, "topic_prefix": f"nce-test-{os.getpid()}"}
+    doc["mqtt"] = {"host": broker.host, "port": broker.port, "topic_prefix": f"nce-test-{os.getpid()}"}
     cfg.write_text(__import__("yaml").safe_dump(doc))
-    sub = Subscriber(f"nce-test-{os.getpid()}/test-site/+/hits")
+    sub = Subscriber(broker, f"nce-test-{os.getpid()}/test-site/+/hits")
     try:
         first = nce("run", "--config", str(cfg), "--until-eof", cwd=edge)
         assert first.returncode == 0, first.stderr[-3000:]
