@@ -1,0 +1,56 @@
+"""``nce run --out`` with a device key, end to end: the real pipeline (a real ONNX model on a
+scripted video) freezes signed packages that ``nce evidence verify --chain`` accepts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pipeline_factory as pf
+import pytest
+
+pytestmark = [
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed"),
+]
+
+
+def nce(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nce", *args], cwd=cwd, capture_output=True, text=True, timeout=150,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+
+
+def test_run_writes_verifiable_packages(tmp_path: Path) -> None:
+    model, video = pf.model(tmp_path / "colour.onnx"), pf.scene_video(tmp_path / "scene.mp4")
+    done = nce("keys", "generate", "--out", "keys", "--device-id", "edge-t", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    extra = {
+        "device": {"id": "edge-t", "key_file": "keys/edge-t.key"},
+        "evidence": {"clip_pre_s": 1.0, "clip_post_s": 1.0},
+    }
+    config = pf.site_config(tmp_path / "site.yaml", model, [pf.camera("cam-a", str(video))], extra=extra)
+    done = nce("run", "--config", str(config), "--until-eof", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    evidence = tmp_path / "out" / "evidence"
+    packages = sorted(p.name for p in evidence.iterdir() if not p.name.startswith("."))
+    kinds = sorted(name.rsplit("-", 1)[1] for name in packages)
+    assert kinds == ["cleared", "cleared", "violation", "violation"], packages
+    done = nce("evidence", "verify", "out/evidence", "--chain", "--pubkey", "keys/edge-t.pub", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK: 4 package(s), chain continuous" in done.stdout and "the given public key" in done.stdout
+    violations = [
+        json.loads((evidence / p / "manifest.json").read_bytes()) for p in packages if p.endswith("violation")
+    ]
+    for m in violations:
+        assert [s["moment"] for s in m["stills"]] == ["first_seen", "between", "confirmed"]
+        assert m["model"]["name"] == "colour.onnx" and m["model"]["classes"] == ["stall", "banner", "garbage"]
+        assert any(f["role"] == "clip" for f in m["files"])
+        assert m["detections"] and m["track"]
+    ad = next(m for m in violations if m["violation"] == "illegal_ad")
+    assert ad["ocr"] is not None
