@@ -25,7 +25,7 @@ from svc_factory import DeviceHandle, new_key, pub_b64
 
 from service.app import create_app
 from service.crud.identities import add_client, add_device
-from service.db import make_engine
+from service.db import make_engine, writer_lock_held
 from service.migrate import upgrade
 from service.models import AuthSession, User
 from service.security import hash_password, new_token, token_hash
@@ -179,3 +179,5 @@ def api(db_url: str, tmp_path: Path) -> Iterator[Api]:
     _empty(state)
     with TestClient(app) as client:
         yield Api(client, state, db_url, evidence)
+    # every write transaction, accepted or refused, gave the SQLite writer lock back
+    assert not writer_lock_held(state.engine)
