@@ -298,3 +298,22 @@ def test_old_delivered_rows_are_forgotten_and_sequences_never_reused(tmp_path: P
     st = box.status()
     assert (st.pending, st.delivered, st.poisoned) == (1, 0, 1)
     box.close()
+
+
+def test_outbox_gauges_raise_the_poison_alarm(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from detector.delivery import DeliveryMetrics
+
+    box = Outbox(tmp_path / "outbox.sqlite")
+    for i in range(3):
+        box.add(device_id="d", kind="event", hit_id=f"h{i}", event="opened", payload={})
+    box.mark_delivered(1)
+    box.mark_poisoned(2, reason="HTTP 422: x")
+    registry = CollectorRegistry()
+    DeliveryMetrics(registry).refresh(box)
+    assert registry.get_sample_value("nce_outbox_pending") == 1
+    assert registry.get_sample_value("nce_outbox_poisoned") == 1
+    assert (registry.get_sample_value("nce_outbox_oldest_pending_seconds") or 0) >= 0
+    assert b"nce_outbox_poisoned 1.0" in generate_latest(registry)
+    box.close()
