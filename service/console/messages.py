@@ -144,6 +144,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "case.tl.seq": ("序号", "Seq"),
     "case.tl.signed": ("签名", "Signed"),
     "case.tl.files": ("文件", "Files"),
+    "case.tl.hidden": ("…… 另有 {n} 条未显示", "… {n} more not shown"),
     "case.signed_yes": ("已验签", "verified"),
     "case.signed_no": ("无签名", "unsigned"),
     "case.gap": ("缺口", "gap"),
@@ -218,6 +219,10 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "err.bad_deadline": ("整改期限格式无效。", "The deadline is not a valid date and time."),
     "err.deadline_past": ("整改期限必须晚于现在。", "The deadline must be in the future."),
     "err.conflict": ("操作未执行：{detail}", "Not done: {detail}"),
+    "err.state": (
+        "操作未执行：案件当前为“{status}”，不能执行此操作（可能已被他人处理）。",
+        "Not done: the case is now “{status}”; this action no longer applies (someone may have handled it).",
+    ),
     "err.invalid": ("输入有误：{detail}", "Invalid input: {detail}"),
     "err.back": ("返回", "Back"),
     # dashboard

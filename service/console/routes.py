@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from detector.config import Violation
@@ -31,13 +32,13 @@ from service.console.guard import (
     check_csrf,
     principal_of,
 )
-from service.console.messages import CATALOGUE, translate
+from service.console.messages import CATALOGUE, Lang, translate
 from service.console.render import console_tz, render, request_lang
 from service.console.view import build, ledger_detail
 from service.crud import cases as crud
 from service.crud import identities
 from service.errors import Conflict, Invalid, NotFound, ServiceError, Unauthorized
-from service.models import utcnow
+from service.models import Case, utcnow
 from service.schemas.cases import NoticeIn, ReviewIn
 from service.schemas.common import CASE_STATUSES
 from service.security import sign
@@ -294,9 +295,18 @@ def _after(case_id: int, done: str, request: Request) -> RedirectResponse:
     return _redirect(f"/cases/{case_id}?{urlencode(params)}")
 
 
-def _service_error(lang: str, exc: ServiceError) -> tuple[str, int]:
-    key = "err.conflict" if isinstance(exc, Conflict) else "err.invalid"
-    return translate("en" if lang == "en" else "zh-CN", key, detail=str(exc)), exc.status_code
+def _service_error(session: Session, lang: Lang, case_id: int, exc: ServiceError) -> tuple[str, int]:
+    """The service's refusal in the page's language (the service's own words for anything unforeseen)."""
+    session.rollback()
+    if isinstance(exc, NotFound):
+        return translate(lang, "err.not_found", id=case_id), exc.status_code
+    if isinstance(exc, Conflict):
+        case = session.get(Case, case_id)
+        if case is not None:
+            status = translate(lang, f"status.{case.status}")
+            return translate(lang, "err.state", status=status), exc.status_code
+        return translate(lang, "err.conflict", detail=str(exc)), exc.status_code
+    return translate(lang, "err.invalid", detail=str(exc)), exc.status_code
 
 
 @router.post("/cases/{case_id}/review")
@@ -340,8 +350,7 @@ async def review(
     try:
         crud.review_case(session, principal=principal, case_id=case_id, data=data)
     except ServiceError as exc:
-        session.rollback()
-        message, code_ = _service_error(lang, exc)
+        message, code_ = _service_error(session, lang, case_id, exc)
         return _case_page(
             request, state, session, principal, case_id, error=message, status_code=code_, form=echo
         )
@@ -382,7 +391,7 @@ async def notice(
     except ValidationError as exc:
         return fail(translate(lang, "err.invalid", detail="; ".join(e["msg"] for e in exc.errors())))
     except ServiceError as exc:
-        message, code = _service_error(lang, exc)
+        message, code = _service_error(session, lang, case_id, exc)
         return fail(message, code)
     return _after(case_id, "notice_issued", request)
 

@@ -11,6 +11,7 @@ from service.schemas.cases import CaseDetail, HitPublic
 from service.schemas.ledger import LedgerEntryPublic
 
 MAX_STILLS = 6
+TIMELINE_HEAD, TIMELINE_TAIL = 10, 50  # a case seen for days has hundreds of still_present updates
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class CaseView:
     detail: CaseDetail
     stills: list[StillView] = field(default_factory=list)
     clips: list[ClipView] = field(default_factory=list)
+    timeline: list[HitPublic] = field(default_factory=list)
+    timeline_hidden: int = 0
     zone_points: str | None = None
     zone_kind: str | None = None
     zone_name: str | None = None
@@ -92,7 +95,10 @@ def _stills_of(hit: HitPublic, manifest: dict[str, Any]) -> list[StillView]:
 
 
 def build(detail: CaseDetail, manifests: dict[int, dict[str, Any]]) -> CaseView:
-    view = CaseView(detail=detail)
+    view = CaseView(detail=detail, timeline=list(detail.hits))
+    if len(detail.hits) > TIMELINE_HEAD + TIMELINE_TAIL:
+        view.timeline = detail.hits[:TIMELINE_HEAD] + detail.hits[-TIMELINE_TAIL:]
+        view.timeline_hidden = len(detail.hits) - TIMELINE_HEAD - TIMELINE_TAIL
     packages = [h for h in detail.hits if h.event != "public_copy"]
     stills: list[StillView] = []
     seen: set[str] = set()

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from service.console.messages import CATALOGUE, translate
-from service.models import Case, LedgerEntry
+from service.models import Case, HitEventRow, LedgerEntry
 from service.security import sign
 
 Client = tuple[World, TestClient]
@@ -281,7 +281,7 @@ def test_reviewing_twice_is_a_conflict(world: Client) -> None:
     assert post_form(client, f"/cases/{case_id}/review", {"decision": "confirm"}).status_code == 303
     r = post_form(client, f"/cases/{case_id}/review", {"decision": "dismiss", "reason": "误检"})
     assert r.status_code == 409
-    assert "操作未执行" in r.text and "cannot become dismissed" in r.text
+    assert "操作未执行：案件当前为“已确认”" in r.text
     assert case_row(w, case_id)[0] == "confirmed"
 
 
@@ -456,3 +456,35 @@ def test_pages_and_a_review_on_postgresql(pg_world: Client) -> None:
     assert case_row(w, case_id) == ("dismissed", "out_of_shop_trading", "画面不清")
     html = client.get("/dashboard?lang=en").text
     assert re.search(r"cam-01</text>.*?50%", html) and "Out-of-shop trading · shop frontage" in html
+
+
+def test_a_long_case_timeline_is_shortened(world: Client) -> None:
+    w, client = world
+    sign_in(client)
+    case_id = w.cases["ad"]
+    with w.session() as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        hit_id = s.execute(select(HitEventRow.hit_id).where(HitEventRow.case_id == case_id)).scalar_one()
+        event = {
+            "hit_id": hit_id,
+            "site_id": case.site_id,
+            "camera_id": case.camera_id,
+            "zone_id": case.zone_id,
+            "shop_id": case.shop_id,
+            "violation": case.violation,
+            "first_seen": case.first_seen.isoformat(),
+            "dwell_s": 600.0,
+            "sightings": 10,
+        }
+    for i in range(65):
+        t = (case.last_seen + dt.timedelta(minutes=i + 1)).isoformat()
+        r = client.post(
+            "/api/v1/hits/events",
+            json={**event, "event": "still_present", "ts": t, "last_seen": t},
+            headers={**w.device.headers, "Idempotency-Key": f"still-{i}"},
+        )
+        assert r.status_code == 201, r.text
+    html = client.get(f"/cases/{case_id}").text
+    assert "另有 6 条未显示" in html  # 66 sightings: the first 10 and the last 50 shown
+    assert html.count("仍存在") == 9 + 50  # the package itself is the first sighting

@@ -29,6 +29,18 @@
         window.location.href = row.getAttribute("data-href");
       });
     });
+    // new drafts arrive all day: reload the first page of the draft queue while nobody is using it
+    var refresh = Number(document.body.getAttribute("data-refresh") || 0);
+    var lastInput = Date.now();
+    ["keydown", "mousemove", "focusin"].forEach(function (ev) {
+      document.addEventListener(ev, function () { lastInput = Date.now(); });
+    });
+    if (refresh > 0) {
+      window.setInterval(function () {
+        var idle = Date.now() - lastInput > refresh * 1000;
+        if (idle && sel < 0 && document.visibilityState === "visible") { window.location.reload(); }
+      }, refresh * 1000);
+    }
     document.addEventListener("keydown", function (e) {
       if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) { return; }
       var k = e.key.toLowerCase();
