@@ -217,13 +217,20 @@ class Pipeline:
 
         take()
         if any(i in taken for i in live) and self.options.batch_window_s > 0:
-            # frames due together go through together: give the other running cameras a moment
-            # (at most half a sampling period, so that no camera falls behind its detect_fps)
+            # frames due together go through together: give the running cameras whose next sample
+            # is due within the window a moment (at most half a sampling period)
             readers = [self.cameras[i].reader for i in live]
-            running = sum(1 for r in readers if r.state == StreamState.up)
             window = min(self.options.batch_window_s, 0.5 * min(r.period_s for r in readers))
-            deadline = time.monotonic() + window
-            want = min(running, self.max_batch)
+            now = time.monotonic()
+            deadline = now + window
+            soon = sum(
+                1
+                for i in live
+                if i not in taken
+                and self.cameras[i].reader.state == StreamState.up
+                and self.cameras[i].reader.next_due_s <= deadline
+            )
+            want = min(sum(1 for i in taken if i in live) + soon, self.max_batch)
             while sum(1 for i in taken if i in live) < want and not self._stop.is_set():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

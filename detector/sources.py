@@ -188,6 +188,12 @@ class CameraReader:
         with self._cond:
             return list(self._ring)
 
+    @property
+    def next_due_s(self) -> float:
+        """When the next sample is due, on the frames' clock (``time.monotonic()`` for streams)."""
+        due = self._next_due
+        return float("-inf") if due is None else due
+
     def pending_mono(self) -> float | None:
         """The time of the sample waiting to be taken, if any."""
         frame = self._pending
