@@ -98,6 +98,9 @@ class World:
             return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
 
 
+Client = tuple[World, TestClient]
+
+
 def make_world(base: Path, template: Path | None, password_hash: str, db_url: str | None = None) -> World:
     """A service on a copy of the migrated SQLite ``template`` (or on ``db_url``, migrated already)."""
     base.mkdir(parents=True, exist_ok=True)
