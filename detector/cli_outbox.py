@@ -45,6 +45,11 @@ def _status(args: argparse.Namespace) -> int:
     print(f"  pending:   {st.pending} (oldest {oldest})")
     print(f"  delivered: {st.delivered}")
     print(f"  poisoned:  {st.poisoned}")
+    head = box.head()
+    if head is not None and head.attempts:
+        print(
+            f"  head: seq {head.seq} {head.kind} {head.hit_id} {head.event}, {head.attempts} attempt(s): {head.last_error}"
+        )
     for item in box.items("poisoned"):
         print(f"    seq {item.seq} {item.kind} {item.hit_id} {item.event}: {item.last_error}")
     return 0

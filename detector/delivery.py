@@ -26,7 +26,9 @@ package's rename and its outbox commit) and makes pending items due at once, so 
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -37,6 +39,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from detector.config import SiteConfig
 from detector.detections import Detections
+from detector.errors import DetectorError
 from detector.events import EventSink, Frame, HitEvent, RingSnapshot
 from detector.evidence.quota import mark_delivered
 from detector.evidence.store import package_sequence
@@ -119,6 +122,7 @@ class OutboxSink:
         self.packaged: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.last_sequence = self._last_queued_sequence()
         self.closed = False
+        self._lock_fd: int | None = None
 
     # -- start -----------------------------------------------------------------------------------
 
@@ -160,6 +164,8 @@ class OutboxSink:
         return count
 
     def start(self) -> None:
+        if self.relay is not None:
+            self._lock_fd = _relay_lock(self.outbox.path)
         forgotten = self.outbox.prune_delivered(KEEP_DELIVERED_S)
         if forgotten:
             log.info("outbox: forgot %d item(s) delivered more than 30 days ago", forgotten)
@@ -309,6 +315,24 @@ class OutboxSink:
         if self.on_close is not None:
             self.on_close()
         self.outbox.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the relay lock
+            self._lock_fd = None
+
+
+def _relay_lock(outbox_path: Path) -> int:
+    """One relay per outbox (``nce run`` or ``nce outbox deliver``): an exclusive ``flock`` on
+    ``<outbox>.relay.lock``, released when the process ends, however it ends."""
+    path = outbox_path.with_name(outbox_path.name + ".relay.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        raise DetectorError(
+            f"{outbox_path}: another process delivers this outbox already (nce run or nce outbox deliver)"
+        ) from exc
+    return fd
 
 
 def on_delivered_marker(item: OutboxItem) -> None:

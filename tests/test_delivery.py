@@ -317,3 +317,32 @@ def test_outbox_gauges_raise_the_poison_alarm(tmp_path: Path) -> None:
     assert (registry.get_sample_value("nce_outbox_oldest_pending_seconds") or 0) >= 0
     assert b"nce_outbox_poisoned 1.0" in generate_latest(registry)
     box.close()
+
+
+def test_one_relay_per_outbox(tmp_path: Path) -> None:
+    from detector.errors import DetectorError
+    from detector.relay import Outcome, Relay
+
+    def offline(_item: Any) -> Outcome:
+        return Outcome("retry", "offline")
+
+    first = OutboxSink(
+        Outbox(tmp_path / "o.sqlite"),
+        "edge-01",
+        None,
+        relay=Relay(Outbox(tmp_path / "o.sqlite"), offline),
+        drain_s=0,
+    )
+    first.start()
+    second = OutboxSink(
+        Outbox(tmp_path / "o.sqlite"),
+        "edge-01",
+        None,
+        relay=Relay(Outbox(tmp_path / "o.sqlite"), offline),
+        drain_s=0,
+    )
+    with pytest.raises(DetectorError, match="another process delivers this outbox"):
+        second.start()
+    first.close()
+    second.start()  # free again once the first is closed
+    second.close()
