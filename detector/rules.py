@@ -121,7 +121,7 @@ class RuleEngine:
         if not len(detections):
             return detections
         rule = slot.rule
-        keep = np.isin(detections.class_id, list(slot.class_ids))
+        keep = np.fromiter((int(c) in slot.class_ids for c in detections.class_id), bool, len(detections))
         keep &= detections.confidence >= rule.min_score
         keep &= detections.area >= rule.min_area_px
         if keep.any():
