@@ -66,7 +66,9 @@ def make_packages(device_id: str, key: Ed25519PrivateKey, count: int, shop: str)
             created_at=ts,
             site=SiteRef(id="bench", name="bench", timezone="Asia/Shanghai"),
             camera=CameraRef(id=f"cam-{device_id}", name="cam", location=None),
-            zone=ZoneRef(id="z1", kind="shop_frontage", name=None, polygon=[(0.1, 0.1), (0.9, 0.1), (0.9, 0.9)]),
+            zone=ZoneRef(
+                id="z1", kind="shop_frontage", name=None, polygon=[(0.1, 0.1), (0.9, 0.1), (0.9, 0.9)]
+            ),
             shop_id=shop,
             violation="out_of_shop_trading",
             rule=None,
@@ -179,7 +181,18 @@ def run_level(base: str, url: str, devices: int, per_device: int) -> dict[str, A
 def serve(url: str, evidence: Path, port: int) -> subprocess.Popen[str]:
     env = {**os.environ, "NCE_SECRET_KEY": "bench-secret-" + secrets.token_hex(8)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nce", "serve", "--port", str(port), "--db", url, "--evidence-dir", str(evidence)],
+        [
+            sys.executable,
+            "-m",
+            "nce",
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            url,
+            "--evidence-dir",
+            str(evidence),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -200,10 +213,13 @@ def serve(url: str, evidence: Path, port: int) -> subprocess.Popen[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="fewer packages per level")
-    ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
+    ap.add_argument(
+        "--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432", help="PostgreSQL server URL"
+    )
     ap.add_argument("--no-pg", action="store_true")
     args = ap.parse_args(argv)
     levels = [(1, 10), (8, 3), (32, 2)] if args.quick else [(1, 30), (8, 8), (32, 4)]
+    load_before = os.getloadavg()
     rows: list[dict[str, Any]] = []
     backends = ["sqlite"] + ([] if args.no_pg else ["postgresql"])
     for backend in backends:
@@ -266,8 +282,15 @@ def main(argv: list[str] | None = None) -> int:
         "moved into the content-addressed store and committed with its ledger entry; ingest is serialised "
         "on the ledger head, so latency grows with concurrency while throughput stays flat."
     )
-    write_result("ingest", {"levels": rows, "quick": args.quick}, table, notes)
-    (RESULTS / "ingest.md").write_text("# Ingest benchmark\n\n" + markdown_table(table) + "\n" + notes + "\n", encoding="utf-8")
+    load = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
+    notes += (
+        f" Load average (1, 5, 15 min) before {load['before']}, after {load['after']} on "
+        f"{os.cpu_count()} cores: other work shared the machine, so compare rows of one run, not runs."
+    )
+    write_result("ingest", {"levels": rows, "quick": args.quick, "loadavg": load}, table, notes)
+    (RESULTS / "ingest.md").write_text(
+        "# Ingest benchmark\n\n" + markdown_table(table) + "\n" + notes + "\n", encoding="utf-8"
+    )
     return 0 if all(r["errors"] == 0 for r in rows) else 1
 
 
