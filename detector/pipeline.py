@@ -70,6 +70,7 @@ class RunSummary:
     gate_skipped: int = 0
     batches: int = 0
     largest_batch: int = 0
+    busy_s: float = 0.0  # time spent gating, inferring, tracking, deciding and in sinks
     events: Counter[str] = field(default_factory=Counter)
     cameras: dict[str, str] = field(default_factory=dict)
 
@@ -78,7 +79,8 @@ class RunSummary:
         cams = ", ".join(f"{k} {v}" for k, v in self.cameras.items())
         return (
             f"{self.elapsed_s:.1f} s: {self.samples} samples, {self.inferred} inferred in {self.batches} "
-            f"batches (largest {self.largest_batch}), {self.gate_skipped} skipped by the gate; "
+            f"batches (largest {self.largest_batch}), {self.gate_skipped} skipped by the gate, "
+            f"{self.busy_s:.1f} s busy; "
             f"events: {events}; cameras: {cams}"
         )
 
@@ -181,7 +183,9 @@ class Pipeline:
                     rt.reader.check_stall()
                 samples = self._collect()
                 if samples:
+                    t0 = time.perf_counter()
                     self._process(samples)
+                    self.summary.busy_s += time.perf_counter() - t0
                 elif self._done():
                     break
                 else:
