@@ -144,3 +144,52 @@ def test_bad_upload_is_refused_and_nothing_is_stored(api, build, status, words):
         assert api.count(table) == 0, table
     # and the device can still deliver its next package
     assert dev.post(api.client, dev.package()).status_code == 201
+
+
+def _replay(api, dev):
+    pkg = dev.history[-1]
+    return dev.post(api.client, pkg, key="another-key")
+
+
+def _reorder(api, dev):
+    dev.seq -= 1  # a package older than the last accepted one
+    return dev.post(api.client, dev.package(prev=dev.history[-2].hash), key="reordered")
+
+
+def _relink(api, dev):
+    return dev.post(api.client, dev.package(prev="cd" * 32))
+
+
+def _key_reuse(api, dev):
+    first = dev.history[-1]
+    return dev.post(
+        api.client,
+        dev.package(advance=False),
+        key=f"{dev.device_id}:{first.manifest.sequence}:{first.manifest.package_id}",
+    )
+
+
+CHAIN_CASES = [
+    ("replayed", _replay, 422, "replayed"),
+    ("reordered", _reorder, 422, "out of order"),
+    ("relinked", _relink, 422, "chain break"),
+    ("idempotency-key-reused", _key_reuse, 422, "Idempotency-Key"),
+]
+
+
+@pytest.mark.parametrize(
+    ("send", "status", "words"), [c[1:] for c in CHAIN_CASES], ids=[c[0] for c in CHAIN_CASES]
+)
+def test_chain_rejections_store_nothing(api, send, status, words):
+    """Refused after the files were staged: the temporary files go, rows and ledger stay as they were."""
+    dev = api.device()
+    for _ in range(2):
+        assert dev.post(api.client, dev.package()).status_code == 201
+    before = {
+        t: api.count(t) for t in ("hit_events", "evidence_files", "cases", "idempotency_keys", "ledger")
+    }
+    files_before = api.state.store.count()
+    r = send(api, dev)
+    assert r.status_code == status and words in r.json()["detail"], r.text
+    assert {t: api.count(t) for t in before} == before
+    assert api.state.store.count() == files_before and api.state.store.staged_count() == 0
