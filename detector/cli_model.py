@@ -17,8 +17,11 @@ def register(subparsers: Any) -> None:
     sub.required = True
 
     t = sub.add_parser("train", help="train from scratch on a YOLO data.yaml (needs the `train` extra)")
-    t.add_argument("--data", required=True, help="data.yaml (from `nce data synth` or your own labels)")
-    t.add_argument("--epochs", type=int, default=50)
+    t.add_argument("--data", help="data.yaml (from `nce data synth` or your own labels)")
+    t.add_argument(
+        "--resume", metavar="LAST_PT", help="continue a run from its last.pt (--epochs: new total)"
+    )
+    t.add_argument("--epochs", type=int, default=None, help="total epochs (default 50)")
     t.add_argument("--imgsz", type=int, default=384)
     t.add_argument("--model", default="yolo11n.yaml", help="architecture yaml, or .pt weights to fine-tune")
     t.add_argument("--seed", type=int, default=0)
@@ -68,21 +71,28 @@ def register(subparsers: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from detector.training import train
+    from detector.errors import DataError
+    from detector.training import TrainResult, resume, train
 
-    res = train(
-        args.data,
-        epochs=args.epochs,
-        imgsz=args.imgsz,
-        model=args.model,
-        seed=args.seed,
-        out=args.out,
-        name=args.name,
-        batch=args.batch,
-        workers=args.workers,
-        device=args.device,
-        cache=not args.no_cache,
-    )
+    res: TrainResult
+    if args.resume:
+        res = resume(args.resume, epochs=args.epochs, workers=args.workers)
+    elif not args.data:
+        raise DataError("--data is required (or --resume LAST_PT)")
+    else:
+        res = train(
+            args.data,
+            epochs=args.epochs or 50,
+            imgsz=args.imgsz,
+            model=args.model,
+            seed=args.seed,
+            out=args.out,
+            name=args.name,
+            batch=args.batch,
+            workers=args.workers,
+            device=args.device,
+            cache=not args.no_cache,
+        )
     if args.json:
         print(res.model_dump_json(indent=2))
     else:

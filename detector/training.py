@@ -155,6 +155,46 @@ def train(
     )
 
 
+def resume(
+    last: str | os.PathLike[str], epochs: int | None = None, workers: int | None = None
+) -> TrainResult:
+    """Continue an interrupted run from its ``last.pt``; ``epochs`` changes the run's total length
+    (the learning-rate schedule and the final no-mosaic epochs follow the new total)."""
+    path = Path(last)
+    if not path.is_file():
+        raise DataError(f"--resume {path}: no such checkpoint")
+    _offline()
+    import torch
+    from ultralytics import YOLO
+
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    args = ckpt.get("train_args") or {}
+    done = int(ckpt.get("epoch", -1)) + 1
+    if epochs is not None:
+        if epochs <= done:
+            raise DataError(f"--epochs {epochs}: the run has already done {done} epochs")
+        args["epochs"] = epochs
+        ckpt["train_args"] = args
+        torch.save(ckpt, path)
+    t0 = time.monotonic()
+    overrides: dict[str, Any] = {"resume": str(path)}
+    if workers is not None:
+        overrides["workers"] = workers
+    YOLO(str(path)).train(**overrides)
+    run_dir = path.parent.parent
+    best = run_dir / "weights" / "best.pt"
+    return TrainResult(
+        weights=str(best if best.is_file() else path),
+        last=str(path),
+        run_dir=str(run_dir),
+        epochs=int(args.get("epochs", 0)),
+        imgsz=int(args.get("imgsz", 0)),
+        seed=int(args.get("seed", 0)),
+        seconds=round(time.monotonic() - t0, 1),
+        versions=versions(),
+    )
+
+
 def export(
     weights: str | os.PathLike[str],
     out: str | os.PathLike[str],
