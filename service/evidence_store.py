@@ -107,6 +107,13 @@ class EvidenceStore:
         staged.items.append((tmp, digest))
         return digest
 
+    def existing_path(self, digest: str) -> Path:
+        """Where the file of ``digest`` is; NotFound when it is not in the store."""
+        path = self.path_for(digest)
+        if not path.is_file():
+            raise NotFound(f"evidence {digest} is missing from the store")
+        return path
+
     def exists(self, digest: str) -> bool:
         return self.path_for(digest).is_file()
 

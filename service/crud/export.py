@@ -90,23 +90,3 @@ def export_case(
             zf.writestr(path, store.read(sha))
     session.commit()
     return f"nce-case-{case.id}.zip", buf.getvalue()
-
-
-def evidence_for(session: Session, *, principal: Principal, sha256: str) -> EvidenceFile:
-    """The evidence row for ``sha256`` that ``principal`` may read (through a case it may see)."""
-    from service.errors import NotFound
-    from service.models import Case
-
-    rows = session.execute(
-        select(EvidenceFile, Case.status)
-        .join(HitEventRow, HitEventRow.id == EvidenceFile.event_id)
-        .join(Case, Case.id == HitEventRow.case_id, isouter=True)
-        .where(EvidenceFile.sha256 == sha256)
-    ).all()
-    for f, status in rows:
-        if status is None:
-            if principal.role != "case_system":
-                return f
-        elif principal.may_see_status(status):
-            return f
-    raise NotFound(f"evidence {sha256} not found")

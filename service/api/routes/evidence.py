@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
 
 from service.api.deps import CaseReader, SessionDep, StateDep
-from service.crud.export import evidence_for
+from service.crud.evidence import evidence_for
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
 
@@ -26,13 +26,8 @@ def get_evidence(
     principal: CaseReader,
 ) -> FileResponse:
     row = evidence_for(session, principal=principal, sha256=sha256)
-    path = state.store.path_for(sha256)
-    if not path.is_file():
-        from service.errors import NotFound
-
-        raise NotFound(f"evidence {sha256} is missing from the store")
     return FileResponse(
-        path,
+        state.store.existing_path(sha256),
         media_type=row.mime,
         headers={
             "ETag": f'"{sha256}"',
