@@ -124,8 +124,10 @@ def login(
     session.add(auth)
     session.execute(delete(AuthSession).where(AuthSession.expires_at <= utcnow()))
     session.commit()
-    return token, expires, Principal(
-        principal.kind, principal.name, principal.role, user_id=user_id, session_id=auth.id
+    return (
+        token,
+        expires,
+        Principal(principal.kind, principal.name, principal.role, user_id=user_id, session_id=auth.id),
     )
 
 
