@@ -42,9 +42,19 @@ def street(tag: str, shift: int = 0, *, annotated: bool = False, label: str = "s
         d.text((x + 12, 46), ["水果店", "便利店", "五金店"][i], font=_font(22), fill="white")
         d.rectangle((x + 60, 100, x + 120, 190), fill=(70, 60, 50))  # door
     d.rectangle((0, 190, W, 240), fill=(175, 175, 170))  # sidewalk
-    box = (60 + shift, 215, 250 + shift, 320)
-    d.rectangle(box, fill=(200, 120, 30))  # the stall
-    d.rectangle((box[0] + 10, box[1] - 30, box[2] - 10, box[1]), fill=(230, 60, 60))  # umbrella
+    x0 = 40 + 80 * (sum(tag.encode()) % 3) + shift  # a different spot per case, inside the zone
+    box = (x0, 215, x0 + 190, 320)
+    if label == "garbage":
+        for i in range(4):
+            d.ellipse(
+                (box[0] + i * 40, box[1] + 40 - (i % 2) * 20, box[0] + i * 40 + 70, box[3]), fill=(35, 35, 40)
+            )
+    elif label == "banner":
+        d.rectangle(box, fill=(200, 20, 20))
+        d.text((box[0] + 12, box[1] + 30), "开业大酬宾", font=_font(28), fill=(255, 230, 0))
+    else:
+        d.rectangle(box, fill=(200, 120, 30))  # the stall
+        d.rectangle((box[0] + 10, box[1] - 30, box[2] - 10, box[1]), fill=(230, 60, 60))  # umbrella
     d.text((10, H - 24), f"CAM {tag}", font=_font(14), fill="white")
     if annotated:
         pts = [(x * W, y * H) for x, y in ZONE]

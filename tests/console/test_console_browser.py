@@ -55,7 +55,9 @@ def browser() -> Iterator[Browser]:
 def page(browser: Browser, site: tuple[World, str]) -> Iterator[Page]:
     """A signed-in page (through the sign-in form) in a fresh browser context."""
     _world, url = site
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=url)
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 900}, base_url=url, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
     pg = context.new_page()
     pg.set_default_timeout(15_000)
     errors: list[str] = []
