@@ -41,7 +41,7 @@ from detector.config import SiteConfig
 from detector.detections import Detections
 from detector.errors import DetectorError
 from detector.events import EventSink, Frame, HitEvent, RingSnapshot
-from detector.evidence.quota import mark_delivered
+from detector.evidence.quota import is_marked_delivered, mark_delivered
 from detector.evidence.store import package_sequence
 from detector.outbox import Outbox, OutboxError, OutboxItem
 from detector.relay import Backoff, HttpTransport, Outcome, Relay, read_token
@@ -148,7 +148,7 @@ class OutboxSink:
             seq = package_sequence(p.name, self.device_id)
             if seq is None or p.name in known or (before is not None and seq >= before):
                 continue
-            if (self.evidence_dir / ".state" / "delivered" / p.name).exists():
+            if is_marked_delivered(self.evidence_dir, p.name):
                 continue
             found.append((seq, p))
         count = 0
