@@ -146,7 +146,6 @@ class CameraReader:
         self._pending: Frame | None = None
         self._ring: deque[Frame] = deque()
         self._next_due: float | None = None
-        self._index = 0
         self._state_lock = threading.Lock()
         self._last_frame_wall = time.monotonic()
         self.state = StreamState.connecting
@@ -366,8 +365,9 @@ class CameraReader:
             delivered += 1
             if self.state != StreamState.up:
                 self._set_state(StreamState.up)
-            self._publish(Frame(self.camera_id, self._index, image, utc, mono))
-            self._index += 1
+            # index: the frame's number among all frames this reader decoded (for a file: its
+            # position, unless frames were unreadable)
+            self._publish(Frame(self.camera_id, self.frames_decoded - 1, image, utc, mono))
         return "stopped", "", delivered
 
     def _wanted(self, mono: float) -> bool:
