@@ -4,8 +4,8 @@ A :class:`CameraReader` decodes continuously and keeps
 
 - the newest frame only (:meth:`~CameraReader.latest`), never a growing queue (every frame is
   decoded; only those due as a sample or for the ring are converted to BGR);
-- a ring buffer of the last ``ring_s`` seconds (at most ``ring_fps`` frames a second) for pre-roll
-  evidence (:meth:`~CameraReader.ring`);
+- a ring buffer of the last ``ring_s`` seconds (at most ``ring_fps`` frames a second and
+  ``ring_max_mb`` of pictures) for pre-roll evidence (:meth:`~CameraReader.ring`);
 - one pending *sample* at the camera's ``detect_fps`` (:meth:`~CameraReader.take_sample`). Live
   streams replace an untaken sample with a newer one; a file read with ``lossless=True`` (``nce run
   --until-eof``) waits until its sample is taken, so every sample is inferred and the run is
@@ -69,6 +69,7 @@ class ReaderOptions:
 
     ring_s: float = 10.0
     ring_fps: float = 5.0
+    ring_max_mb: float = 256.0  # per camera: 1080p BGR is 6.2 MB a frame (8 s at 5 fps)
     open_timeout_s: float = 10.0
     stall_s: float = 10.0
     backoff_initial_s: float = 1.0
@@ -145,6 +146,7 @@ class CameraReader:
         self._latest: Frame | None = None
         self._pending: Frame | None = None
         self._ring: deque[Frame] = deque()
+        self._ring_bytes = 0
         self._next_due: float | None = None
         self._state_lock = threading.Lock()
         self._last_frame_wall = time.monotonic()
@@ -386,8 +388,10 @@ class CameraReader:
             ring = self._ring
             if not ring or frame.mono - ring[-1].mono >= 1.0 / self.options.ring_fps - _DUE_EPSILON_S:
                 ring.append(frame)
-            while ring and frame.mono - ring[0].mono > self.options.ring_s:
-                ring.popleft()
+                self._ring_bytes += frame.image.nbytes
+            cap = self.options.ring_max_mb * 1e6
+            while ring and (frame.mono - ring[0].mono > self.options.ring_s or self._ring_bytes > cap):
+                self._ring_bytes -= ring.popleft().image.nbytes
             period = self.period_s
             if self._next_due is None or frame.mono < self._next_due - 2 * period - 1.0:
                 # samples fall on a grid of the clock (multiples of the period), so live cameras

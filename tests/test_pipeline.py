@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from detector.events import Frame, HitEvent, RingSnapshot
 from detector.gate import ChangeGate, GateSettings
 from detector.metrics import PipelineMetrics
 from detector.pipeline import Pipeline, PipelineOptions, detector_from_config
-from detector.sources import StreamState
+from detector.sources import CameraReader, ReaderOptions, StreamState
 from detector.tracker import IouTracker
 
 pytestmark = pytest.mark.timeout(120)
@@ -240,3 +241,20 @@ def test_ring_holds_the_evidence_clip_pre_roll(tmp_path: Path, assets: Assets) -
     pipeline = Pipeline(config, detector_from_config(config), [])
     options = pipeline.cameras[0].reader.options
     assert options.ring_fps == 10 and options.ring_s == 17
+
+
+@pytest.mark.parametrize(("ring", "most"), [({"ring_s": 1.0}, 6), ({"ring_max_mb": 0.5}, 2)])
+def test_ring_is_bounded_by_time_and_bytes(assets: Assets, ring: dict[str, float], most: int) -> None:
+    reader = CameraReader(
+        "cam", str(assets.video), detect_fps=5, realtime=False, options=ReaderOptions(**ring)
+    )
+    reader.start()
+    longest = 0
+    while not reader.finished:
+        reader.take_sample()
+        longest = max(longest, len(reader.ring()))
+        time.sleep(0.002)
+    frames = reader.ring()
+    assert 1 <= len(frames) <= most and longest <= most
+    assert [f.mono for f in frames] == sorted(f.mono for f in frames)
+    assert frames[-1].mono == pytest.approx(7.9, abs=0.11), "the newest frames are kept"
