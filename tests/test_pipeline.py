@@ -243,11 +243,11 @@ def test_ring_holds_the_evidence_clip_pre_roll(tmp_path: Path, assets: Assets) -
     assert options.ring_fps == 10 and options.ring_s == 17
 
 
-@pytest.mark.parametrize(("ring", "most"), [({"ring_s": 1.0}, 6), ({"ring_max_mb": 0.5}, 2)])
-def test_ring_is_bounded_by_time_and_bytes(assets: Assets, ring: dict[str, float], most: int) -> None:
-    reader = CameraReader(
-        "cam", str(assets.video), detect_fps=5, realtime=False, options=ReaderOptions(**ring)
-    )
+@pytest.mark.parametrize(
+    ("options", "most"), [(ReaderOptions(ring_s=1.0), 6), (ReaderOptions(ring_max_mb=0.5), 2)]
+)
+def test_ring_is_bounded_by_time_and_bytes(assets: Assets, options: ReaderOptions, most: int) -> None:
+    reader = CameraReader("cam", str(assets.video), detect_fps=5, realtime=False, options=options)
     reader.start()
     longest = 0
     while not reader.finished:
