@@ -22,6 +22,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from fastapi import Request
+from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.orm import Session
 
@@ -64,8 +65,6 @@ def principal_of(request: Request, state: AppState, session: Session) -> Princip
     if header:
         scheme, credentials = get_authorization_scheme_param(header)
         if scheme.lower() == "bearer" and credentials:
-            from fastapi.security import HTTPAuthorizationCredentials
-
             bearer = HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
     cookie = request.cookies.get(SESSION_COOKIE)
     try:

@@ -12,11 +12,10 @@ import datetime as dt
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
 
 from detector.config import Violation
 from service import auth, workflow
@@ -25,7 +24,6 @@ from service.auth import Principal
 from service.console import queries
 from service.console.charts import rate_bars, stacked_days
 from service.console.guard import (
-    CSRF_FIELD,
     CsrfRejected,
     LoginRequired,
     NotForConsole,
@@ -78,9 +76,8 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
-def _field(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+# every form field is optional here: a missing one is reported on the page, never as a JSON 422
+FormStr = Annotated[str, Form()]
 
 
 # --- sign-in --------------------------------------------------------------------------------------
@@ -103,12 +100,19 @@ def login_page(request: Request, state: StateDep, session: SessionDep) -> Respon
 
 
 @router.post("/login")
-async def login(request: Request, state: StateDep, session: SessionDep) -> Response:
-    form = await request.form()
-    check_csrf(request, state.settings.secret_key, _field(form, CSRF_FIELD))
-    username, password = _field(form, "username"), form.get("password")
-    next_url = _safe_next(_field(form, "next"))
-    if not username or not isinstance(password, str) or not password:
+def login(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    csrf: FormStr = "",
+    username: FormStr = "",
+    password: FormStr = "",
+    next_: Annotated[str, Form(alias="next")] = "",
+) -> Response:
+    check_csrf(request, state.settings.secret_key, csrf)
+    username = username.strip()
+    next_url = _safe_next(next_.strip())
+    if not username or not password:
         return render(
             request, state, "login.html", principal=None, status_code=422,
             error="login.missing", next=next_url, username=username,
@@ -136,9 +140,10 @@ async def login(request: Request, state: StateDep, session: SessionDep) -> Respo
 
 
 @router.post("/logout")
-async def logout(request: Request, state: StateDep, session: SessionDep, principal: Operator) -> Response:
-    form = await request.form()
-    check_csrf(request, state.settings.secret_key, _field(form, CSRF_FIELD))
+def logout(
+    request: Request, state: StateDep, session: SessionDep, principal: Operator, csrf: FormStr = ""
+) -> Response:
+    check_csrf(request, state.settings.secret_key, csrf)
     identities.logout(session, principal=principal)
     response = _redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -310,16 +315,26 @@ def _service_error(session: Session, lang: Lang, case_id: int, exc: ServiceError
 
 
 @router.post("/cases/{case_id}/review")
-async def review(
-    case_id: CaseId, request: Request, state: StateDep, session: SessionDep, principal: Operator
+def review(
+    case_id: CaseId,
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    principal: Operator,
+    csrf: FormStr = "",
+    decision: FormStr = "",
+    reason_code: FormStr = "",
+    reason: FormStr = "",
+    violation: FormStr = "",
 ) -> Response:
-    form = await request.form()
-    check_csrf(request, state.settings.secret_key, _field(form, CSRF_FIELD))
+    check_csrf(request, state.settings.secret_key, csrf)
     lang, _ = request_lang(request)
-    decision = _field(form, "decision")
-    code = _field(form, "reason_code")
-    reason = _field(form, "reason")
-    violation = _field(form, "violation")
+    decision, code, reason, violation = (
+        decision.strip(),
+        reason_code.strip(),
+        reason.strip(),
+        violation.strip(),
+    )
     echo = {"decision": decision, "reason": reason, "violation": violation}
 
     def fail(key: str, status_code: int = 422, **values: object) -> Response:
@@ -358,14 +373,19 @@ async def review(
 
 
 @router.post("/cases/{case_id}/notice")
-async def notice(
-    case_id: CaseId, request: Request, state: StateDep, session: SessionDep, principal: Operator
+def notice(
+    case_id: CaseId,
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    principal: Operator,
+    csrf: FormStr = "",
+    deadline: FormStr = "",
+    note: FormStr = "",
 ) -> Response:
-    form = await request.form()
-    check_csrf(request, state.settings.secret_key, _field(form, CSRF_FIELD))
+    check_csrf(request, state.settings.secret_key, csrf)
     lang, _ = request_lang(request)
-    raw = _field(form, "deadline")
-    note = _field(form, "note")
+    raw, note = deadline.strip(), note.strip()
     echo = {"deadline": raw, "note": note}
 
     def fail(message: str, status_code: int = 422) -> Response:
@@ -380,13 +400,13 @@ async def notice(
         local = dt.datetime.fromisoformat(raw)
     except ValueError:
         return fail(translate(lang, "err.bad_deadline"))
-    deadline = local.replace(tzinfo=console_tz()) if local.tzinfo is None else local
-    if deadline <= utcnow():
+    due = local.replace(tzinfo=console_tz()) if local.tzinfo is None else local
+    if due <= utcnow():
         return fail(translate(lang, "err.deadline_past"))
     if len(note) > REASON_MAX:
         return fail(translate(lang, "err.reason_too_long", n=REASON_MAX))
     try:
-        data = NoticeIn(deadline=deadline, note=note or None)
+        data = NoticeIn(deadline=due, note=note or None)
         crud.issue_notice(session, principal=principal, case_id=case_id, data=data)
     except ValidationError as exc:
         return fail(translate(lang, "err.invalid", detail="; ".join(e["msg"] for e in exc.errors())))
