@@ -213,3 +213,41 @@ def test_list_filters_and_cursor_pagination(api):
     )
     assert api.client.get("/api/v1/cases", params={"cursor": "garbage!"}, headers=op).status_code == 422
     assert api.client.get("/api/v1/cases", params={"violation": "jaywalking"}, headers=op).status_code == 422
+
+
+def test_the_service_settles_deadlines_by_itself(api, tmp_path):
+    """The background sweeper of a running app turns a quiet, cleared notice case into corrected."""
+    import time
+
+    from conftest import make_settings
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    dev = api.device()
+    op = api.user("operator")
+    pkg = dev.package()
+    case_id = dev.post(api.client, pkg).json()["case_id"]
+    api.client.post(
+        f"/api/v1/cases/{case_id}/review", json={"decision": "confirm"}, headers=op
+    ).raise_for_status()
+    deadline = _now() + dt.timedelta(seconds=1.5)
+    r = api.client.post(
+        f"/api/v1/cases/{case_id}/notice", json={"deadline": deadline.isoformat()}, headers=op
+    )
+    r.raise_for_status()
+    cleared = dev.package(
+        hit_id=pkg.manifest.event.hit_id,
+        kind="cleared",
+        event="cleared",
+        ts=_now(),
+        files={"still-1-first_seen.jpg": files_for("quiet")["still-1-first_seen.jpg"]},
+        stills=[],
+    )
+    assert dev.post(api.client, cleared).status_code == 201
+    settings = make_settings(api.url, api.evidence_dir).model_copy(update={"sweep_interval_s": 0.2})
+    with TestClient(create_app(settings)):
+        until = time.monotonic() + 20
+        while _case(api, case_id, op)["case"]["status"] != "corrected":
+            assert time.monotonic() < until, _case(api, case_id, op)["case"]
+            time.sleep(0.2)
