@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from detector.events import Frame, HitEvent, RingSnapshot
 from detector.gate import ChangeGate, GateSettings
 from detector.metrics import PipelineMetrics
 from detector.pipeline import Pipeline, PipelineOptions, detector_from_config
-from detector.sources import CameraReader, ReaderOptions, StreamState
+from detector.sources import CameraReader, ReaderOptions, StreamState, redact
 from detector.tracker import IouTracker
 
 pytestmark = pytest.mark.timeout(120)
@@ -258,3 +259,22 @@ def test_ring_is_bounded_by_time_and_bytes(assets: Assets, options: ReaderOption
     assert 1 <= len(frames) <= most and longest <= most
     assert [f.mono for f in frames] == sorted(f.mono for f in frames)
     assert frames[-1].mono == pytest.approx(7.9, abs=0.11), "the newest frames are kept"
+
+
+def test_stream_credentials_stay_out_of_logs(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"rtsp://admin:s3cret@127.0.0.1:{port}/live"
+    assert redact(url) == f"rtsp://***@127.0.0.1:{port}/live"
+    fast = ReaderOptions(open_timeout_s=1, backoff_initial_s=0.05, backoff_cap_s=0.1)
+    reader = CameraReader("cam", url, detect_fps=1, options=fast)
+    with caplog.at_level(logging.DEBUG, logger="detector.sources"):
+        reader.start()
+        deadline = time.monotonic() + 10
+        while reader.reconnects < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        reader.stop()
+    assert reader.reconnects >= 3, "a camera that never connects keeps retrying"
+    assert "s3cret" not in caplog.text and "***@127.0.0.1" in caplog.text
+    assert caplog.text.count("down:") == 1, "logged once per state change"
