@@ -104,6 +104,8 @@ def camera_source(config: SiteConfig, camera: Camera) -> str:
 
 
 class Pipeline:
+    """The edge pipeline over a site config's enabled cameras; :meth:`run` blocks until it ends."""
+
     def __init__(
         self,
         config: SiteConfig,
@@ -147,14 +149,7 @@ class Pipeline:
                 metrics=self.metrics,
                 on_sample=self._wake.set,
             )
-            gate = ChangeGate(
-                GateSettings(
-                    width=opts.gate.width,
-                    pixel_threshold=opts.gate.pixel_threshold,
-                    min_changed=opts.gate.min_changed,
-                    recheck_s=camera.recheck_s,
-                )
-            )
+            gate = ChangeGate(replace(opts.gate, recheck_s=camera.recheck_s))
             tracker = IouTracker(buffer_s=max(opts.track_buffer_s, grace))
             rules = RuleEngine(config, camera, names)
             self.cameras.append(CameraRuntime(camera, reader, gate, tracker, rules))
