@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
-import io
 import json
+import tempfile
 import zipfile
+from typing import IO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +27,8 @@ from service.errors import Conflict
 from service.evidence_store import EvidenceStore
 from service.legal import LegalBasisTable
 from service.models import EvidenceFile, HitEventRow, utcnow
+
+SPOOL_BYTES = 16 * 1024 * 1024
 
 README = """NCE case export
 
@@ -39,8 +42,9 @@ ledger.json lists this case's ledger entries; the service checks the whole chain
 
 def export_case(
     session: Session, *, store: EvidenceStore, principal: Principal, case_id: int, legal: LegalBasisTable
-) -> tuple[str, bytes]:
-    """Build the zip; record the export (confirmed/escalated cases become exported). Commits."""
+) -> tuple[str, IO[bytes]]:
+    """Build the zip in a temporary file (in memory up to 16 MiB), positioned at its start; record
+    the export (confirmed/escalated cases become exported). Commits. The caller closes the file."""
     ledger.lock_head(session)
     case = get_case(session, principal=principal, case_id=case_id, for_update=True)
     if case.status not in workflow.EXPORTABLE_STATUSES:
@@ -78,15 +82,31 @@ def export_case(
     )
     session.flush()
     detail = case_detail(session, principal=principal, case_id=case.id, legal=legal)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr("README.txt", README)
-        zf.writestr("case.json", detail.model_dump_json(indent=2))
-        zf.writestr(
-            "ledger.json",
-            json.dumps([e.model_dump(mode="json") for e in detail.ledger], indent=2, ensure_ascii=False),
+    out: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - returned open
+    try:
+        _write_zip(
+            out,
+            store=store,
+            detail_json=detail.model_dump_json(indent=2),
+            ledger_json=json.dumps(
+                [e.model_dump(mode="json") for e in detail.ledger], indent=2, ensure_ascii=False
+            ),
+            members=members,
         )
+        session.commit()
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return f"nce-case-{case.id}.zip", out
+
+
+def _write_zip(
+    out: IO[bytes], *, store: EvidenceStore, detail_json: str, ledger_json: str, members: dict[str, str]
+) -> None:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("README.txt", README)
+        zf.writestr("case.json", detail_json)
+        zf.writestr("ledger.json", ledger_json)
         for path, sha in members.items():
-            zf.writestr(path, store.read(sha))
-    session.commit()
-    return f"nce-case-{case.id}.zip", buf.getvalue()
+            zf.write(store.existing_path(sha), arcname=path)  # streamed from the store

@@ -6,7 +6,8 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from detector.config import Violation
 from service.api.deps import CaseReader, Exporter, NoticeIssuer, Reviewer, SessionDep, StateDep
@@ -81,9 +82,12 @@ def notice(case_id: CaseId, data: NoticeIn, session: SessionDep, principal: Noti
     summary="Export a confirmed case (zip)",
 )
 def export(case_id: CaseId, state: StateDep, session: SessionDep, principal: Exporter) -> Response:
-    name, data = export_case(
+    name, zipped = export_case(
         session, store=state.store, principal=principal, case_id=case_id, legal=state.legal
     )
-    return Response(
-        data, media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    return StreamingResponse(
+        iter(lambda: zipped.read(1 << 20), b""),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        background=BackgroundTask(zipped.close),
     )
