@@ -30,6 +30,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
+@cache  # deterministic: each picture is drawn and encoded once per run
 def street(tag: str, shift: int = 0, *, annotated: bool = False, label: str = "stall") -> bytes:
     """A shop front, a sidewalk and an object in the zone; ``annotated`` draws zone, box and label."""
     img = Image.new("RGB", (W, H), (120, 124, 130))
