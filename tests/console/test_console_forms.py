@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import string
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,6 +49,17 @@ def test_catalogue_has_both_languages_with_the_same_placeholders() -> None:
     assert translate("zh-CN", "violation.out_of_shop_trading") == "出店经营/跨门营业"
     with pytest.raises(KeyError):
         translate("en", "no.such.key")
+
+
+def test_every_literal_key_in_templates_and_routes_is_in_the_catalogue() -> None:
+    root = Path(__file__).resolve().parents[2] / "service" / "console"
+    used: set[str] = set()
+    for f in [*root.glob("templates/*.html"), root / "routes.py"]:
+        text = f.read_text(encoding="utf-8")
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']\s*[,)]""", text))
+        used |= set(re.findall(r"""translate\([^,]+,\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']\s*[,)]""", text))
+    assert len(used) > 80
+    assert not used - set(CATALOGUE), sorted(used - set(CATALOGUE))
 
 
 # --- sign-in --------------------------------------------------------------------------------------
