@@ -34,6 +34,7 @@ from nce.errors import NceError
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-operator-2026"
 DEFAULT_MODEL = Path("models/street-v1.onnx")
+DEMO_DEVICE = "edge-demo-01"
 
 
 class DemoError(NceError):
@@ -120,11 +121,15 @@ def _scenario(args: argparse.Namespace, root: Path) -> dict[str, Any]:
 def _site_config(args: argparse.Namespace, root: Path, url: str, token_file: Path, key_file: Path) -> Path:
     data: dict[str, Any] = yaml.safe_load((root / "scenario" / "site.yaml").read_text(encoding="utf-8"))
     data["model"]["path"] = str(args.model.resolve())
-    data["device"]["key_file"] = str(key_file.resolve())
+    data["device"] = {"id": DEMO_DEVICE, "key_file": str(key_file.resolve())}
+    for camera in data["cameras"]:
+        camera["source"] = str(Path(camera["source"]).resolve())
     data["uplink"] = {
         "service_url": url,
         "token_file": str(token_file.resolve()),
         "outbox_file": str((root / "edge" / "outbox.sqlite").resolve()),
+        "data_dir": str((root / "edge").resolve()),
+        "drain_s": 60.0,
     }
     path = root / "site.demo.yaml"
     path.write_text(
@@ -169,7 +174,7 @@ def _demo(args: argparse.Namespace) -> int:
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
-    device_id = yaml.safe_load((root / "scenario" / "site.yaml").read_text(encoding="utf-8"))["device"]["id"]
+    device_id = DEMO_DEVICE
     keys = root / "keys"
     key_file = keys / f"{device_id}.key"
     if not key_file.exists():
@@ -248,7 +253,8 @@ def _demo(args: argparse.Namespace) -> int:
         login.raise_for_status()
         op_token = login.json()["access_token"]
         summary = {
-            "hits": status["delivered"],
+            "hits": _confirmed_hits(root / "edge" / "hits.jsonl"),
+            "delivered": status["delivered"],
             "cases": _count_cases(url, op_token),
             "verified": verified,
             "url": f"{url}/",
@@ -261,7 +267,8 @@ def _demo(args: argparse.Namespace) -> int:
             print(json.dumps(summary, ensure_ascii=False))
         else:
             print(
-                f"NCE demo: {summary['hits']} hit item(s) delivered, {summary['cases']} case(s) filed, "
+                f"NCE demo: {summary['hits']} confirmed hit(s) ({summary['delivered']} outbox item(s) delivered), "
+                f"{summary['cases']} case(s) filed, "
                 f"{verified} evidence package(s) verified offline.\n"
                 f"Console: {url}/  — sign in as {DEMO_USER} / {DEMO_PASSWORD}\n"
                 "Serving until Ctrl-C."
@@ -280,6 +287,19 @@ def _demo(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 serve.kill()
         log.close()
+
+
+def _confirmed_hits(hits_file: Path) -> int:
+    """Distinct hits that reached `confirmed` in the edge's hits.jsonl."""
+    if not hits_file.exists():
+        return 0
+    confirmed = set()
+    for line in hits_file.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            event = json.loads(line)
+            if event.get("event") == "confirmed":
+                confirmed.add(event["hit_id"])
+    return len(confirmed)
 
 
 def _interrupt(signum: int, frame: object) -> None:
