@@ -182,6 +182,7 @@ def test_unreachable_database_is_503_not_500(tmp_path):
     with TestClient(create_app(settings)) as client:
         r = client.get("/api/v1/cases", headers={"Authorization": "Bearer nceu_x"})
         assert r.status_code == 503 and "database unavailable" in r.json()["detail"]
+        assert r.headers["retry-after"] == "5"
         assert client.get("/healthz").status_code == 503
 
 
