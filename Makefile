@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := ffmpeg fonts-noto-cjk fonts-wqy-microhei opencv-data python3-gi gir1.2-gst-rtsp-server-1.0 mosquitto \
+APT_PACKAGES := ffmpeg fonts-noto-cjk fonts-wqy-microhei python3-gi gir1.2-gst-rtsp-server-1.0 mosquitto \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
 	gstreamer1.0-plugins-bad gstreamer1.0-libav chromium
 

@@ -1,11 +1,12 @@
 """Public copies (案件公示): a package with faces and number plates blurred, for publication.
 
-Method (a baseline; see docs/evidence.md for its limits): Haar cascades — frontal faces
-(``frontalface_default``), profile faces (``profileface``, also on the mirrored image) and plates
-(``licence_plate_rus_16stages``) — run on every still, the crop and the clip's frames (the clip:
-every ``clip_every``-th frame, boxes held over the neighbouring frames); each box, grown by a margin,
-is pixelated and blurred beyond recognition. The annotated stills are blurred where their raw twin
-had hits. The copy's manifest is the original's with ``kind: public_copy``, its own files, and
+Method (a baseline; see docs/evidence.md for its limits): OpenCV's Haar cascades
+(``cv2.CascadeClassifier`` with the cascade files its 4.x wheels ship in ``cv2.data.haarcascades``) —
+frontal faces (``frontalface_default``), profile faces (``profileface``, also on the mirrored image)
+and plates (``license_plate_rus_16stages``) — run on every still, the crop and the clip's frames (the
+clip: every ``clip_every``-th frame, boxes held over the neighbouring frames); each box, grown by a
+margin, is pixelated and blurred beyond recognition. The annotated stills are blurred where their raw
+twin had hits. The copy's manifest is the original's with ``kind: public_copy``, its own files, and
 ``derived_from`` naming the original's ``manifest_hash``; it is unsigned unless a key is given.
 A person must review every public copy: automatic detection misses faces and plates.
 """
@@ -14,17 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import cv2.data
 import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from detector.errors import EvidenceError
 from detector.evidence.clip import ClipWriter
-from detector.evidence.haar import Rect, detect_multiscale, find_cascade, load_cascade
 from detector.evidence.render import encode_jpeg, write_bytes_synced
 from detector.evidence.store import fsync_dir
 from nce.manifest import MANIFEST_NAME, DerivedFrom, FileEntry, Manifest, sign_manifest, verify_package_dir
@@ -33,12 +35,13 @@ log = logging.getLogger(__name__)
 
 Image8 = npt.NDArray[np.uint8]
 FACE_CASCADES = ("frontalface_default", "profileface")
-PLATE_CASCADES = ("licence_plate_rus_16stages",)
+PLATE_CASCADES = ("license_plate_rus_16stages",)
 METHOD = (
-    "faces and number plates blurred automatically (Haar cascades: frontalface_default, profileface "
-    "(also mirrored), licence_plate_rus_16stages; boxes grown 25 %, pixelated and blurred); "
+    "faces and number plates blurred automatically (OpenCV Haar cascades: frontalface_default, "
+    "profileface (also mirrored), license_plate_rus_16stages; boxes grown 25 %, pixelated and blurred); "
     "reviewed by a person before publication"
 )
+Rect = tuple[int, int, int, int]  # x, y, w, h
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,38 @@ class PublishResult:
     plates: int
     images: int
     clip_frames: int
+
+
+_local = threading.local()  # a CascadeClassifier is not safe to share between threads
+
+
+def cascade_path(name: str) -> Path:
+    """``haarcascade_<name>.xml`` as shipped in OpenCV's wheel (``cv2.data.haarcascades``)."""
+    path = Path(cv2.data.haarcascades) / f"haarcascade_{name}.xml"
+    if not path.is_file():
+        raise EvidenceError(
+            f"Haar cascade {name!r} not found in {cv2.data.haarcascades}: NCE needs "
+            f"opencv-python-headless 4.x (its wheel ships the cascades), found {cv2.__version__}"
+        )
+    return path
+
+
+def _cascade(name: str) -> cv2.CascadeClassifier:
+    cache: dict[str, cv2.CascadeClassifier] | None = getattr(_local, "cascades", None)
+    if cache is None:
+        cache = _local.cascades = {}
+    if name not in cache:
+        cascade = cv2.CascadeClassifier(str(cascade_path(name)))
+        if cascade.empty():
+            raise EvidenceError(f"Haar cascade {name!r}: OpenCV could not load {cascade_path(name)}")
+        cache[name] = cascade
+    return cache[name]
+
+
+def detect(name: str, gray: Image8, *, scale_factor: float = 1.1, min_neighbors: int = 3) -> list[Rect]:
+    """Hits of cascade ``haarcascade_<name>.xml`` in a grey image, as ``(x, y, w, h)``."""
+    hits = _cascade(name).detectMultiScale(gray, scaleFactor=scale_factor, minNeighbors=min_neighbors)
+    return [(int(x), int(y), int(w), int(h)) for x, y, w, h in hits]
 
 
 def privacy_boxes(
@@ -69,18 +104,15 @@ def privacy_boxes(
     w = gray.shape[1]
     faces: list[Rect] = []
     for name in FACE_CASCADES:
-        cascade = load_cascade(find_cascade(name))
-        faces += detect_multiscale(cascade, gray, scale_factor=scale_factor, min_neighbors=3)
+        faces += detect(name, gray, scale_factor=scale_factor)
         if name == "profileface":  # the cascade knows one side; the mirror finds the other
-            for x, y, bw, bh in detect_multiscale(
-                cascade, np.ascontiguousarray(gray[:, ::-1]), scale_factor=scale_factor, min_neighbors=3
-            ):
-                faces.append((w - x - bw, y, bw, bh))
+            mirrored = np.ascontiguousarray(gray[:, ::-1])
+            faces += [
+                (w - x - bw, y, bw, bh) for x, y, bw, bh in detect(name, mirrored, scale_factor=scale_factor)
+            ]
     plates: list[Rect] = []
     for name in PLATE_CASCADES:
-        plates += detect_multiscale(
-            load_cascade(find_cascade(name)), gray, scale_factor=scale_factor, min_neighbors=3
-        )
+        plates += detect(name, gray, scale_factor=scale_factor)
     return faces, plates
 
 
