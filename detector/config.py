@@ -12,7 +12,6 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +20,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from detector.errors import ConfigError, ConfigProblem
+from nce.hits import Violation
 
 DETECTOR_CLASSES: tuple[str, ...] = (
     "stall",
@@ -32,16 +32,6 @@ DETECTOR_CLASSES: tuple[str, ...] = (
     "garbage",
     "person",
 )
-
-
-class Violation(StrEnum):
-    """The violations NCE decides (ARCHITECTURE.md §2)."""
-
-    out_of_shop_trading = "out_of_shop_trading"
-    street_vending = "street_vending"
-    piled_goods = "piled_goods"
-    illegal_ad = "illegal_ad"
-    exposed_garbage = "exposed_garbage"
 
 
 ZoneKind = Literal["shop_frontage", "sidewalk", "road", "no_ads"]

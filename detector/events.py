@@ -13,16 +13,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from detector.config import Violation
 from detector.detections import Detections
+from nce.hits import EventKind, HitEvent, iso_ms
 
-EventKind = Literal["opened", "confirmed", "still_present", "cleared"]
+__all__ = ["EventKind", "EventSink", "Frame", "HitEvent", "RingSnapshot", "iso_ms"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,38 +37,6 @@ class Frame:
     @property
     def shape_hw(self) -> tuple[int, int]:
         return (int(self.image.shape[0]), int(self.image.shape[1]))
-
-
-def iso_ms(t: dt.datetime) -> str:
-    """UTC ISO 8601 with milliseconds and a ``Z``: ``2026-11-26T08:00:00.123Z``."""
-    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class HitEvent(BaseModel):
-    """One hit event: the contract of a ``hits.jsonl`` line."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    event: EventKind
-    hit_id: str
-    site_id: str
-    camera_id: str
-    zone_id: str
-    shop_id: str | None
-    violation: Violation
-    track_id: int | None
-    label: str
-    score: float
-    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in frame pixels")
-    ts: dt.datetime = Field(description="frame time of this event, UTC")
-    first_seen: dt.datetime
-    last_seen: dt.datetime
-    dwell_s: float = Field(ge=0.0, description="presence so far, occlusion gaps included")
-    sightings: int = Field(ge=0, description="samples in which the object was in the zone")
-
-    @field_serializer("ts", "first_seen", "last_seen")
-    def _ser_time(self, value: dt.datetime) -> str:
-        return iso_ms(value)
 
 
 RingSnapshot = Callable[[], Sequence[Frame]]

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from detector.config import Violation
+from nce.hits import Violation
 from service.errors import ServiceError
 
 

@@ -6,12 +6,10 @@ this module only holds the service's own input and output types.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
-from detector.config import Violation
-from service.schemas.common import AwareDatetime, Input, Output
+from nce.hits import HitEvent
+from service.schemas.common import Output
 
 
 class HitAccepted(Output):
@@ -24,29 +22,8 @@ class HitAccepted(Output):
     chain_gap: bool = Field(default=False, description="a sequence gap before this manifest (flagged)")
 
 
-class HitEventIn(Input):
-    """A hit event without files (a line of the edge's hits.jsonl: opened, still_present, cleared).
-
-    Unsigned: it updates the sightings of a hit's case but never files a case and never attaches
-    evidence; only signed packages (``POST /api/v1/hits``) do.
-    """
-
-    event: Literal["opened", "confirmed", "still_present", "cleared"]
-    hit_id: str = Field(min_length=1, max_length=128)
-    site_id: str = Field(min_length=1, max_length=64)
-    camera_id: str = Field(min_length=1, max_length=64)
-    zone_id: str = Field(min_length=1, max_length=64)
-    shop_id: str | None = Field(default=None, max_length=64)
-    violation: Violation
-    track_id: int | None = None
-    label: str = Field(default="", max_length=64)
-    score: float = Field(default=0.0, ge=0.0, le=1.0)
-    box: tuple[float, float, float, float] | None = None
-    ts: AwareDatetime
-    first_seen: AwareDatetime
-    last_seen: AwareDatetime
-    dwell_s: float = Field(ge=0.0)
-    sightings: int = Field(ge=0)
+# The hit-event body is the shared contract itself (nce.hits), never a second copy.
+HitEventIn = HitEvent
 
 
 class EvidenceFilePublic(Output):

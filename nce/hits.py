@@ -1,0 +1,65 @@
+"""The hit-event contract, one definition for both sides.
+
+The edge writes each :class:`HitEvent` as a line of ``hits.jsonl`` and sends it to the service
+(``POST /api/v1/hits/events``); the service validates the same type. :class:`Violation` is the
+vocabulary of ARCHITECTURE.md §2. Only pydantic here: no numpy, no FastAPI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
+
+__all__ = ["EventKind", "HitEvent", "Violation", "iso_ms"]
+
+
+class Violation(StrEnum):
+    """The violations NCE decides (ARCHITECTURE.md §2)."""
+
+    out_of_shop_trading = "out_of_shop_trading"
+    street_vending = "street_vending"
+    piled_goods = "piled_goods"
+    illegal_ad = "illegal_ad"
+    exposed_garbage = "exposed_garbage"
+
+
+EventKind = Literal["opened", "confirmed", "still_present", "cleared"]
+
+
+def iso_ms(t: dt.datetime) -> str:
+    """UTC ISO 8601 with milliseconds and a ``Z``: ``2026-11-26T08:00:00.123Z``."""
+    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class HitEvent(BaseModel):
+    """One hit event: a line of ``hits.jsonl`` and the body of ``POST /api/v1/hits/events``.
+
+    Unsigned: on the service it updates the sightings of a hit's case but never files a case and
+    never attaches evidence; only signed packages (``POST /api/v1/hits``) do.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event: EventKind
+    hit_id: str = Field(min_length=1, max_length=128)
+    site_id: str = Field(min_length=1, max_length=64)
+    camera_id: str = Field(min_length=1, max_length=64)
+    zone_id: str = Field(min_length=1, max_length=64)
+    shop_id: str | None = Field(max_length=64)
+    violation: Violation
+    track_id: int | None
+    label: str = Field(max_length=64)
+    score: float = Field(ge=0.0, le=1.0)
+    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in frame pixels")
+    ts: AwareDatetime = Field(description="frame time of this event, UTC")
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+    dwell_s: float = Field(ge=0.0, description="presence so far, occlusion gaps included")
+    sightings: int = Field(ge=0, description="samples in which the object was in the zone")
+
+    @field_serializer("ts", "first_seen", "last_seen")
+    def _ser_time(self, value: dt.datetime) -> str:
+        return iso_ms(value)
