@@ -1,0 +1,349 @@
+"""The manifest model (pydantic v2, ``extra="forbid"``), its field rules (safe file names, UTC
+times with milliseconds), parsing in normal form only, and its JSON Schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from nce.manifest._canonical import canonical_json
+from nce.manifest._errors import ManifestError
+
+SCHEMA_VERSION: Literal[1] = 1
+MANIFEST_NAME = "manifest.json"
+GENESIS_HASH = "0" * 64
+
+
+# ---------------------------------------------------------------------------------------------
+# Safe names
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def is_safe_name(name: str) -> bool:
+    """A file name fit for a package or an upload part: 1-128 of ``A-Z a-z 0-9 . _ -``, starting
+    with a letter or digit, no ``..``, no path separators (so it can never leave its folder)."""
+    return bool(_SAFE_NAME.match(name)) and ".." not in name
+
+
+def check_safe_name(name: str) -> str:
+    if not is_safe_name(name):
+        raise ValueError(
+            f"expected a file name of 1-128 letters, digits, '.', '_' or '-' (starting with a letter "
+            f"or digit, no '..', no path separators), got {name!r}"
+        )
+    return name
+
+
+def _check_file_name(name: str) -> str:
+    check_safe_name(name)
+    if name == MANIFEST_NAME:
+        raise ValueError(f"{MANIFEST_NAME!r} is reserved for the manifest itself")
+    return name
+
+
+_UTC_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def _check_utc_ms(value: str) -> str:
+    if not _UTC_MS.match(value):
+        raise ValueError(f"expected UTC time with milliseconds like 2026-11-26T08:00:00.123Z, got {value!r}")
+    try:
+        dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"not a valid time: {value!r}") from exc
+    return value
+
+
+def utc_ms(t: dt.datetime) -> str:
+    """A datetime as the manifest writes times: UTC ISO 8601 with milliseconds and ``Z``."""
+    if t.tzinfo is None:
+        raise ValueError(f"expected an aware datetime, got naive {t!r}")
+    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+SafeName = Annotated[str, AfterValidator(_check_file_name)]
+PackageId = Annotated[str, AfterValidator(check_safe_name)]
+UtcMs = Annotated[
+    str,
+    AfterValidator(_check_utc_ms),
+    Field(description="UTC time, ISO 8601 with milliseconds: 2026-11-26T08:00:00.123Z"),
+]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="lowercase hex SHA-256")]
+Box = tuple[float, float, float, float]
+Point = tuple[float, float]
+
+Violation = Literal["out_of_shop_trading", "street_vending", "piled_goods", "illegal_ad", "exposed_garbage"]
+VIOLATIONS: tuple[str, ...] = (
+    "out_of_shop_trading",
+    "street_vending",
+    "piled_goods",
+    "illegal_ad",
+    "exposed_garbage",
+)
+PackageKind = Literal["violation", "cleared", "public_copy"]
+FileRole = Literal["still_raw", "still_annotated", "crop", "clip", "other"]
+StillMoment = Literal["first_seen", "between", "confirmed", "cleared", "later"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocationRef(_M):
+    lat: float | None = None
+    lon: float | None = None
+    address: str | None = None
+
+
+class SiteRef(_M):
+    id: str
+    name: str
+    timezone: str = Field(description="IANA time zone of the site (times in the manifest are UTC)")
+
+
+class CameraRef(_M):
+    id: str
+    name: str
+    location: LocationRef | None = None
+
+
+class ZoneRef(_M):
+    id: str
+    kind: str = Field(description="shop_frontage | sidewalk | road | no_ads")
+    name: str | None = None
+    polygon: list[Point] = Field(description="points as fractions of the frame (0..1)")
+
+
+class RuleRef(_M):
+    """The rule's parameters when the hit was decided."""
+
+    classes: list[str]
+    zone_kinds: list[str]
+    min_dwell_s: float
+    grace_s: float
+    cooldown_s: float
+    min_score: float
+    min_area_px: float
+    active_hours: str | None = Field(description='"HH:MM-HH:MM" local time, or null for all day')
+
+
+class EventInfo(_M):
+    hit_id: str
+    event: Literal["opened", "confirmed", "still_present", "cleared"] = Field(
+        description="the hit event that froze this package"
+    )
+    ts: UtcMs = Field(description="frame time of that event")
+    first_seen: UtcMs
+    confirmed_at: UtcMs | None = Field(description="when the hit confirmed (null if it never did)")
+    last_seen: UtcMs
+    cleared_at: UtcMs | None
+    dwell_s: float
+    sightings: int
+    track_id: int | None
+    label: str = Field(description="detector class of the object")
+    score: float
+    box: Box = Field(description="x1, y1, x2, y2 in frame pixels, at ts")
+
+
+class Still(_M):
+    moment: StillMoment
+    frame_utc: UtcMs
+    frame_index: int
+    raw: SafeName = Field(description="file name of the raw frame (never drawn on)")
+    annotated: SafeName | None = Field(description="file name of the annotated copy")
+    box: Box | None = Field(description="the object's box in this frame, if seen")
+
+
+class ModelRef(_M):
+    name: str
+    sha256: Sha256Hex = Field(description="SHA-256 of the model file")
+    classes: list[str]
+    conf: float
+    iou: float
+    providers: list[str] = Field(description="ONNX Runtime execution providers in use")
+    imgsz: tuple[int, int] | None = Field(description="input height, width")
+
+
+class SoftwareRef(_M):
+    name: str = "nce"
+    version: str
+
+
+class DetectionRecord(_M):
+    label: str
+    score: float
+    box: Box
+    track_id: int | None
+
+
+class TrackPoint(_M):
+    t: UtcMs
+    box: Box
+    score: float
+
+
+class OcrLine(_M):
+    text: str
+    score: float
+    box: list[Point]
+
+
+class OcrResult(_M):
+    engine: str | None = Field(description="e.g. rapidocr-onnxruntime 1.3.24; null when not run")
+    lines: list[OcrLine]
+    text: str = Field(description="all lines joined by newlines")
+    phones: list[str] = Field(description="phone numbers found in the text, digits only")
+    note: str | None
+
+
+class FileEntry(_M):
+    name: SafeName
+    role: FileRole
+    sha256: Sha256Hex
+    size: int = Field(ge=0)
+    mime: str
+
+
+class DerivedFrom(_M):
+    """For a public copy: the original it was made from."""
+
+    package_id: str
+    manifest_hash: Sha256Hex
+    method: str = Field(description="what was changed, e.g. faces and plates blurred")
+
+
+class Signature(_M):
+    algorithm: Literal["Ed25519"] = "Ed25519"
+    public_key: str = Field(description="base64 of the raw 32-byte Ed25519 public key")
+    key_fingerprint: Sha256Hex = Field(description="hex SHA-256 of the raw public key")
+    signature: str = Field(description="base64 of the 64-byte signature over the signing payload")
+
+
+class Manifest(_M):
+    """One evidence package's manifest (``manifest.json``)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    package_id: PackageId
+    kind: PackageKind
+    device_id: str
+    sequence: int = Field(ge=1, description="per device, 1, 2, 3, … without gaps")
+    prev_manifest_hash: Sha256Hex = Field(
+        description="manifest_hash of this device's previous manifest; 64 zeros for the first"
+    )
+    created_at: UtcMs
+    site: SiteRef
+    camera: CameraRef
+    zone: ZoneRef
+    shop_id: str | None
+    violation: Violation
+    rule: RuleRef | None
+    event: EventInfo
+    stills: list[Still]
+    model: ModelRef | None
+    software: SoftwareRef
+    detections: list[DetectionRecord] = Field(description="all detections of the deciding sample")
+    track: list[TrackPoint] = Field(description="the object's track history, oldest first")
+    ocr: OcrResult | None
+    notes: list[str]
+    derived_from: DerivedFrom | None
+    files: list[FileEntry]
+    signature: Signature | None = Field(
+        description="null while being built, and for a public copy made without a key"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Manifest:
+        names = [f.name for f in self.files]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"files: duplicate names {dup}")
+        for s in self.stills:
+            for ref in (s.raw, s.annotated):
+                if ref is not None and ref not in names:
+                    raise ValueError(f"stills: {ref!r} is not among files")
+        if (self.kind == "public_copy") != (self.derived_from is not None):
+            raise ValueError("derived_from is set exactly when kind is public_copy")
+        return self
+
+    def file(self, name: str) -> FileEntry | None:
+        return next((f for f in self.files if f.name == name), None)
+
+    def to_json_bytes(self) -> bytes:
+        """The bytes of ``manifest.json``: the canonical form (so the file hashes reproducibly)."""
+        return canonical_json(self.model_dump(mode="json"))
+
+
+def manifest_json_schema() -> dict[str, Any]:
+    """The JSON Schema of :class:`Manifest` (written to docs/evidence-manifest.schema.json)."""
+    schema = Manifest.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://nce.example/schemas/evidence-manifest-v1.json"
+    return schema
+
+
+def manifest_schema_text() -> str:
+    """The exact text of docs/evidence-manifest.schema.json (``nce evidence schema`` prints it)."""
+    return json.dumps(manifest_json_schema(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def parse_manifest(data: bytes | str | Mapping[str, Any]) -> Manifest:
+    """Parse and validate a manifest (bytes, text or a parsed JSON object), in normal form only.
+
+    Raises :class:`ManifestError` with every validation problem on one line.
+    """
+    if isinstance(data, bytes | str):
+        try:
+            raw = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"manifest is not valid JSON: {exc}") from exc
+    else:
+        raw = data
+    if not isinstance(raw, dict):
+        raise ManifestError(f"manifest must be a JSON object, got {type(raw).__name__}")
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ManifestError(
+            f"unsupported manifest schema_version {version!r} (this NCE reads {SCHEMA_VERSION})"
+        )
+    try:
+        manifest = Manifest.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "manifest"
+            problems.append(f"{loc}: {err['msg']}")
+        raise ManifestError("manifest is invalid: " + "; ".join(problems)) from exc
+    dumped = manifest.model_dump(mode="json")
+    if canonical_json(dumped) != canonical_json(raw):
+        where = ", ".join(_differences(dumped, raw)[:5]) or "?"
+        raise ManifestError(
+            f"manifest is not in normal form at {where} (a field is missing or holds a value of another type)"
+        )
+    return manifest
+
+
+def _differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Paths where two JSON values differ (for the normal-form error)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for k in sorted(set(a) | set(b)):
+            sub = f"{path}.{k}" if path else k
+            out += [sub] if (k in a) != (k in b) else _differences(a[k], b[k], sub)
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _differences(x, y, f"{path}.{i}")
+        ]
+    if type(a) is not type(b) and not (isinstance(a, int | float) and isinstance(b, int | float)):
+        return [path or "manifest"]
+    return [] if canonical_json(a) == canonical_json(b) else [path or "manifest"]
