@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from detector.config import Violation
+from nce.manifest import VIOLATIONS
 from service import auth, workflow
 from service.api.deps import SESSION_COOKIE, SessionDep, StateDep
 from service.auth import Principal
@@ -43,7 +43,6 @@ from service.security import sign
 
 router = APIRouter(include_in_schema=False)
 
-VIOLATIONS: tuple[str, ...] = tuple(v.value for v in Violation)
 REASON_CODES: tuple[str, ...] = tuple(k.removeprefix("reason.") for k in CATALOGUE if k.startswith("reason."))
 REASON_MAX = 2000
 PAGE_SIZE = 30

@@ -46,6 +46,9 @@ class CaseView:
     label: str | None = None
     score: float | None = None
     dwell_s: float | None = None
+    model: str | None = None  # "name (sha256 prefix)" of the model that decided
+    ocr_text: str | None = None  # text read off an ad, if OCR ran
+    ocr_phones: list[str] = field(default_factory=list)
 
 
 def _time(value: Any) -> dt.datetime | None:
@@ -128,6 +131,12 @@ def build(detail: CaseDetail, manifests: dict[int, dict[str, Any]]) -> CaseView:
         view.score = float(score) if isinstance(score, int | float) else None
         dwell = event.get("dwell_s")
         view.dwell_s = float(dwell) if isinstance(dwell, int | float) else None
+        model = latest.get("model") or {}
+        if model.get("name"):
+            view.model = f"{model['name']} ({str(model.get('sha256') or '')[:12]})"
+        ocr = latest.get("ocr") or {}
+        view.ocr_text = (ocr.get("text") or "").strip() or None
+        view.ocr_phones = [str(p) for p in ocr.get("phones") or []]
     return view
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 from svc_factory import DeviceHandle
 
-from nce.manifest import Still, ZoneRef, utc_ms
+from nce.manifest import ModelRef, OcrResult, Still, ZoneRef, utc_ms
 
 W, H = 640, 360
 ZONE = [(0.05, 0.55), (0.62, 0.55), (0.70, 0.98), (0.02, 0.98)]
@@ -104,6 +104,17 @@ def files_and_stills(tag: str, ts: dt.datetime, label: str = "stall") -> tuple[d
     return files, stills
 
 
+MODEL = ModelRef(
+    name="nce-street-test.onnx",
+    sha256="ab" * 32,
+    classes=["stall", "goods", "umbrella", "banner", "ad_board", "poster", "garbage"],
+    conf=0.25,
+    iou=0.45,
+    providers=["CPUExecutionProvider"],
+    imgsz=(640, 640),
+)
+
+
 @dataclass(frozen=True)
 class Spec:
     violation: str
@@ -133,6 +144,16 @@ def deliver(client: Any, device: DeviceHandle, spec: Spec, *, tag: str) -> dict[
         files=files,
         stills=stills,
         zone=ZoneRef(id=f"z-{spec.camera_id}", kind=spec.zone_kind, name="门前", polygon=ZONE),
+        model=MODEL,
+        ocr=OcrResult(
+            engine="rapidocr-onnxruntime (test)",
+            lines=[],
+            text="开业大酬宾 订购热线 13800001234",
+            phones=["13800001234"],
+            note=None,
+        )
+        if spec.label == "banner"
+        else None,
     )
     response = device.post(client, pkg)
     if response.status_code != 201:

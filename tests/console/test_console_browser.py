@@ -106,6 +106,13 @@ def test_open_newest_draft_see_evidence_and_confirm(page: Page, site: tuple[Worl
     pg.wait_for_function(
         "() => [...document.querySelectorAll('img.still-img')].every(i => i.complete && i.naturalWidth === 640)"
     )
+    # a still at full size, Esc closes it
+    imgs.nth(1).click()
+    assert pg.locator("#lightbox").is_visible()
+    pg.wait_for_function("() => document.querySelector('#lightbox img').naturalWidth === 640")
+    assert pg.locator("#lightbox img").get_attribute("src") == imgs.nth(1).get_attribute("data-raw")
+    pg.keyboard.press("Escape")
+    assert not pg.locator("#lightbox").is_visible()
     pg.uncheck("#toggle-zone")
     assert not pg.locator("svg.zone polygon").first.is_visible()
     pg.check("#toggle-zone")

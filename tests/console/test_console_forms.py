@@ -381,6 +381,9 @@ def test_case_page_shows_evidence_party_basis_history(world: Client) -> None:
     assert 'id="legal-unverified"' in html and "未核实" in html
     assert "首次违法" in html and "既往案件 1 起" in html  # the confirmed piled_goods case before
     assert "接收证据包" in html  # the ingest's ledger entry
+    assert "nce-street-test.onnx (abababababab)" in html and "持续时长" in html
+    ad = client.get(f"/cases/{w.cases['ad']}").text
+    assert "开业大酬宾 订购热线 13800001234" in ad and "13800001234</dd>" in ad
     # the evidence endpoint answers the session cookie
     r = client.get(stills[0][0])
     assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content[:2] == b"\xff\xd8"
@@ -486,6 +489,10 @@ def test_a_long_case_timeline_is_shortened(world: Client) -> None:
             "first_seen": case.first_seen.isoformat(),
             "dwell_s": 600.0,
             "sightings": 10,
+            "track_id": 7,
+            "label": "banner",
+            "score": 0.9,
+            "box": [10.0, 20.0, 200.0, 120.0],
         }
     for i in range(65):
         t = (case.last_seen + dt.timedelta(minutes=i + 1)).isoformat()

@@ -59,11 +59,25 @@
         raw = !raw;
         document.querySelectorAll("img.still-img").forEach(function (img) {
           img.src = img.getAttribute(raw ? "data-raw" : "data-annotated");
+          img.parentNode.setAttribute("href", img.getAttribute("src"));
         });
         toggle.textContent = toggle.getAttribute(raw ? "data-annotated-label" : "data-raw-label");
         toggle.setAttribute("aria-pressed", raw ? "true" : "false");
       });
     }
+    // a still at full size (Esc or a click closes it); without JS the link opens the image
+    var box = document.getElementById("lightbox");
+    var closeBox = function () { if (box) { box.hidden = true; } };
+    document.querySelectorAll("a.zoom").forEach(function (link) {
+      link.addEventListener("click", function (e) {
+        if (!box || e.ctrlKey || e.metaKey || e.shiftKey) { return; }
+        e.preventDefault();
+        box.querySelector("img").src = link.getAttribute("href");
+        box.querySelector("figcaption").textContent = link.closest("figure").querySelector("figcaption").textContent;
+        box.hidden = false;
+      });
+    });
+    if (box) { box.addEventListener("click", closeBox); }
     var zone = document.getElementById("toggle-zone");
     var stills = document.getElementById("stills");
     if (zone && stills) {
@@ -80,6 +94,7 @@
     var dismissForm = document.getElementById("dismiss-form");
     var reason = document.getElementById("dismiss-reason");
     document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && box && !box.hidden) { closeBox(); return; }
       if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) { return; }
       var k = e.key.toLowerCase();
       if (k === "j") { go("next-link"); }
