@@ -17,13 +17,15 @@ Per hit (all calls come from the pipeline's one inference thread):
 Writing a package never raises into the pipeline: a failure (disk full, quota) is logged, counted
 in ``nce_evidence_skipped`` and the hit goes on. Starting does raise: without a signing key
 (``device.key_file``), a CJK font or ffmpeg there is no packaging.
+
+The pictures come from :mod:`detector.evidence.stills`, the files are written and hashed by
+:mod:`detector.evidence.files`; this module holds the hits, the clips and the manifest.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import errno
-import hashlib
 import logging
 import os
 from collections import OrderedDict
@@ -40,17 +42,10 @@ from detector.detections import Detections
 from detector.errors import EvidenceError
 from detector.events import Frame, HitEvent, RingSnapshot
 from detector.evidence.clip import CLIP_EXT, ClipWriter, ffmpeg_path
+from detector.evidence.files import PackageFile, write_files
 from detector.evidence.quota import EvidenceMetrics, EvidenceQuota
-from detector.evidence.render import (
-    MOMENT_ZH,
-    VIOLATION_ZH,
-    Annotation,
-    annotate,
-    crop_box,
-    encode_jpeg,
-    find_cjk_font,
-    write_bytes_synced,
-)
+from detector.evidence.render import find_cjk_font
+from detector.evidence.stills import StillRenderer
 from detector.evidence.store import ChainStore
 from nce import __version__
 from nce.manifest import (
@@ -58,7 +53,6 @@ from nce.manifest import (
     DetectionRecord,
     EventInfo,
     FileEntry,
-    FileRole,
     LocationRef,
     Manifest,
     ManifestError,
@@ -114,15 +108,6 @@ class _Hit:
     packaged: bool = False
 
 
-@dataclass
-class _File:
-    name: str
-    role: FileRole
-    mime: str
-    data: bytes | None = None  # in memory; or a file already in the package folder
-    path: Path | None = None
-
-
 class EvidencePackager:
     """Writes evidence packages for confirmed and cleared hits. See the module docstring.
 
@@ -145,6 +130,7 @@ class EvidencePackager:
         self.settings = config.evidence
         self.key, self.device_id = self._key(config)
         self.font = find_cjk_font(str(config.evidence.font_file) if config.evidence.font_file else None)
+        self.stills = StillRenderer(config, self.font, self.settings.jpeg_quality)
         ffmpeg_path()
         self.evidence_dir = Path(out_dir) / "evidence"
         self.store = ChainStore(self.evidence_dir, self.device_id)
@@ -363,46 +349,6 @@ class EvidencePackager:
 
     # -- packages ------------------------------------------------------------------------------
 
-    def _time_text(self, t: dt.datetime) -> str:
-        local = t.astimezone(self.config.site.tz)
-        return (
-            local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d} {local.strftime('%z')}"
-        )
-
-    def _still_files(
-        self, n: int, moment: StillMoment, frame: Frame, box: Box | None, hit_event: HitEvent, zone: Zone
-    ) -> tuple[Still, list[_File]]:
-        q = self.settings.jpeg_quality
-        raw_name = f"still-{n}-{moment}.jpg"
-        ann_name = f"still-{n}-{moment}.annotated.jpg"
-        violation = VIOLATION_ZH.get(str(hit_event.violation), str(hit_event.violation))
-        note = Annotation(
-            camera=f"{self.config.camera(frame.camera_id).name} ({frame.camera_id})",
-            time_text=self._time_text(frame.utc),
-            caption=f"{violation} · {MOMENT_ZH[moment]}",
-            polygon01=zone.polygon,
-            box=box,
-            label=f"{violation} {hit_event.label} {hit_event.score:.2f}" if box is not None else None,
-        )
-        files = [
-            _File(raw_name, "still_raw", "image/jpeg", encode_jpeg(frame.image, q)),
-            _File(
-                ann_name,
-                "still_annotated",
-                "image/jpeg",
-                encode_jpeg(annotate(frame.image, note, self.font), q),
-            ),
-        ]
-        still = Still(
-            moment=moment,
-            frame_utc=utc_ms(frame.utc),
-            frame_index=frame.index,
-            raw=raw_name,
-            annotated=ann_name,
-            box=box,
-        )
-        return still, files
-
     def _detections(self, detections: Detections) -> list[DetectionRecord]:
         out = []
         for i in range(len(detections)):
@@ -425,7 +371,7 @@ class EvidencePackager:
         self.hits.pop(event.hit_id, None)  # its frames are not needed once the package is frozen
         if hit.clip is not None and not hit.clip.finished:
             hit.clip.finish()
-        files: list[_File] = []
+        files: list[PackageFile] = []
         stills: list[Still] = []
         between = hit.between
         if between is None or not hit.first.mono < between.mono < frame.mono:
@@ -436,11 +382,11 @@ class EvidencePackager:
             moments.append(("between", between, None))
         moments.append(("confirmed", frame, event.box))
         for n, (moment, f, box) in enumerate(moments, start=1):
-            still, fs = self._still_files(n, moment, f, box, event, hit.zone)
+            still, fs = self.stills.still(n, moment, f, box, event, hit.zone)
             stills.append(still)
             files += fs
-        crop = crop_box(frame.image, event.box)
-        files.append(_File("crop.jpg", "crop", "image/jpeg", encode_jpeg(crop, self.settings.jpeg_quality)))
+        crop, crop_file = self.stills.crop(frame.image, event.box)
+        files.append(crop_file)
         ocr: OcrResult | None = None
         if str(event.violation) == "illegal_ad" and self.settings.ocr:
             from detector.evidence.ocr import read_text
@@ -452,7 +398,7 @@ class EvidencePackager:
             ext, mime = CLIP_EXT[hit.clip.codec]
             try:
                 path = hit.clip.wait()
-                files.append(_File(f"clip{ext}", "clip", mime, path=path))
+                files.append(PackageFile(f"clip{ext}", "clip", mime, path=path))
                 if hit.clip.duration_s + 1e-6 < self.settings.clip_pre_s + self.settings.clip_post_s:
                     hit.notes.append(f"clip: {hit.clip.duration_s:.1f} s long")
             except EvidenceError as exc:
@@ -479,7 +425,7 @@ class EvidencePackager:
 
     def _write_cleared(self, event: HitEvent, frame: Frame, detections: Detections) -> None:
         camera, zone, rule = self._where(event)
-        still, files = self._still_files(1, "cleared", frame, None, event, zone)
+        still, files = self.stills.still(1, "cleared", frame, None, event, zone)
         self._write(
             "cleared",
             event,
@@ -503,7 +449,7 @@ class EvidencePackager:
         zone: Zone,
         rule: Rule | None,
         stills: list[Still],
-        files: list[_File],
+        files: list[PackageFile],
         detections: Detections,
         track: list[TrackPoint],
         ocr: OcrResult | None,
@@ -511,9 +457,7 @@ class EvidencePackager:
         *,
         confirmed_at: str | None,
     ) -> Path | None:
-        need = sum(
-            len(f.data) if f.data is not None else (f.path.stat().st_size if f.path else 0) for f in files
-        )
+        need = sum(f.size for f in files)
         if not self.quota.ensure_room(need + 64 * 1024):
             self.metrics.skipped.labels(reason="quota").inc()
             log.error("evidence quota: no %s package for hit %s", kind, event.hit_id)
@@ -522,20 +466,8 @@ class EvidencePackager:
         sequence = state.last_sequence + 1
         package_id = f"{self.device_id}-{sequence:08d}-{kind}"
         folder = self.store.new_tmp(package_id)
-        entries: list[FileEntry] = []
         try:
-            for f in files:
-                target = folder / f.name
-                if f.data is not None:
-                    write_bytes_synced(target, f.data)
-                    digest, size = hashlib.sha256(f.data).hexdigest(), len(f.data)
-                else:
-                    assert f.path is not None
-                    os.replace(f.path, target)
-                    with target.open("rb") as fh:
-                        digest, size = _hash_file(fh.fileno())
-                        os.fsync(fh.fileno())
-                entries.append(FileEntry(name=f.name, role=f.role, sha256=digest, size=size, mime=f.mime))
+            entries = write_files(folder, files)
             manifest = self._manifest(
                 kind, package_id, sequence, state.last_hash, event, camera, zone, rule, stills,
                 entries, detections, track, ocr, notes, confirmed_at,
@@ -639,15 +571,3 @@ class EvidencePackager:
             files=files,
             signature=None,
         )
-
-
-def _hash_file(fd: int) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    while True:
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            break
-        h.update(chunk)
-        size += len(chunk)
-    return h.hexdigest(), size
