@@ -245,6 +245,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     ),
     "dash.reviewed": ("已审 {n}", "{n} reviewed"),
     "dash.no_data": ("暂无数据。", "No data yet."),
+    "dash.activity": ("最近动态", "Recent activity"),
     "dash.total": ("合计", "total"),
 }
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.auth import CASE_SYSTEM_STATUSES
-from service.models import Case, EvidenceFile, HitEventRow, Shop
+from service.models import Case, EvidenceFile, HitEventRow, LedgerEntry, Shop
 
 REVIEWED_OK = frozenset(CASE_SYSTEM_STATUSES)  # confirmed and everything after it
 
@@ -170,4 +170,20 @@ def stats(session: Session, *, days: int, tz: ZoneInfo, now: dt.datetime) -> Sta
         per_camera=_rates(per_camera),
         per_rule=_rates(per_rule),
         per_class=_rates(per_class),
+    )
+
+
+# what people and deadlines did to cases (not the stream of incoming packages)
+ACTIVITY_ACTIONS = ("case_reviewed", "notice_issued", "case_corrected", "case_escalated", "case_exported")
+
+
+def recent_activity(session: Session, *, limit: int = 20) -> list[LedgerEntry]:
+    """The latest reviews, notices, deadline outcomes and exports, newest first."""
+    return list(
+        session.execute(
+            select(LedgerEntry)
+            .where(LedgerEntry.action.in_(ACTIVITY_ACTIONS))
+            .order_by(LedgerEntry.seq.desc())
+            .limit(limit)
+        ).scalars()
     )

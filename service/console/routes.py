@@ -39,6 +39,7 @@ from service.errors import Conflict, Invalid, NotFound, ServiceError, Unauthoriz
 from service.models import Case, utcnow
 from service.schemas.cases import NoticeIn, ReviewIn
 from service.schemas.common import CASE_STATUSES
+from service.schemas.ledger import LedgerEntryPublic
 from service.security import sign
 
 router = APIRouter(include_in_schema=False)
@@ -442,6 +443,14 @@ def dashboard(request: Request, state: StateDep, session: SessionDep, principal:
     def reviewed(n: int) -> str:
         return t("dash.reviewed", n=n)
 
+    def label(kind: str, value: str) -> str:
+        return t(f"{kind}.{value}") if f"{kind}.{value}" in CATALOGUE else value
+
+    activity = [
+        (e, ledger_detail(LedgerEntryPublic.model_validate(e), label))
+        for e in queries.recent_activity(session)
+    ]
+
     return render(
         request,
         state,
@@ -453,6 +462,7 @@ def dashboard(request: Request, state: StateDep, session: SessionDep, principal:
         per_camera=rate_bars(s.per_camera, str, reviewed) if s.per_camera else None,
         per_rule=rate_bars(s.per_rule, rule_label, reviewed) if s.per_rule else None,
         per_class=rate_bars(s.per_class, str, reviewed) if s.per_class else None,
+        activity=activity,
     )
 
 

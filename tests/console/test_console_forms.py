@@ -456,6 +456,10 @@ def test_dashboard_confirm_rates(world: Client) -> None:
     # cam-01: the prior case confirmed, the newest dismissed -> 50 %
     assert re.search(r"cam-01</text>.*?50%", html)
     assert "Piled goods · shop frontage" in html and "Out-of-shop trading · shop frontage" in html
+    # recent activity: the dismissal (newest) above the earlier confirmation
+    activity = html[html.index('id="activity"') :]
+    assert activity.index("reason: 非违规/误检") < activity.index("Draft → Confirmed")  # kept in Chinese
+    assert f"user:{OPERATOR}" in activity
 
 
 def test_pages_and_a_review_on_postgresql(pg_world: Client) -> None:
