@@ -34,6 +34,12 @@ def test_example_loads() -> None:
     assert config.cameras[0].zones[0].exemptions[0].days == ["sat", "sun"]
 
 
+def test_full_reference_config_loads() -> None:
+    config = load_site_config(ROOT / "configs" / "site.full.yaml")
+    assert config.mqtt is not None and config.mqtt.topic_prefix == "nce"
+    assert config.evidence.clip_codec == "h264"
+
+
 @pytest.mark.skipif(not DESIGN_EXAMPLE.exists(), reason="shared design folder not beside the checkout")
 def test_design_contract_example_loads_as_it_is() -> None:
     load_site_config(DESIGN_EXAMPLE)
