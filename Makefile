@@ -80,12 +80,18 @@ test-train: $(TRAIN_STAMP) system data
 bench-deps: venv
 	@$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/pip install -q -e '.[bench]'
 
-bench-quick: bench-deps data
+# bench-quick: a first look in under a minute (detector, 1-2 RTSP cameras, one scenario clip).
+bench-quick: bench-deps system data
 	$(BIN)/python -m benchmarks.bench_detector --quick
-	$(BIN)/python -m benchmarks.bench_pipeline --quick
-	$(BIN)/python -m benchmarks.bench_evidence --quick
+	$(BIN)/python -m benchmarks.bench_scaling --quick
+	$(BIN)/python -m benchmarks.bench_events --quick
 
-bench: bench-deps data
+# bench: everything (about 12 minutes on 2 cores); the GPU part only records whether one was there.
+bench: bench-deps system data
 	$(BIN)/python -m benchmarks.bench_detector
 	$(BIN)/python -m benchmarks.bench_pipeline
+	$(BIN)/python -m benchmarks.bench_scaling
+	$(BIN)/python -m benchmarks.bench_ingest
+	$(BIN)/python -m benchmarks.bench_events
 	$(BIN)/python -m benchmarks.bench_evidence
+	$(BIN)/python -m benchmarks.bench_gpu
