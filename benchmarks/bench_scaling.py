@@ -315,7 +315,7 @@ def main() -> None:
     parser.add_argument("--detect-fps", default="1,2", help="comma-separated detect_fps values")
     parser.add_argument("--seconds", type=float, default=15.0, help="measuring window per configuration")
     parser.add_argument(
-        "--warmup", type=float, default=60.0, help="at most this long for every stream to come up"
+        "--warmup", type=float, default=90.0, help="at most this long for every stream to come up"
     )
     parser.add_argument("--quick", action="store_true", help="1 and 2 cameras at detect_fps 2, 5 s each")
     args = parser.parse_args()
@@ -401,12 +401,14 @@ def main() -> None:
     notes = (
         f"Model `{model.name}` at {info.imgsz[0]}x{info.imgsz[1]}, CPU (ONNX Runtime defaults), max_batch 8, "
         f"change gate on (defaults: re-check every 10 s). Each row: one `nce run` process; its "
-        f"{window:g} s window opens 1 s after every stream is up (*up s*: from start to all streams up); every camera is vtest.avi (768x576, 10 fps, H.264) over RTSP/TCP at real "
+        f"{window:g} s window opens 1 s after every stream is up (*up s*: from start to all streams up; it grows by "
+        "about 3 s a camera because OpenCV's FFmpeg backend opens one stream at a time, each open probing "
+        "~2-3 s of a 10 fps stream: three threads opening this stream took 2.8, 5.6 and 8.4 s); every camera is vtest.avi (768x576, 10 fps, H.264) over RTSP/TCP at real "
         "time from gst-rtsp-server on loopback (benchmarks/rtsp_file_server.py, which shares the cores). "
         "*achieved* = samples per second and camera the pipeline took (live readers keep the newest "
         "sample, so a slow loop drops samples rather than queueing); *inferred* = those that went through "
-        "the model, the rest the change gate skipped (people walk through the whole view, so it seldom "
-        "skips). CPU % of the `nce run` process, 100 = one core (the machine has "
+        "the model, the rest the change gate skipped (*gate skip* = skipped / sampled; people walk "
+        "through vtest.avi's whole view). CPU % of the `nce run` process, 100 = one core (the machine has "
         f"{os.cpu_count()}). RSS = peak of the process; per camera = RSS / cameras"
         + (
             "; extra RSS per camera above the smallest run: "
