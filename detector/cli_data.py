@@ -22,6 +22,12 @@ def register(subparsers: Any) -> None:
     s.add_argument("--val", type=float, default=0.15, help="fraction held out for validation")
     s.add_argument("--size", default="640x480", help="image size WxH")
     s.add_argument("--negatives", type=float, default=0.08, help="fraction of images without objects")
+    s.add_argument(
+        "--pedestrians",
+        type=float,
+        default=0.5,
+        help="fraction of images with real pedestrians pasted in front (0 reproduces street-v1's first stage)",
+    )
     s.add_argument("--source-data", default=None, help="opencv-doc sample data folder (default: make data's)")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s.set_defaults(func=_synth)
@@ -67,6 +73,7 @@ def _synth(args: argparse.Namespace) -> int:
             val_fraction=args.val,
             size=_parse_size(args.size),
             negatives=args.negatives,
+            pedestrians=args.pedestrians,
             data=args.source_data,
             progress=lambda i: bar.update(task, completed=i),
         )

@@ -197,3 +197,37 @@ def test_scenario_clip_ground_truth_and_site_config(tmp_path: Path) -> None:
     x1, y1, x2, y2 = (int(c) for c in v["box"])
     diff = np.abs(frame[y1:y2, x1:x2].astype(int) - orig[y1:y2, x1:x2].astype(int)).mean()
     assert diff > 15
+
+
+@needs_data
+def test_pasted_pedestrians_hide_objects_and_labels_follow(pool: BackgroundPool) -> None:
+    from detector.synth.compose import add_pedestrians
+
+    assert len(pool.people) > 20
+    composer = Composer(find_cjk_fonts())
+    shrunk = 0
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        bg = _flat_background()
+        img, placed = composer.compose(rng, bg, 5, None, shadows=False)
+        before = {id(p): p.mask.sum() for p in placed}
+        people = add_pedestrians(rng, img, placed, bg.spec, pool.people, 3)
+        for p in placed:
+            assert not (p.mask & people).any()
+            assert p.mask.sum() >= 0.4 * p.full_area
+            if p.mask.any():
+                assert p.box == _bbox(p.mask)
+            shrunk += int(p.mask.sum() < before[id(p)])
+    assert shrunk > 0, "no pedestrian ever stood in front of an object"
+
+
+@needs_data
+def test_pedestrians_use_their_own_random_stream(tmp_path: Path, pool: BackgroundPool) -> None:
+    a = synth_dataset(tmp_path / "a", 4, seed=5, pool=pool, pedestrians=0.0)
+    b = synth_dataset(tmp_path / "b", 4, seed=5, pool=pool, pedestrians=1.0)
+    # same objects and labels; pedestrians only hide parts of them
+    for name in ("train_000000", "train_000001", "train_000002"):
+        la = (tmp_path / "a" / "labels" / "train" / f"{name}.txt").read_text().split("\n")
+        lb = (tmp_path / "b" / "labels" / "train" / f"{name}.txt").read_text().split("\n")
+        assert [x.split()[:1] for x in la if x] == [x.split()[:1] for x in lb if x]
+    assert a.dataset_sha256 != b.dataset_sha256

@@ -109,6 +109,31 @@ def read_video_frames(path: Path, indices: list[int] | None = None) -> list[Imag
     return frames
 
 
+@dataclass(frozen=True)
+class Person:
+    """A real pedestrian cut out of a training frame of vtest.avi: pixels, alpha (0..1) and height."""
+
+    bgr: Image
+    alpha: npt.NDArray[np.float32]
+
+
+def extract_people(frames: list[Image], masks: list[npt.NDArray[np.bool_]], limit: int = 400) -> list[Person]:
+    """Single pedestrians (tall foreground blobs) cut out of frames with their foreground masks."""
+    people: list[Person] = []
+    for frame, mask in zip(frames, masks, strict=True):
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8))
+        for k in range(1, n):
+            x, y, w, h, area = (int(v) for v in stats[k])
+            if area < 250 or not 1.6 <= h / max(w, 1) <= 4.5 or y + h >= frame.shape[0] - 1:
+                continue
+            alpha = (labels[y : y + h, x : x + w] == k).astype(np.float32)
+            alpha = cv2.GaussianBlur(alpha, (3, 3), 0)
+            people.append(Person(frame[y : y + h, x : x + w].copy(), alpha))
+            if len(people) >= limit:
+                return people
+    return people
+
+
 class BackgroundPool:
     """Loads the backgrounds once and hands out random crops (deterministic given the rng)."""
 
@@ -117,6 +142,7 @@ class BackgroundPool:
         self.vtest = read_video_frames(self.root / VTEST, list(range(0, VTEST_TRAIN_FRAMES, vtest_every)))
         self.empty = median_background(self.vtest)
         self.masks = [foreground_mask(f, self.empty) for f in self.vtest]
+        self.people = extract_people(self.vtest, self.masks)
         self.photos: list[tuple[PhotoSpec, Image]] = []
         for spec in PHOTOS:
             img = cv2.imread(str(self.root / spec.name))

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.synth import CLASS_ID, CLASSES
-from detector.synth.backgrounds import Background, PhotoSpec
+from detector.synth.backgrounds import Background, Person, PhotoSpec
 from detector.synth.fonts import CjkFont
 from detector.synth.objects import DRAWERS, REAL_HEIGHT_M, Sprite
 
@@ -235,6 +235,49 @@ class Composer:
             sh[occluder] = 0
         dark = 1 - float(rng.uniform(0.2, 0.45)) * sh
         img[:] = np.clip(img * dark[..., None], 0, 255).astype(np.uint8)
+
+
+def add_pedestrians(
+    rng: np.random.Generator, img: Image, placed: list[Placed], spec: PhotoSpec, people: list[Person], n: int
+) -> Mask:
+    """Paste up to ``n`` real pedestrians (unlabelled) in front of everything, at the ground model's
+    scale; the objects' visible masks and boxes shrink accordingly. A pedestrian that would hide
+    too much of an object is left out. Returns the pasted pedestrians' mask."""
+    H, W = img.shape[:2]
+    union = np.zeros((H, W), bool)
+    if not people:
+        return union
+    for _ in range(n):
+        person = people[int(rng.integers(len(people)))]
+        foot = float(rng.uniform(max(spec.ground_top, spec.horizon + 0.05), 1.05)) * H
+        ph = int(person_height_px(spec, foot, H) * float(rng.uniform(0.85, 1.15)))
+        if ph < 16:
+            continue
+        pw = max(4, int(person.bgr.shape[1] * ph / person.bgr.shape[0]))
+        x = int(rng.integers(-pw // 3, W - pw + pw // 3 + 1))
+        y = int(foot) - ph
+        bgr = cv2.resize(person.bgr, (pw, ph), interpolation=cv2.INTER_LINEAR)
+        alpha = cv2.resize(person.alpha, (pw, ph), interpolation=cv2.INTER_LINEAR)
+        if rng.random() < 0.5:
+            bgr, alpha = bgr[:, ::-1], alpha[:, ::-1]
+        x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + pw), min(H, y + ph)
+        if x1 - x0 < 4 or y1 - y0 < 8:
+            continue
+        a = alpha[y0 - y : y1 - y, x0 - x : x1 - x]
+        mask = np.zeros((H, W), bool)
+        mask[y0:y1, x0:x1] = a > 0.02
+        if any((p.mask & ~mask).sum() < MIN_VISIBLE * p.full_area for p in placed):
+            continue
+        region = img[y0:y1, x0:x1]
+        af = a[..., None]
+        region[:] = np.clip(bgr[y0 - y : y1 - y, x0 - x : x1 - x] * af + region * (1 - af), 0, 255).astype(
+            np.uint8
+        )
+        for p in placed:
+            p.mask &= ~mask
+            p.box = _bbox(p.mask)
+        union |= mask
+    return union
 
 
 def _bbox(mask: Mask) -> tuple[int, int, int, int]:

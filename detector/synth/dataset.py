@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from detector.errors import DataError
 from detector.synth import CLASSES
 from detector.synth.backgrounds import BackgroundPool
-from detector.synth.compose import Composer, Placed, augment, yolo_lines
+from detector.synth.compose import Composer, Placed, add_pedestrians, augment, yolo_lines
 from detector.synth.fonts import find_cjk_fonts
 
 Image = np.ndarray
@@ -75,6 +75,7 @@ def synth_dataset(
     negatives: float = 0.08,
     data: str | os.PathLike[str] | None = None,
     augment_images: bool = True,
+    pedestrians: float = 0.5,
     progress: Callable[[int], None] | None = None,
     pool: BackgroundPool | None = None,
 ) -> SynthSummary:
@@ -84,6 +85,8 @@ def synth_dataset(
     """
     if n < 1:
         raise DataError(f"--n must be at least 1, got {n}")
+    if not 0.0 <= pedestrians <= 1.0:
+        raise DataError(f"pedestrians must be a fraction in [0, 1], got {pedestrians}")
     if not 0.0 <= val_fraction < 1.0:
         raise DataError(f"val fraction must be in [0, 1), got {val_fraction}")
     if size[0] < 64 or size[1] < 64:
@@ -114,6 +117,12 @@ def synth_dataset(
         bgs[key] = bgs.get(key, 0) + 1
         k = 0 if rng.random() < negatives else int(rng.integers(1, 7))
         img, placed = composer.compose(rng, bg, k, bg.occluder, shadows=True)
+        if pedestrians > 0:
+            # real pedestrians pasted in front (unlabelled hard negatives, extra occlusion); their own
+            # random stream, so that --pedestrians 0 reproduces datasets made without them
+            prng = np.random.default_rng([seed, i, 1])
+            if prng.random() < pedestrians:
+                add_pedestrians(prng, img, placed, bg.spec, pool.people, int(prng.integers(1, 4)))
         if augment_images:
             img = augment(img, rng)
         lines = yolo_lines(placed, size[0], size[1])
