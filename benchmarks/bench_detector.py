@@ -54,7 +54,7 @@ def time_loop(fn, items, label: str) -> float:  # type: ignore[no-untyped-def]
 
 
 def ultralytics_seconds_per_frame(
-    model: Path, frames_file: Path, conf: float, iou: float, imgsz: tuple[int, int]
+    model: Path, frames_file: Path, conf: float, iou: float, imgsz: tuple[int, int], rounds: int = 1
 ) -> dict[str, Any] | None:
     """Ultralytics predict, s/frame: ``square`` (rect=False: the same letterboxed input size as NCE)
     and ``default`` (its own default, rect=True: on a dynamic export a smaller rectangle, e.g.
@@ -70,10 +70,13 @@ out = {{"version": ultralytics.__version__}}
 for name, rect in (("square", False), ("default", True)):
     kw = dict(conf={conf}, iou={iou}, imgsz={list(imgsz)}, verbose=False, rect=rect)
     m.predict(frames[0], **kw)
-    t0 = time.perf_counter()
-    for f in frames:
-        m.predict(f, **kw)
-    out[name] = (time.perf_counter() - t0) / len(frames)
+    best = float("inf")
+    for _ in range({rounds}):
+        t0 = time.perf_counter()
+        for f in frames:
+            m.predict(f, **kw)
+        best = min(best, (time.perf_counter() - t0) / len(frames))
+    out[name] = best
     shapes = []
     pre = m.predictor.preprocess
     m.predictor.preprocess = lambda im, _p=pre: (lambda t: (shapes.append(list(t.shape[2:])), t)[1])(_p(im))
@@ -100,6 +103,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="30 frames")
     parser.add_argument("--conf", type=float, default=0.25)
     parser.add_argument("--iou", type=float, default=0.45)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds, best of each path")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: default)")
     args = parser.parse_args()
     n = 30 if args.quick else args.frames
@@ -108,13 +112,20 @@ def main() -> None:
     tensors = [det.preprocess([f])[0].copy() for f in frames]
     name = det.info.input_name
 
-    raw_s = time_loop(lambda t: det.session.run(None, {name: t}), tensors, "raw session.run")
-    nce_s = time_loop(lambda f: det.detect([f]), frames, "nce detect")
-    pre_s = time_loop(lambda f: det.preprocess([f]), frames, "nce preprocess")
+    # the paths alternate, best of ``rounds`` each: a shared machine's load comes and goes
+    rounds = 1 if args.quick else args.rounds
+    raws, nces, pres = [], [], []
+    for _ in range(rounds):
+        raws.append(time_loop(lambda t: det.session.run(None, {name: t}), tensors, "raw session.run"))
+        nces.append(time_loop(lambda f: det.detect([f]), frames, "nce detect"))
+        pres.append(time_loop(lambda f: det.preprocess([f]), frames, "nce preprocess"))
+    raw_s, nce_s, pre_s = min(raws), min(nces), min(pres)
     with tempfile.TemporaryDirectory() as tmp:
         frames_file = Path(tmp) / "frames.npy"
         np.save(frames_file, np.stack(frames))
-        ul = ultralytics_seconds_per_frame(args.model, frames_file, args.conf, args.iou, det.info.imgsz)
+        ul = ultralytics_seconds_per_frame(
+            args.model, frames_file, args.conf, args.iou, det.info.imgsz, rounds
+        )
     ul_s = None if ul is None else float(ul["square"])
     ul_default_s = None if ul is None else float(ul["default"])
 
@@ -133,6 +144,7 @@ def main() -> None:
             "frames": len(frames),
             "frame_hw": list(frames[0].shape[:2]),
             "batch": 1,
+            "rounds": rounds,
         },
         "raw_fps": raw_fps,
         "nce_fps": nce_fps,
@@ -175,7 +187,7 @@ def main() -> None:
     notes = (
         f"Model `{result['model']['path']}` at {det.info.imgsz[0]}x{det.info.imgsz[1]}, batch 1, CPU; "
         f"{len(frames)} vtest.avi frames ({frames[0].shape[1]}x{frames[0].shape[0]}). "
-        "Targets: (b)/(a) >= 0.9, (b)/(c) >= 1.5. "
+        f"Best of {rounds} alternating round(s) per path. Targets: (b)/(a) >= 0.9, (b)/(c) >= 1.5. "
         "ratio vs (b) = (b) fps / that path's fps. "
     )
     if ul is not None:
