@@ -290,7 +290,13 @@ def plot(path: Path, runs: list[dict[str, Any]]) -> None:
         ax.plot(xs, [r["inferred_fps_per_camera"] for r in rs], "x:", color=c, label="  of which inferred")
         ax.axhline(fps, color=c, lw=0.8, ls="--")
         ax2.plot(xs, [r["cpu_percent"] or 0 for r in rs], "o-", color=c, label=f"CPU %, detect_fps {fps:g}")
-        ax2.plot(xs, [r["frame_age_ms_p50"] or 0 for r in rs], "s--", color=c, label="frame age p50 ms")
+        ax2.plot(
+            xs,
+            [r["frame_age_ms_p50"] or 0 for r in rs],
+            "s--",
+            color=c,
+            label=f"frame age p50 ms, detect_fps {fps:g}",
+        )
     for a in (ax, ax2):
         a.set_xscale("log", base=2)
         a.set_xticks(sorted({r["cameras"] for r in runs}))
