@@ -434,9 +434,20 @@ def main() -> None:
         + (f" = {100 * found / expected:.0f} %" if expected else "")
         + f"**; false alarms {fa_scen} in {60 * scen_hours:.1f} camera-minutes of scenarios"
         + (
+            f" (zero in so little footage bounds the rate only below {3 / scen_hours:.0f} per camera-hour, 95 %)"
+            if fa_scen == 0 and scen_hours
+            else ""
+        )
+        + (
             f", {fa_vt} on untouched vtest.avi ({fmt(summary['false_alarms_per_camera_hour_vtest'], '', 0)} "
             f"per camera-hour; {vt[0]['input']['note']}, {vt[0]['input']['unique_s']:g} s of unique footage "
-            f"played for {vt[0]['duration_s']:g} s: a small sample, so the rate is coarse)"
+            f"played for {vt[0]['duration_s']:g} s: a small sample, so the rate is coarse"
+            + (
+                f"; zero bounds it below {3 / vt_hours:.0f} per camera-hour, 95 %"
+                if fa_vt == 0 and vt_hours
+                else ""
+            )
+            + ")"
             if vt
             else ""
         )
