@@ -2,8 +2,11 @@
 
 Every hit event and package is written here (``synchronous=FULL``, WAL) before it counts as
 produced; the :class:`~detector.relay.Relay` sends items to the case service in sequence order and
-marks one delivered only on a 2xx. An item's idempotency key is ``<device id>:<seq>``: a retry after
-a crash or a lost response is recognised by the service, never filed twice.
+marks one delivered only on a 2xx. An item's idempotency key is ``<device id>:<epoch>:<seq>``: a retry
+after a crash or a lost response is recognised by the service, never filed twice. The epoch is drawn
+once when the outbox file is created, so an outbox that is lost and recreated (numbering from 1 again)
+never reuses a key the service has already stored for another payload. (Outboxes created before the
+epoch existed keep their keys ``<device id>:<seq>``, so items already sent replay under the same key.)
 
 States: ``pending`` → ``delivered`` (2xx) | ``poisoned`` (a 4xx the service will never accept; set
 aside with its reason, retried only by ``nce outbox retry-poisoned``).
@@ -12,6 +15,7 @@ aside with its reason, retried only by ``nce outbox retry-poisoned``).
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import threading
 import time
@@ -48,6 +52,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, seq);
 CREATE INDEX IF NOT EXISTS outbox_package ON outbox (package_dir);
+CREATE TABLE IF NOT EXISTS outbox_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -69,10 +77,13 @@ class OutboxItem:
     attempts: int
     next_attempt_at: float
     last_error: str | None
+    epoch: str = ""
 
     @property
     def idempotency_key(self) -> str:
-        return f"{self.device_id}:{self.seq}"
+        if not self.epoch:
+            return f"{self.device_id}:{self.seq}"
+        return f"{self.device_id}:{self.epoch}:{self.seq}"
 
 
 class OutboxStatus(BaseModel):
@@ -86,7 +97,7 @@ class OutboxStatus(BaseModel):
     oldest_pending_s: float | None
 
 
-def _row(row: sqlite3.Row) -> OutboxItem:
+def _row(row: sqlite3.Row, epoch: str) -> OutboxItem:
     return OutboxItem(
         seq=row["seq"],
         device_id=row["device_id"],
@@ -100,6 +111,7 @@ def _row(row: sqlite3.Row) -> OutboxItem:
         attempts=row["attempts"],
         next_attempt_at=row["next_attempt_at"],
         last_error=row["last_error"],
+        epoch=epoch,
     )
 
 
@@ -115,11 +127,43 @@ class Outbox:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA busy_timeout=10000")
-            self._conn.executescript(_SCHEMA)
+            self.epoch = self._init_schema()
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open the outbox {self.path}: {exc}") from exc
         self._lock = threading.Lock()
         self.changed = threading.Event()
+
+    def _init_schema(self) -> str:
+        """Create the tables (idempotent) and return this outbox's epoch, drawing it on first open."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            had_items = (
+                bool(
+                    conn.execute(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"
+                    ).fetchone()
+                )
+                and not conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox_meta'"
+                ).fetchone()
+            )
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            row = conn.execute("SELECT value FROM outbox_meta WHERE key = 'epoch'").fetchone()
+            if row is None:
+                # an outbox from before epochs existed keeps its old keys (items may have been sent)
+                epoch = "" if had_items else secrets.token_hex(4)
+                conn.execute("INSERT INTO outbox_meta (key, value) VALUES ('epoch', ?)", (epoch,))
+            else:
+                epoch = str(row[0])
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return epoch
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -182,7 +226,7 @@ class Outbox:
             row = self._conn.execute(
                 "SELECT * FROM outbox WHERE status = 'pending' ORDER BY seq LIMIT 1"
             ).fetchone()
-        return _row(row) if row else None
+        return _row(row, self.epoch) if row else None
 
     def mark_delivered(self, seq: int, response: dict[str, Any] | None = None) -> None:
         with self._tx() as conn:
@@ -286,7 +330,7 @@ class Outbox:
                 rows = self._conn.execute(
                     "SELECT * FROM outbox WHERE status = ? ORDER BY seq", (status,)
                 ).fetchall()
-        return [_row(r) for r in rows]
+        return [_row(r, self.epoch) for r in rows]
 
     def is_delivered(self, package_dir: Path) -> bool:
         """Whether every outbox item of this package was delivered (the quota may prune it)."""

@@ -68,7 +68,47 @@ def test_items_survive_reopen_and_keep_order(tmp_path: Path) -> None:
     again = Outbox(db)
     assert [i.seq for i in again.items("pending")] == seqs
     head = again.head()
-    assert head is not None and head.idempotency_key == f"edge-1:{seqs[0]}"
+    assert again.epoch == box.epoch and len(box.epoch) == 8
+    assert head is not None and head.idempotency_key == f"edge-1:{box.epoch}:{seqs[0]}"
+
+
+def test_a_recreated_outbox_never_reuses_an_idempotency_key(tmp_path: Path) -> None:
+    # the edge's disk was replaced: numbering starts at 1 again, but the service already holds
+    # "edge-1:<old epoch>:1" for another payload; the new outbox's keys must not collide with it
+    first = Outbox(tmp_path / "a.sqlite")
+    add_events(first, 2)
+    lost = first.head()
+    first.close()
+    (tmp_path / "a.sqlite").unlink()
+    second = Outbox(tmp_path / "a.sqlite")
+    add_events(second, 1)
+    fresh = second.head()
+    assert lost is not None and fresh is not None
+    assert lost.seq == fresh.seq == 1
+    assert lost.idempotency_key != fresh.idempotency_key
+
+
+def test_an_outbox_from_before_epochs_keeps_its_keys(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, "
+        "kind TEXT NOT NULL, hit_id TEXT NOT NULL, event TEXT NOT NULL, payload TEXT NOT NULL, "
+        "package_dir TEXT, created_at REAL NOT NULL, status TEXT NOT NULL DEFAULT 'pending', "
+        "attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL DEFAULT 0, last_error TEXT, "
+        "delivered_at REAL, response TEXT);"
+        "INSERT INTO outbox (device_id, kind, hit_id, event, payload, created_at) "
+        "VALUES ('edge-1', 'event', 'h0', 'opened', '{}', 0);"
+    )
+    conn.commit()
+    conn.close()
+    box = Outbox(db)
+    head = box.head()
+    assert box.epoch == "" and head is not None and head.idempotency_key == "edge-1:1"
+    box.close()
+    assert Outbox(db).epoch == ""  # and it stays so
 
 
 def test_relay_delivers_in_order_and_poison_does_not_block(tmp_path: Path) -> None:
