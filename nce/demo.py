@@ -246,7 +246,8 @@ def _demo(args: argparse.Namespace) -> int:
         edge_out = _nce("run", "--config", str(config), "--until-eof", step="edge pipeline")
         del edge_out
         status = json.loads(_nce("outbox", "status", "--config", str(config), "--json", step="outbox status"))
-        verified = _verify_packages(root)
+        verified = _verify_packages(root, device_id)
+        ledger_entries = _verify_ledger(db)
         login = httpx.post(
             f"{url}/api/v1/auth/login", json={"username": DEMO_USER, "password": DEMO_PASSWORD}, timeout=30
         )
@@ -257,6 +258,7 @@ def _demo(args: argparse.Namespace) -> int:
             "delivered": status["delivered"],
             "cases": _count_cases(url, op_token),
             "verified": verified,
+            "ledger_entries": ledger_entries,
             "url": f"{url}/",
             "pending": status["pending"],
             "poisoned": status["poisoned"],
@@ -269,7 +271,8 @@ def _demo(args: argparse.Namespace) -> int:
             print(
                 f"NCE demo: {summary['hits']} confirmed hit(s) ({summary['delivered']} outbox item(s) delivered), "
                 f"{summary['cases']} case(s) filed, "
-                f"{verified} evidence package(s) verified offline.\n"
+                f"{verified} evidence package(s) verified offline (device key, hash chain), "
+                f"ledger of {ledger_entries} entries intact.\n"
                 f"Console: {url}/  — sign in as {DEMO_USER} / {DEMO_PASSWORD}\n"
                 "Serving until Ctrl-C."
             )
@@ -306,9 +309,25 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _verify_packages(root: Path) -> int:
-    """Verify every package the edge wrote, offline, with `nce evidence verify`."""
+def _verify_packages(root: Path, device_id: str) -> int:
+    """Verify every package the edge wrote, offline, as an auditor would: `nce evidence verify` against
+    the device's enrolled public key (not the key a manifest names) with the hash chain checked."""
     manifests = sorted((root / "edge").rglob("manifest.json"))
-    for manifest in manifests:
-        _nce("evidence", "verify", str(manifest.parent), step=f"verify {manifest.parent.name}")
+    folders = {m.parent.parent for m in manifests}
+    for folder in sorted(folders):
+        _nce(
+            "evidence",
+            "verify",
+            str(folder),
+            "--pubkey",
+            str(root / "keys" / f"{device_id}.pub"),
+            "--chain",
+            step=f"verify the packages in {folder}",
+        )
     return len(manifests)
+
+
+def _verify_ledger(db: str) -> int:
+    """Recompute the service's hash-chained ledger; returns its number of entries."""
+    result = json.loads(_nce("ledger", "verify", "--db", db, "--json", step="ledger verify"))
+    return int(result["entries"])
