@@ -1,7 +1,11 @@
 """Ad text (extra ``ocr``): the text in an ``illegal_ad`` crop and the phone numbers in it.
 
-rapidocr-onnxruntime ships the PP-OCR ONNX models inside its wheel, so it runs offline. It is
-imported lazily; without the extra the manifest gets a note instead of text.
+The extra installs ``rapidocr`` (3.x), which ships its PP-OCR ONNX models inside the wheel, runs
+on the base onnxruntime and depends on opencv-python-headless (the older ``rapidocr-onnxruntime``
+pulls in the GUI opencv-python, which overwrites the headless ``cv2``). It is used only when its
+bundled models are present, so nothing is downloaded at run time; ``rapidocr-onnxruntime`` is
+still accepted when it is what is installed. Imported lazily; without the extra the manifest gets
+a note instead of text.
 """
 
 from __future__ import annotations
@@ -9,7 +13,9 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Callable
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,39 +60,80 @@ def find_phones(text: str) -> list[str]:
     return out
 
 
+_NOT_INSTALLED = "OCR not run: the ocr extra is not installed (pip install 'nce[ocr]')"
+
+_Run = Callable[[npt.NDArray[np.uint8]], list[tuple[Any, str, float]]]
+
+
 @functools.lru_cache(maxsize=1)
-def _engine() -> tuple[Any, str] | None:
+def _engine() -> tuple[_Run | None, str | None, str | None]:
+    """(BGR image -> [(box, text, score)], engine name, note); the callable is None if OCR can't run."""
+    try:
+        from rapidocr import RapidOCR
+    except ImportError:
+        return _legacy_engine()
+    import rapidocr
+
+    name = f"rapidocr {_version('rapidocr')}"
+    models = Path(rapidocr.__file__).parent / "models"
+    # rapidocr downloads a default model that is missing: run only on the models in its wheel
+    missing = [kind for kind in ("det", "cls", "rec") if not any(models.glob(f"*{kind}*.onnx"))]
+    if missing:
+        return None, name, f"OCR not run: rapidocr has no bundled {'/'.join(missing)} model"
+    try:
+        engine = RapidOCR(params={"Global.log_level": "warning"})
+    except Exception as exc:
+        log.warning("OCR engine failed to start: %s", exc)
+        return None, name, f"OCR not run: {exc}"[:300]
+
+    def run(image: npt.NDArray[np.uint8]) -> list[tuple[Any, str, float]]:
+        out: Any = engine(image)  # RapidOCROutput with det+cls+rec on
+        if out.boxes is None or out.txts is None or out.scores is None:
+            return []
+        return list(zip(out.boxes, out.txts, out.scores, strict=True))
+
+    return run, name, None
+
+
+def _legacy_engine() -> tuple[_Run | None, str | None, str | None]:
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError:
-        return None
+        return None, None, _NOT_INSTALLED
+    name = f"rapidocr-onnxruntime {_version('rapidocr-onnxruntime')}"
     try:
-        version = metadata.version("rapidocr-onnxruntime")
+        engine = RapidOCR()
+    except Exception as exc:
+        log.warning("OCR engine failed to start: %s", exc)
+        return None, name, f"OCR not run: {exc}"[:300]
+
+    def run(image: npt.NDArray[np.uint8]) -> list[tuple[Any, str, float]]:
+        result, _elapsed = engine(image)
+        return [(item[0], item[1], item[2]) for item in result or []]
+
+    return run, name, None
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
     except metadata.PackageNotFoundError:
-        version = "?"
-    return RapidOCR(), f"rapidocr-onnxruntime {version}"
+        return "?"
 
 
 def read_text(image: npt.NDArray[np.uint8]) -> OcrResult:
     """OCR of a BGR crop; never raises (a failure becomes the result's note)."""
-    engine = _engine()
-    if engine is None:
-        return OcrResult(
-            engine=None,
-            lines=[],
-            text="",
-            phones=[],
-            note="OCR not run: the ocr extra is not installed (pip install 'nce[ocr]')",
-        )
-    ocr, name = engine
+    ocr, name, note = _engine()
+    if ocr is None:
+        return OcrResult(engine=None, lines=[], text="", phones=[], note=note)
     try:
-        result, _elapsed = ocr(image)
+        result = ocr(image)
     except Exception as exc:  # a third-party failure must not lose the package
         log.warning("OCR failed: %s", exc)
         return OcrResult(engine=name, lines=[], text="", phones=[], note=f"OCR failed: {exc}"[:300])
     lines = []
-    for item in result or []:
-        box, text, score = item[0], str(item[1]), float(item[2])
+    for box, raw_text, raw_score in result:
+        text, score = str(raw_text), float(raw_score)
         points = [(round(float(x), 1), round(float(y), 1)) for x, y in box]
         lines.append(OcrLine(text=text, score=round(score, 4), box=points))
     joined = "\n".join(line.text for line in lines)
