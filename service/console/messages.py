@@ -85,6 +85,28 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "action.case_escalated": ("已升级", "escalated"),
     "action.case_exported": ("移送办案系统", "exported"),
     "action.case_merged": ("并案", "merged"),
+    "action.shop_created": ("新增商户", "shop added"),
+    "action.shop_updated": ("修改商户", "shop updated"),
+    "action.shop_deleted": ("删除商户", "shop removed"),
+    # ledger entries: the payload's fields (ids and free text are shown as recorded)
+    "ledger.field_value": ("{name}：{value}", "{name}: {value}"),
+    "ledger.list_sep": ("；", "; "),
+    "ledger.field.violation": ("违法类型", "Violation"),
+    "ledger.field.reason": ("理由", "Reason"),
+    "ledger.field.deadline": ("整改期限", "Deadline"),
+    "ledger.field.note": ("备注", "Note"),
+    "ledger.field.event": ("事件", "Event"),
+    "ledger.field.ts": ("事件时间", "Event time"),
+    "ledger.field.why": ("起因", "Cause"),
+    "ledger.field.package_id": ("证据包", "Package"),
+    "ledger.field.sequence": ("序号", "Seq"),
+    "ledger.field.chain_gap": ("证据链序号缺口", "sequence gap in the device's chain"),
+    "ledger.field.other": ("其他", "Other"),
+    "ledger.why_value": ("{when} {event}", "{event} at {when}"),
+    "ledger.yes": ("是", "yes"),
+    "ledger.no": ("否", "no"),
+    "ledger.items": ("{n} 项", "{n} item(s)"),
+    "ledger.action_other": ("其他操作", "Other action"),
     # queue
     "queue.title": ("待审队列", "Review queue"),
     "queue.filter": ("筛选", "Filter"),
@@ -224,12 +246,50 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "err.bad_reason_code": ("未知的常用理由。", "Unknown common reason."),
     "err.bad_deadline": ("整改期限格式无效。", "The deadline is not a valid date and time."),
     "err.deadline_past": ("整改期限必须晚于现在。", "The deadline must be in the future."),
-    "err.conflict": ("操作未执行：{detail}", "Not done: {detail}"),
     "err.state": (
         "操作未执行：案件当前为“{status}”，不能执行此操作（可能已被他人处理）。",
         "Not done: the case is now “{status}”; this action no longer applies (someone may have handled it).",
     ),
-    "err.invalid": ("输入有误：{detail}", "Invalid input: {detail}"),
+    "err.violation_on_dismiss": (
+        "操作未执行：只有确认违法时才能更正违法类型，驳回时请选“不更正”。",
+        "Not done: the violation can only be corrected when confirming; choose “keep as reported” to dismiss.",
+    ),
+    "err.bad_cursor": (
+        "翻页位置无效，已显示第一页。",
+        "That page link is no longer valid; showing the first page.",
+    ),
+    # the service's refusals by HTTP status (its own English words go to the detail and the log)
+    "err.service.400": (
+        "操作未执行：请求无法识别，请刷新页面后重试。",
+        "Not done: the request was not understood; reload the page and try again.",
+    ),
+    "err.service.401": (
+        "操作未执行：登录已失效，请重新登录。",
+        "Not done: your session has ended; sign in again.",
+    ),
+    "err.service.403": ("操作未执行：当前账户无权执行此操作。", "Not done: your account may not do this."),
+    "err.service.409": (
+        "操作未执行：与案件当前状态冲突（可能已被他人处理），请刷新页面。",
+        "Not done: it clashes with the case's current status (someone may have handled it); reload the page.",
+    ),
+    "err.service.413": ("操作未执行：提交的内容过大。", "Not done: what was sent is too large."),
+    "err.service.415": (
+        "操作未执行：提交的内容类型不受支持。",
+        "Not done: that kind of content is not accepted.",
+    ),
+    "err.service.422": (
+        "操作未执行：输入未通过校验，请检查后重试。",
+        "Not done: the input did not pass the checks; check it and try again.",
+    ),
+    "err.service.503": (
+        "操作未执行：数据库或证据存储暂时不可用，请稍后重试。",
+        "Not done: the database or the evidence store is unavailable right now; try again shortly.",
+    ),
+    "err.service.other": (
+        "操作未执行：服务拒绝了此操作（HTTP {status}）。",
+        "Not done: the service refused this (HTTP {status}).",
+    ),
+    "err.detail": ("技术详情", "Technical detail"),
     "err.back": ("返回", "Back"),
     # dashboard
     "dash.title": ("统计", "Dashboard"),

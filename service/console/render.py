@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from service.auth import Principal
 from service.console.guard import CSRF_COOKIE, CSRF_FIELD, csrf_token
 from service.console.messages import DEFAULT_LANG, LANGS, Lang, pick_lang, translate
+from service.console.view import ledger_action, ledger_detail
 from service.state import AppState
 
 HERE = Path(__file__).resolve().parent
@@ -39,6 +40,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.globals.update(ledger_detail=ledger_detail, ledger_action=ledger_action)
 
 
 def request_lang(request: Request) -> tuple[Lang, bool]:

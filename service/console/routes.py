@@ -31,11 +31,12 @@ from service.console.guard import (
     principal_of,
 )
 from service.console.messages import CATALOGUE, Lang, translate
+from service.console.refusal import Refusal, explain
 from service.console.render import console_tz, render, request_lang
-from service.console.view import build, ledger_detail
+from service.console.view import build
 from service.crud import cases as crud
 from service.crud import identities
-from service.errors import Conflict, Invalid, NotFound, ServiceError, Unauthorized
+from service.errors import Invalid, NotFound, ServiceError, Unauthorized
 from service.models import Case, utcnow
 from service.schemas.cases import NoticeIn, ReviewIn
 from service.schemas.common import CASE_STATUSES
@@ -193,8 +194,8 @@ def queue(request: Request, state: StateDep, session: SessionDep, principal: Ope
         rows, next_cursor = crud.list_cases(
             session, principal=principal, flt=flt, cursor=cursor, limit=PAGE_SIZE
         )
-    except Invalid as exc:
-        errors.append(translate(lang, "queue.bad_filter", detail=str(exc)))
+    except Invalid as exc:  # a cursor this service did not issue: the first page
+        errors.append(explain(exc, lang).message)
         rows, next_cursor = crud.list_cases(
             session, principal=principal, flt=flt, cursor=None, limit=PAGE_SIZE
         )
@@ -230,6 +231,7 @@ def _case_page(
     case_id: int,
     *,
     error: str | None = None,
+    error_detail: str | None = None,
     status_code: int = 200,
     form: dict[str, str] | None = None,
 ) -> Response:
@@ -253,13 +255,6 @@ def _case_page(
         else None
     )
     status = detail.case.status
-
-    def label(kind: str, value: str) -> str:
-        try:
-            return translate(lang, f"{kind}.{value}")
-        except KeyError:
-            return value
-
     now_local = utcnow().astimezone(console_tz())
     presets = {h: (now_local + dt.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M") for h in (2, 24, 72, 168)}
     return render(
@@ -271,6 +266,7 @@ def _case_page(
         v=view,
         c=detail.case,
         error=error,
+        error_detail=error_detail,
         flash=flash,
         prev_id=prev_id,
         next_id=next_id,
@@ -279,7 +275,7 @@ def _case_page(
         can_notice=workflow.can_move(status, "notice_issued") and principal.role in auth.NOTICE,
         violations=VIOLATIONS,
         reason_codes=REASON_CODES,
-        ledger_rows=[(e, ledger_detail(e, label)) for e in detail.ledger],
+        ledger_rows=detail.ledger,
         form=form or {},
         presets=presets,
     )
@@ -300,18 +296,18 @@ def _after(case_id: int, done: str, request: Request) -> RedirectResponse:
     return _redirect(f"/cases/{case_id}?{urlencode(params)}")
 
 
-def _service_error(session: Session, lang: Lang, case_id: int, exc: ServiceError) -> tuple[str, int]:
-    """The service's refusal in the page's language (the service's own words for anything unforeseen)."""
+def _service_error(session: Session, lang: Lang, case_id: int, exc: ServiceError) -> Refusal:
+    """The service's refusal as one line in the page's language (its own words kept as the detail)."""
     session.rollback()
-    if isinstance(exc, NotFound):
-        return translate(lang, "err.not_found", id=case_id), exc.status_code
-    if isinstance(exc, Conflict):
-        case = session.get(Case, case_id)
-        if case is not None:
-            status = translate(lang, f"status.{case.status}")
-            return translate(lang, "err.state", status=status), exc.status_code
-        return translate(lang, "err.conflict", detail=str(exc)), exc.status_code
-    return translate(lang, "err.invalid", detail=str(exc)), exc.status_code
+    case = session.get(Case, case_id)
+    return explain(exc, lang, case_id=case_id, case_status=case.status if case is not None else None)
+
+
+def _invalid(exc: ValidationError) -> str:
+    """A schema's refusal, for the technical detail."""
+    return "HTTP 422 ValidationError: " + "; ".join(
+        f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
+    )
 
 
 @router.post("/cases/{case_id}/review")
@@ -337,11 +333,11 @@ def review(
     )
     echo = {"decision": decision, "reason": reason, "violation": violation}
 
-    def fail(key: str, status_code: int = 422, **values: object) -> Response:
+    def fail(key: str, status_code: int = 422, detail: str | None = None, **values: object) -> Response:
         session.rollback()
         return _case_page(
             request, state, session, principal, case_id,
-            error=translate(lang, key, **values), status_code=status_code, form=echo,
+            error=translate(lang, key, **values), error_detail=detail, status_code=status_code, form=echo,
         )  # fmt: skip
 
     if decision not in ("confirm", "dismiss"):
@@ -361,14 +357,15 @@ def review(
     try:
         data = ReviewIn(decision=decision, reason=reason or None, violation=violation or None)
     except ValidationError as exc:
-        return fail("err.invalid", detail="; ".join(e["msg"] for e in exc.errors()))
+        return fail("err.service.422", detail=_invalid(exc))
     try:
         crud.review_case(session, principal=principal, case_id=case_id, data=data)
     except ServiceError as exc:
-        message, code_ = _service_error(session, lang, case_id, exc)
+        refusal = _service_error(session, lang, case_id, exc)
         return _case_page(
-            request, state, session, principal, case_id, error=message, status_code=code_, form=echo
-        )
+            request, state, session, principal, case_id,
+            error=refusal.message, error_detail=refusal.detail, status_code=refusal.status_code, form=echo,
+        )  # fmt: skip
     return _after(case_id, "confirmed" if decision == "confirm" else "dismissed", request)
 
 
@@ -388,11 +385,12 @@ def notice(
     raw, note = deadline.strip(), note.strip()
     echo = {"deadline": raw, "note": note}
 
-    def fail(message: str, status_code: int = 422) -> Response:
+    def fail(message: str, status_code: int = 422, detail: str | None = None) -> Response:
         session.rollback()
         return _case_page(
-            request, state, session, principal, case_id, error=message, status_code=status_code, form=echo
-        )
+            request, state, session, principal, case_id,
+            error=message, error_detail=detail, status_code=status_code, form=echo,
+        )  # fmt: skip
 
     if principal.role not in auth.NOTICE:
         return fail(translate(lang, "err.forbidden", role=principal.role), 403)
@@ -409,10 +407,10 @@ def notice(
         data = NoticeIn(deadline=due, note=note or None)
         crud.issue_notice(session, principal=principal, case_id=case_id, data=data)
     except ValidationError as exc:
-        return fail(translate(lang, "err.invalid", detail="; ".join(e["msg"] for e in exc.errors())))
+        return fail(translate(lang, "err.service.422"), detail=_invalid(exc))
     except ServiceError as exc:
-        message, code = _service_error(session, lang, case_id, exc)
-        return fail(message, code)
+        refusal = _service_error(session, lang, case_id, exc)
+        return fail(refusal.message, refusal.status_code, refusal.detail)
     return _after(case_id, "notice_issued", request)
 
 
@@ -443,13 +441,7 @@ def dashboard(request: Request, state: StateDep, session: SessionDep, principal:
     def reviewed(n: int) -> str:
         return t("dash.reviewed", n=n)
 
-    def label(kind: str, value: str) -> str:
-        return t(f"{kind}.{value}") if f"{kind}.{value}" in CATALOGUE else value
-
-    activity = [
-        (e, ledger_detail(LedgerEntryPublic.model_validate(e), label))
-        for e in queries.recent_activity(session)
-    ]
+    activity = [LedgerEntryPublic.model_validate(e) for e in queries.recent_activity(session)]
 
     return render(
         request,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import json
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from service.console.messages import CATALOGUE, Lang, translate
 from service.schemas.cases import CaseDetail, HitPublic
 from service.schemas.ledger import LedgerEntryPublic
+
+REASON_KEYS: tuple[str, ...] = tuple(k for k in CATALOGUE if k.startswith("reason."))
 
 MAX_STILLS = 6
 TIMELINE_HEAD, TIMELINE_TAIL = 10, 50  # a case seen for days has hundreds of still_present updates
@@ -140,40 +144,154 @@ def build(detail: CaseDetail, manifests: dict[int, dict[str, Any]]) -> CaseView:
     return view
 
 
-LEDGER_KEYS = (
-    "decision",
-    "reason",
-    "violation",
-    "deadline",
-    "note",
-    "event",
-    "package_id",
-    "sequence",
-    "why",
+class Words(Protocol):
+    """What wording a ledger entry needs from the page (:class:`service.console.render.Page` has it)."""
+
+    @property
+    def lang(self) -> Lang: ...
+
+    def t(self, key: str, **values: object) -> str: ...
+
+    def when(self, t: dt.datetime | None, seconds: bool = False) -> str: ...
+
+
+@dataclass(frozen=True)
+class LedgerPart:
+    """One fact of a ledger entry in the page's language; ``title`` (a tooltip) keeps the recorded value."""
+
+    text: str
+    title: str | None = None
+
+
+# the payload fields shown, in this order, and how each value is worded: every one has a catalogue
+# label ``ledger.field.<name>`` in both languages (tests check)
+LEDGER_FIELDS: dict[str, str] = {
+    "violation": "violation",  # {"from": …, "to": …} when corrected on review
+    "reason": "reason",  # the operator's words, recorded in Chinese (a common reason first, if chosen)
+    "deadline": "time",
+    "note": "text",
+    "event": "event",
+    "ts": "time",
+    "why": "why",  # "<event> at <time>", written by the ingest
+    "package_id": "id",
+    "sequence": "number",
+    "chain_gap": "flag",
+}
+# fields recorded for the hash chain and the export, not worth a glance here (the status change is
+# shown from ``from``/``to``; ``decision`` is the same fact)
+LEDGER_HIDDEN: frozenset[str] = frozenset(
+    {"from", "to", "decision", "device_id", "hit_id", "kind", "manifest_hash", "files", "members", "merged"}
 )
+TEXT_MAX = 200
+_WHY = re.compile(r"^([a-z_]+) at (.+)$")
 
 
-def ledger_detail(entry: LedgerEntryPublic, label: Callable[[str, str], str]) -> list[str]:
-    """The parts of a ledger payload worth a glance (the full payload is hashed, not shown).
+def _label(words: Words, kind: str, value: object) -> str:
+    """A status, violation or event in the page's language; an unknown value as it was recorded."""
+    key = f"{kind}.{value}"
+    return words.t(key) if key in CATALOGUE else str(value)
 
-    ``label(kind, value)`` names a status or a violation in the page's language.
-    """
+
+def _field(words: Words, name: str, value: str, title: str | None = None) -> LedgerPart:
+    return LedgerPart(words.t("ledger.field_value", name=words.t(f"ledger.field.{name}"), value=value), title)
+
+
+def _time_part(words: Words, name: str, value: object) -> LedgerPart:
+    t = value if isinstance(value, dt.datetime) else _time(value)
+    if t is None:
+        return _field(words, name, str(value)[:TEXT_MAX])
+    return _field(words, name, words.when(t, seconds=name != "deadline"), str(value))
+
+
+def _reason(words: Words, value: object) -> LedgerPart:
+    """The reason as recorded (Chinese); on an English page a common reason is named in English."""
+    text = str(value)
+    if words.lang != "zh-CN":
+        for key in REASON_KEYS:
+            zh = translate("zh-CN", key)
+            if text == zh or text.startswith(zh + "；"):
+                rest = text[len(zh) + 1 :]
+                shown = words.t(key) + (words.t("ledger.list_sep") + rest if rest else "")
+                return _field(words, "reason", shown[:TEXT_MAX], text)
+    return _field(words, "reason", text[:TEXT_MAX])
+
+
+def _why(words: Words, value: object) -> LedgerPart:
+    m = _WHY.match(str(value))
+    t = _time(m.group(2).strip()) if m else None
+    if m is None or t is None:
+        return _field(words, "why", str(value)[:TEXT_MAX])
+    shown = words.t(
+        "ledger.why_value", event=_label(words, "event", m.group(1)), when=words.when(t, seconds=True)
+    )
+    return _field(words, "why", shown, str(value))
+
+
+def _other_value(words: Words, value: object) -> str:
+    if isinstance(value, bool):
+        return words.t("ledger.yes" if value else "ledger.no")
+    if isinstance(value, dict | list):
+        return words.t("ledger.items", n=len(value))
+    return str(value)[:80]
+
+
+def ledger_detail(entry: LedgerEntryPublic, words: Words) -> list[LedgerPart]:
+    """The parts of a ledger payload worth a glance, named in the page's language (the full payload is
+    hashed, not shown). Field names never show as recorded: a field this console does not know yet is
+    summed up under "other", its recorded name and value in the tooltip."""
     p = entry.payload
-    out: list[str] = []
+    out: list[LedgerPart] = []
     if p.get("from") or p.get("to"):
         out.append(
-            f"{label('status', str(p.get('from') or '—'))} → {label('status', str(p.get('to') or '—'))}"
-        )
-    for key in LEDGER_KEYS:
-        value = p.get(key)
-        if value is None or value == "":
-            continue
-        if key == "violation" and isinstance(value, dict):
-            out.append(
-                f"{label('violation', str(value.get('from')))} → {label('violation', str(value.get('to')))}"
+            LedgerPart(
+                f"{_label(words, 'status', p.get('from') or '—')} → {_label(words, 'status', p.get('to') or '—')}"
             )
-        elif key == "decision":
-            continue  # the status change says it
-        else:
-            out.append(f"{key}: {str(value)[:200]}")
+        )
+    for key, kind in LEDGER_FIELDS.items():
+        value = p.get(key)
+        if value is None or value == "" or value is False:
+            continue
+        if kind == "violation":
+            if isinstance(value, dict):
+                shown = f"{_label(words, 'violation', value.get('from'))} → {_label(words, 'violation', value.get('to'))}"
+            else:
+                shown = _label(words, "violation", value)
+            out.append(_field(words, key, shown))
+        elif kind == "reason":
+            out.append(_reason(words, value))
+        elif kind == "time":
+            out.append(_time_part(words, key, value))
+        elif kind == "event":
+            out.append(_field(words, key, _label(words, "event", value)))
+        elif kind == "why":
+            out.append(_why(words, value))
+        elif kind == "flag":
+            out.append(LedgerPart(words.t(f"ledger.field.{key}")))  # true: the flag's name says it
+        else:  # id, number, text: as recorded
+            out.append(_field(words, key, str(value)[:TEXT_MAX]))
+    others = {k: v for k, v in p.items() if k not in LEDGER_FIELDS and k not in LEDGER_HIDDEN}
+    others = {k: v for k, v in others.items() if v is not None and v != ""}
+    if others:
+        sep = words.t("ledger.list_sep")
+        out.append(
+            LedgerPart(
+                words.t(
+                    "ledger.field_value",
+                    name=words.t("ledger.field.other"),
+                    value=sep.join(_other_value(words, v) for v in others.values()),
+                ),
+                "; ".join(
+                    f"{k}={json.dumps(v, ensure_ascii=False, default=str)[:200]}" for k, v in others.items()
+                ),
+            )
+        )
     return out
+
+
+def ledger_action(action: str, words: Words) -> LedgerPart:
+    """The action in the page's language; one this console does not know yet is "other", its name in
+    the tooltip."""
+    key = f"action.{action}"
+    if key in CATALOGUE:
+        return LedgerPart(words.t(key))
+    return LedgerPart(words.t("ledger.action_other"), action)

@@ -54,7 +54,10 @@ def test_catalogue_has_both_languages_with_the_same_placeholders() -> None:
 def test_every_literal_key_in_templates_and_routes_is_in_the_catalogue() -> None:
     root = Path(__file__).resolve().parents[2] / "service" / "console"
     used: set[str] = set()
-    for f in [*root.glob("templates/*.html"), root / "routes.py"]:
+    for f in [
+        *root.glob("templates/*.html"),
+        *(root / name for name in ("routes.py", "view.py", "refusal.py")),
+    ]:
         text = f.read_text(encoding="utf-8")
         used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']\s*[,)]""", text))
         used |= set(re.findall(r"""translate\([^,]+,\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']\s*[,)]""", text))
@@ -266,7 +269,11 @@ def test_dismiss_with_a_common_reason_is_recorded_in_chinese(world: Client) -> N
         ({"decision": "confirm", "violation": "speeding"}, 422, "未知的违法类型：speeding"),
         ({"decision": "dismiss", "reason_code": "because"}, 422, "未知的常用理由"),
         # the service's own rule (crud.review_case), after it has moved the case: rolled back
-        ({"decision": "dismiss", "reason": "误检", "violation": "piled_goods"}, 422, "may only be corrected"),
+        (
+            {"decision": "dismiss", "reason": "误检", "violation": "piled_goods"},
+            422,
+            "只有确认违法时才能更正",
+        ),
     ],
 )
 def test_bad_review_input_is_shown_and_changes_nothing(
@@ -423,7 +430,7 @@ def test_queue_filters_and_counts(world: Client) -> None:
         ("date=yesterday", "日期格式应为"),
         ("status=open", "筛选条件无效"),
         ("violation=x", "筛选条件无效"),
-        ("cursor=zzz", "筛选条件无效"),
+        ("cursor=zzz", "翻页位置无效，已显示第一页"),
     ],
 )
 def test_bad_filters_are_explained(world: Client, query: str, message: str) -> None:
@@ -458,7 +465,9 @@ def test_dashboard_confirm_rates(world: Client) -> None:
     assert "Piled goods · shop frontage" in html and "Out-of-shop trading · shop frontage" in html
     # recent activity: the dismissal (newest) above the earlier confirmation
     activity = html[html.index('id="activity"') :]
-    assert activity.index("reason: 非违规/误检") < activity.index("Draft → Confirmed")  # kept in Chinese
+    # the reason is recorded in Chinese; the English page names the common reason in English
+    assert activity.index("Reason: Not a violation / false detection") < activity.index("Draft → Confirmed")
+    assert 'title="非违规/误检"' in activity
     assert f"user:{OPERATOR}" in activity
 
 
@@ -508,4 +517,8 @@ def test_a_long_case_timeline_is_shortened(world: Client) -> None:
         assert r.status_code == 201, r.text
     html = client.get(f"/cases/{case_id}").text
     assert "另有 6 条未显示" in html  # 66 sightings: the first 10 and the last 50 shown
-    assert html.count("仍存在") == 9 + 50  # the package itself is the first sighting
+    timeline = html[html.index('id="timeline"') : html.index("</table>", html.index('id="timeline"'))]
+    assert timeline.count("仍存在") == 9 + 50  # the package itself is the first sighting
+    # the ledger below names each event in Chinese too
+    ledger = html[html.index('id="ledger"') :]
+    assert ledger.count("事件：仍存在") == 65 and "still_present" not in ledger
