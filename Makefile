@@ -13,7 +13,7 @@ APT_PACKAGES := ffmpeg fonts-noto-cjk fonts-wqy-microhei python3-gi gir1.2-gst-r
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,ocr]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -199,7 +199,7 @@ class OcrLine(_M):
 
 
 class OcrResult(_M):
-    engine: str | None = Field(description="e.g. rapidocr-onnxruntime 1.3.24; null when not run")
+    engine: str | None = Field(description="e.g. rapidocr 3.10.0; null when not run")
     lines: list[OcrLine]
     text: str = Field(description="all lines joined by newlines")
     phones: list[str] = Field(description="phone numbers found in the text, digits only")
