@@ -317,6 +317,22 @@ class EvidenceSettings(_Model):
     clip_codec: Literal["h264", "vp9"] = Field("h264", description="h264 (MP4) or vp9 (WebM)")
     ocr: bool = Field(True, description="read ad text in illegal_ad crops (needs the ocr extra)")
     font_file: Path | None = Field(None, description="a CJK font for labels; default: found on disk")
+    still_present_package_s: float = Field(
+        600.0,
+        ge=0.0,
+        allow_inf_nan=False,
+        description=(
+            "a signed still_present package (a later still + crop, no clip) at most this often per "
+            "confirmed hit that stays: the 'after' evidence past a notice's deadline; 0: none"
+        ),
+    )
+
+    @field_validator("still_present_package_s", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"expected seconds (a number, 0 for none), got {value!r}")
+        return value
 
 
 class SiteConfig(_Model):

@@ -10,8 +10,10 @@ Order on the service: a package is queued from the packager's ``on_package`` cal
 its files, manifest and chain state are durable and before the pipeline moves on, so a hit whose
 package exists is never lost. The sink comes after the packager in the pipeline's sinks, and
 
-- a ``confirmed`` (``cleared``) event whose package was written travels *as* that signed package
-  (no second, unsigned copy that would count the sighting twice);
+- a ``confirmed`` (``cleared``, ``still_present``) event whose package was written travels *as*
+  that signed package (no second, unsigned copy that would count the sighting twice); the other
+  ``still_present`` events of the hit (most of them: packages come at most every
+  ``evidence.still_present_package_s``) go as plain events;
 - while a confirmed hit waits for its package (the clip's post-roll), its events are held and
   queued right after the package, so they never reach the service before the case exists;
   when no package comes (disk full, an error) they are queued as they are;
@@ -45,6 +47,7 @@ from detector.evidence.quota import is_marked_delivered, mark_delivered
 from detector.evidence.store import package_sequence
 from detector.outbox import Outbox, OutboxError, OutboxItem
 from detector.relay import Backoff, HttpTransport, Outcome, Relay, read_token
+from nce.hits import iso_ms
 from nce.manifest import MANIFEST_NAME, Manifest, ManifestError, parse_manifest
 
 if TYPE_CHECKING:
@@ -118,8 +121,8 @@ class OutboxSink:
         self.on_close = on_close
         self.held: dict[str, list[HitEvent]] = {}
         self.backlog: deque[HitEvent] = deque(maxlen=_MAX_REMEMBERED)
-        # (hit id, event) pairs that travelled as a signed package
-        self.packaged: OrderedDict[tuple[str, str], None] = OrderedDict()
+        # (hit id, event, event time) of the events that travelled as a signed package
+        self.packaged: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self.last_sequence = self._last_queued_sequence()
         self.closed = False
         self._lock_fd: int | None = None
@@ -194,7 +197,7 @@ class OutboxSink:
             self._catch_up(manifest.sequence)  # an earlier package whose queueing failed goes first
         self._add_package(manifest, folder)
         hit_id = manifest.event.hit_id
-        if manifest.kind == "violation" and hit_id in self.held:
+        if _event_of(manifest) == "confirmed" and hit_id in self.held:
             for event in self.held.pop(hit_id):
                 if event.event != "confirmed":  # the package is the confirmation
                     self._add_event(event)
@@ -219,7 +222,7 @@ class OutboxSink:
             log.error("outbox: cannot queue package %s now: %s", manifest.package_id, exc)
             return
         self.last_sequence = max(self.last_sequence, manifest.sequence)
-        self.packaged[(manifest.event.hit_id, event)] = None
+        self.packaged[(manifest.event.hit_id, event, manifest.event.ts)] = None
         while len(self.packaged) > _MAX_REMEMBERED:
             self.packaged.popitem(last=False)
         self.metrics.refresh(self.outbox)
@@ -264,7 +267,7 @@ class OutboxSink:
         return True
 
     def on_event(self, event: HitEvent, frame: Frame, detections: Detections, ring: RingSnapshot) -> None:
-        if (event.hit_id, event.event) in self.packaged:
+        if (event.hit_id, event.event, iso_ms(event.ts)) in self.packaged:
             return  # it travelled as its signed package
         if event.hit_id in self.held or (self.awaiting is not None and self.awaiting(event.hit_id)):
             self.held.setdefault(event.hit_id, []).append(event)

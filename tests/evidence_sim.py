@@ -69,8 +69,16 @@ def make_config(
 class Camera:
     """Frames at ``fps`` (media time from 100 s), a 10 s ring, samples at ``sample_fps``."""
 
-    def __init__(self, sink: EventSink, *, hw: tuple[int, int] = (240, 320), fps: float = 5.0) -> None:
+    def __init__(
+        self,
+        sink: EventSink,
+        *,
+        hw: tuple[int, int] = (240, 320),
+        fps: float = 5.0,
+        t0: dt.datetime = T0,
+    ) -> None:
         self.sink = sink
+        self.t0 = t0  # the UTC time of media time 0
         self.h, self.w = hw
         self.fps = fps
         self.index = 0
@@ -94,7 +102,7 @@ class Camera:
         if self.object_on:
             x1, y1, x2, y2 = (int(v) for v in BOX)
             img[y1:y2, x1:x2] = (30, 30, 220)
-        f = Frame("cam-01", self.index, img, T0 + dt.timedelta(seconds=self.mono), self.mono)
+        f = Frame("cam-01", self.index, img, self.t0 + dt.timedelta(seconds=self.mono), self.mono)
         self.index += 1
         self.mono = round(self.mono + 1.0 / self.fps, 6)
         self.ring_frames.append(f)

@@ -210,3 +210,37 @@ def test_cli_check_missing_file() -> None:
     res = _nce("config", "check", "/nonexistent/site.yaml")
     assert res.returncode == 2
     assert "/nonexistent/site.yaml: no such file" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (-1, "greater than or equal to 0"),
+        (-0.5, "greater than or equal to 0"),
+        (".inf", "finite number"),
+        (".nan", "finite number"),
+        ("often", "valid number"),
+        (True, "expected seconds"),
+        (None, "valid number"),
+        ([600], "valid number"),
+    ],
+)
+def test_still_present_package_s_rejects_bad_values(tmp_path: Path, value: Any, why: str) -> None:
+    data = copy.deepcopy(example())
+    file = tmp_path / "site.yaml"
+    text = yaml.safe_dump({**data, "evidence": {"still_present_package_s": value}}, allow_unicode=True)
+    if isinstance(value, str) and value.startswith("."):
+        text = text.replace(f"'{value}'", value)  # YAML's own infinity and NaN, not strings
+    file.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_site_config(file)
+    [problem] = info.value.problems
+    assert problem.path == "evidence.still_present_package_s"
+    assert why in problem.message and str(problem).startswith(f"{file}: evidence.still_present_package_s: ")
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(None, 600.0), (0, 0.0), (900, 900.0), (2.5, 2.5)])
+def test_still_present_package_s_default_and_values(value: Any, seconds: float) -> None:
+    data = copy.deepcopy(example())
+    data["evidence"] = {} if value is None else {"still_present_package_s": value}
+    assert parse_site_config(data).evidence.still_present_package_s == seconds

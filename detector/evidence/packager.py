@@ -12,7 +12,12 @@ Per hit (all calls come from the pipeline's one inference thread):
   a crop of the object, the clip, OCR of ad text for ``illegal_ad``, and the signed, hash-chained
   manifest, written to ``<out>/evidence/<package_id>/``.
 - ``cleared`` of a confirmed hit: a small package with one still of the empty zone.
-- ``still_present``: only the track history grows.
+- ``still_present``: the track history grows; once the hit's violation package is written, a
+  ``still_present`` package at most every ``evidence.still_present_package_s`` (frame time, 0: never)
+  per hit: one *later* still (raw and annotated), a crop, the detections and the track since the
+  previous package, no clip. The service attaches it to the hit's case as a sighting; after a
+  notice's deadline it is the signed "after" evidence of the escalation. A hit resumed within
+  ``cooldown_s`` keeps its rate; the first sighting after it came back usually packages at once.
 
 Writing a package never raises into the pipeline: a failure (disk full, quota) is logged, counted
 in ``nce_evidence_skipped`` and the hit goes on. Starting does raise: without a signing key
@@ -79,6 +84,8 @@ Box = tuple[float, float, float, float]
 PackageCallback = Callable[[Manifest, Path], None]
 MAX_OPEN_CLIPS = 16
 MAX_TRACK_POINTS = 500
+MAX_REMEMBERED_HITS = 10000
+PackageName = Literal["violation", "still_present", "cleared"]  # the package id's suffix
 
 
 def _now() -> dt.datetime:
@@ -108,8 +115,20 @@ class _Hit:
     packaged: bool = False
 
 
+@dataclass
+class _Later:
+    """A hit whose violation package was frozen: what its ``still_present`` packages need."""
+
+    camera: Camera
+    zone: Zone
+    rule: Rule | None
+    confirmed_at: str
+    last_mono: float  # frame time of its last package (the violation package at first)
+    track: list[TrackPoint] = field(default_factory=list)  # since that package
+
+
 class EvidencePackager:
-    """Writes evidence packages for confirmed and cleared hits. See the module docstring.
+    """Writes evidence packages for confirmed, still-present and cleared hits. See the module docstring.
 
     ``on_package(manifest, folder)`` is called after each package is durably in place (the outbox
     enqueues it there). ``is_delivered`` lets the quota ask the outbox whether a package may go.
@@ -146,6 +165,8 @@ class EvidencePackager:
         # hits that confirmed (hit id → confirmed_at), so that a clearance after a resumed hit
         # still gets its package
         self.confirmed_at: OrderedDict[str, str] = OrderedDict()
+        # hits whose violation package was frozen (hit id → state), for still_present packages
+        self.later: OrderedDict[str, _Later] = OrderedDict()
         self.written: list[Path] = []
 
     # -- setup ---------------------------------------------------------------------------------
@@ -202,6 +223,8 @@ class EvidencePackager:
                 hit = self.hits.get(event.hit_id)
                 if hit is not None:
                     self._track(hit, event)
+                else:
+                    self._still_present(event, frame, detections)
             elif event.event == "cleared":
                 self._cleared(event, frame, detections)
         except (EvidenceError, OSError) as exc:
@@ -369,6 +392,11 @@ class EvidencePackager:
         hit.packaged = True
         event, frame, detections = hit.confirmed
         self.hits.pop(event.hit_id, None)  # its frames are not needed once the package is frozen
+        self.later[event.hit_id] = _Later(
+            hit.camera, hit.zone, hit.rule, confirmed_at=utc_ms(event.ts), last_mono=frame.mono
+        )
+        while len(self.later) > MAX_REMEMBERED_HITS:
+            self.later.popitem(last=False)
         if hit.clip is not None and not hit.clip.finished:
             hit.clip.finish()
         files: list[PackageFile] = []
@@ -423,6 +451,35 @@ class EvidencePackager:
             if hit.clip is not None:
                 hit.clip.path.unlink(missing_ok=True)
 
+    def _still_present(self, event: HitEvent, frame: Frame, detections: Detections) -> None:
+        """A still_present package, if the hit's last package is ``still_present_package_s`` old."""
+        later = self.later.get(event.hit_id)
+        every = self.settings.still_present_package_s
+        if later is None or every <= 0:
+            return
+        if len(later.track) < MAX_TRACK_POINTS:
+            later.track.append(TrackPoint(t=utc_ms(event.ts), box=event.box, score=event.score))
+        if frame.mono - later.last_mono < every - 1e-6:
+            return
+        later.last_mono = frame.mono  # the rate holds even when this package cannot be written
+        track, later.track = later.track, []
+        still, files = self.stills.still(1, "later", frame, event.box, event, later.zone)
+        _crop, crop_file = self.stills.crop(frame.image, event.box)
+        self._write(
+            "still_present",
+            event,
+            later.camera,
+            later.zone,
+            later.rule,
+            [still],
+            [*files, crop_file],
+            detections,
+            track,
+            None,
+            [],
+            confirmed_at=later.confirmed_at,
+        )
+
     def _write_cleared(self, event: HitEvent, frame: Frame, detections: Detections) -> None:
         camera, zone, rule = self._where(event)
         still, files = self.stills.still(1, "cleared", frame, None, event, zone)
@@ -443,7 +500,7 @@ class EvidencePackager:
 
     def _write(
         self,
-        kind: Literal["violation", "cleared"],
+        name: PackageName,
         event: HitEvent,
         camera: Camera,
         zone: Zone,
@@ -460,11 +517,14 @@ class EvidencePackager:
         need = sum(f.size for f in files)
         if not self.quota.ensure_room(need + 64 * 1024):
             self.metrics.skipped.labels(reason="quota").inc()
-            log.error("evidence quota: no %s package for hit %s", kind, event.hit_id)
+            log.error("evidence quota: no %s package for hit %s", name, event.hit_id)
             return None
+        # the contract's kinds: a still_present package is a "violation" package whose event is
+        # still_present (nce.manifest is not forked)
+        kind: Literal["violation", "cleared"] = "cleared" if name == "cleared" else "violation"
         state = self.store.state
         sequence = state.last_sequence + 1
-        package_id = f"{self.device_id}-{sequence:08d}-{kind}"
+        package_id = f"{self.device_id}-{sequence:08d}-{name}"
         folder = self.store.new_tmp(package_id)
         try:
             entries = write_files(folder, files)
@@ -481,9 +541,9 @@ class EvidencePackager:
             raise
         self.quota.added(final)
         self.metrics.disk_full.set(0)
-        self.metrics.packages.labels(kind=kind).inc()
+        self.metrics.packages.labels(kind=name).inc()
         self.written.append(final)
-        log.info("evidence package %s (%s, %d files)", final, kind, len(entries))
+        log.info("evidence package %s (%s, %d files)", final, name, len(entries))
         if self.on_package is not None:
             self.on_package(signed, final)
         return final

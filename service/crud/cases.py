@@ -104,7 +104,8 @@ def evidence_url(sha256: str) -> str:
     return f"/api/v1/evidence/{sha256}"
 
 
-def hits_of_case(session: Session, *, case_id: int) -> list[HitPublic]:
+def hits_of_case(session: Session, *, case_id: int, deadline: dt.datetime | None = None) -> list[HitPublic]:
+    """The case's hit events, oldest first; those after ``deadline`` (the notice's) are marked."""
     events = list(
         session.execute(
             select(HitEventRow).where(HitEventRow.case_id == case_id).order_by(HitEventRow.id)
@@ -131,6 +132,7 @@ def hits_of_case(session: Session, *, case_id: int) -> list[HitPublic]:
             received_at=e.received_at,
             chain_gap=e.chain_gap,
             signed=e.manifest_hash is not None,
+            after_deadline=deadline is not None and e.ts > deadline,
             files=[
                 EvidenceFilePublic(
                     name=f.name,
@@ -177,7 +179,7 @@ def case_detail(
     shop = session.get(Shop, case.shop_id) if case.shop_id else None
     return CaseDetail(
         case=CasePublic.model_validate(case),
-        hits=hits_of_case(session, case_id=case.id),
+        hits=hits_of_case(session, case_id=case.id, deadline=case.notice_deadline),
         party=ShopPublic.model_validate(shop) if shop is not None else None,
         legal_basis=legal.for_violation(case.violation),
         shop_history=shop_history(session, case=case),

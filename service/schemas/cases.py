@@ -57,6 +57,13 @@ class HitPublic(Output):
     received_at: dt.datetime
     chain_gap: bool
     signed: bool
+    after_deadline: bool = Field(
+        default=False,
+        description=(
+            "seen after the case's notice deadline: a signed one (still_present or confirmed package) "
+            "holds the 'after' stills of an escalation; the hits before are the 'before' evidence"
+        ),
+    )
     files: list[EvidenceFilePublic]
 
 
