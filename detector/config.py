@@ -7,6 +7,7 @@ module may add keys, never rename them. Unknown keys are errors. :func:`load_sit
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 import re
@@ -473,11 +474,46 @@ def parse_site_config(data: Any, file: str = "<config>") -> SiteConfig:
     try:
         config = SiteConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_pydantic_problems(file, exc)) from None
+        problems = _pydantic_problems(file, exc)
+        raise ConfigError(problems + _cross_check_the_rest(data, exc, file, problems)) from None
     problems = cross_check(config, file)
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def _cross_check_the_rest(
+    data: dict[str, Any], exc: ValidationError, file: str, known: list[ConfigProblem]
+) -> list[ConfigProblem]:
+    """The cross-section problems of a file that also has field problems, so one run lists them all.
+
+    The keys that failed are dropped (their defaults stand in) and the rest is validated again, a few
+    rounds at most; list items are never dropped, so every path still points into the file as written.
+    Where no valid remainder comes out (a required key failed), only the field problems are reported.
+    """
+    trial: Any = copy.deepcopy(data)
+    for _ in range(4):
+        for err in exc.errors():
+            loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+            if not loc or not isinstance(loc[-1], str):
+                return []
+            parent = trial
+            for part in loc[:-1]:
+                try:
+                    parent = parent[part]
+                except (KeyError, IndexError, TypeError):
+                    return []
+            if not isinstance(parent, dict) or loc[-1] not in parent:
+                return []
+            del parent[loc[-1]]
+        try:
+            config = SiteConfig.model_validate(trial)
+        except ValidationError as again:
+            exc = again
+            continue
+        seen = {(p.path, p.message) for p in known}
+        return [p for p in cross_check(config, file) if (p.path, p.message) not in seen]
+    return []
 
 
 def load_site_config(path: str | Path) -> SiteConfig:

@@ -244,3 +244,38 @@ def test_still_present_package_s_default_and_values(value: Any, seconds: float) 
     data = copy.deepcopy(example())
     data["evidence"] = {} if value is None else {"still_present_package_s": value}
     assert parse_site_config(data).evidence.still_present_package_s == seconds
+
+
+@pytest.mark.parametrize(
+    ("field_break", "field_where"),
+    [
+        (("cameras", 0, "detect_fps", 0), "cameras[0].detect_fps"),
+        (("cameras", 0, "zones", 0, "color", "red"), "cameras[0].zones[0].color"),  # unknown key
+        (("uplink_typo", {"x": 1}), "uplink_typo"),  # unknown top-level section
+    ],
+)
+def test_field_and_cross_section_problems_are_listed_together(
+    field_break: tuple[Any, ...], field_where: str
+) -> None:
+    data = example()
+    *where, value = field_break
+    target: Any = data
+    for part in where[:-1]:
+        target = target[part]
+    target[where[-1]] = value
+    data["cameras"][0]["zones"][0]["shop_id"] = "S-9999"  # a shop the registry does not have
+    with pytest.raises(ConfigError) as info:
+        parse_site_config(data, "x.yaml")
+    paths = [p.path for p in info.value.problems]
+    assert field_where in paths
+    assert "cameras[0].zones[0].shop_id" in paths, paths
+    assert len(paths) == len(set(paths))
+
+
+def test_a_missing_required_key_reports_the_field_problem_only() -> None:
+    data = example()
+    del data["cameras"][0]["zones"][0]["polygon"]
+    data["shops"].append(dict(data["shops"][0]))  # duplicate: cannot be checked without a valid rest
+    with pytest.raises(ConfigError) as info:
+        parse_site_config(data, "x.yaml")
+    assert [p.path for p in info.value.problems] == ["cameras[0].zones[0].polygon"]
