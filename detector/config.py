@@ -169,6 +169,14 @@ class ModelSettings(_Model):
     intra_op_threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads (0: default)")
     inter_op_threads: int = Field(0, ge=0, description="ONNX Runtime inter-op threads (0: default)")
     max_batch: int = Field(8, ge=1, le=64, description="most frames in one inference batch")
+    rect: bool | None = Field(
+        None,
+        description=(
+            "letterbox each batch to the smallest stride multiple that holds its frames (Ultralytics' "
+            "rect; 768x576 at 384 → 288x384) instead of the square imgsz; null: on for a dynamic-shape "
+            "export, off for a static one (true there is an error)"
+        ),
+    )
 
 
 class Shop(_Model):

@@ -95,6 +95,7 @@ def detector_from_config(config: SiteConfig) -> YoloDetector:
         allow_fallback=m.allow_fallback,
         intra_op_threads=m.intra_op_threads,
         inter_op_threads=m.inter_op_threads,
+        rect=m.rect,
     )
 
 

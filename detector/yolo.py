@@ -3,7 +3,12 @@
 - Metadata: ``names``, ``imgsz``, ``stride``, ``task`` and ``end2end`` are read from the model's
   metadata props, where Ultralytics writes Python literals (parsed with ``ast.literal_eval``, never
   ``eval``).
-- Pre-processing: letterbox (aspect kept, centred, pad value 114), BGR → RGB, 0..1, NCHW.
+- Pre-processing: letterbox (aspect kept, centred, pad value 114; Ultralytics' rounding, so boxes map
+  back exactly), BGR → RGB, 0..1, NCHW. The frame is resized straight into the padded canvas, split
+  into planes by OpenCV and scaled in one pass into a reused input buffer.
+- Rect inference (Ultralytics' default for a model with dynamic H/W): each frame is scaled as for the
+  square ``imgsz`` input, but a batch is padded only to the smallest stride multiple that holds every
+  frame (768x576 at 384 → 288x384, a quarter fewer pixels). Static-shape models stay square.
 - Outputs: ``[B, 4+nc, A]`` (YOLOv8/11: cx, cy, w, h, then one score per class, no objectness; best
   class per anchor, class-aware NMS) and end-to-end ``[B, N, 6]`` (x1, y1, x2, y2, score, class; no
   NMS). Boxes come back in original-frame pixels, clipped to the frame.
@@ -16,6 +21,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,23 +62,57 @@ class Letterbox:
 
 
 def letterbox(
-    frame: npt.NDArray[np.uint8], size_hw: tuple[int, int], out: npt.NDArray[np.uint8] | None = None
+    frame: npt.NDArray[np.uint8],
+    size_hw: tuple[int, int],
+    out: npt.NDArray[np.uint8] | None = None,
+    *,
+    gain: float | None = None,
 ) -> tuple[npt.NDArray[np.uint8], Letterbox]:
-    """Fit ``frame`` (H, W, 3) into ``size_hw`` keeping its aspect; pad with 114 around it."""
+    """Fit ``frame`` (H, W, 3) into ``size_hw`` keeping its aspect; pad with 114 around it.
+
+    ``gain`` (default: the largest that fits) is the scale; rect inference passes the gain for the
+    model's square ``imgsz`` so a frame is scaled exactly as Ultralytics does, into a smaller canvas.
+    The frame is resized straight into its place in ``out``; only the borders are filled.
+    """
     if frame.ndim != 3 or frame.shape[2] != 3:
         raise ModelError(f"expected a colour frame of shape (H, W, 3), got {frame.shape}")
     h, w = frame.shape[:2]
     th, tw = size_hw
-    gain = min(th / h, tw / w)
+    if gain is None:
+        gain = min(th / h, tw / w)
     nw, nh = round(w * gain), round(h * gain)
+    if nw > tw or nh > th:
+        raise ModelError(f"a {w}x{h} frame scaled by {gain:.4g} is {nw}x{nh}: larger than {tw}x{th}")
     dw, dh = (tw - nw) / 2.0, (th - nh) / 2.0
     top, left = round(dh - 0.1), round(dw - 0.1)
     if out is None:
         out = np.empty((th, tw, 3), dtype=np.uint8)
-    out[...] = PAD_VALUE
-    resized = frame if (nw, nh) == (w, h) else cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    out[top : top + nh, left : left + nw] = resized
+    out[:top] = PAD_VALUE
+    out[top + nh :] = PAD_VALUE
+    out[top : top + nh, :left] = PAD_VALUE
+    out[top : top + nh, left + nw :] = PAD_VALUE
+    place = out[top : top + nh, left : left + nw]
+    if (nw, nh) == (w, h):
+        place[...] = frame
+    else:
+        resized = cv2.resize(frame, (nw, nh), dst=place, interpolation=cv2.INTER_LINEAR)
+        if not np.shares_memory(resized, place):  # OpenCV could not write into the view
+            place[...] = resized
     return out, Letterbox(gain=gain, pad_x=left, pad_y=top, frame_hw=(h, w))
+
+
+def rect_shape(frames_hw: Sequence[tuple[int, int]], imgsz: tuple[int, int], stride: int) -> tuple[int, int]:
+    """The smallest input (h, w), in multiples of ``stride``, that holds every frame scaled as for ``imgsz``.
+
+    Each frame is scaled by ``min(imgsz_h / h, imgsz_w / w)`` (its long side to ``imgsz`` for a square
+    model), rounded as :func:`letterbox` rounds; for one frame this is Ultralytics' ``auto`` letterbox.
+    """
+    ih, iw = imgsz
+    need_h = need_w = 1
+    for h, w in frames_hw:
+        g = min(ih / h, iw / w)
+        need_h, need_w = max(need_h, round(h * g)), max(need_w, round(w * g))
+    return (math.ceil(need_h / stride) * stride, math.ceil(need_w / stride) * stride)
 
 
 def parse_metadata_value(raw: str) -> Any:
@@ -118,6 +158,7 @@ class ModelInfo:
     input_name: str
     input_dtype: str
     static_batch: int | None
+    dynamic_hw: bool
     providers: tuple[str, ...]
     metadata: dict[str, str]
 
@@ -173,6 +214,8 @@ class YoloDetector:
     """An Ultralytics YOLO detect model exported to ONNX, run through ONNX Runtime.
 
     ``detect(frames)`` takes BGR frames of any sizes and returns one :class:`Detections` per frame.
+    ``rect``: letterbox each batch to the smallest stride multiple instead of the square ``imgsz``
+    (``None``: on when the model's input H/W are dynamic; ``True`` on a static model is an error).
     """
 
     def __init__(
@@ -186,6 +229,7 @@ class YoloDetector:
         allow_fallback: bool = False,
         intra_op_threads: int = 0,
         inter_op_threads: int = 0,
+        rect: bool | None = None,
     ) -> None:
         p = Path(path)
         if not p.is_file():
@@ -197,7 +241,13 @@ class YoloDetector:
         in_use = tuple(self.session.get_providers())
         check_providers(providers, in_use, allow_fallback)
         self.info = self._read_info(p, in_use)
-        self._input_buffer: npt.NDArray[np.float32] | None = None
+        if rect and not self.info.dynamic_hw:
+            raise ModelError(
+                f"{p}: rect inference needs dynamic input height and width, but the model's input is "
+                f"fixed at {self.info.imgsz[0]}x{self.info.imgsz[1]}; export it with dynamic=True"
+            )
+        self.rect = self.info.dynamic_hw if rect is None else rect
+        self._buffers: dict[str, npt.NDArray[Any]] = {}
 
     # -- model description -------------------------------------------------------------------
 
@@ -242,6 +292,7 @@ class YoloDetector:
             input_name=inp.name,
             input_dtype="float16" if "float16" in inp.type else "float32",
             static_batch=batch,
+            dynamic_hw=not (isinstance(inp.shape[2], int) and isinstance(inp.shape[3], int)),
             providers=in_use,
             metadata=meta,
         )
@@ -275,26 +326,43 @@ class YoloDetector:
 
     # -- running -----------------------------------------------------------------------------
 
+    def input_hw(self, frames: Sequence[npt.NDArray[np.uint8]]) -> tuple[int, int]:
+        """The model input (h, w) for this batch: ``imgsz``, or with ``rect`` the smallest that holds it."""
+        if not self.rect:
+            return self.info.imgsz
+        return rect_shape([(f.shape[0], f.shape[1]) for f in frames], self.info.imgsz, self.info.stride)
+
+    def _buffer(self, key: str, shape: tuple[int, ...], dtype: type[np.generic]) -> npt.NDArray[Any]:
+        """A C-contiguous ``shape`` view of a reused flat buffer (grown when a batch needs more)."""
+        size = math.prod(shape)
+        buf = self._buffers.get(key)
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = self._buffers[key] = np.empty(size, dtype=dtype)
+        return buf[:size].reshape(shape)
+
     def preprocess(
         self, frames: Sequence[npt.NDArray[np.uint8]]
     ) -> tuple[npt.NDArray[np.float32], list[Letterbox]]:
-        """Letterbox a batch into one NCHW float tensor."""
-        h, w = self.info.imgsz
+        """Letterbox a batch into one NCHW float tensor (a view of a buffer reused by the next call)."""
+        h, w = self.input_hw(frames)
         n = len(frames)
-        if self._input_buffer is None or self._input_buffer.shape[0] < n:
-            self._input_buffer = np.empty((n, 3, h, w), dtype=np.float32)
-        tensor = self._input_buffer[:n]
-        canvas = np.empty((h, w, 3), dtype=np.uint8)
+        dtype = np.float16 if self.info.input_dtype == "float16" else np.float32
+        tensor = self._buffer("input", (n, 3, h, w), dtype)
+        canvas = self._buffer("canvas", (h, w, 3), np.uint8)
+        planes = self._buffer("planes", (3, h, w), np.uint8)
+        ih, iw = self.info.imgsz
+        scale = np.float32(1.0 / 255.0)
         boxes = []
         for i, frame in enumerate(frames):
-            boxed, lb = letterbox(frame, (h, w), out=canvas)
-            # BGR HWC uint8 → RGB CHW float 0..1 in one pass per channel
-            for c in range(3):
-                np.multiply(boxed[:, :, 2 - c], 1.0 / 255.0, out=tensor[i, c], dtype=np.float32)
+            gain = min(ih / frame.shape[0], iw / frame.shape[1]) if self.rect else None
+            boxed, lb = letterbox(frame, (h, w), out=canvas, gain=gain)
+            # BGR HWC uint8 → B, G, R planes (OpenCV), then RGB CHW float 0..1 in one contiguous pass
+            split = cv2.split(boxed, [planes[0], planes[1], planes[2]])
+            if not np.shares_memory(split[0], planes):  # OpenCV could not write into the buffer
+                planes[...] = split
+            np.multiply(planes[::-1], scale, out=tensor[i], dtype=np.float32)
             boxes.append(lb)
-        if self.info.input_dtype == "float16":
-            return tensor.astype(np.float16), boxes  # type: ignore[return-value]
-        return tensor, boxes
+        return tensor, boxes  # type: ignore[return-value]
 
     def infer(self, tensor: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """``session.run`` on a preprocessed batch (split to the model's static batch when it has one)."""
@@ -325,13 +393,13 @@ class YoloDetector:
 
     def _decode_v8(self, out: npt.NDArray[np.float32], lb: Letterbox) -> Detections:
         # out: [4+nc, A]
+        # best class per anchor: max over the class rows (contiguous), argmax only where it passes
         scores_all = out[4:]
-        class_id = scores_all.argmax(axis=0)
-        score = scores_all[class_id, np.arange(scores_all.shape[1])]
+        score = scores_all.max(axis=0)
         keep = score > self.conf
         if not keep.any():
             return Detections.empty()
-        score, class_id = score[keep], class_id[keep]
+        score, class_id = score[keep], scores_all[:, keep].argmax(axis=0)
         cxcywh = out[:4, keep].T
         if score.shape[0] > MAX_NMS_CANDIDATES:
             top = np.argsort(-score)[:MAX_NMS_CANDIDATES]

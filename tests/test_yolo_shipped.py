@@ -1,0 +1,116 @@
+"""The shipped model, ``models/street-v1.onnx``, through :class:`YoloDetector`: what it says about itself,
+its output layout, and rect inference finding what square inference finds on a real frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detector.synth import CLASSES
+from detector.synth.backgrounds import DEFAULT_DATA_DIR, VTEST_SPEC, Background, read_video_frames
+from detector.synth.compose import Composer
+from detector.synth.fonts import find_cjk_fonts
+from detector.yolo import YoloDetector
+
+MODEL = Path(__file__).resolve().parents[1] / "models" / "street-v1.onnx"
+VTEST = DEFAULT_DATA_DIR / "vtest.avi"
+NAMES = {0: "stall", 1: "goods", 2: "umbrella", 3: "banner", 4: "ad_board", 5: "poster", 6: "garbage"}
+CONFIDENT = 0.5
+
+pytestmark = pytest.mark.skipif(not MODEL.is_file(), reason=f"{MODEL} is not there")
+
+
+@pytest.fixture(scope="module")
+def square() -> YoloDetector:
+    return YoloDetector(MODEL, rect=False, intra_op_threads=1)
+
+
+@pytest.fixture(scope="module")
+def rect() -> YoloDetector:
+    return YoloDetector(MODEL, intra_op_threads=1)
+
+
+@pytest.fixture(scope="module")
+def street_frame() -> tuple[np.ndarray, list[tuple[str, tuple[int, int, int, int]]]]:
+    """A 768x576 vtest.avi frame (held out of training) with synthetic stalls, umbrellas and an ad
+    board composited in: vtest.avi alone has nothing the model should find."""
+    if not VTEST.is_file():
+        pytest.skip(f"OpenCV sample video {VTEST} missing: run `make data`")
+    background = read_video_frames(VTEST, [600])[0]
+    img, placed = Composer(find_cjk_fonts()).compose(
+        np.random.default_rng(0), Background(background, VTEST_SPEC, "vtest.avi#600"), 4, None
+    )
+    return img, [(p.cls, p.box) for p in placed]
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def test_what_the_model_says_about_itself(rect: YoloDetector) -> None:
+    info = rect.info
+    assert info.names == NAMES
+    assert tuple(info.names.values()) == CLASSES, "the synth classes, in class-id order"
+    assert info.imgsz == (384, 384)
+    assert info.stride == 32
+    assert (info.task, info.end2end, info.input_dtype) == ("detect", False, "float32")
+    assert info.dynamic_hw and info.static_batch is None
+    assert rect.rect, "rect is on by default for a dynamic-shape export"
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize(
+    ("use_rect", "input_hw", "anchors"),
+    [
+        (False, (384, 384), 48 * 48 + 24 * 24 + 12 * 12),  # strides 8, 16, 32
+        (True, (288, 384), 36 * 48 + 18 * 24 + 9 * 12),
+    ],
+)
+def test_output_layout(
+    square: YoloDetector,
+    rect: YoloDetector,
+    batch: int,
+    use_rect: bool,
+    input_hw: tuple[int, int],
+    anchors: int,
+) -> None:
+    det = rect if use_rect else square
+    frames = [np.full((576, 768, 3), 90 + 20 * i, np.uint8) for i in range(batch)]
+    tensor, boxes = det.preprocess(frames)
+    assert tensor.shape == (batch, 3, *input_hw) and tensor.dtype == np.float32
+    raw = det.session.run(None, {det.info.input_name: tensor})[0]
+    assert raw.shape == (batch, 4 + len(NAMES), anchors), "[B, 4+nc, A]: YOLO11 without NMS"
+    assert raw.dtype == np.float32
+    outs = det.postprocess(det.infer(tensor), boxes)
+    assert len(outs) == batch
+
+
+def test_rect_and_square_find_the_same_things(
+    square: YoloDetector,
+    rect: YoloDetector,
+    street_frame: tuple[np.ndarray, list[tuple[str, tuple[int, int, int, int]]]],
+) -> None:
+    img, placed = street_frame
+    assert rect.preprocess([img])[0].shape == (1, 3, 288, 384)
+    sq, rc = square.detect([img])[0], rect.detect([img])[0]
+    confident = sq.confidence > CONFIDENT
+    assert confident.sum() >= 3, f"the frame should hold confident detections, got {sq.confidence}"
+    # every confident box of one is found by the other: same class, IoU > 0.9
+    for a, b in ((sq, rc), (rc, sq)):
+        for box, cls, conf in zip(a.xyxy, a.class_id, a.confidence, strict=True):
+            if conf <= CONFIDENT + 0.1:  # near the threshold the other may sit just below it
+                continue
+            same = [iou(box, other) for other, c in zip(b.xyxy, b.class_id, strict=True) if c == cls]
+            assert same and max(same) > 0.9, f"{NAMES[int(cls)]} at {box} ({conf:.2f}) not matched"
+    # and the boxes land on the objects drawn into the frame (frame pixels)
+    for box, cls in zip(
+        rc.xyxy[rc.confidence > CONFIDENT], rc.class_id[rc.confidence > CONFIDENT], strict=True
+    ):
+        drawn = [iou(box, np.array(b, np.float32)) for c, b in placed if c == NAMES[int(cls)]]
+        assert drawn and max(drawn) > 0.5, f"{NAMES[int(cls)]} at {box} matches nothing drawn: {placed}"
