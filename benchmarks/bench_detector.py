@@ -58,19 +58,38 @@ def time_loop(fn, items, label: str) -> float:  # type: ignore[no-untyped-def]
 
 
 def ultralytics_seconds_per_frame(
-    model: Path, frames_file: Path, conf: float, iou: float, imgsz: tuple[int, int], rounds: int = 1
+    model: Path,
+    frames_file: Path,
+    conf: float,
+    iou: float,
+    imgsz: tuple[int, int],
+    rounds: int = 1,
+    threads: int = 0,
 ) -> dict[str, Any] | None:
     """Ultralytics predict, s/frame: ``square`` (rect=False: the same letterboxed input size as NCE)
     and ``default`` (its own default, rect=True: on a dynamic export a smaller rectangle, e.g.
-    384x288 for 4:3 frames), plus the input shape each used and the Ultralytics version."""
+    384x288 for 4:3 frames), plus the input shape each used and the Ultralytics version.
+
+    ``threads`` (0: defaults) sets the ONNX Runtime intra-op threads of the session Ultralytics makes
+    (it takes no option for it: ``onnxruntime.InferenceSession`` is wrapped) and torch's threads, so
+    both sides run on the same number of threads."""
     if not TRAIN_PYTHON.exists():
         return None
     code = f"""
-import json, time, numpy as np, ultralytics
+import json, time, numpy as np, onnxruntime, torch, ultralytics
 from ultralytics import YOLO
+threads = {threads}
+if threads:
+    torch.set_num_threads(threads)
+    _session = onnxruntime.InferenceSession
+    def _with_threads(path, sess_options=None, *args, **kwargs):
+        options = sess_options or onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        return _session(path, options, *args, **kwargs)
+    onnxruntime.InferenceSession = _with_threads
 frames = np.load({str(frames_file)!r})
 m = YOLO({str(model)!r}, task="detect")
-out = {{"version": ultralytics.__version__}}
+out = {{"version": ultralytics.__version__, "threads": threads, "torch_threads": torch.get_num_threads()}}
 for name, rect in (("square", False), ("default", True)):
     kw = dict(conf={conf}, iou={iou}, imgsz={list(imgsz)}, verbose=False, rect=rect)
     m.predict(frames[0], **kw)
@@ -87,6 +106,9 @@ for name, rect in (("square", False), ("default", True)):
     m.predict(frames[0], **kw)
     m.predictor.preprocess = pre
     out[name + "_input_hw"] = shapes[0] if shapes else None
+session = getattr(getattr(m.predictor.model, "backend", m.predictor.model), "session", None)
+if session is not None:
+    out["ort_intra_op_threads"] = session.get_session_options().intra_op_num_threads
 print(json.dumps(out))
 """
     env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_VERBOSE": "False"}
@@ -140,7 +162,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         frames_file = Path(tmp) / "frames.npy"
         np.save(frames_file, np.stack(frames))
-        ul = ultralytics_seconds_per_frame(args.model, frames_file, args.conf, args.iou, info.imgsz, rounds)
+        ul = ultralytics_seconds_per_frame(
+            args.model, frames_file, args.conf, args.iou, info.imgsz, rounds, args.threads
+        )
     if ul is not None:
         best["ul_square"] = float(ul["square"])
         best["ul_rect"] = float(ul["default"])
@@ -216,7 +240,8 @@ def main() -> None:
     if "pre_rect" in best:
         pre += f", {best['pre_rect'] * 1000:.2f} ms rect"
     notes = (
-        f"Model `{result['model']['path']}` at {info.imgsz[0]}x{info.imgsz[1]}, batch 1, CPU; "
+        f"Model `{result['model']['path']}` at {info.imgsz[0]}x{info.imgsz[1]}, batch 1, CPU, ONNX Runtime "
+        f"intra-op threads {args.threads or 'default'}; "
         f"{len(frames)} vtest.avi frames ({frames[0].shape[1]}x{frames[0].shape[0]}). "
         f"Best of {rounds} alternating round(s) per path. Each NCE path is compared with the others on the "
         "same input size: (b)/(a) and (b')/(a') target >= 0.9, (b)/(c) and (b')/(c') target >= 1.5. "
@@ -226,7 +251,9 @@ def main() -> None:
         notes += f"Rect over square, NCE: {fps['nce_rect'] / fps['nce_square']:.2f}x the frames/s. "
     if ul is not None:
         notes += (
-            f"Ultralytics {ul['version']} (the train venv); its rect input {ul['default_input_hw']} "
+            f"Ultralytics {ul['version']} (the train venv; its ONNX Runtime session on "
+            f"{ul.get('ort_intra_op_threads') or 'default'} intra-op thread(s), torch on {ul.get('torch_threads')}); "
+            f"its rect input {ul['default_input_hw']} "
             f"{'matches' if ul['default_input_hw'] == input_hw.get('rect') else 'differs from'} NCE's. "
         )
     else:
