@@ -47,8 +47,7 @@ from detector.evidence.quota import is_marked_delivered, mark_delivered
 from detector.evidence.store import package_sequence
 from detector.outbox import Outbox, OutboxError, OutboxItem
 from detector.relay import Backoff, HttpTransport, Outcome, Relay, read_token
-from nce.hits import iso_ms
-from nce.manifest import MANIFEST_NAME, Manifest, ManifestError, parse_manifest
+from nce.manifest import MANIFEST_NAME, Manifest, ManifestError, parse_manifest, utc_ms
 
 if TYPE_CHECKING:
     from detector.yolo import ModelInfo
@@ -267,7 +266,8 @@ class OutboxSink:
         return True
 
     def on_event(self, event: HitEvent, frame: Frame, detections: Detections, ring: RingSnapshot) -> None:
-        if (event.hit_id, event.event, iso_ms(event.ts)) in self.packaged:
+        # the time as the packager wrote it into the manifest (utc_ms), so the two keys compare equal
+        if (event.hit_id, event.event, utc_ms(event.ts)) in self.packaged:
             return  # it travelled as its signed package
         if event.hit_id in self.held or (self.awaiting is not None and self.awaiting(event.hit_id)):
             self.held.setdefault(event.hit_id, []).append(event)

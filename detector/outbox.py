@@ -120,6 +120,8 @@ class Outbox:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._lock = threading.Lock()
+        self.changed = threading.Event()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -130,40 +132,28 @@ class Outbox:
             self.epoch = self._init_schema()
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open the outbox {self.path}: {exc}") from exc
-        self._lock = threading.Lock()
-        self.changed = threading.Event()
+        except OutboxError as exc:  # from _tx: say it as an open failure, with SQLite's reason
+            raise OutboxError(f"cannot open the outbox {self.path}: {exc.__cause__}") from exc.__cause__
 
     def _init_schema(self) -> str:
         """Create the tables (idempotent) and return this outbox's epoch, drawing it on first open."""
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            had_items = (
-                bool(
-                    conn.execute(
-                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"
-                    ).fetchone()
+        with self._tx() as conn:
+            tables = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('outbox', 'outbox_meta')"
                 )
-                and not conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox_meta'"
-                ).fetchone()
-            )
-            for statement in _SCHEMA.split(";"):
+            }
+            for statement in _SCHEMA.split(";"):  # executescript would commit the transaction
                 if statement.strip():
                     conn.execute(statement)
             row = conn.execute("SELECT value FROM outbox_meta WHERE key = 'epoch'").fetchone()
-            if row is None:
-                # an outbox from before epochs existed keeps its old keys (items may have been sent)
-                epoch = "" if had_items else secrets.token_hex(4)
-                conn.execute("INSERT INTO outbox_meta (key, value) VALUES ('epoch', ?)", (epoch,))
-            else:
-                epoch = str(row[0])
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return epoch
+            if row is not None:
+                return str(row[0])
+            # an outbox from before epochs existed keeps its old keys (items may have been sent)
+            epoch = "" if "outbox" in tables else secrets.token_hex(4)
+            conn.execute("INSERT INTO outbox_meta (key, value) VALUES ('epoch', ?)", (epoch,))
+            return epoch
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
