@@ -10,6 +10,18 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
+def save_graph_model(graph: onnx.GraphProto, path: Path, meta: dict[str, str]) -> Path:
+    """An opset-13 model of ``graph`` with ``meta`` as its metadata props, checked and saved."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    for key, value in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
 def constant_output_model(
     path: Path,
     raw: np.ndarray,
@@ -41,8 +53,6 @@ def constant_output_model(
         numpy_helper.from_array(np.array(0.0, dtype=np.float32), name="zero"),
     ]
     graph = helper.make_graph(nodes, "const_yolo", [images], [output], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
     meta: dict[str, str] = {"stride": "32", "imgsz": str([h, w])}
     if names is not None:
         meta["names"] = str(names)
@@ -51,12 +61,7 @@ def constant_output_model(
     if end2end is not None:
         meta["end2end"] = str(end2end)
     meta.update(extra_meta or {})
-    for k, v in meta.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = k, v
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
+    return save_graph_model(graph, path, meta)
 
 
 def v8_raw(anchors: list[tuple[float, float, float, float, int, float]], nc: int) -> np.ndarray:
@@ -161,8 +166,6 @@ def colour_patch_model(
         rows.append(p + "row3")
     nodes.append(helper.make_node("Concat", rows, ["output0"], axis=1))
     graph = helper.make_graph(nodes, "colour_patch_yolo", [images], [output], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
     meta = {
         "names": str(names),
         "imgsz": str([h, w]),
@@ -171,9 +174,4 @@ def colour_patch_model(
         "end2end": "True",
         "description": "colour patch finder for tests",
     }
-    for key, value in meta.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
+    return save_graph_model(graph, path, meta)

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from onnx_factory import constant_output_model, e2e_raw, v8_raw
+from onnx_factory import constant_output_model, e2e_raw, save_graph_model, v8_raw
 
 from detector.config import load_site_config
 from detector.errors import ModelError, ProviderError
@@ -287,15 +287,8 @@ def red_box_model(path: Path, *, imgsz: tuple[int, int] = SQUARE, dynamic_hw: bo
         node("Concat", ["boxes", "zeros", "scores", "zeros"], ["output0"], axis=1),
     ]
     graph = helper.make_graph(nodes, "red_box_yolo", [images], [output], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
     meta = {"names": str(NAMES), "imgsz": str([h, w]), "stride": "32", "task": "detect"}
-    for key, value in meta.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
+    return save_graph_model(graph, path, meta)
 
 
 def red_patch_frame(fh: int, fw: int) -> tuple[np.ndarray, tuple[float, float, float, float]]:
