@@ -317,6 +317,12 @@ def translate(lang: Lang, key: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+def translate_or(lang: Lang, key: str, default: str, **values: object) -> str:
+    """The label for ``key`` in ``lang``, or ``default`` where the catalogue has no such key (a value
+    recorded by a newer service, say)."""
+    return translate(lang, key, **values) if key in CATALOGUE else default
+
+
 def pick_lang(value: str | None) -> Lang | None:
     """``zh``/``zh-CN``/``en`` (any case) → a supported language, else None."""
     if not value:

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
-from service.console.messages import CATALOGUE, Lang, translate
+from service.console.messages import Lang, translate, translate_or
 from service.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -22,16 +22,6 @@ INVALID_FIELDS: Final[dict[str, str]] = {
     "violation": "err.violation_on_dismiss",
     "deadline": "err.deadline_past",
     "cursor": "err.bad_cursor",
-}
-STATUS_KEYS: Final[dict[int, str]] = {
-    400: "err.service.400",
-    401: "err.service.401",
-    403: "err.service.403",
-    409: "err.service.409",
-    413: "err.service.413",
-    415: "err.service.415",
-    422: "err.service.422",
-    503: "err.service.503",
 }
 
 
@@ -52,15 +42,13 @@ def explain(
     if status == 404 and case_id is not None:
         message = translate(lang, "err.not_found", id=case_id)
     elif status == 409 and case_status is not None:
-        named = (
-            translate(lang, f"status.{case_status}") if f"status.{case_status}" in CATALOGUE else case_status
-        )
+        named = translate_or(lang, f"status.{case_status}", case_status)
         message = translate(lang, "err.state", status=named)
     elif status == 422 and field in INVALID_FIELDS:
         message = translate(lang, INVALID_FIELDS[field])
-    elif status in STATUS_KEYS:
-        message = translate(lang, STATUS_KEYS[status])
-    else:
-        message = translate(lang, "err.service.other", status=status)
+    else:  # the catalogue has err.service.<status> for the statuses the service answers with
+        message = translate_or(
+            lang, f"err.service.{status}", translate(lang, "err.service.other", status=status)
+        )
     log.log(logging.WARNING if status >= 500 else logging.INFO, "console: refused: %s", detail)
     return Refusal(message, status, detail)

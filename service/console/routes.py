@@ -30,7 +30,7 @@ from service.console.guard import (
     check_csrf,
     principal_of,
 )
-from service.console.messages import CATALOGUE, Lang, translate
+from service.console.messages import CATALOGUE, Lang, translate, translate_or
 from service.console.refusal import Refusal, explain
 from service.console.render import console_tz, render, request_lang
 from service.console.view import build
@@ -435,7 +435,7 @@ def dashboard(request: Request, state: StateDep, session: SessionDep, principal:
 
     def rule_label(key: str) -> str:
         v, _, zone = key.partition("|")
-        zone_label = t(f"zone.{zone}") if f"zone.{zone}" in CATALOGUE else zone
+        zone_label = translate_or(lang, f"zone.{zone}", zone)
         return f"{violation_label(v)} · {zone_label}"
 
     def reviewed(n: int) -> str:

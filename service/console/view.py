@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from service.console.messages import CATALOGUE, Lang, translate
+from service.console.messages import CATALOGUE, Lang, translate, translate_or
 from service.schemas.cases import CaseDetail, HitPublic
 from service.schemas.ledger import LedgerEntryPublic
 
@@ -188,8 +188,7 @@ _WHY = re.compile(r"^([a-z_]+) at (.+)$")
 
 def _label(words: Words, kind: str, value: object) -> str:
     """A status, violation or event in the page's language; an unknown value as it was recorded."""
-    key = f"{kind}.{value}"
-    return words.t(key) if key in CATALOGUE else str(value)
+    return translate_or(words.lang, f"{kind}.{value}", str(value))
 
 
 def _field(words: Words, name: str, value: str, title: str | None = None) -> LedgerPart:
