@@ -101,16 +101,20 @@ def letterbox(
     return out, Letterbox(gain=gain, pad_x=left, pad_y=top, frame_hw=(h, w))
 
 
+def imgsz_gain(frame_hw: tuple[int, int], imgsz: tuple[int, int]) -> float:
+    """The scale that fits a frame into the model's ``imgsz`` (its long side to it, for a square model)."""
+    return min(imgsz[0] / frame_hw[0], imgsz[1] / frame_hw[1])
+
+
 def rect_shape(frames_hw: Sequence[tuple[int, int]], imgsz: tuple[int, int], stride: int) -> tuple[int, int]:
     """The smallest input (h, w), in multiples of ``stride``, that holds every frame scaled as for ``imgsz``.
 
-    Each frame is scaled by ``min(imgsz_h / h, imgsz_w / w)`` (its long side to ``imgsz`` for a square
+    Each frame is scaled by :func:`imgsz_gain` (its long side to ``imgsz`` for a square
     model), rounded as :func:`letterbox` rounds; for one frame this is Ultralytics' ``auto`` letterbox.
     """
-    ih, iw = imgsz
     need_h = need_w = 1
     for h, w in frames_hw:
-        g = min(ih / h, iw / w)
+        g = imgsz_gain((h, w), imgsz)
         need_h, need_w = max(need_h, round(h * g)), max(need_w, round(w * g))
     return (math.ceil(need_h / stride) * stride, math.ceil(need_w / stride) * stride)
 
@@ -350,11 +354,10 @@ class YoloDetector:
         tensor = self._buffer("input", (n, 3, h, w), dtype)
         canvas = self._buffer("canvas", (h, w, 3), np.uint8)
         planes = self._buffer("planes", (3, h, w), np.uint8)
-        ih, iw = self.info.imgsz
         scale = np.float32(1.0 / 255.0)
         boxes = []
         for i, frame in enumerate(frames):
-            gain = min(ih / frame.shape[0], iw / frame.shape[1]) if self.rect else None
+            gain = imgsz_gain(frame.shape[:2], self.info.imgsz) if self.rect else None
             boxed, lb = letterbox(frame, (h, w), out=canvas, gain=gain)
             # BGR HWC uint8 → B, G, R planes (OpenCV), then RGB CHW float 0..1 in one contiguous pass
             split = cv2.split(boxed, [planes[0], planes[1], planes[2]])
