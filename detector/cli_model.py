@@ -23,11 +23,21 @@ def register(subparsers: Any) -> None:
     )
     t.add_argument("--epochs", type=int, default=None, help="total epochs (default 50)")
     t.add_argument("--imgsz", type=int, default=384)
-    t.add_argument("--model", default="yolo11n.yaml", help="architecture yaml, or .pt weights to fine-tune")
+    t.add_argument(
+        "--model",
+        default="yolo11n.yaml",
+        help="architecture yaml (from scratch), or .pt / exported .onnx weights to fine-tune",
+    )
+    t.add_argument(
+        "--arch",
+        default=None,
+        help="architecture yaml of an .onnx --model (default: read from its export metadata)",
+    )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--workers", type=int, default=2)
     t.add_argument("--device", default="cpu", help="cpu, or a CUDA index such as 0")
+    t.add_argument("--threads", type=int, default=None, help="CPU threads for training (default: all cores)")
     t.add_argument("--out", default="runs/train", help="folder for the run")
     t.add_argument("--name", default="street", help="run name under --out")
     t.add_argument("--no-cache", action="store_true", help="do not cache images in RAM")
@@ -76,7 +86,7 @@ def _train(args: argparse.Namespace) -> int:
 
     res: TrainResult
     if args.resume:
-        res = resume(args.resume, epochs=args.epochs, workers=args.workers)
+        res = resume(args.resume, epochs=args.epochs, workers=args.workers, threads=args.threads)
     elif not args.data:
         raise DataError("--data is required (or --resume LAST_PT)")
     else:
@@ -92,6 +102,8 @@ def _train(args: argparse.Namespace) -> int:
             workers=args.workers,
             device=args.device,
             cache=not args.no_cache,
+            threads=args.threads,
+            arch=args.arch,
         )
     if args.json:
         print(res.model_dump_json(indent=2))

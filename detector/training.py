@@ -9,6 +9,7 @@ switched to no sync.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import time
@@ -19,6 +20,8 @@ import yaml
 from pydantic import BaseModel
 
 from detector.errors import DataError
+
+log = logging.getLogger(__name__)
 
 
 class TrainResult(BaseModel):
@@ -68,6 +71,19 @@ def _offline() -> Any:
     return ultralytics
 
 
+def cpu_threads(threads: int | None) -> int:
+    """Use ``threads`` (default: every core) for CPU training. Ultralytics resets torch to one core
+    fewer than the machine has when it picks the CPU device, which on a 2-core edge box or CI
+    machine halves the speed; its device selection reads the module constant patched here."""
+    n = threads or os.cpu_count() or 1
+    if n < 1:
+        raise DataError(f"--threads must be at least 1, got {n}")
+    from ultralytics.utils import torch_utils
+
+    torch_utils.NUM_THREADS = n  # type: ignore[attr-defined]
+    return n
+
+
 def versions() -> dict[str, str]:
     out: dict[str, str] = {}
     for mod in ("ultralytics", "torch", "torchvision", "onnx", "onnxruntime", "numpy", "cv2"):
@@ -92,6 +108,20 @@ def check_data_yaml(data: str | os.PathLike[str]) -> dict[str, Any]:
     return doc
 
 
+def train_folders(data: str | os.PathLike[str]) -> list[Path]:
+    """The training image folders a YOLO ``data.yaml`` names (``train``: one path or a list, relative
+    to ``path``, which is relative to the yaml's folder)."""
+    doc = check_data_yaml(data)
+    base = Path(data).resolve().parent
+    root = base / str(doc.get("path") or ".")
+    entries = doc["train"] if isinstance(doc["train"], list) else [doc["train"]]
+    folders = [root / str(e) for e in entries]
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing:
+        raise DataError(f"--data {data}: train folder(s) not found: {', '.join(missing)}")
+    return folders
+
+
 def train(
     data: str | os.PathLike[str],
     epochs: int,
@@ -105,19 +135,36 @@ def train(
     device: str = "cpu",
     cache: bool = True,
     patience: int = 100,
+    threads: int | None = None,
+    arch: str | None = None,
 ) -> TrainResult:
-    """Train a detector from scratch (``model`` is an architecture yaml) on a YOLO ``data.yaml``."""
-    check_data_yaml(data)
+    """Train a detector on a YOLO ``data.yaml``: from scratch (``model`` an architecture yaml), or
+    fine-tune Ultralytics weights (``.pt``) or an exported NCE model (``.onnx``, e.g. the shipped
+    ``models/street-v1.onnx``: its weights are rebuilt into a checkpoint first, see
+    :mod:`detector.onnx_checkpoint`)."""
+    folders = train_folders(data)
     if epochs < 1:
         raise DataError(f"--epochs must be at least 1, got {epochs}")
     if imgsz < 32 or imgsz % 32:
         raise DataError(f"--imgsz must be a multiple of 32 and at least 32, got {imgsz}")
-    if model.endswith(".pt") and not Path(model).is_file():
+    if model.endswith((".pt", ".onnx")) and not Path(model).is_file():
         raise DataError(f"--model {model}: no such weights file (offline: use an architecture yaml)")
     _offline()
     from ultralytics import YOLO
 
+    cpu_threads(threads)
     t0 = time.monotonic()
+    if model.endswith(".onnx"):
+        from detector.onnx_checkpoint import checkpoint_from_onnx
+
+        rebuilt = checkpoint_from_onnx(
+            model, Path(out).resolve() / f"{name}.from-onnx.pt", folders, arch=arch
+        )
+        log.info(
+            "rebuilt %s from %s (%d tensors, batch norms measured on %d images, max |diff| %.2g)",
+            rebuilt.arch, model, rebuilt.tensors, rebuilt.calibration_images, rebuilt.max_abs_diff,
+        )  # fmt: skip
+        model = rebuilt.checkpoint
     yolo = YOLO(model)
     yolo.train(
         data=str(Path(data).resolve()),
@@ -156,7 +203,10 @@ def train(
 
 
 def resume(
-    last: str | os.PathLike[str], epochs: int | None = None, workers: int | None = None
+    last: str | os.PathLike[str],
+    epochs: int | None = None,
+    workers: int | None = None,
+    threads: int | None = None,
 ) -> TrainResult:
     """Continue an interrupted run from its ``last.pt``; ``epochs`` changes the run's total length
     (the learning-rate schedule and the final no-mosaic epochs follow the new total)."""
@@ -167,6 +217,7 @@ def resume(
     import torch
     from ultralytics import YOLO
 
+    cpu_threads(threads)
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     args = ckpt.get("train_args") or {}
     done = int(ckpt.get("epoch", -1)) + 1

@@ -73,6 +73,19 @@ def test_synth_train_export_eval(tmp_path: Path, capsys: pytest.CaptureFixture[s
     report = json.loads(capsys.readouterr().out)
     assert {"map50", "map50_95", "per_class"} <= set(report)
     assert set(report["per_class"]) == set(CLASSES)
+    # fine-tune the exported model: its weights are rebuilt into a checkpoint that computes what the
+    # ONNX model computes, then trained like any other
+    from detector.onnx_checkpoint import checkpoint_from_onnx
+
+    rebuilt = checkpoint_from_onnx(onnx_path, tmp_path / "rebuilt.pt", [ds / "images" / "train"], n_images=4)
+    assert rebuilt.arch == "yolo11n.yaml" and rebuilt.names == dict(enumerate(CLASSES))
+    assert rebuilt.max_abs_diff < 1e-2 and rebuilt.tensors > 100
+    tune = ["model", "train", "--data", str(ds / "data.yaml"), "--model", str(onnx_path), "--epochs", "1"]
+    tune += ["--imgsz", "64", "--batch", "4", "--workers", "0", "--threads", "1", "--arch", "yolo11n.yaml"]
+    assert main([*tune, "--out", str(tmp_path / "runs"), "--name", "tuned", "--json"]) == 0
+    tuned = json.loads(_last_json(capsys, None))
+    assert Path(tuned["weights"]).is_file() and (tmp_path / "runs" / "tuned.from-onnx.pt").is_file()
+
     # offline: no font (Arial.ttf for plots) or weights were fetched
     assert {p.name for p in Path(USER_CONFIG_DIR).glob("*.ttf")} == fonts_before
     assert not list(tmp_path.rglob("yolo11n.pt")) and not Path("yolo11n.pt").exists()
