@@ -31,8 +31,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from detector.config import Mqtt, SiteConfig
 from detector.detections import Detections
-from detector.events import Frame, HitEvent, RingSnapshot, iso_ms
+from detector.events import Frame, HitEvent, RingSnapshot
 from detector.evidence.render import VIOLATION_ZH
+from nce.times import utc_ms
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,8 @@ def alert_payload(config: SiteConfig, event: HitEvent) -> dict[str, Any]:
         "violation_zh": VIOLATION_ZH.get(violation, violation),
         "label": event.label,
         "score": round(event.score, 3),
-        "first_seen": iso_ms(event.first_seen),
-        "confirmed_at": iso_ms(event.ts),
+        "first_seen": utc_ms(event.first_seen),
+        "confirmed_at": utc_ms(event.ts),
         "dwell_s": round(event.dwell_s, 1),
     }
 

@@ -19,9 +19,10 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.detections import Detections
-from nce.hits import EventKind, HitEvent, iso_ms
+from nce.hits import EventKind, HitEvent
+from nce.times import utc_ms
 
-__all__ = ["EventKind", "EventSink", "Frame", "HitEvent", "RingSnapshot", "iso_ms"]
+__all__ = ["EventKind", "EventSink", "Frame", "HitEvent", "RingSnapshot", "utc_ms"]
 
 
 @dataclass(frozen=True, slots=True)

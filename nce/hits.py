@@ -13,7 +13,9 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
 
-__all__ = ["EventKind", "HitEvent", "Violation", "iso_ms"]
+from nce.times import utc_ms
+
+__all__ = ["EventKind", "HitEvent", "Violation"]
 
 
 class Violation(StrEnum):
@@ -27,11 +29,6 @@ class Violation(StrEnum):
 
 
 EventKind = Literal["opened", "confirmed", "still_present", "cleared"]
-
-
-def iso_ms(t: dt.datetime) -> str:
-    """UTC ISO 8601 with milliseconds and a ``Z``: ``2026-11-26T08:00:00.123Z``."""
-    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class HitEvent(BaseModel):
@@ -62,4 +59,4 @@ class HitEvent(BaseModel):
 
     @field_serializer("ts", "first_seen", "last_seen")
     def _ser_time(self, value: dt.datetime) -> str:
-        return iso_ms(value)
+        return utc_ms(value)

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from nce.times import utc_ms
 from service.db import begin_write
 from service.models import LedgerEntry, LedgerHead, utcnow
 
@@ -34,10 +35,6 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def iso_ms(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def entry_hash(
     *,
     seq: int,
@@ -50,7 +47,7 @@ def entry_hash(
 ) -> str:
     body = {
         "seq": seq,
-        "ts": iso_ms(ts),
+        "ts": utc_ms(ts),
         "actor": actor,
         "action": action,
         "case_id": case_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import stat
@@ -28,6 +29,7 @@ from nce.manifest import (
     verify_package_dir,
     verify_signature,
 )
+from nce.times import utc_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -399,3 +401,24 @@ def test_documented_procedure_verifies_without_nce(tmp_path: Path, key: Ed25519P
         assert hashlib.sha256((folder / f["name"]).read_bytes()).hexdigest() == f["sha256"]
     # manifest.json is canonical: its SHA-256 is the manifest hash the next package chains to
     assert hashlib.sha256(raw).hexdigest() == manifest_hash(json.loads(raw))
+
+
+@pytest.mark.parametrize(
+    ("moment", "written"),
+    [
+        (dt.datetime(2026, 11, 26, 8, 0, 0, 123456, tzinfo=dt.UTC), "2026-11-26T08:00:00.123Z"),
+        (
+            dt.datetime(2026, 11, 26, 16, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+            "2026-11-26T08:00:00.000Z",
+        ),
+    ],
+)
+def test_one_time_format(moment: dt.datetime, written: str) -> None:
+
+    assert utc_ms(moment) == written
+
+
+def test_time_format_refuses_naive() -> None:
+
+    with pytest.raises(ValueError, match="aware datetime"):
+        utc_ms(dt.datetime(2026, 11, 26, 8, 0))

@@ -91,7 +91,6 @@ from nce.manifest._model import (
     manifest_json_schema,
     manifest_schema_text,
     parse_manifest,
-    utc_ms,
 )
 from nce.manifest._signing import (
     KeyUsed,
@@ -108,6 +107,7 @@ from nce.manifest._verify import (
     verify_files,
     verify_package_dir,
 )
+from nce.times import utc_ms  # the manifest's time format
 
 __all__ = [
     "GENESIS_HASH",

@@ -60,13 +60,6 @@ def _check_utc_ms(value: str) -> str:
     return value
 
 
-def utc_ms(t: dt.datetime) -> str:
-    """A datetime as the manifest writes times: UTC ISO 8601 with milliseconds and ``Z``."""
-    if t.tzinfo is None:
-        raise ValueError(f"expected an aware datetime, got naive {t!r}")
-    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 SafeName = Annotated[str, AfterValidator(_check_file_name)]
 PackageId = Annotated[str, AfterValidator(check_safe_name)]
 UtcMs = Annotated[

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from nce.times import utc_ms
 from service import ledger, workflow
 from service.auth import CASE_SYSTEM_STATUSES, Principal
 from service.errors import Invalid, NotFound
@@ -215,7 +216,7 @@ def issue_notice(session: Session, *, principal: Principal, case_id: int, data: 
     case = get_case(session, principal=principal, case_id=case_id, for_update=True)
     now = utcnow()
     if data.deadline <= now:
-        raise Invalid(f"deadline: must be in the future (now is {ledger.iso_ms(now)})")
+        raise Invalid(f"deadline: must be in the future (now is {utc_ms(now)})")
     old = workflow.move(case, "notice_issued", now)
     case.notice_issued_at = now
     case.notice_deadline = data.deadline
@@ -224,7 +225,7 @@ def issue_notice(session: Session, *, principal: Principal, case_id: int, data: 
         actor=principal.actor,
         action="notice_issued",
         case_id=case.id,
-        payload={"deadline": ledger.iso_ms(data.deadline), "note": data.note, "from": old, "to": case.status},
+        payload={"deadline": utc_ms(data.deadline), "note": data.note, "from": old, "to": case.status},
     )
     session.commit()
     return case
@@ -255,7 +256,7 @@ def sweep_deadlines(session: Session, *, now: dt.datetime | None = None) -> list
                 payload={
                     "from": "notice_issued",
                     "to": to,
-                    "deadline": ledger.iso_ms(case.notice_deadline or now),
+                    "deadline": utc_ms(case.notice_deadline or now),
                 },
             )
             changed.append((case.id, to))

@@ -30,6 +30,7 @@ from nce.manifest import (
     verify_files,
     verify_signature,
 )
+from nce.times import utc_ms
 from service import ledger, workflow
 from service.auth import Principal
 from service.errors import Forbidden, Invalid, Unauthorized, UnsupportedMedia
@@ -433,7 +434,7 @@ def ingest_event(session: Session, *, principal: Principal, key: str, data: HitE
             case_status=case.status if case else None,
             merged=case is not None,
         )
-        payload: dict[str, Any] = {"hit_id": data.hit_id, "event": data.event, "ts": ledger.iso_ms(data.ts)}
+        payload: dict[str, Any] = {"hit_id": data.hit_id, "event": data.event, "ts": utc_ms(data.ts)}
         ledger.append(
             session,
             actor=principal.actor,

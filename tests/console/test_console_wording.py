@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from nce.manifest import VIOLATIONS
 from nce.manifest._model import EventInfo
+from nce.times import utc_ms
 from service import ledger, workflow
 from service.console import routes
 from service.console.messages import CATALOGUE, LANGS, Lang, translate
@@ -96,7 +97,7 @@ def ledger_of_every_kind(w: World, client: TestClient) -> tuple[int, set[str]]:
     seen = dt.datetime(2099, 1, 3, 1, 2, 3, tzinfo=dt.UTC)
     with w.session() as s:
         entries: list[tuple[str, dict[str, Any]]] = [
-            ("hit_event", {"hit_id": "h-9", "event": "still_present", "ts": ledger.iso_ms(seen)}),
+            ("hit_event", {"hit_id": "h-9", "event": "still_present", "ts": utc_ms(seen)}),
             ("case_escalated", {"to": "escalated", "why": f"still_present at {seen}"}),
             ("case_exported", {"from": "escalated", "to": "exported", "members": {"packages/x/a.jpg": "ab"}}),
             (
