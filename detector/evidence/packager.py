@@ -23,8 +23,8 @@ Writing a package never raises into the pipeline: a failure (disk full, quota) i
 in ``nce_evidence_skipped`` and the hit goes on. Starting does raise: without a signing key
 (``device.key_file``), a CJK font or ffmpeg there is no packaging.
 
-The pictures come from :mod:`detector.evidence.stills`, the files are written and hashed by
-:mod:`detector.evidence.files`; this module holds the hits, the clips and the manifest.
+The pictures come from :mod:`detector.evidence.stills`; :mod:`detector.evidence.writer` writes,
+signs and commits each package (files, manifest, chain); this module holds the hits and the clips.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
@@ -47,31 +47,19 @@ from detector.detections import Detections
 from detector.errors import EvidenceError
 from detector.events import Frame, HitEvent, RingSnapshot
 from detector.evidence.clip import CLIP_EXT, ClipWriter, ffmpeg_path
-from detector.evidence.files import PackageFile, write_files
+from detector.evidence.files import PackageFile
 from detector.evidence.quota import EvidenceMetrics, EvidenceQuota
 from detector.evidence.render import find_cjk_font
 from detector.evidence.stills import StillRenderer
 from detector.evidence.store import ChainStore
-from nce import __version__
+from detector.evidence.writer import PackageCallback, PackageParts, PackageWriter
 from nce.manifest import (
-    CameraRef,
-    DetectionRecord,
-    EventInfo,
-    FileEntry,
-    LocationRef,
-    Manifest,
     ManifestError,
-    ModelRef,
     OcrResult,
-    RuleRef,
-    SiteRef,
-    SoftwareRef,
     Still,
     StillMoment,
     TrackPoint,
-    ZoneRef,
     load_private_key,
-    sign_manifest,
     utc_ms,
 )
 
@@ -81,11 +69,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
-PackageCallback = Callable[[Manifest, Path], None]
 MAX_OPEN_CLIPS = 16
 MAX_TRACK_POINTS = 500
 MAX_REMEMBERED_HITS = 10000
-PackageName = Literal["violation", "still_present", "cleared"]  # the package id's suffix
 
 
 def _now() -> dt.datetime:
@@ -157,17 +143,26 @@ class EvidencePackager:
         self.quota = EvidenceQuota(
             self.evidence_dir, self.settings.quota_bytes, is_delivered=is_delivered, metrics=self.metrics
         )
-        self.on_package = on_package
-        self.clock = clock
-        self.model_ref = self._model_ref(model_info)
-        self.names: dict[int, str] = dict(model_info.names) if model_info is not None else {}
+        self.writer = PackageWriter(
+            config, self.key, self.device_id, self.store, self.quota, self.metrics,
+            model_info=model_info, clock=clock, on_package=on_package,
+        )  # fmt: skip
+        self.written = self.writer.written
         self.hits: dict[str, _Hit] = {}
         # hits that confirmed (hit id → confirmed_at), so that a clearance after a resumed hit
         # still gets its package
         self.confirmed_at: OrderedDict[str, str] = OrderedDict()
         # hits whose violation package was frozen (hit id → state), for still_present packages
         self.later: OrderedDict[str, _Later] = OrderedDict()
-        self.written: list[Path] = []
+
+    @property
+    def on_package(self) -> PackageCallback | None:
+        """Called with ``(manifest, folder)`` after each package is durably in place."""
+        return self.writer.on_package
+
+    @on_package.setter
+    def on_package(self, callback: PackageCallback | None) -> None:
+        self.writer.on_package = callback
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -188,19 +183,6 @@ class EvidencePackager:
             return load_private_key(path), config.device.id
         except (ManifestError, ValueError) as exc:
             raise EvidenceError(f"device.key_file: {exc}") from exc
-
-    def _model_ref(self, info: ModelInfo | None) -> ModelRef | None:
-        if info is None:
-            return None
-        return ModelRef(
-            name=info.path.name,
-            sha256=info.sha256,
-            classes=[info.names[i] for i in sorted(info.names)],
-            conf=self.config.model.conf,
-            iou=self.config.model.iou,
-            providers=list(info.providers),
-            imgsz=(int(info.imgsz[0]), int(info.imgsz[1])),
-        )
 
     def _where(self, event: HitEvent) -> tuple[Camera, Zone, Rule | None]:
         camera = self.config.camera(event.camera_id)
@@ -372,20 +354,6 @@ class EvidencePackager:
 
     # -- packages ------------------------------------------------------------------------------
 
-    def _detections(self, detections: Detections) -> list[DetectionRecord]:
-        out = []
-        for i in range(len(detections)):
-            cid = int(detections.class_id[i])
-            out.append(
-                DetectionRecord(
-                    label=self.names.get(cid, f"class_{cid}"),
-                    score=round(float(detections.confidence[i]), 5),
-                    box=tuple(round(float(v), 2) for v in detections.xyxy[i]),  # type: ignore[arg-type]
-                    track_id=int(detections.tracker_id[i]) if detections.tracker_id is not None else None,
-                )
-            )
-        return out
-
     def _freeze(self, hit: _Hit) -> None:
         if hit.packaged or hit.confirmed is None:
             return
@@ -433,20 +401,11 @@ class EvidencePackager:
                 hit.notes.append(f"clip: {exc}")
                 hit.clip.abort()
         try:
-            self._write(
-                "violation",
-                event,
-                hit.camera,
-                hit.zone,
-                hit.rule,
-                stills,
-                files,
-                detections,
-                hit.track,
-                ocr,
-                hit.notes,
+            parts = PackageParts(
+                event, hit.camera, hit.zone, hit.rule, stills, files, detections, hit.track, ocr, hit.notes,
                 confirmed_at=utc_ms(event.ts),
-            )
+            )  # fmt: skip
+            self.writer.write("violation", parts)
         finally:
             if hit.clip is not None:
                 hit.clip.path.unlink(missing_ok=True)
@@ -465,169 +424,17 @@ class EvidencePackager:
         track, later.track = later.track, []
         still, files = self.stills.still(1, "later", frame, event.box, event, later.zone)
         _crop, crop_file = self.stills.crop(frame.image, event.box)
-        self._write(
-            "still_present",
-            event,
-            later.camera,
-            later.zone,
-            later.rule,
-            [still],
-            [*files, crop_file],
-            detections,
-            track,
-            None,
-            [],
+        parts = PackageParts(
+            event, later.camera, later.zone, later.rule, [still], [*files, crop_file], detections, track,
             confirmed_at=later.confirmed_at,
-        )
+        )  # fmt: skip
+        self.writer.write("still_present", parts)
 
     def _write_cleared(self, event: HitEvent, frame: Frame, detections: Detections) -> None:
         camera, zone, rule = self._where(event)
         still, files = self.stills.still(1, "cleared", frame, None, event, zone)
-        self._write(
-            "cleared",
-            event,
-            camera,
-            zone,
-            rule,
-            [still],
-            files,
-            detections,
-            [],
-            None,
-            [],
+        parts = PackageParts(
+            event, camera, zone, rule, [still], files, detections,
             confirmed_at=self.confirmed_at.pop(event.hit_id, None),
-        )
-
-    def _write(
-        self,
-        name: PackageName,
-        event: HitEvent,
-        camera: Camera,
-        zone: Zone,
-        rule: Rule | None,
-        stills: list[Still],
-        files: list[PackageFile],
-        detections: Detections,
-        track: list[TrackPoint],
-        ocr: OcrResult | None,
-        notes: list[str],
-        *,
-        confirmed_at: str | None,
-    ) -> Path | None:
-        need = sum(f.size for f in files)
-        if not self.quota.ensure_room(need + 64 * 1024):
-            self.metrics.skipped.labels(reason="quota").inc()
-            log.error("evidence quota: no %s package for hit %s", name, event.hit_id)
-            return None
-        # the contract's kinds: a still_present package is a "violation" package whose event is
-        # still_present (nce.manifest is not forked)
-        kind: Literal["violation", "cleared"] = "cleared" if name == "cleared" else "violation"
-        state = self.store.state
-        sequence = state.last_sequence + 1
-        package_id = f"{self.device_id}-{sequence:08d}-{name}"
-        folder = self.store.new_tmp(package_id)
-        try:
-            entries = write_files(folder, files)
-            manifest = self._manifest(
-                kind, package_id, sequence, state.last_hash, event, camera, zone, rule, stills,
-                entries, detections, track, ocr, notes, confirmed_at,
-            )  # fmt: skip
-            signed = sign_manifest(manifest, self.key)
-            final = self.store.commit(folder, signed, signed.to_json_bytes())
-        except BaseException:
-            import shutil
-
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        self.quota.added(final)
-        self.metrics.disk_full.set(0)
-        self.metrics.packages.labels(kind=name).inc()
-        self.written.append(final)
-        log.info("evidence package %s (%s, %d files)", final, name, len(entries))
-        if self.on_package is not None:
-            self.on_package(signed, final)
-        return final
-
-    def _manifest(
-        self,
-        kind: Literal["violation", "cleared"],
-        package_id: str,
-        sequence: int,
-        prev_hash: str,
-        event: HitEvent,
-        camera: Camera,
-        zone: Zone,
-        rule: Rule | None,
-        stills: list[Still],
-        files: list[FileEntry],
-        detections: Detections,
-        track: list[TrackPoint],
-        ocr: OcrResult | None,
-        notes: list[str],
-        confirmed_at: str | None,
-    ) -> Manifest:
-        site = self.config.site
-        loc = camera.location
-        rule_ref = None
-        if rule is not None:
-            hours = rule.active_hours
-            rule_ref = RuleRef(
-                classes=list(rule.classes),
-                zone_kinds=list(rule.zone_kinds),
-                min_dwell_s=rule.min_dwell_s,
-                grace_s=rule.grace_s,
-                cooldown_s=rule.cooldown_s,
-                min_score=rule.min_score,
-                min_area_px=rule.min_area_px,
-                active_hours=(
-                    f"{hours.start.strftime('%H:%M')}-{hours.end.strftime('%H:%M')}"
-                    if hours is not None
-                    else None
-                ),
-            )
-        all_notes = list(notes)
-        if self.model_ref is None:
-            all_notes.append("model: not known to the packager")
-        return Manifest(
-            package_id=package_id,
-            kind=kind,
-            device_id=self.device_id,
-            sequence=sequence,
-            prev_manifest_hash=prev_hash,
-            created_at=utc_ms(self.clock()),
-            site=SiteRef(id=site.id, name=site.name, timezone=site.timezone),
-            camera=CameraRef(
-                id=camera.id,
-                name=camera.name,
-                location=LocationRef(lat=loc.lat, lon=loc.lon, address=loc.address) if loc else None,
-            ),
-            zone=ZoneRef(id=zone.id, kind=zone.kind, name=zone.name, polygon=list(zone.polygon)),
-            shop_id=event.shop_id,
-            violation=str(event.violation),  # type: ignore[arg-type]
-            rule=rule_ref,
-            event=EventInfo(
-                hit_id=event.hit_id,
-                event=event.event,
-                ts=utc_ms(event.ts),
-                first_seen=utc_ms(event.first_seen),
-                confirmed_at=confirmed_at,
-                last_seen=utc_ms(event.last_seen),
-                cleared_at=utc_ms(event.ts) if event.event == "cleared" else None,
-                dwell_s=event.dwell_s,
-                sightings=event.sightings,
-                track_id=event.track_id,
-                label=event.label,
-                score=event.score,
-                box=tuple(round(float(v), 2) for v in event.box),  # type: ignore[arg-type]
-            ),
-            stills=stills,
-            model=self.model_ref,
-            software=SoftwareRef(version=__version__),
-            detections=self._detections(detections),
-            track=track,
-            ocr=ocr,
-            notes=all_notes,
-            derived_from=None,
-            files=files,
-            signature=None,
-        )
+        )  # fmt: skip
+        self.writer.write("cleared", parts)
