@@ -79,6 +79,10 @@ class ReaderOptions:
     # the first frame OpenCV decodes after joining a live H.264 stream has wrong colours (seen with
     # gst-rtsp-server and FFmpeg 7): drop this many after each (re)connect
     settle_frames: int = 1
+    # bytes FFmpeg reads from a live stream to learn its format before the first frame (its default,
+    # 5 MB, makes every RTSP open take ~3 s, and OpenCV opens one stream at a time: 16 cameras took
+    # 48 s to start). A stream whose format this much does not reveal is reopened with the default.
+    probe_bytes: int = 32768
 
     def backoff(self, failures: int, rng: random.Random) -> float:
         """Delay before reconnect number ``failures`` (1, 2, …): doubling, capped, ± jitter."""
@@ -96,11 +100,23 @@ def redact(source: str) -> str:
     return _USERINFO.sub("***@", source)
 
 
-def _ensure_rtsp_over_tcp() -> None:
-    key = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
-    current = os.environ.get(key, "")
-    if "rtsp_transport" not in current:
-        os.environ[key] = f"{current}|rtsp_transport;tcp" if current else "rtsp_transport;tcp"
+_CAPTURE_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+_USER_CAPTURE_OPTIONS = os.environ.get(_CAPTURE_OPTIONS, "")
+# OpenCV reads its FFmpeg options from the environment when a capture opens (and opens one at a time
+# anyway): set them and open under one lock, so each reader opens with its own options
+_OPEN_LOCK = threading.Lock()
+
+
+def capture_options(probe_bytes: int) -> str:
+    """FFmpeg options for a live stream: RTSP over TCP and a short probe, unless the operator's own
+    ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` (``key;value|key;value``) already sets them."""
+    options = [o for o in _USER_CAPTURE_OPTIONS.split("|") if o]
+    keys = {o.split(";", 1)[0] for o in options}
+    if "rtsp_transport" not in keys:
+        options.append("rtsp_transport;tcp")
+    if probe_bytes > 0 and "probesize" not in keys:
+        options.append(f"probesize;{probe_bytes}")
+    return "|".join(options)
 
 
 def _valid_image(image: Any) -> bool:
@@ -150,6 +166,7 @@ class CameraReader:
         self._next_due: float | None = None
         self._state_lock = threading.Lock()
         self._last_frame_wall = time.monotonic()
+        self._short_probe = self.options.probe_bytes > 0
         self.state = StreamState.connecting
         self.reason = ""
         self.reconnects = 0
@@ -283,14 +300,20 @@ class CameraReader:
 
     def _open(self) -> tuple[Any, str]:
         if self.is_live:
-            _ensure_rtsp_over_tcp()
             params = [
                 cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
                 int(self.options.open_timeout_s * 1000),
                 cv2.CAP_PROP_READ_TIMEOUT_MSEC,
                 int(self.options.stall_s * 1000),
             ]
-            cap = cv2.VideoCapture(self.source, cv2.CAP_FFMPEG, params)
+            short = self._short_probe
+            with _OPEN_LOCK:
+                os.environ[_CAPTURE_OPTIONS] = capture_options(self.options.probe_bytes if short else 0)
+                cap = cv2.VideoCapture(self.source, cv2.CAP_FFMPEG, params)
+            if not cap.isOpened() and self.options.probe_bytes > 0:
+                # the stream may be down, or its format may need a longer look than the short probe:
+                # tries alternate between the two until one opens (and that one is kept)
+                self._short_probe = not short
         else:
             if not Path(self.source).is_file():
                 return None, f"no such file {self.source}"

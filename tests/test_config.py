@@ -279,3 +279,21 @@ def test_a_missing_required_key_reports_the_field_problem_only() -> None:
     with pytest.raises(ConfigError) as info:
         parse_site_config(data, "x.yaml")
     assert [p.path for p in info.value.problems] == ["cameras[0].zones[0].polygon"]
+
+
+@pytest.mark.parametrize(
+    ("user", "probe", "expected"),
+    [
+        ("", 32768, "rtsp_transport;tcp|probesize;32768"),
+        ("", 0, "rtsp_transport;tcp"),
+        ("rtsp_transport;udp", 32768, "rtsp_transport;udp|probesize;32768"),
+        ("probesize;500000|stimeout;1000", 32768, "probesize;500000|stimeout;1000|rtsp_transport;tcp"),
+    ],
+)
+def test_ffmpeg_capture_options_keep_the_operators_own(
+    monkeypatch: pytest.MonkeyPatch, user: str, probe: int, expected: str
+) -> None:
+    import detector.sources as sources
+
+    monkeypatch.setattr(sources, "_USER_CAPTURE_OPTIONS", user)
+    assert sources.capture_options(probe) == expected

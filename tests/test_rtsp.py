@@ -164,3 +164,30 @@ def test_server_restart_reconnects_and_hits_go_on(tmp_path: Path, server: RtspSe
     assert len({e.hit_id for e, _, _ in rec.events}) == 1, "one hit across the outage"
     assert [e.event for e, _, _ in rec.events][:2] == ["opened", "confirmed"]
     assert rec.closed
+
+
+def test_several_cameras_open_with_their_own_options(server: RtspServer) -> None:
+    """Readers open one at a time (OpenCV's lock and ours), each with the short probe, and all come up."""
+    readers = [CameraReader(f"cam-{i}", server.url, detect_fps=5, options=FAST_RETRY) for i in range(3)]
+    for r in readers:
+        r.start()
+    try:
+        wait_for(lambda: all(r.state == StreamState.up for r in readers), 30, "three streams up")
+        assert all(r._short_probe for r in readers), "the short probe revealed the stream's format"
+        assert all(r.latest() is not None and r.latest().shape_hw == (240, 320) for r in readers)  # type: ignore[union-attr]
+    finally:
+        for r in readers:
+            r.stop()
+
+
+def test_failed_short_probe_open_retries_with_a_full_probe() -> None:
+    """A stream that cannot be opened with the short probe is tried next with FFmpeg's default one."""
+    options = ReaderOptions(open_timeout_s=2, backoff_initial_s=60)
+    reader = CameraReader("cam", "rtsp://127.0.0.1:9/nothing-listens", detect_fps=5, options=options)
+    assert reader._short_probe
+    reader.start()
+    try:
+        wait_for(lambda: reader.state == StreamState.down, 15, "the failed open")
+        assert not reader._short_probe
+    finally:
+        reader.stop()
