@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,23 +33,34 @@ from detector.pipeline import Pipeline, PipelineOptions
 from detector.yolo import YoloDetector
 
 
-def write_clip(path: Path, seconds: float) -> tuple[Path, float, int]:
+def write_clip(path: Path, seconds: float, codec: str = "h264") -> tuple[Path, float, int]:
+    """The first ``seconds`` of vtest.avi as H.264 (what cameras send; GOP 2 s) or MJPG."""
     cap = cv2.VideoCapture(str(VTEST))
     if not cap.isOpened():
         raise SystemExit(f"cannot read {VTEST}: run `make data` first")
     fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
-    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (w, h))
-    n = 0
-    while n < round(seconds * fps):
-        ok, frame = cap.read()
-        if not ok:
-            break
-        writer.write(frame)
-        n += 1
-    writer.release()
+    n = int(min(round(seconds * fps), cap.get(cv2.CAP_PROP_FRAME_COUNT)))
     cap.release()
+    if codec == "mjpg":
+        video = ["-c:v", "mjpeg", "-q:v", "3"]
+    else:
+        video = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", str(round(2 * fps))]
+        video += ["-pix_fmt", "yuv420p"]
+    cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(VTEST), "-frames:v", str(n), "-an", *video, str(path)]
+    subprocess.run(cmd, check=True)
     return path, fps, n
+
+
+def decode_ms_per_frame(clip: Path) -> float:
+    """What decoding the clip costs, one thread, BGR frames out (as a camera reader does)."""
+    cap = cv2.VideoCapture(str(clip))
+    t0 = time.perf_counter()
+    n = 0
+    while cap.grab():
+        cap.retrieve()
+        n += 1
+    cap.release()
+    return 1000.0 * (time.perf_counter() - t0) / max(n, 1)
 
 
 def site(model: Path, clip: Path, cameras: int, detect_fps: float, max_batch: int, label: str) -> SiteConfig:
@@ -163,6 +175,12 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="a 4 s clip, 1 and 4 cameras")
     parser.add_argument("--repeats", type=int, default=3, help="pipeline/bare pairs per camera count")
+    parser.add_argument(
+        "--threads",
+        default="0,1",
+        help="ONNX Runtime intra-op threads to compare (0: its default, every core)",
+    )
+    parser.add_argument("--codec", choices=["h264", "mjpg"], default="h264", help="the replayed clip's codec")
     args = parser.parse_args()
     if not args.model.is_file():
         raise SystemExit(
@@ -171,13 +189,18 @@ def main() -> None:
     counts = [1, 4] if args.quick else [int(c) for c in args.cameras.split(",")]
     args.repeats = 1 if args.quick else args.repeats
     seconds = 4.0 if args.quick else args.seconds
-    detector = YoloDetector(args.model)
+    threads = [int(t) for t in args.threads.split(",")]
+    detectors = {t: YoloDetector(args.model, intra_op_threads=t) for t in threads}
+    detector = detectors[threads[0]]
     label = detector.info.names[0]
     rows, runs = [], []
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        clip, fps, n = write_clip(Path(tmp) / "clip.avi", seconds)
-        for cameras in counts:
+        suffix = ".avi" if args.codec == "mjpg" else ".mp4"
+        clip, fps, n = write_clip(Path(tmp) / f"clip{suffix}", seconds, args.codec)
+        decode_ms = min(decode_ms_per_frame(clip) for _ in range(3))
+        for ort_threads, cameras in [(t, c) for t in threads for c in counts]:
+            detector = detectors[ort_threads]
             config = site(args.model, clip, cameras, args.detect_fps, args.max_batch, label)
             warm = np.full((576, 768, 3), 114, np.uint8)
             for b in range(1, min(cameras, args.max_batch) + 1):
@@ -190,6 +213,8 @@ def main() -> None:
                 batch = max(1, round(run["mean_batch"]))
                 frames = (seen * (1 + (batch * 4) // max(len(seen), 1)))[: max(len(seen), batch * 4)]
                 run["bare_batch"] = batch
+                run["ort_threads"] = ort_threads
+                run["decode_ms_per_frame"] = decode_ms * run["decoded_fps"] / max(run["inferred_fps"], 1e-9)
                 run["bare_ms_per_frame"] = bare_ms_per_frame(detector, frames, batch, repeats=1)
                 run["overhead"] = run["ms_per_frame"] / run["bare_ms_per_frame"] - 1.0
                 run["busy_overhead"] = run["busy_ms_per_frame"] / run["bare_ms_per_frame"] - 1.0
@@ -200,13 +225,15 @@ def main() -> None:
             print(f"  detect() {run['detect_ms_per_frame']:.1f} ms/frame", file=sys.stderr)
             runs.append(run)
             print(
-                f"{cameras} camera(s): {run['inferred_fps']:.1f} inferred fps, mean batch "
+                f"{cameras} camera(s), ORT threads {ort_threads or 'default'}: "
+                f"{run['inferred_fps']:.1f} inferred fps, mean batch "
                 f"{run['mean_batch']:.2f}, {run['ms_per_frame']:.1f} ms/frame vs bare "
                 f"{run['bare_ms_per_frame']:.1f} ms/frame (overhead {100 * run['overhead']:+.1f} %)",
                 file=sys.stderr,
             )
             rows.append(
                 {
+                    "ORT threads": ort_threads or f"default ({os.cpu_count()})",
                     "cameras": cameras,
                     "decoded fps": run["decoded_fps"],
                     "sampled fps": run["sampled_fps"],
@@ -217,6 +244,7 @@ def main() -> None:
                     "ms/frame busy": run["busy_ms_per_frame"],
                     "ms/frame detect()": run["detect_ms_per_frame"],
                     "ms/frame bare run": run["bare_ms_per_frame"],
+                    "decode ms/frame": run["decode_ms_per_frame"],
                     "overhead": f"{100 * run['overhead']:+.1f} %",
                     "busy overhead": f"{100 * run['busy_overhead']:+.1f} %",
                 }
@@ -227,7 +255,8 @@ def main() -> None:
             "imgsz": list(detector.info.imgsz),
             "sha256": detector.info.sha256,
         },
-        "clip": {"source": "vtest.avi", "seconds": n / fps, "fps": fps, "frames": n},
+        "clip": {"source": "vtest.avi", "seconds": n / fps, "fps": fps, "frames": n, "codec": args.codec},
+        "decode_ms_per_decoded_frame": decode_ms,
         "detect_fps": args.detect_fps,
         "max_batch": args.max_batch,
         "runs": runs,
@@ -237,12 +266,15 @@ def main() -> None:
     }
     notes = (
         f"Model `{args.model.name}` at {detector.info.imgsz[0]}x{detector.info.imgsz[1]}, CPU; every camera "
-        f"replays the same {n / fps:g} s of vtest.avi (768x576, {fps:g} fps, MJPG) at detect_fps "
-        f"{args.detect_fps:g}, `--until-eof`, change gate off, max_batch {args.max_batch}. "
+        f"replays the same {n / fps:g} s of vtest.avi (768x576, {fps:g} fps, {args.codec.upper()}) at detect_fps "
+        f"{args.detect_fps:g}, `--until-eof`, change gate computed but never skipping, max_batch {args.max_batch}. "
         "ms/frame pipeline = wall time / inferred frames (decoding in reader threads included); busy = the "
         "inference thread's time in gate + detect() + tracker + rules + sinks; "
-        "detect() = letterbox + session.run + decode; bare run = `session.run` alone on the same samples, "
-        "preprocessed beforehand, at the mean batch size; overhead = median of alternating pipeline/bare pairs. "
+        "detect() = letterbox + session.run + output decoding and NMS; bare run = `session.run` alone on the same samples, "
+        "preprocessed beforehand, at the mean batch size; overhead = median of alternating pipeline/bare pairs; "
+        f"decode = CPU time the reader threads spend decoding video per inferred frame ({decode_ms:.2f} ms a "
+        "decoded frame, one thread); ORT threads = ONNX Runtime intra-op threads of the one session (default: "
+        "one per core, so the readers' decoding competes with the model for the cores). "
         f"Target: overhead <= +10 %. Load average (1 min) {load_before[0]:.1f} before, "
         f"{os.getloadavg()[0]:.1f} after: above the core count, the pairs disagree and the ratios are noise."
     )
