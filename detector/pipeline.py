@@ -7,9 +7,18 @@ the calling thread (the one inference thread the sinks are called from, in order
    running cameras have none yet, wait up to ``batch_window_s`` for them so that frames due together
    go through as one batch;
 2. ask each camera's change gate whether the sample needs the model (or is due for a re-check);
-3. run the samples that do through the detector in batches of at most ``model.max_batch``;
+3. letterbox the samples that do into batches of at most ``model.max_batch`` and hand each to the
+   inference thread (``session.run``);
 4. track, apply the rules (a skipped sample re-uses the camera's last detections: nothing changed),
    and hand the events to every sink (``on_event``), then ``on_sample`` for inferred samples.
+
+With ``overlap``, steps 1–3 of the next batch run while the model works on the current one, and
+step 4 of a batch runs while the model works on the next: ONNX Runtime releases the GIL, so the
+Python stages cost the model no time where a core (or the GPU) would otherwise wait. At most two
+batches are in flight; every camera's samples still reach the tracker, the rules and the sinks in
+order, one batch later at most. It pays when the model leaves the CPU room (a GPU provider, or fewer
+ONNX Runtime threads than cores); when the model's threads already use every core, the Python stages
+would only take cores from it, so by default it is on exactly then (:func:`overlap_pays`).
 
 It ends on :meth:`Pipeline.stop` (signals), after ``duration_s``, when every reader has ended, or —
 with ``until_eof`` — when every file has ended. Shutdown stops the readers, flushes the open hits
@@ -19,12 +28,18 @@ with ``until_eof`` — when every file has ended. Shutdown stops the readers, fl
 from __future__ import annotations
 
 import logging
+import math
+import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
 
 from detector.config import Camera, SiteConfig
 from detector.detections import Detections
@@ -34,7 +49,7 @@ from detector.metrics import PipelineMetrics
 from detector.rules import RuleEngine
 from detector.sources import CameraReader, ReaderOptions, StreamState, is_stream
 from detector.tracker import IouTracker
-from detector.yolo import YoloDetector
+from detector.yolo import Letterbox, YoloDetector
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +62,9 @@ class PipelineOptions:
     reader: ReaderOptions = field(default_factory=ReaderOptions)
     gate: GateSettings = field(default_factory=GateSettings)
     track_buffer_s: float = 30.0
+    # run the model on one batch while the Python stages handle the other; None: when it pays (see
+    # overlap_pays)
+    overlap: bool | None = None
 
 
 @dataclass
@@ -70,7 +88,8 @@ class RunSummary:
     gate_skipped: int = 0
     batches: int = 0
     largest_batch: int = 0
-    busy_s: float = 0.0  # time spent gating, inferring, tracking, deciding and in sinks
+    busy_s: float = 0.0  # the loop's own time: gating, letterboxing, decoding, tracking, rules, sinks
+    model_s: float = 0.0  # time in session.run (in the inference thread when overlapping)
     events: Counter[str] = field(default_factory=Counter)
     cameras: dict[str, str] = field(default_factory=dict)
 
@@ -83,6 +102,33 @@ class RunSummary:
             f"{self.busy_s:.1f} s busy; "
             f"events: {events}; cameras: {cams}"
         )
+
+
+@dataclass
+class _Chunk:
+    """One batch handed to the model: its samples, their letterboxes, the pending raw output."""
+
+    samples: list[tuple[CameraRuntime, Frame]]
+    boxes: list[Letterbox]
+    raw: Future[tuple[npt.NDArray[np.float32], float]]
+    pre_s: float
+
+
+@dataclass
+class _Batch:
+    """The samples of one turn of the loop: all of them (in order), and the chunks the model runs."""
+
+    samples: list[tuple[CameraRuntime, Frame]]
+    chunks: list[_Chunk]
+
+
+def overlap_pays(detector: YoloDetector) -> bool:
+    """Whether the model leaves the CPU room for the loop: it runs on an accelerator, or on fewer
+    ONNX Runtime intra-op threads than the machine has cores."""
+    if any(p != "CPUExecutionProvider" for p in detector.info.providers):
+        return True
+    threads = detector.intra_op_threads
+    return 0 < threads < (os.cpu_count() or 1)
 
 
 def detector_from_config(config: SiteConfig) -> YoloDetector:
@@ -154,6 +200,17 @@ class Pipeline:
             tracker = IouTracker(buffer_s=max(opts.track_buffer_s, grace))
             rules = RuleEngine(config, camera, names)
             self.cameras.append(CameraRuntime(camera, reader, gate, tracker, rules))
+        # the model's thread, and one input buffer per batch that can be in flight (two turns' worth)
+        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self._slots = 2 * max(1, math.ceil(len(self.cameras) / self.max_batch)) + 1
+        self._next_slot = 0
+        overlap = self.options.overlap
+        self.overlap = overlap_pays(detector) if overlap is None else overlap
+        log.info(
+            "model on %s, %s ONNX Runtime threads: %s",
+            ", ".join(detector.info.providers), detector.intra_op_threads or "default",
+            "the loop overlaps the model" if self.overlap else "one batch at a time",
+        )  # fmt: skip
 
     def stop(self) -> None:
         """Ask the loop to end (safe from a signal handler)."""
@@ -166,6 +223,7 @@ class Pipeline:
         start = time.monotonic()
         for rt in self.cameras:
             rt.reader.start()
+        in_flight: _Batch | None = None
         try:
             while not self._stop.is_set():
                 if (
@@ -179,14 +237,24 @@ class Pipeline:
                     rt.reader.check_stall()
                 samples = self._collect()
                 if samples:
-                    t0 = time.perf_counter()
-                    self._process(samples)
-                    self.summary.busy_s += time.perf_counter() - t0
+                    batch = self._prepare(samples)  # the model starts on it now
+                    if in_flight is not None:
+                        self._finish(in_flight)  # ... while this one is tracked and decided
+                    in_flight = batch
+                    if not self.overlap:
+                        self._finish(in_flight)
+                        in_flight = None
+                elif in_flight is not None:
+                    self._finish(in_flight)  # nothing new yet: do not hold results back
+                    in_flight = None
                 elif self._done():
                     break
                 else:
                     self._wake.wait(0.1)
+            if in_flight is not None:
+                self._finish(in_flight)
         finally:
+            self._model_thread.shutdown(wait=True)
             self._shutdown()
             self.summary.elapsed_s = time.monotonic() - start
             self.summary.cameras = {
@@ -265,7 +333,9 @@ class Pipeline:
             if t <= earliest + 1e-3 and (frame := self.cameras[i].reader.take_sample()) is not None:
                 taken[i] = (self.cameras[i], frame)
 
-    def _process(self, samples: list[tuple[CameraRuntime, Frame]]) -> None:
+    def _prepare(self, samples: list[tuple[CameraRuntime, Frame]]) -> _Batch:
+        """Gate the samples, letterbox those the model must see and hand them to the model's thread."""
+        t0 = time.perf_counter()
         m = self.metrics
         to_infer: list[tuple[CameraRuntime, Frame]] = []
         for rt, frame in samples:
@@ -276,20 +346,43 @@ class Pipeline:
                 m.frames_gate_skipped.labels(rt.camera.id).inc()
                 self.summary.gate_skipped += 1
         self.summary.samples += len(samples)
-        found: dict[str, Detections] = {}
+        chunks = []
         for start in range(0, len(to_infer), self.max_batch):
-            chunk = to_infer[start : start + self.max_batch]
+            part = to_infer[start : start + self.max_batch]
+            t1 = time.perf_counter()
+            tensor, boxes = self.detector.preprocess([frame.image for _, frame in part], slot=self._next_slot)
+            self._next_slot = (self._next_slot + 1) % self._slots
+            raw = self._model_thread.submit(self._infer, tensor)
+            chunks.append(_Chunk(part, boxes, raw, time.perf_counter() - t1))
+        self.summary.busy_s += time.perf_counter() - t0
+        return _Batch(samples, chunks)
+
+    def _infer(self, tensor: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], float]:
+        t0 = time.perf_counter()
+        raw = self.detector.infer(tensor)
+        return raw, time.perf_counter() - t0
+
+    def _finish(self, batch: _Batch) -> None:
+        """Wait for the model's output, decode it, then track, decide and tell the sinks, in order."""
+        m = self.metrics
+        found: dict[str, Detections] = {}
+        for chunk in batch.chunks:
+            raw, run_s = chunk.raw.result()
             t0 = time.perf_counter()
-            results = self.detector.detect([frame.image for _, frame in chunk])
-            m.inference_seconds.observe(time.perf_counter() - t0)
-            m.batch_size.observe(len(chunk))
+            results = self.detector.postprocess(raw, chunk.boxes)
+            post_s = time.perf_counter() - t0
+            self.summary.busy_s += post_s
+            self.summary.model_s += run_s
+            m.inference_seconds.observe(chunk.pre_s + run_s + post_s)
+            m.batch_size.observe(len(chunk.samples))
             self.summary.batches += 1
-            self.summary.largest_batch = max(self.summary.largest_batch, len(chunk))
-            for (rt, _), dets in zip(chunk, results, strict=True):
+            self.summary.largest_batch = max(self.summary.largest_batch, len(chunk.samples))
+            for (rt, _), dets in zip(chunk.samples, results, strict=True):
                 found[rt.camera.id] = dets
                 m.frames_inferred.labels(rt.camera.id).inc()
-        self.summary.inferred += len(to_infer)
-        for rt, frame in samples:
+            self.summary.inferred += len(chunk.samples)
+        t0 = time.perf_counter()
+        for rt, frame in batch.samples:
             inferred = rt.camera.id in found
             if inferred:
                 rt.last_detections = rt.tracker.update(found[rt.camera.id], frame.mono)
@@ -299,6 +392,7 @@ class Pipeline:
             if inferred:
                 for sink in self.sinks:
                     self._call(sink, "on_sample", frame, rt.reader.ring)
+        self.summary.busy_s += time.perf_counter() - t0
 
     def _dispatch(self, rt: CameraRuntime, frame: Frame, events: list[HitEvent]) -> None:
         for event in events:

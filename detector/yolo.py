@@ -241,6 +241,7 @@ class YoloDetector:
         if not 0.0 < conf <= 1.0 or not 0.0 < iou <= 1.0:
             raise ModelError(f"conf and iou must be in (0, 1], got conf={conf}, iou={iou}")
         self.conf, self.iou, self.max_det = conf, iou, max_det
+        self.intra_op_threads = intra_op_threads
         self.session = _session(p, providers, intra_op_threads, inter_op_threads)
         in_use = tuple(self.session.get_providers())
         check_providers(providers, in_use, allow_fallback)
@@ -345,13 +346,14 @@ class YoloDetector:
         return buf[:size].reshape(shape)
 
     def preprocess(
-        self, frames: Sequence[npt.NDArray[np.uint8]]
+        self, frames: Sequence[npt.NDArray[np.uint8]], slot: int = 0
     ) -> tuple[npt.NDArray[np.float32], list[Letterbox]]:
-        """Letterbox a batch into one NCHW float tensor (a view of a buffer reused by the next call)."""
+        """Letterbox a batch into one NCHW float tensor: a view of buffer ``slot``, reused by the next
+        call with the same slot (a caller with several batches in flight gives each its own slot)."""
         h, w = self.input_hw(frames)
         n = len(frames)
         dtype = np.float16 if self.info.input_dtype == "float16" else np.float32
-        tensor = self._buffer("input", (n, 3, h, w), dtype)
+        tensor = self._buffer(f"input{slot}", (n, 3, h, w), dtype)
         canvas = self._buffer("canvas", (h, w, 3), np.uint8)
         planes = self._buffer("planes", (3, h, w), np.uint8)
         scale = np.float32(1.0 / 255.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
 from collections.abc import Sequence
@@ -19,9 +20,10 @@ from detector.detections import Detections
 from detector.events import Frame, HitEvent, RingSnapshot
 from detector.gate import ChangeGate, GateSettings
 from detector.metrics import PipelineMetrics
-from detector.pipeline import Pipeline, PipelineOptions, detector_from_config
+from detector.pipeline import Pipeline, PipelineOptions, detector_from_config, overlap_pays
 from detector.sources import CameraReader, ReaderOptions, StreamState, redact
 from detector.tracker import IouTracker
+from detector.yolo import YoloDetector
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -145,6 +147,39 @@ def test_four_cameras_share_batches_and_metrics_are_served(tmp_path: Path, asset
     assert values["nce_inference_seconds_count"] == batches
     for i in range(4):
         assert values[f'nce_frames_sampled_total{{camera="cam-{i}"}}'] == 40
+
+
+@pytest.mark.parametrize("max_batch", [8, 3])
+def test_overlapped_model_runs_change_nothing_but_speed(
+    tmp_path: Path, assets: Assets, max_batch: int
+) -> None:
+    """With the model on one batch while the loop tracks and decides the previous one (several chunks
+    in flight when max_batch < cameras), every camera sees the same events, in the same order, at the
+    same media times as the plain one-batch-at-a-time loop."""
+    cams = [pf.camera(f"cam-{i}", str(assets.video)) for i in range(4)]
+    config = load_site_config(pf.site_config(tmp_path / "site.yaml", assets.model, cams, max_batch=max_batch))
+    seen = {}
+    for overlap in (False, True):
+        recorder = Recorder()
+        options = PipelineOptions(until_eof=True, overlap=overlap)
+        pipeline = Pipeline(config, detector_from_config(config), [recorder], options=options)
+        summary = pipeline.run()
+        assert summary.largest_batch == min(4, max_batch) and summary.model_s > 0
+        seen[overlap] = (
+            [(e.camera_id, e.event, e.violation, e.track_id, e.box, t) for e, t, _ in recorder.events],
+            summary.inferred,
+            recorder.samples,
+        )
+    assert seen[True] == seen[False]
+    assert len(seen[True][0]) >= 4 * 6, "opened, confirmed and cleared of two hits on every camera"
+
+
+@pytest.mark.parametrize(
+    ("threads", "pays"), [(0, False), (1, (os.cpu_count() or 1) > 1), (os.cpu_count() or 1, False)]
+)
+def test_overlap_is_on_when_the_model_leaves_cores_free(assets: Assets, threads: int, pays: bool) -> None:
+    detector = YoloDetector(assets.model, intra_op_threads=threads)
+    assert overlap_pays(detector) is pays
 
 
 def test_unreadable_files_are_reported_and_skipped(
