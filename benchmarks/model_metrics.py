@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import ROOT
-from detector.config import ModelSettings
+from detector.config import DEFAULT_CONF
 from detector.evaluation import evaluate_dataset, fp_check
 from detector.yolo import file_sha256
 
 SETS = ("synth-v1", "synth-v2", "synth-v3", "synth-v4")
 HELD_OUT_FROM = 480  # vtest.avi frames 0-479 (every 4th) are training backgrounds
-SITE_CONF = float(ModelSettings.model_fields["conf"].default)
+SITE_CONF = DEFAULT_CONF
 
 
 def measure(model: Path, data_root: Path, sets: list[str]) -> dict[str, Any]:

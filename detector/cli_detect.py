@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from detector.config import DEFAULT_CONF
 from detector.errors import DetectorError
 
 
@@ -14,7 +15,12 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("detect", help="run a YOLO ONNX model on one image")
     parser.add_argument("--model", required=True, type=Path, help="Ultralytics detect export (.onnx)")
     parser.add_argument("--image", required=True, type=Path, help="image file (JPEG, PNG, …)")
-    parser.add_argument("--conf", type=float, default=0.25, help="score threshold (default 0.25)")
+    parser.add_argument(
+        "--conf",
+        type=float,
+        default=DEFAULT_CONF,
+        help=f"score threshold (default {DEFAULT_CONF}, as nce run)",
+    )
     parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (default 0.45)")
     parser.add_argument(
         "--providers",

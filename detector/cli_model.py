@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from detector.config import DEFAULT_CONF
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("model", help="train / export / evaluate the street-violation detector")
@@ -70,7 +72,12 @@ def register(subparsers: Any) -> None:
     f = sub.add_parser("fpcheck", help="detections per 100 frames on footage with no violations")
     f.add_argument("--model", required=True, help=".onnx model")
     f.add_argument("--video", default=None, help="video (default: vtest.avi from `make data`)")
-    f.add_argument("--conf", type=float, default=0.25, help="score threshold (default: the runtime's 0.25)")
+    f.add_argument(
+        "--conf",
+        type=float,
+        default=DEFAULT_CONF,
+        help=f"score threshold (default {DEFAULT_CONF}: what nce run applies unless model.conf is set)",
+    )
     f.add_argument("--iou", type=float, default=0.45)
     f.add_argument("--start", type=int, default=0, help="first frame")
     f.add_argument("--end", type=int, default=None, help="frame after the last one")

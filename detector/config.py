@@ -158,10 +158,18 @@ class Site(_Model):
         return ZoneInfo(self.timezone)
 
 
+# The detection threshold `nce run` applies unless a site sets `model.conf`; `nce detect` and
+# `nce model fpcheck` default to it too (Ultralytics' predict default, 0.25, is what the library class
+# and the precision/recall columns of `nce model eval` use, for comparison with Ultralytics).
+DEFAULT_CONF = 0.35
+
+
 class ModelSettings(_Model):
     path: Path = Field(description="an Ultralytics detect export (.onnx)")
     providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"], min_length=1)
-    conf: float = Field(0.35, gt=0.0, le=1.0)
+    conf: float = Field(
+        DEFAULT_CONF, gt=0.0, le=1.0, description="detection score threshold (the product's default: 0.35)"
+    )
     iou: float = Field(0.5, gt=0.0, le=1.0)
     allow_fallback: bool = Field(
         False, description="warn instead of failing when a provider asked for is not in use"
