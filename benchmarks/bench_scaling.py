@@ -407,9 +407,9 @@ def main() -> None:
     notes = (
         f"Model `{model.name}` at {info.imgsz[0]}x{info.imgsz[1]}, CPU (ONNX Runtime defaults), max_batch 8, "
         f"change gate on (defaults: re-check every 10 s). Each row: one `nce run` process; its "
-        f"{window:g} s window opens 1 s after every stream is up (*up s*: from start to all streams up; it grows by "
-        "about 3 s a camera because OpenCV's FFmpeg backend opens one stream at a time, each open probing "
-        "~2-3 s of a 10 fps stream: three threads opening this stream took 2.8, 5.6 and 8.4 s); every camera is vtest.avi (768x576, 10 fps, H.264) over RTSP/TCP at real "
+        f"{window:g} s window opens 1 s after every stream is up (*up s*: from start to all streams up; OpenCV's FFmpeg backend opens one stream at a time, and each "
+        "open probes 32 KB of the stream: ~0.2 s a camera here, where FFmpeg's default 5 MB probe took ~3 s); "
+        "every camera is vtest.avi (768x576, 10 fps, H.264) over RTSP/TCP at real "
         "time from gst-rtsp-server on loopback (benchmarks/rtsp_file_server.py, which shares the cores). "
         "*achieved* = samples per second and camera the pipeline took (live readers keep the newest "
         "sample, so a slow loop drops samples rather than queueing); *inferred* = those that went through "
