@@ -107,6 +107,11 @@ def checkpoint_from_onnx(
     arch = arch or arch_of(metadata)
     imgsz = info.imgsz[0]
     weights = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    # the exporter stores identical tensors once (biases still at their initial value, say) and
+    # gives the others as Identity nodes of it: follow those names to the stored tensor
+    alias = {
+        n.output[0]: n.input[0] for n in proto.graph.node if n.op_type == "Identity" and n.input[0] in weights
+    }
 
     model = DetectionModel(arch, nc=len(info.names), verbose=False)
     model.names = dict(info.names)
@@ -114,14 +119,15 @@ def checkpoint_from_onnx(
     used: set[str] = set()
 
     def take(name: str, like: torch.Tensor) -> torch.Tensor:
-        if name not in weights:
+        stored = name if name in weights else alias.get(name, name)
+        if stored not in weights:
             raise ModelError(f"{onnx_path}: no tensor {name!r} for {arch} (is it that architecture?)")
-        value = torch.from_numpy(np.array(weights[name], dtype=np.float32))
+        value = torch.from_numpy(np.array(weights[stored], dtype=np.float32))
         if tuple(value.shape) != tuple(like.shape):
             raise ModelError(
                 f"{onnx_path}: {name} has shape {tuple(value.shape)}, {arch} expects {tuple(like.shape)}"
             )
-        used.add(name)
+        used.add(stored)
         return value
 
     fused: dict[str, Any] = {}
