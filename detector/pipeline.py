@@ -237,9 +237,9 @@ class Pipeline:
                     rt.reader.check_stall()
                 samples = self._collect()
                 if samples:
-                    batch = self._prepare(samples)  # the model starts on it now
+                    batch = self._prepare(samples)  # the model starts on this batch now,
                     if in_flight is not None:
-                        self._finish(in_flight)  # ... while this one is tracked and decided
+                        self._finish(in_flight)  # while the loop tracks and decides the previous one
                     in_flight = batch
                     if not self.overlap:
                         self._finish(in_flight)
