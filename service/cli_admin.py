@@ -24,6 +24,19 @@ def register(sub: Any) -> None:
     dev.add_argument("--pubkey", required=True, help="the device's Ed25519 public key (nce keys generate)")
     dev.add_argument("--token-out", default=None, help="also write the token to this file (mode 0600)")
     dev.set_defaults(func=_add_device)
+    for action, what in (("disable-device", "refuse an edge box's token and packages from now on"),
+                         ("enable-device", "accept a disabled edge box again")):  # fmt: skip
+        toggle = inner.add_parser(action, help=what)
+        toggle.add_argument("--db", default=None)
+        toggle.add_argument("--device-id", required=True)
+        toggle.set_defaults(func=_set_device_enabled, enabled=action == "enable-device")
+    rotate = inner.add_parser(
+        "new-device-token", help="replace a device's API token; prints the new one once"
+    )
+    rotate.add_argument("--db", default=None)
+    rotate.add_argument("--device-id", required=True)
+    rotate.add_argument("--token-out", default=None, help="also write the token to this file (mode 0600)")
+    rotate.set_defaults(func=_new_device_token)
     user = inner.add_parser("add-user", help="add an operator, supervisor or admin")
     user.add_argument("--db", default=None)
     user.add_argument("--username", required=True)
@@ -59,14 +72,41 @@ def _add_device(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise Invalid(f"{args.pubkey}: cannot read the public key: {exc.strerror}") from exc
     token: str = _with_session(args.db, lambda s: add_device(s, device_id=args.device_id, public_key=key))
-    if args.token_out:
-        import os
-
-        fd = os.open(args.token_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(token + "\n")
+    _write_token(args.token_out, token)
     print(token)
     print(f"device {args.device_id} enrolled; the token above is shown once (stored hashed)", file=sys.stderr)
+    return 0
+
+
+def _write_token(path: str | None, token: str) -> None:
+    if path:
+        import os
+
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(token + "\n")
+
+
+def _set_device_enabled(args: argparse.Namespace) -> int:
+    from service.crud.identities import set_device_enabled
+
+    changed = _with_session(
+        args.db, lambda s: set_device_enabled(s, device_id=args.device_id, enabled=args.enabled)
+    )
+    state = "enabled" if args.enabled else "disabled"
+    print(f"device {args.device_id} {state}" + ("" if changed else " (it already was)"), file=sys.stderr)
+    return 0
+
+
+def _new_device_token(args: argparse.Namespace) -> int:
+    from service.crud.identities import new_device_token
+
+    token: str = _with_session(args.db, lambda s: new_device_token(s, device_id=args.device_id))
+    _write_token(args.token_out, token)
+    print(token)
+    print(
+        f"device {args.device_id}: new token above, shown once; the old one no longer works", file=sys.stderr
+    )
     return 0
 
 

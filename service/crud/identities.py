@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from nce.manifest import ManifestError, load_public_key, public_key_b64
 from service.auth import Principal
 from service.db import begin_write
-from service.errors import Conflict, Invalid, Unauthorized
+from service.errors import Conflict, Invalid, NotFound, Unauthorized
 from service.models import AuthSession, Client, Device, User, utcnow
 from service.schemas.common import USER_ROLES
 from service.security import hash_password, new_token, token_hash, verify_password
@@ -45,6 +45,34 @@ def add_device(session: Session, *, device_id: str, public_key: bytes) -> str:
         raise Conflict(f"device {device_id} is already enrolled")
     token = new_token("device")
     session.add(Device(device_id=device_id, public_key=key_b64, token_hash=token_hash(token)))
+    session.commit()
+    return token
+
+
+def _device(session: Session, device_id: str) -> Device:
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound(f"no device {device_id!r} is enrolled")
+    return device
+
+
+def set_device_enabled(session: Session, *, device_id: str, enabled: bool) -> bool:
+    """Disable an edge box (a stolen or retired one: its token and packages are refused at once) or
+    enable it again; returns whether anything changed. Its key and hash chain are kept. Commits."""
+    begin_write(session)
+    device = _device(session, device_id)
+    changed = device.enabled != enabled
+    device.enabled = enabled
+    session.commit()
+    return changed
+
+
+def new_device_token(session: Session, *, device_id: str) -> str:
+    """Give a device a new API token (shown once, stored hashed); the old one stops working. Commits."""
+    begin_write(session)
+    device = _device(session, device_id)
+    token = new_token("device")
+    device.token_hash = token_hash(token)
     session.commit()
     return token
 

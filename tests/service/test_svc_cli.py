@@ -203,3 +203,39 @@ def test_migrations_match_the_models(db_url):
     finally:
         engine.dispose()
     assert diff == []
+
+
+def test_a_disabled_device_and_an_old_token_are_refused_at_once(api, tmp_path, capsys):
+    """A stolen edge box: disable it (its token and packages are refused, nothing of it is lost), then
+    enable it with a new token (the old one stays dead)."""
+    edge = api.device("edge-stolen")
+    assert edge.post(api.client, edge.package()).status_code in (200, 201)
+    assert nce_main(["admin", "disable-device", "--db", api.url, "--device-id", "edge-stolen"]) == 0
+    assert "disabled" in capsys.readouterr().err
+    second = edge.package()
+    refused = edge.post(api.client, second)
+    assert refused.status_code == 401, refused.text
+    assert api.client.get("/api/v1/auth/me", headers=edge.headers).status_code == 401
+    # the same again changes nothing and says so
+    assert nce_main(["admin", "disable-device", "--db", api.url, "--device-id", "edge-stolen"]) == 0
+    assert "already was" in capsys.readouterr().err
+
+    token_file = tmp_path / "edge.token"
+    args = ["--db", api.url, "--device-id", "edge-stolen"]
+    assert nce_main(["admin", "new-device-token", *args, "--token-out", str(token_file)]) == 0
+    new = capsys.readouterr().out.strip()
+    assert new.startswith("nced_") and token_file.read_text().strip() == new
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert nce_main(["admin", "enable-device", *args]) == 0
+    assert api.client.get("/api/v1/auth/me", headers=edge.headers).status_code == 401, "the old token"
+    edge.token = new
+    again = edge.post(api.client, second)
+    assert again.status_code in (200, 201), again.text
+    assert second.manifest.sequence == 2, "the refused package goes in with its own place in the chain"
+
+
+@pytest.mark.parametrize("action", ["disable-device", "enable-device", "new-device-token"])
+def test_device_actions_on_an_unknown_device_are_one_line(api, capsys, action):
+    assert nce_main(["admin", action, "--db", api.url, "--device-id", "edge-none"]) == 2
+    err = capsys.readouterr().err
+    assert "no device 'edge-none' is enrolled" in err and "Traceback" not in err
