@@ -35,6 +35,12 @@ def register(subparsers: Any) -> None:
         default=None,
         help="architecture yaml of an .onnx --model (default: read from its export metadata)",
     )
+    t.add_argument(
+        "--warmup-epochs",
+        type=float,
+        default=None,
+        help="learning-rate warm-up (Ultralytics' default 3; 0.5-1 suits a fine-tune of trained weights)",
+    )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--workers", type=int, default=2)
@@ -111,6 +117,7 @@ def _train(args: argparse.Namespace) -> int:
             cache=not args.no_cache,
             threads=args.threads,
             arch=args.arch,
+            warmup_epochs=args.warmup_epochs,
         )
     if args.json:
         print(res.model_dump_json(indent=2))

@@ -137,6 +137,7 @@ def train(
     patience: int = 100,
     threads: int | None = None,
     arch: str | None = None,
+    warmup_epochs: float | None = None,
 ) -> TrainResult:
     """Train a detector on a YOLO ``data.yaml``: from scratch (``model`` an architecture yaml), or
     fine-tune Ultralytics weights (``.pt``) or an exported NCE model (``.onnx``, e.g. the shipped
@@ -180,6 +181,7 @@ def train(
         pretrained=model.endswith(".pt"),
         cache=cache,
         patience=patience,
+        **({} if warmup_epochs is None else {"warmup_epochs": warmup_epochs}),
         project=str(Path(out).resolve()),
         name=name,
         exist_ok=True,

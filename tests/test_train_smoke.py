@@ -82,6 +82,7 @@ def test_synth_train_export_eval(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert rebuilt.max_abs_diff < 1e-2 and rebuilt.tensors > 100
     tune = ["model", "train", "--data", str(ds / "data.yaml"), "--model", str(onnx_path), "--epochs", "1"]
     tune += ["--imgsz", "64", "--batch", "4", "--workers", "0", "--threads", "1", "--arch", "yolo11n.yaml"]
+    tune += ["--warmup-epochs", "0.5"]
     assert main([*tune, "--out", str(tmp_path / "runs"), "--name", "tuned", "--json"]) == 0
     tuned = json.loads(_last_json(capsys, None))
     assert Path(tuned["weights"]).is_file() and (tmp_path / "runs" / "tuned.from-onnx.pt").is_file()
