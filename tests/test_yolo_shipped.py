@@ -57,7 +57,7 @@ def test_what_the_model_says_about_itself(rect: YoloDetector) -> None:
     info = rect.info
     assert info.names == NAMES
     assert tuple(info.names.values()) == CLASSES, "the synth classes, in class-id order"
-    assert info.imgsz == (384, 384)
+    assert info.imgsz == (480, 480)
     assert info.stride == 32
     assert (info.task, info.end2end, info.input_dtype) == ("detect", False, "float32")
     assert info.dynamic_hw and info.static_batch is None
@@ -68,8 +68,8 @@ def test_what_the_model_says_about_itself(rect: YoloDetector) -> None:
 @pytest.mark.parametrize(
     ("use_rect", "input_hw", "anchors"),
     [
-        (False, (384, 384), 48 * 48 + 24 * 24 + 12 * 12),  # strides 8, 16, 32
-        (True, (288, 384), 36 * 48 + 18 * 24 + 9 * 12),
+        (False, (480, 480), 60 * 60 + 30 * 30 + 15 * 15),  # strides 8, 16, 32
+        (True, (384, 480), 48 * 60 + 24 * 30 + 12 * 15),
     ],
 )
 def test_output_layout(
@@ -97,7 +97,7 @@ def test_rect_and_square_find_the_same_things(
     street_frame: tuple[np.ndarray, list[tuple[str, tuple[int, int, int, int]]]],
 ) -> None:
     img, placed = street_frame
-    assert rect.preprocess([img])[0].shape == (1, 3, 288, 384)
+    assert rect.preprocess([img])[0].shape == (1, 3, 384, 480)
     sq, rc = square.detect([img])[0], rect.detect([img])[0]
     confident = sq.confidence > CONFIDENT
     assert confident.sum() >= 3, f"the frame should hold confident detections, got {sq.confidence}"
