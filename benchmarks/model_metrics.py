@@ -24,7 +24,6 @@ from detector.yolo import file_sha256
 
 SETS = ("synth-v1", "synth-v2", "synth-v3", "synth-v4")
 HELD_OUT_FROM = 480  # vtest.avi frames 0-479 (every 4th) are training backgrounds
-SITE_CONF = DEFAULT_CONF
 
 
 def measure(model: Path, data_root: Path, sets: list[str]) -> dict[str, Any]:
@@ -39,7 +38,7 @@ def measure(model: Path, data_root: Path, sets: list[str]) -> dict[str, Any]:
         out[f"eval-{name.removeprefix('synth-')}-val"] = report.model_dump()
         print(f"{name} val: mAP50 {report.map50:.3f}, mAP50-95 {report.map50_95:.3f}", file=sys.stderr)
     for part, start in (("all", 0), ("heldout", HELD_OUT_FROM)):
-        for conf in (0.25, SITE_CONF):
+        for conf in (0.25, DEFAULT_CONF):
             rep = fp_check(model, None, conf=conf, start=start, progress=True)
             out[f"fp-vtest-{part}-{round(conf * 100):03d}"] = rep.model_dump()
             worst = max(rep.per_class.items(), key=lambda kv: kv[1].per_100_frames)

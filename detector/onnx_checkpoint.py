@@ -28,9 +28,8 @@ import numpy.typing as npt
 from pydantic import BaseModel
 
 from detector.errors import DataError, ModelError
+from detector.evaluation import IMAGE_SUFFIXES
 from detector.yolo import YoloDetector
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 class CheckpointReport(BaseModel):
@@ -103,8 +102,7 @@ def checkpoint_from_onnx(
     detector = YoloDetector(Path(onnx_path), providers=["CPUExecutionProvider"], rect=False)
     info = detector.info
     proto = onnx.load(str(onnx_path))
-    metadata = {p.key: p.value for p in proto.metadata_props}
-    arch = arch or arch_of(metadata)
+    arch = arch or arch_of(info.metadata)
     imgsz = info.imgsz[0]
     weights = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
     # the exporter stores identical tensors once (biases still at their initial value, say) and
@@ -201,8 +199,8 @@ def checkpoint_from_onnx(
             "model": model,
             "train_args": {"imgsz": imgsz, "task": "detect"},
             "epoch": -1,
-            "date": metadata.get("date"),
-            "version": metadata.get("version"),
+            "date": info.metadata.get("date"),
+            "version": info.metadata.get("version"),
             "from_onnx": str(onnx_path),
         },
         dest,
