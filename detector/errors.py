@@ -4,6 +4,7 @@
 
     DetectorError (nce.errors.NceError)
     ├── ConfigError          a site config that does not load; carries every problem found
+    ├── UnknownCameraError   a camera id the loaded site config does not have (also a LookupError)
     ├── ModelError           a model file that is missing, not ONNX, not a detect model, …
     │   └── ProviderError    execution providers asked for are not the ones in use
     ├── SourceError          a camera or file that cannot be opened or read
@@ -43,6 +44,10 @@ class ConfigError(DetectorError):
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = problems
         super().__init__("; ".join(str(p) for p in problems))
+
+
+class UnknownCameraError(DetectorError, LookupError):
+    """A camera id the site config does not have: ``unknown camera 'x'; known: a, b``."""
 
 
 class ModelError(DetectorError):

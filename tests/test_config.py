@@ -6,14 +6,24 @@ import copy
 import datetime as dt
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from detector.config import Exemption, TimeWindow, load_site_config, parse_site_config
-from detector.errors import ConfigError
+from detector.config import (
+    WEEKDAYS,
+    ZONE_KINDS,
+    Exemption,
+    TimeWindow,
+    Weekday,
+    ZoneKind,
+    load_site_config,
+    parse_site_config,
+)
+from detector.errors import ConfigError, DetectorError, UnknownCameraError
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "configs" / "site.example.yaml"
@@ -297,3 +307,41 @@ def test_ffmpeg_capture_options_keep_the_operators_own(
 
     monkeypatch.setattr(sources, "_USER_CAPTURE_OPTIONS", user)
     assert sources.capture_options(probe) == expected
+
+
+def test_camera_lookup_names_the_unknown_and_the_known() -> None:
+    data = example()
+    data["cameras"].append({**copy.deepcopy(data["cameras"][0]), "id": "cam-02", "zones": []})
+    config = parse_site_config(data)
+    assert config.camera("cam-02").id == "cam-02"
+    with pytest.raises(UnknownCameraError) as info:
+        config.camera("cam-x")
+    assert str(info.value) == "unknown camera 'cam-x'; known: cam-01, cam-02"
+    assert isinstance(info.value, DetectorError) and isinstance(info.value, LookupError)
+
+
+@pytest.mark.parametrize(
+    ("vocabulary", "literal", "values"),
+    [
+        (ZONE_KINDS, ZoneKind, ("shop_frontage", "sidewalk", "road", "no_ads")),
+        (WEEKDAYS, Weekday, ("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
+    ],
+)
+def test_vocabulary_is_its_literal_type(
+    vocabulary: tuple[str, ...], literal: Any, values: tuple[str, ...]
+) -> None:
+    assert vocabulary == typing.get_args(literal) == values
+
+
+@pytest.mark.parametrize(
+    "spelled_out",
+    ['"shop_frontage", "sidewalk", "road", "no_ads"', '"mon", "tue", "wed", "thu", "fri", "sat", "sun"'],
+)
+def test_vocabulary_is_spelled_out_once(spelled_out: str) -> None:
+    places = [
+        str(path.relative_to(ROOT))
+        for package in ("detector", "service", "nce")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if spelled_out in path.read_text(encoding="utf-8")
+    ]
+    assert len(places) == 1, places

@@ -1,0 +1,51 @@
+"""What every section of the site config shares: the strict base model, ids and times of day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def parse_hhmm(value: Any) -> dt.time:
+    """A local time of day from ``"HH:MM"`` (or YAML 1.1's sexagesimal reading of an unquoted one)."""
+    if isinstance(value, dt.time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 18:00 as the sexagesimal integer 1080
+        hours, minutes = divmod(value, 60)
+        if 0 <= hours < 24:
+            return dt.time(hours, minutes)
+    if isinstance(value, str):
+        m = _HHMM.match(value.strip())
+        if m:
+            return dt.time(int(m.group(1)), int(m.group(2)))
+    raise ValueError(f'expected a time of day "HH:MM" (00:00..23:59), got {value!r}')
+
+
+def check_id(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(
+            f"expected an id of 1-64 letters, digits, '.', '_' or '-' (not starting with a symbol), "
+            f"got {value!r}"
+        )
+    return value
+
+
+TimeOfDay = Annotated[
+    dt.time,
+    Field(description='local time of day, "HH:MM"'),
+    WithJsonSchema({"type": "string", "pattern": _HHMM.pattern}),
+]
+Id = Annotated[str, AfterValidator(check_id), WithJsonSchema({"type": "string", "pattern": _ID.pattern})]
+
+
+class ConfigModel(BaseModel):
+    """Base of every section: unknown keys are errors and a loaded config is a frozen value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -1,0 +1,53 @@
+"""Cameras: where each stream comes from, how often it is sampled, and its zones."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from detector.config.base import ConfigModel, Id
+from detector.config.zones import Zone
+
+
+class Location(ConfigModel):
+    """Where a camera stands (WGS-84); evidence packages carry it."""
+
+    lat: float = Field(ge=-90, le=90, title="Latitude", description="degrees north", examples=[31.4045])
+    lon: float = Field(ge=-180, le=180, title="Longitude", description="degrees east", examples=[121.4890])
+    address: str | None = Field(
+        None,
+        title="Address",
+        description="a street address for people",
+        examples=["宝山区 友谊路 100 号 对面"],
+    )
+
+
+class Camera(ConfigModel):
+    """One camera: its stream, its sampling rate and the zones drawn on its frame."""
+
+    id: Id = Field(
+        title="Camera id", description="unique; hits, topics and cases name it", examples=["cam-01"]
+    )
+    name: str = Field(title="Name", description="a name for people", examples=["友谊路 东口"])
+    source: str = Field(
+        title="Source",
+        description="rtsp:// URL or a video file path",
+        examples=["rtsp://127.0.0.1:8554/cam-01"],
+    )
+    location: Location | None = Field(None, title="Location", description="where the camera stands")
+    detect_fps: float = Field(
+        2.0,
+        gt=0.0,
+        le=30.0,
+        title="Detection rate",
+        description="frames per second sampled for detection (1-5 is plenty for things that stay)",
+    )
+    recheck_s: float = Field(
+        10.0,
+        gt=0.0,
+        title="Re-check interval",
+        description="re-infer at least this often even when the change gate sees nothing",
+    )
+    enabled: bool = Field(True, title="Enabled", description="false: kept in the config but not run")
+    zones: list[Zone] = Field(
+        default_factory=list, title="Zones", description="the zones on this camera's frame"
+    )

@@ -1,0 +1,82 @@
+"""The detection model section: which ONNX file, which execution providers, which thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from detector.config.base import ConfigModel
+
+# The detector classes of the project's own model (ARCHITECTURE.md §2); rules map them to violations.
+DETECTOR_CLASSES: tuple[str, ...] = (
+    "stall",
+    "goods",
+    "umbrella",
+    "banner",
+    "ad_board",
+    "poster",
+    "garbage",
+    "person",
+)
+
+# The detection threshold `nce run` applies unless a site sets `model.conf`; `nce detect` and
+# `nce model fpcheck` default to it too (Ultralytics' predict default, 0.25, is what the library class
+# and the precision/recall columns of `nce model eval` use, for comparison with Ultralytics).
+DEFAULT_CONF = 0.35
+
+
+class ModelSettings(ConfigModel):
+    """The detector: one ONNX Runtime session shared by all cameras, frames batched."""
+
+    path: Path = Field(
+        title="Model file",
+        description="an Ultralytics detect export (.onnx): YOLOv8/11 layout or end-to-end",
+        examples=["models/street-v1.onnx"],
+    )
+    providers: list[str] = Field(
+        default_factory=lambda: ["CPUExecutionProvider"],
+        min_length=1,
+        title="Execution providers",
+        description=(
+            "ONNX Runtime execution providers in order of preference, e.g. "
+            "[TensorrtExecutionProvider, CUDAExecutionProvider]; each must be in use (see allow_fallback)"
+        ),
+    )
+    conf: float = Field(
+        DEFAULT_CONF,
+        gt=0.0,
+        le=1.0,
+        title="Score threshold",
+        description="detection score threshold (the product's default: 0.35)",
+    )
+    iou: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        title="NMS IoU",
+        description="IoU above which non-maximum suppression merges boxes",
+    )
+    allow_fallback: bool = Field(
+        False,
+        title="Allow provider fallback",
+        description="warn instead of failing when a provider asked for is not in use",
+    )
+    intra_op_threads: int = Field(
+        0, ge=0, title="Intra-op threads", description="ONNX Runtime intra-op threads (0: its default)"
+    )
+    inter_op_threads: int = Field(
+        0, ge=0, title="Inter-op threads", description="ONNX Runtime inter-op threads (0: its default)"
+    )
+    max_batch: int = Field(
+        8, ge=1, le=64, title="Largest batch", description="most frames in one inference batch"
+    )
+    rect: bool | None = Field(
+        None,
+        title="Rectangular letterbox",
+        description=(
+            "letterbox each batch to the smallest stride multiple that holds its frames (Ultralytics' "
+            "rect; 768x576 at 384 → 288x384) instead of the square imgsz; null: on for a dynamic-shape "
+            "export, off for a static one (true there is an error)"
+        ),
+    )

@@ -1,0 +1,164 @@
+"""The whole site config (:class:`SiteConfig`) and the checks across its sections."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+
+from detector.config.base import ConfigModel, Id
+from detector.config.camera import Camera
+from detector.config.device import Device
+from detector.config.evidence import EvidenceSettings
+from detector.config.model import ModelSettings
+from detector.config.mqtt import Mqtt
+from detector.config.rules import Rule
+from detector.config.shops import Shop
+from detector.config.uplink import Uplink
+from detector.errors import ConfigProblem, UnknownCameraError
+
+
+class Site(ConfigModel):
+    """The site this box watches: its id, its name and the time zone its schedules use."""
+
+    id: Id = Field(title="Site id", description="hits, packages and cases name it", examples=["baoshan-demo"])
+    name: str = Field(title="Name", description="a name for people", examples=["宝山区 示范路段"])
+    timezone: str = Field(
+        "Asia/Shanghai",
+        title="Time zone",
+        description="IANA time zone of active_hours and exemptions",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"expected an IANA time zone such as Asia/Shanghai, got {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SiteConfig(ConfigModel):
+    """A site config: what ``nce config check``, ``nce run`` and ``nce demo`` read."""
+
+    site: Site = Field(title="Site", description="the site this box watches")
+    model: ModelSettings = Field(title="Model", description="the detection model and how it runs")
+    shops: list[Shop] = Field(
+        default_factory=list, title="Shops", description="the 一店一码 registry the zones point at"
+    )
+    cameras: list[Camera] = Field(min_length=1, title="Cameras", description="the cameras this box reads")
+    rules: list[Rule] = Field(
+        min_length=1, title="Rules", description="which classes in which zones make which violation"
+    )
+    device: Device | None = Field(
+        None, title="Device", description="this edge box; it signs every evidence package"
+    )
+    uplink: Uplink | None = Field(
+        None,
+        title="Uplink",
+        description="where hits and evidence go; null: only write files with `nce run --out`",
+    )
+    mqtt: Mqtt | None = Field(
+        None, title="MQTT alerts", description="live alerts for wall displays (docs/delivery.md); null: none"
+    )
+    evidence: EvidenceSettings = Field(
+        default_factory=EvidenceSettings, title="Evidence", description="evidence packages"
+    )
+
+    def shop(self, shop_id: str | None) -> Shop | None:
+        return next((s for s in self.shops if s.id == shop_id), None) if shop_id else None
+
+    def camera(self, camera_id: str) -> Camera:
+        """The camera with this id; :class:`UnknownCameraError` when the config has none."""
+        for camera in self.cameras:
+            if camera.id == camera_id:
+                return camera
+        known = ", ".join(c.id for c in self.cameras)
+        raise UnknownCameraError(f"unknown camera {camera_id!r}; known: {known}")
+
+    def outbox_path(self) -> Path:
+        """Where this box keeps its outbox."""
+        if self.uplink is not None and self.uplink.outbox_file is not None:
+            return self.resolve(self.uplink.outbox_file)
+        device = self.device.id if self.device else self.site.id
+        return self.resolve(Path("var") / "outbox" / f"{device}.sqlite")
+
+    def edge_data_dir(self) -> Path:
+        """Without ``--out``: where ``nce run`` keeps hits.jsonl and evidence/ for delivery."""
+        if self.uplink is not None and self.uplink.data_dir is not None:
+            return self.resolve(self.uplink.data_dir)
+        device = self.device.id if self.device else self.site.id
+        return self.resolve(Path("var") / "edge" / device)
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the config, relative to the working directory unless absolute."""
+        return path if path.is_absolute() else Path.cwd() / path
+
+
+def _duplicates(values: Iterable[str]) -> set[str]:
+    return {v for v, n in Counter(values).items() if n > 1}
+
+
+def cross_check(config: SiteConfig, file: str) -> list[ConfigProblem]:
+    """Checks across sections that a single field cannot make."""
+    problems: list[ConfigProblem] = []
+    shop_ids = {s.id for s in config.shops}
+    for dup in sorted(_duplicates(s.id for s in config.shops)):
+        idx = [i for i, s in enumerate(config.shops) if s.id == dup][1]
+        problems.append(ConfigProblem(file, f"shops[{idx}].id", f"duplicate shop id {dup!r}"))
+    for dup in sorted(_duplicates(c.id for c in config.cameras)):
+        idx = [i for i, c in enumerate(config.cameras) if c.id == dup][1]
+        problems.append(ConfigProblem(file, f"cameras[{idx}].id", f"duplicate camera id {dup!r}"))
+    seen_zone: dict[str, str] = {}
+    for ci, cam in enumerate(config.cameras):
+        for zi, zone in enumerate(cam.zones):
+            path = f"cameras[{ci}].zones[{zi}]"
+            if zone.id in seen_zone:
+                problems.append(
+                    ConfigProblem(
+                        file, f"{path}.id", f"duplicate zone id {zone.id!r} (also in {seen_zone[zone.id]})"
+                    )
+                )
+            seen_zone.setdefault(zone.id, path)
+            if zone.kind == "shop_frontage" and not zone.shop_id:
+                problems.append(
+                    ConfigProblem(file, f"{path}.shop_id", "a shop_frontage zone must name its shop")
+                )
+            if zone.shop_id and zone.shop_id not in shop_ids:
+                known = ", ".join(sorted(shop_ids)) or "none"
+                problems.append(
+                    ConfigProblem(
+                        file,
+                        f"{path}.shop_id",
+                        f"unknown shop {zone.shop_id!r} (shops: {known})",
+                    )
+                )
+    if config.uplink is not None and config.device is None:
+        problems.append(
+            ConfigProblem(
+                file, "uplink", "delivery sends signed evidence: set device.id and device.key_file too"
+            )
+        )
+    return problems
+
+
+def config_warnings(config: SiteConfig) -> list[str]:
+    """Things that load but are probably not what was meant."""
+    warnings = []
+    used_kinds = {z.kind for c in config.cameras for z in c.zones}
+    for ri, rule in enumerate(config.rules):
+        for k in rule.zone_kinds:
+            if k not in used_kinds:
+                warnings.append(f"rules[{ri}].zone_kinds: no camera has a zone of kind {k!r}")
+    for ci, cam in enumerate(config.cameras):
+        if not cam.zones:
+            warnings.append(f"cameras[{ci}].zones: camera {cam.id!r} has no zones, so it finds nothing")
+    return warnings
