@@ -1,4 +1,4 @@
-"""``nce config check FILE``: validate a site config and summarise it."""
+"""``nce config``: check a site config (``check FILE``), print its JSON Schema (``schema``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from detector.config import config_warnings, load_site_config
+from detector.config.generate import schema_text
 from detector.errors import ConfigError
 
 
@@ -17,6 +18,13 @@ def register(sub: Any) -> None:
     check = inner.add_parser("check", help="validate a site config; list every problem")
     check.add_argument("file", help="site config YAML")
     check.set_defaults(func=_check)
+    schema = inner.add_parser("schema", help="print the site config's JSON Schema")
+    schema.set_defaults(func=_schema)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(schema_text())
+    return 0
 
 
 def _check(args: argparse.Namespace) -> int:
