@@ -4,8 +4,9 @@ For each rule and each of the camera's zones whose kind the rule names there is 
 slot holds at most one hit at a time: two objects in one zone make one hit per zone + violation.
 
 - An object is in a zone when the bottom-centre of its box (where it stands) is inside the polygon
-  (0..1 coordinates scaled to the frame; a point on the edge counts as inside). Its class must be
-  one of the rule's, its score ≥ ``min_score`` and its box area ≥ ``min_area_px``.
+  (0..1 coordinates scaled to the frame; a point on the edge counts as inside; see
+  :mod:`detector.zones`). Its class must be one of the rule's, its score ≥ ``min_score`` and its box
+  area ≥ ``min_area_px``.
 - A hit *opens* at the first sample with a matching object, and *confirms* once its dwell (presence,
   gaps shorter than ``grace_s`` included) reaches ``min_dwell_s``. A confirmed hit sends
   *still_present* every ``update_interval_s`` while the object stays. A hit *clears* when the zone has
@@ -26,28 +27,16 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
-import numpy.typing as npt
 
 from detector.config import Camera, Rule, SiteConfig, Zone
 from detector.detections import Detections
 from detector.events import EventKind, Frame, HitEvent
+from detector.zones import PolygonZone
 
 log = logging.getLogger(__name__)
 
 _EPS = 1e-6  # sums of sample intervals are not exact: 0.2 * 5 must count as 1.0
-
-
-def anchors_in_polygon(
-    anchors: npt.NDArray[np.float32], polygon01: npt.NDArray[np.float32], frame_hw: tuple[int, int]
-) -> npt.NDArray[np.bool_]:
-    """Which ``(n, 2)`` pixel points lie inside (or on the edge of) a 0..1 polygon on a frame."""
-    h, w = frame_hw
-    contour = (polygon01 * np.array([w, h], dtype=np.float32)).reshape(-1, 1, 2)
-    return np.array(
-        [cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in anchors], dtype=bool
-    )
 
 
 @dataclass
@@ -71,7 +60,6 @@ class _Hit:
 class _Slot:
     rule: Rule
     zone: Zone
-    polygon01: npt.NDArray[np.float32]
     class_ids: frozenset[int]
     hit: _Hit | None = field(default=None)
 
@@ -86,6 +74,7 @@ class RuleEngine:
         self.names = names
         self._last_frame_utc: dt.datetime | None = None
         self.slots: list[_Slot] = []
+        self.masks: dict[str, PolygonZone] = {}  # by zone id, made when a frame's size is first known
         by_name: dict[str, set[int]] = {}
         for cid, name in names.items():
             by_name.setdefault(name, set()).add(cid)
@@ -101,8 +90,7 @@ class RuleEngine:
             ids = frozenset(i for c in rule.classes for i in by_name.get(c, ()))
             for zone in camera.zones:
                 if zone.kind in rule.zone_kinds:
-                    poly = np.asarray(zone.polygon, dtype=np.float32)
-                    self.slots.append(_Slot(rule, zone, poly, ids))
+                    self.slots.append(_Slot(rule, zone, ids))
 
     @property
     def open_hits(self) -> int:
@@ -116,6 +104,14 @@ class RuleEngine:
             return True
         return any(ex.applies(local) for ex in slot.zone.exemptions)
 
+    def zone(self, zone: Zone, frame_hw: tuple[int, int]) -> PolygonZone:
+        """The zone's mask for frames of this size: made once, again only when the size changes."""
+        resolution_wh = (frame_hw[1], frame_hw[0])
+        mask = self.masks.get(zone.id)
+        if mask is None or mask.resolution_wh != resolution_wh:
+            mask = self.masks[zone.id] = PolygonZone(zone.polygon, resolution_wh)
+        return mask
+
     def matching(self, slot: _Slot, detections: Detections, frame_hw: tuple[int, int]) -> Detections:
         """The detections that count for a slot (class, score, area, anchor inside the zone)."""
         if not len(detections):
@@ -125,9 +121,7 @@ class RuleEngine:
         keep &= detections.confidence >= rule.min_score
         keep &= detections.area >= rule.min_area_px
         if keep.any():
-            idx = np.flatnonzero(keep)
-            inside = anchors_in_polygon(detections.bottom_center[idx], slot.polygon01, frame_hw)
-            keep[idx[~inside]] = False
+            keep &= self.zone(slot.zone, frame_hw).trigger(detections)
         return detections[keep]
 
     def update(self, detections: Detections, frame: Frame) -> list[HitEvent]:

@@ -13,8 +13,9 @@ import pytest
 from detector.config import parse_site_config
 from detector.detections import Detections
 from detector.events import Frame
-from detector.rules import RuleEngine, anchors_in_polygon
+from detector.rules import RuleEngine
 from detector.tracker import IouTracker
+from detector.zones import anchors_in_polygon
 
 NAMES = {0: "stall", 1: "goods", 2: "banner", 3: "person"}
 CLASS = {v: k for k, v in NAMES.items()}
