@@ -1,6 +1,6 @@
 """The app factory: ``create_app(settings)``.
 
-The console (issue 8) mounts its own router and static files on the returned app::
+The console mounts its own router and static files on the returned app::
 
     app = create_app(settings)
     app.include_router(console_router)
