@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from detector.config_file import read_site_yaml
 from detector.errors import ConfigError, ConfigProblem
 from nce.hits import Violation
 
@@ -539,7 +540,7 @@ def load_site_config(path: str | Path) -> SiteConfig:
     if not p.is_file():
         raise ConfigError([ConfigProblem(file, "", "no such file")])
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = read_site_yaml(p)
     except UnicodeDecodeError as exc:
         raise ConfigError([ConfigProblem(file, "", f"not UTF-8 text ({exc.reason})")]) from None
     except yaml.YAMLError as exc:
