@@ -29,11 +29,11 @@ system:
 	fi
 
 lint: venv
-	$(BIN)/ruff check nce detector service tests benchmarks
-	$(BIN)/ruff format --check nce detector service tests benchmarks
+	$(BIN)/ruff check nce detector modeling service demo tests benchmarks
+	$(BIN)/ruff format --check nce detector modeling service demo tests benchmarks
 
 typecheck: venv
-	$(BIN)/mypy nce detector service
+	$(BIN)/mypy nce detector modeling service demo
 
 pytest: venv system data
 	$(BIN)/pytest -q

@@ -75,8 +75,8 @@ def scenario(seed: int, duration: float) -> Path:
 
 def heldout_vtest(duration: float) -> tuple[Path, dict[str, Any]]:
     """vtest.avi from VTEST_TRAIN_FRAMES on, ping-ponged to ``duration`` s, H.264; cached."""
-    from detector.synth.backgrounds import VTEST_TRAIN_FRAMES
-    from detector.synth.scenario import pingpong_index
+    from modeling.synth.backgrounds import VTEST_TRAIN_FRAMES
+    from modeling.synth.scenario import pingpong_index
 
     out = CACHE / f"vtest-heldout-{duration:g}s.mp4"
     cap = cv2.VideoCapture(str(VTEST))
@@ -312,7 +312,7 @@ def main() -> None:
             file=sys.stderr,
         )
     if not (args.quick or args.no_vtest):
-        from detector.synth.scenario import site_config
+        from modeling.synth.scenario import site_config
 
         video, info = heldout_vtest(args.duration)
         config = site_config(str(video), str(model))

@@ -134,7 +134,7 @@ class RtspServer:
 
 def site_config(model: Path, url: str, cameras: int, detect_fps: float) -> dict[str, Any]:
     """The scenario suite's zones and rules on ``cameras`` cameras of the same stream."""
-    from detector.synth.scenario import site_config as scenario_config
+    from modeling.synth.scenario import site_config as scenario_config
 
     doc = scenario_config(url, str(model))
     cam = doc["cameras"][0]

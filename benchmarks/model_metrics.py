@@ -19,8 +19,8 @@ from typing import Any
 
 from benchmarks.common import ROOT
 from detector.config import DEFAULT_CONF
-from detector.evaluation import evaluate_dataset, fp_check
 from detector.yolo import file_sha256
+from modeling.evaluation import evaluate_dataset, fp_check
 
 SETS = ("synth-v1", "synth-v2", "synth-v3", "synth-v4")
 HELD_OUT_FROM = 480  # vtest.avi frames 0-479 (every 4th) are training backgrounds

@@ -3,7 +3,7 @@ measured from inside.
 
     python -m benchmarks.nce_probe STATS.json MAX_WARMUP_S WINDOW_S -- run --config F --duration S ...
 
-runs ``nce.cli.main`` on the arguments after ``--``; the one change is :func:`detector.cli_run.build_sinks`
+runs ``nce.cli.main`` on the arguments after ``--``; the one change is :func:`detector.cli.run.build_sinks`
 (the documented place where sinks are added), which here appends a :class:`Probe`. The probe opens
 its measuring window one second after every camera's stream is up (``nce_stream_up``), or after
 ``MAX_WARMUP_S``, and after ``WINDOW_S`` more seconds stops the run the way an operator would
@@ -135,7 +135,7 @@ def main(argv: list[str]) -> int:
     stats, warmup, window, sep, *nce_args = argv
     if sep != "--":
         raise SystemExit("usage: python -m benchmarks.nce_probe STATS.json MAX_WARMUP_S WINDOW_S -- run ...")
-    from detector import cli_run
+    from detector.cli import run as cli_run
     from nce.cli import main as nce_main
 
     original = cli_run.build_sinks

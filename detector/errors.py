@@ -8,7 +8,7 @@
     ├── ModelError           a model file that is missing, not ONNX, not a detect model, …
     │   └── ProviderError    execution providers asked for are not the ones in use
     ├── SourceError          a camera or file that cannot be opened or read
-    ├── DataError            synthetic data / training / evaluation inputs that are wrong
+    ├── DataError            synthetic data / training / evaluation inputs that are wrong (modeling/)
     └── EvidenceError        evidence packaging, keys and verification
 
 Third-party errors (ONNX Runtime, OpenCV, PyYAML, pydantic) are translated where they are caught,

@@ -19,19 +19,19 @@ from nce.errors import NceError
 # Modules that add sub-commands. Each is imported only when the command line needs it, so that
 # `nce detect` never pays for FastAPI and `nce serve` never pays for OpenCV.
 COMMAND_MODULES: dict[str, str] = {
-    "demo": "nce.demo",
-    "config": "detector.cli_config",
-    "detect": "detector.cli_detect",
-    "run": "detector.cli_run",
-    "outbox": "detector.cli_outbox",
-    "data": "detector.cli_data",
-    "model": "detector.cli_model",
-    "evidence": "detector.cli_evidence",
-    "keys": "detector.cli_keys",
-    "serve": "service.cli_serve",
-    "db": "service.cli_db",
-    "admin": "service.cli_admin",
-    "ledger": "service.cli_ledger",
+    "demo": "demo.run",
+    "config": "detector.cli.config",
+    "detect": "detector.cli.detect",
+    "run": "detector.cli.run",
+    "outbox": "detector.cli.outbox",
+    "data": "modeling.cli.data",
+    "model": "modeling.cli.model",
+    "evidence": "detector.cli.evidence",
+    "keys": "detector.cli.keys",
+    "serve": "service.cli.serve",
+    "db": "service.cli.db",
+    "admin": "service.cli.admin",
+    "ledger": "service.cli.ledger",
 }
 
 

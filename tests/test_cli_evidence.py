@@ -115,3 +115,45 @@ def test_verify_bad_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "evidence", "schema")
     assert code == 0 and json.loads(out)["title"] == "Manifest"
+
+
+def _deep_json(depth: int) -> bytes:
+    return b'{"schema_version": 1, "files": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+# (folder name, manifest.json bytes, what its one problem line says)
+MALFORMED_MANIFESTS: list[tuple[str, bytes, str]] = [
+    ("a-bad-json", b'{"schema_version": 1, "files": [', "manifest is not valid JSON"),
+    ("a-deep-json", _deep_json(100_000), "manifest is not valid JSON: nested too deeply"),
+    ("a-deep-json-within-the-decoder", _deep_json(500), "manifest is invalid"),
+    ("a-empty", b"", "manifest is not valid JSON"),
+    ("a-not-utf8", b'{"schema_version": 1, "kind": "\xff\xfe"}', "manifest is not valid JSON"),
+    ("a-list", b"[1, 2, 3]", "manifest must be a JSON object, got list"),
+    ("a-string", b'"manifest"', "manifest must be a JSON object, got str"),
+    ("a-old-schema", b'{"schema_version": "1"}', "unsupported manifest schema_version '1'"),
+    ("a-files-not-a-list", b'{"schema_version": 1, "files": "clip.mp4"}', "manifest is invalid: "),
+]
+
+
+@pytest.mark.parametrize("chain", [False, True], ids=["no-chain", "chain"])
+def test_verify_reports_each_malformed_manifest_and_goes_on(
+    tmp_path: Path, keys: Path, capsys: pytest.CaptureFixture[str], chain: bool
+) -> None:
+    """Malformed manifests among good packages: each is that package's problem, the others are
+    still verified (a tampered good package after them is found), exit 1 at the end."""
+    root = tmp_path / "ev"
+    folders = _chain(root, load_private_key(keys / "edge-01.key"), [1, 2, 3])
+    for name, raw, _ in MALFORMED_MANIFESTS:
+        (root / name).mkdir()
+        (root / name / MANIFEST_NAME).write_bytes(raw)
+    _flip_byte(folders[-1])  # sorted after every malformed one ("a-…" < "edge-…")
+    code, out, err = _run(capsys, "evidence", "verify", str(root), *(["--chain"] if chain else []))
+    assert code == 1 and err == ""
+    lines = out.splitlines()
+    for name, _, expected in MALFORMED_MANIFESTS:
+        mine = [line for line in lines if line.startswith(f"{name}: ")]
+        assert len(mine) == 1 and expected in mine[0], (name, mine)
+    assert f"{folders[-1].name}: file still-2-between.jpg hash mismatch" in lines
+    total = len(MALFORMED_MANIFESTS) + 1
+    assert lines[-1] == f"FAILED: {total} problem(s) in {len(MALFORMED_MANIFESTS) + 3} package(s)"
+    assert len(lines) == total + 1  # the good packages' chain is continuous: no chain problem

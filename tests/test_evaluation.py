@@ -11,7 +11,7 @@ import pytest
 from onnx_factory import constant_output_model, e2e_raw
 
 from detector.errors import DataError
-from detector.evaluation import (
+from modeling.evaluation import (
     IOU_THRESHOLDS,
     ImageResult,
     average_precision,
@@ -146,7 +146,7 @@ def _video(path: Path, n: int) -> Path:
 
 
 def test_fpcheck_counts_per_100_frames(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from detector.evaluation import fp_check
+    from modeling.evaluation import fp_check
 
     raw = e2e_raw([(8, 8, 24, 24, 0.9, 0), (30, 30, 50, 50, 0.2, 1)])
     model = constant_output_model(tmp_path / "m.onnx", raw, imgsz=(64, 64), names=NAMES, end2end=True)

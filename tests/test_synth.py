@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 from detector.errors import DataError
-from detector.synth import CLASSES
-from detector.synth.backgrounds import DEFAULT_DATA_DIR, Background, BackgroundPool, PhotoSpec
-from detector.synth.compose import Composer, warp_sprite, yolo_lines
-from detector.synth.dataset import synth_dataset
-from detector.synth.fonts import find_cjk_fonts
-from detector.synth.objects import DRAWERS
-from detector.synth.scenario import pingpong_index, render_scenario
+from modeling.synth import CLASSES
+from modeling.synth.backgrounds import DEFAULT_DATA_DIR, Background, BackgroundPool, PhotoSpec
+from modeling.synth.compose import Composer, warp_sprite, yolo_lines
+from modeling.synth.dataset import synth_dataset
+from modeling.synth.fonts import find_cjk_fonts
+from modeling.synth.objects import DRAWERS
+from modeling.synth.scenario import pingpong_index, render_scenario
 from nce.cli import main
 
 needs_data = pytest.mark.skipif(
@@ -201,7 +201,7 @@ def test_scenario_clip_ground_truth_and_site_config(tmp_path: Path) -> None:
 
 @needs_data
 def test_pasted_pedestrians_hide_objects_and_labels_follow(pool: BackgroundPool) -> None:
-    from detector.synth.compose import add_pedestrians
+    from modeling.synth.compose import add_pedestrians
 
     assert len(pool.people) > 20
     composer = Composer(find_cjk_fonts())

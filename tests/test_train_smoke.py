@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from detector.synth import CLASSES
-from detector.synth.backgrounds import DEFAULT_DATA_DIR
+from modeling.synth import CLASSES
+from modeling.synth.backgrounds import DEFAULT_DATA_DIR
 from nce.cli import main
 
 pytestmark = [
@@ -75,7 +75,7 @@ def test_synth_train_export_eval(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert set(report["per_class"]) == set(CLASSES)
     # fine-tune the exported model: its weights are rebuilt into a checkpoint that computes what the
     # ONNX model computes, then trained like any other
-    from detector.onnx_checkpoint import checkpoint_from_onnx
+    from modeling.onnx_checkpoint import checkpoint_from_onnx
 
     rebuilt = checkpoint_from_onnx(onnx_path, tmp_path / "rebuilt.pt", [ds / "images" / "train"], n_images=4)
     assert rebuilt.arch == "yolo11n.yaml" and rebuilt.names == dict(enumerate(CLASSES))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from detector.errors import DataError, ModelError
-from detector.onnx_checkpoint import arch_of, calibration_images
-from detector.training import train, train_folders
+from modeling.onnx_checkpoint import arch_of, calibration_images
+from modeling.training import train, train_folders
 from nce.cli import main
 
 

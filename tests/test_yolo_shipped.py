@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detector.synth import CLASSES
-from detector.synth.backgrounds import DEFAULT_DATA_DIR, VTEST_SPEC, Background, read_video_frames
-from detector.synth.compose import Composer
-from detector.synth.fonts import find_cjk_fonts
 from detector.yolo import YoloDetector
+from modeling.synth import CLASSES
+from modeling.synth.backgrounds import DEFAULT_DATA_DIR, VTEST_SPEC, Background, read_video_frames
+from modeling.synth.compose import Composer
+from modeling.synth.fonts import find_cjk_fonts
 
 MODEL = Path(__file__).resolve().parents[1] / "models" / "street-v1.onnx"
 VTEST = DEFAULT_DATA_DIR / "vtest.avi"

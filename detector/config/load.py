@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from detector.config.site import SiteConfig, cross_check
+from detector.config.yaml_file import read_site_yaml
 from detector.errors import ConfigError, ConfigProblem
 
 
@@ -104,7 +105,7 @@ def load_site_config(path: str | Path) -> SiteConfig:
     if not p.is_file():
         raise ConfigError([ConfigProblem(file, "", "no such file")])
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = read_site_yaml(p)
     except UnicodeDecodeError as exc:
         raise ConfigError([ConfigProblem(file, "", f"not UTF-8 text ({exc.reason})")]) from None
     except yaml.YAMLError as exc:

@@ -299,6 +299,8 @@ def parse_manifest(data: bytes | str | Mapping[str, Any]) -> Manifest:
             raw = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ManifestError(f"manifest is not valid JSON: {exc}") from exc
+        except RecursionError as exc:  # the decoder recurses once per level: thousands of levels end here
+            raise ManifestError("manifest is not valid JSON: nested too deeply") from exc
     else:
         raw = data
     if not isinstance(raw, dict):

@@ -28,8 +28,8 @@ import numpy.typing as npt
 from pydantic import BaseModel
 
 from detector.errors import DataError, ModelError
-from detector.evaluation import IMAGE_SUFFIXES
 from detector.yolo import YoloDetector
+from modeling.evaluation import IMAGE_SUFFIXES
 
 
 class CheckpointReport(BaseModel):

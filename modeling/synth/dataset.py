@@ -14,10 +14,10 @@ import yaml
 from pydantic import BaseModel, Field
 
 from detector.errors import DataError
-from detector.synth import CLASSES
-from detector.synth.backgrounds import BackgroundPool
-from detector.synth.compose import Composer, Placed, add_pedestrians, augment, yolo_lines
-from detector.synth.fonts import find_cjk_fonts
+from modeling.synth import CLASSES
+from modeling.synth.backgrounds import BackgroundPool
+from modeling.synth.compose import Composer, Placed, add_pedestrians, augment, yolo_lines
+from modeling.synth.fonts import find_cjk_fonts
 
 Image = np.ndarray
 

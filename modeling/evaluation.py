@@ -350,7 +350,7 @@ def fp_check(
     progress: bool = False,
 ) -> FpReport:
     """Detections per 100 frames per class on footage that shows no violations."""
-    from detector.synth.backgrounds import vtest_path
+    from modeling.synth.backgrounds import vtest_path
 
     path = Path(video) if video else vtest_path()
     if not path.is_file():

@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from detector.config import config_warnings, load_site_config
+from detector.cli.site_config import CONFIG_PROBLEMS_EXIT, load_or_report
+from detector.config import config_warnings
 from detector.config.generate import schema_text
-from detector.errors import ConfigError
 
 
 def register(sub: Any) -> None:
@@ -28,13 +28,9 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    try:
-        config = load_site_config(args.file)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print(f"{args.file}: {len(exc.problems)} problem(s)", file=sys.stderr)
-        return 2
+    config = load_or_report(args.file)
+    if config is None:
+        return CONFIG_PROBLEMS_EXIT
     zones = sum(len(c.zones) for c in config.cameras)
     print(
         f"{args.file}: OK — site {config.site.id} ({config.site.name}): "

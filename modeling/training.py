@@ -142,7 +142,7 @@ def train(
     """Train a detector on a YOLO ``data.yaml``: from scratch (``model`` an architecture yaml), or
     fine-tune Ultralytics weights (``.pt``) or an exported NCE model (``.onnx``, e.g. the shipped
     ``models/street-v1.onnx``: its weights are rebuilt into a checkpoint first, see
-    :mod:`detector.onnx_checkpoint`)."""
+    :mod:`modeling.onnx_checkpoint`)."""
     folders = train_folders(data)
     if epochs < 1:
         raise DataError(f"--epochs must be at least 1, got {epochs}")
@@ -156,7 +156,7 @@ def train(
     cpu_threads(threads)
     t0 = time.monotonic()
     if model.endswith(".onnx"):
-        from detector.onnx_checkpoint import checkpoint_from_onnx
+        from modeling.onnx_checkpoint import checkpoint_from_onnx
 
         rebuilt = checkpoint_from_onnx(
             model, Path(out).resolve() / f"{name}.from-onnx.pt", folders, arch=arch

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from detector.config import SiteConfig, load_site_config
-from detector.errors import ConfigError, DetectorError
+from detector.cli.site_config import CONFIG_PROBLEMS_EXIT, load_or_report
+from detector.config import SiteConfig
+from detector.errors import DetectorError
 from detector.events import EventSink
 
 if TYPE_CHECKING:
@@ -80,13 +80,9 @@ def build_sinks(
 def _run(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         raise DetectorError(f"--duration must be > 0 seconds, got {args.duration:g}")
-    try:
-        config = load_site_config(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print(f"{args.config}: {len(exc.problems)} problem(s)", file=sys.stderr)
-        return 2
+    config = load_or_report(args.config)
+    if config is None:
+        return CONFIG_PROBLEMS_EXIT
 
     from detector.metrics import PipelineMetrics
     from detector.pipeline import Pipeline, PipelineOptions, detector_from_config

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from PIL import Image as PILImage
 from PIL import ImageDraw
 
-from detector.synth.fonts import CjkFont
+from modeling.synth.fonts import CjkFont
 
 Image = npt.NDArray[np.uint8]
 Color = tuple[int, int, int]

@@ -25,17 +25,17 @@ import yaml
 from pydantic import BaseModel
 
 from detector.errors import DataError
-from detector.synth import CLASSES
-from detector.synth.backgrounds import (
+from modeling.synth import CLASSES
+from modeling.synth.backgrounds import (
     VTEST_SPEC,
     foreground_mask,
     median_background,
     read_video_frames,
     vtest_path,
 )
-from detector.synth.compose import _light, person_height_px, warp_sprite
-from detector.synth.fonts import find_cjk_fonts
-from detector.synth.objects import DRAWERS, Sprite
+from modeling.synth.compose import _light, person_height_px, warp_sprite
+from modeling.synth.fonts import find_cjk_fonts
+from modeling.synth.objects import DRAWERS, Sprite
 
 log = logging.getLogger(__name__)
 Image = npt.NDArray[np.uint8]

@@ -54,7 +54,7 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from detector.synth.dataset import synth_dataset
+    from modeling.synth.dataset import synth_dataset
 
     console = Console(stderr=True)
     with Progress(
@@ -96,7 +96,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _scenario(args: argparse.Namespace) -> int:
-    from detector.synth.scenario import render_scenario
+    from modeling.synth.scenario import render_scenario
 
     console = Console(stderr=True)
     with Progress(

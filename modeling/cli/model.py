@@ -95,7 +95,7 @@ def register(subparsers: Any) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from detector.errors import DataError
-    from detector.training import TrainResult, resume, train
+    from modeling.training import TrainResult, resume, train
 
     res: TrainResult
     if args.resume:
@@ -129,7 +129,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from detector.training import export
+    from modeling.training import export
 
     res = export(
         args.weights, args.out, imgsz=args.imgsz, opset=args.opset, dynamic=not args.static, half=args.half
@@ -144,7 +144,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from detector.evaluation import evaluate_dataset
+    from modeling.evaluation import evaluate_dataset
 
     rep = evaluate_dataset(
         args.model,
@@ -185,7 +185,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _fpcheck(args: argparse.Namespace) -> int:
-    from detector.evaluation import fp_check
+    from modeling.evaluation import fp_check
 
     rep = fp_check(
         args.model,

@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from detector.synth import CLASS_ID, CLASSES
-from detector.synth.backgrounds import Background, Person, PhotoSpec
-from detector.synth.fonts import CjkFont
-from detector.synth.objects import DRAWERS, REAL_HEIGHT_M, Sprite
+from modeling.synth import CLASS_ID, CLASSES
+from modeling.synth.backgrounds import Background, Person, PhotoSpec
+from modeling.synth.fonts import CjkFont
+from modeling.synth.objects import DRAWERS, REAL_HEIGHT_M, Sprite
 
 Image = npt.NDArray[np.uint8]
 Mask = npt.NDArray[np.bool_]
