@@ -19,9 +19,11 @@ import logging
 from dataclasses import dataclass
 
 from fastapi import Request
+from sqlalchemy.exc import OperationalError
 
 from service.auth import Principal
 from service.crud import identities, throttle
+from service.db import DatabaseError
 from service.errors import TooManyRequests, Unauthorized
 from service.models import utcnow
 from service.state import AppState
@@ -58,6 +60,12 @@ async def sign_in(state: AppState, *, username: str, password: str, address: str
     metrics = state.metrics
 
     def attempt() -> SignedIn:
+        try:
+            return _attempt()
+        except OperationalError as exc:  # as service.api.deps.get_session does for every route
+            raise DatabaseError(f"database unavailable: {type(exc.orig).__name__}; retry") from exc
+
+    def _attempt() -> SignedIn:
         with state.sessions() as session:
             held = throttle.active_lockout(session, keys, utcnow())
             if held is not None:
@@ -75,7 +83,7 @@ async def sign_in(state: AppState, *, username: str, password: str, address: str
                 for lock in begun:
                     metrics.login_lockouts.labels(lock.scope).inc()
                     log.warning(
-                        "sign-in: %s locked for %d s after too many wrong passwords (from %s)",
+                        "sign-in: %r locked for %d s after too many wrong passwords (from %s)",
                         lock.key,
                         lock.seconds,
                         address,

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from .conftest import PASSWORD, POLICY, Browser, Running
+from .conftest import PASSWORD, POLICY, Browser, Running, running
 
 ACCOUNT_LIMIT = POLICY["login_account_failures"]
 ADDRESS_LIMIT = POLICY["login_address_failures"]
@@ -42,7 +43,7 @@ def test_an_account_is_locked_after_n_wrong_passwords_even_for_the_right_one(
     # ... from any address: the account is locked, not the caller
     assert svc.login(user, PASSWORD, address="198.51.100.20").status_code == 429
     assert svc.metric("nce_login_lockouts_total", scope="account") == before + 1
-    assert any(f"account:{user} locked" in r.getMessage() for r in caplog.records)
+    assert any(f"'account:{user}' locked" in r.getMessage() for r in caplog.records)
     # the lockout ends
     time.sleep(_retry_after(right) + 0.3)
     assert svc.login(user, PASSWORD).status_code == 200
@@ -137,3 +138,12 @@ def test_bodies_the_schema_refuses_count_nothing(svc: Running, body: dict[str, o
     for _ in range(ACCOUNT_LIMIT + 1):
         assert httpx.post(f"{svc.url}/api/v1/auth/login", json=body).status_code == 422
     assert svc.login(user, PASSWORD).status_code == 200
+
+
+def test_sign_in_with_the_database_down_is_503(tmp_path: Path) -> None:
+    with running(
+        "postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2", tmp_path / "ev"
+    ) as down:
+        r = down.login("someone", "a password")
+    assert r.status_code == 503 and "database unavailable" in r.json()["detail"]
+    assert r.headers["retry-after"] == "5"
