@@ -7,7 +7,9 @@ The console mounts its own router and static files on the returned app::
     app.mount("/static", StaticFiles(directory=...), name="static")
 
 Every :class:`~service.errors.ServiceError` becomes ``{"detail": "…"}`` with its status code, in the one
-handler below.
+handler below; a request FastAPI cannot validate is 422 without its input (:mod:`service.api.validation`);
+every body is limited while it streams in (:mod:`service.body_limit`). ``/docs`` and ``/redoc`` (whose
+pages load Swagger UI / ReDoc from a CDN) are served in demo mode only; ``/openapi.json`` always.
 """
 
 from __future__ import annotations
@@ -18,16 +20,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from nce import __version__
 from service.api.routes import auth, cases, evidence, health, hits, ledger, shops
+from service.api.validation import on_invalid_request
+from service.body_limit import BodyLimit, limit_for
 from service.console import install as install_console
 from service.crud.cases import sweep_deadlines
 from service.db import make_engine, make_sessionmaker
 from service.errors import ServiceError
 from service.evidence_store import EvidenceStore
+from service.hash_gate import HashGate
 from service.legal import load_legal_basis
 from service.metrics import Metrics
 from service.migrate import upgrade
@@ -41,13 +47,20 @@ def build_state(settings: Settings) -> AppState:
     engine = make_engine(settings.db_url)
     if settings.migrate_on_start:
         upgrade(engine)
+    metrics = Metrics()
     return AppState(
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
         store=EvidenceStore(settings.evidence_dir),
         legal=load_legal_basis(settings.resolved_legal_basis_file()),
-        metrics=Metrics(),
+        metrics=metrics,
+        hash_gate=HashGate(
+            slots=settings.login_hash_slots,
+            queue=settings.login_hash_queue,
+            wait_s=settings.login_hash_wait_s,
+            metrics=metrics,
+        ),
     )
 
 
@@ -84,15 +97,26 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Signed evidence in, reviewed cases out (非现场执法).",
         lifespan=lifespan,
+        docs_url="/docs" if settings.demo else None,
+        redoc_url="/redoc" if settings.demo else None,
     )
     app.state.nce = state
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        if exc.status_code == 503:
+        if exc.retry_after is not None:
+            headers = {"Retry-After": str(exc.retry_after)}
+        elif exc.status_code == 503:
             headers = {"Retry-After": "5"}  # the edge relay waits this long before retrying
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
+
+    app.add_exception_handler(RequestValidationError, on_invalid_request)
+    app.add_middleware(
+        BodyLimit,
+        limit=lambda method, path: limit_for(settings, method, path),
+        on_refuse=state.metrics.body_refused.inc,
+    )
 
     @app.middleware("http")
     async def _count(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

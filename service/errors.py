@@ -11,9 +11,12 @@
     ├── Invalid          422: the request is well-formed but wrong (hash mismatch, bad manifest)
     ├── TooLarge         413: the upload is larger than allowed
     ├── UnsupportedMedia 415: a request or file of a content type the endpoint does not take
+    ├── TooManyRequests  429: sign-in locked after too many wrong passwords (``Retry-After``)
     └── Unavailable      503: the database or the evidence store cannot be used now (retry)
+        └── Busy         503: too many sign-ins waiting for a password check (``Retry-After``)
 
-Routes raise these; one exception handler maps them to HTTP responses ``{"detail": "…"}``.
+Routes raise these; one exception handler maps them to HTTP responses ``{"detail": "…"}``, with a
+``Retry-After`` header of ``retry_after`` seconds where the error has one.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from nce.errors import NceError
 
 class ServiceError(NceError):
     status_code: int = 400
+    retry_after: int | None = None  # seconds; sent as Retry-After
 
 
 class NotFound(ServiceError):
@@ -59,3 +63,17 @@ class UnsupportedMedia(ServiceError):
 
 class Unavailable(ServiceError):
     status_code = 503
+
+
+class TooManyRequests(ServiceError):
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Busy(Unavailable):
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

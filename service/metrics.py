@@ -34,5 +34,34 @@ class Metrics:
             "nce_ledger_entries", "ledger length (at scrape time)", registry=self.registry
         )
 
+        self.body_refused = Counter(
+            "nce_http_body_refused",
+            "requests refused because their body was larger than the route's limit (413)",
+            registry=self.registry,
+        )
+        self.logins = Counter(
+            "nce_logins",
+            "sign-in attempts by result (ok, wrong, locked, busy)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.login_lockouts = Counter(
+            "nce_login_lockouts",
+            "sign-in lockouts begun, by what was locked (account, address)",
+            ["scope"],
+            registry=self.registry,
+        )
+        self.login_hash_active = Gauge(
+            "nce_login_hash_active", "password checks (Argon2id) running now", registry=self.registry
+        )
+        self.login_hash_peak = Gauge(
+            "nce_login_hash_peak",
+            "most password checks ever running at once in this process",
+            registry=self.registry,
+        )
+        self.login_hash_waiting = Gauge(
+            "nce_login_hash_waiting", "sign-ins waiting for a password check", registry=self.registry
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

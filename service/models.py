@@ -109,6 +109,23 @@ class AuthSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column()
 
 
+class LoginThrottle(Base):
+    """Failed sign-ins of one username (``account:<name>``) or client address (``address:<ip>``).
+
+    In the database, not in the process, so that every service replica on one PostgreSQL sees the
+    same counts and lockouts (:mod:`service.crud.throttle`).
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0, doc="wrong passwords in this window")
+    window_start: Mapped[dt.datetime] = mapped_column()
+    lockouts: Mapped[int] = mapped_column(Integer, default=0, doc="lockouts so far (each one longer)")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True, doc="the row is forgotten after this")
+
+
 class Shop(Base):
     """The shop registry (一店一码): the party of a case."""
 

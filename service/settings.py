@@ -6,6 +6,7 @@ default secret is refused, so a forgotten ``NCE_SECRET_KEY`` never reaches produ
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,59 @@ class Settings(BaseModel):
     secret_key: str = Field(default=DEFAULT_SECRET, repr=False, description="signs session cookies")
     demo: bool = Field(default=False, description="demo mode: allows the default secret")
     migrate_on_start: bool = True
-    max_request_bytes: int = Field(default=64 * 1024 * 1024, gt=0, description="largest upload accepted")
+    max_request_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="largest package upload (POST /api/v1/hits)"
+    )
+    max_body_bytes: int = Field(
+        default=32 * 1024, gt=0, description="largest body of every other request (JSON, console forms)"
+    )
+    max_login_bytes: int = Field(
+        default=8 * 1024, gt=0, description="largest sign-in body (POST /api/v1/auth/login, POST /login)"
+    )
     max_files: int = Field(default=64, gt=0, description="most files in one package")
     session_ttl_s: int = Field(default=12 * 3600, gt=0)
-    cookie_secure: bool = Field(default=False, description="mark the session cookie Secure (HTTPS only)")
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="mark the session and CSRF cookies Secure (HTTPS only); default: on outside demo mode",
+    )
     sweep_interval_s: float = Field(default=30.0, ge=0, description="notice deadline checks; 0 = off")
+    # sign-in: Argon2id takes 64 MiB and a CPU for ~0.1 s per check, so only a few run at once
+    login_hash_slots: int = Field(default=2, ge=1, description="password checks running at once")
+    login_hash_queue: int = Field(
+        default=16, ge=0, description="sign-ins waiting for a password check; more are refused (503)"
+    )
+    login_hash_wait_s: float = Field(
+        default=5.0, gt=0, description="longest wait for a password check before a 503"
+    )
+    login_account_failures: int = Field(
+        default=5, ge=1, description="wrong passwords for one username before it is locked"
+    )
+    login_address_failures: int = Field(
+        default=30, ge=1, description="wrong passwords from one client address before it is locked"
+    )
+    login_window_s: int = Field(default=900, gt=0, description="failures older than this are forgotten")
+    login_lockout_s: int = Field(default=300, gt=0, description="first lockout; each further one doubles")
+    login_lockout_max_s: int = Field(default=3600, gt=0, description="longest lockout")
+    metrics_token: str | None = Field(
+        default=None, repr=False, description="bearer token that may read /metrics from anywhere"
+    )
+    metrics_from: str = Field(
+        default="127.0.0.0/8,::1/128",
+        description="client networks (comma-separated) that may read /metrics without the token",
+    )
+    # the HTTP server (uvicorn, see service.server)
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="a connection must complete a request's headers within this"
+    )
+    keep_alive_s: int = Field(default=5, ge=1, description="idle keep-alive connections are closed")
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="largest request head")
+    limit_concurrency: int = Field(
+        default=200, ge=1, description="open connections and requests beyond which new requests get 503"
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -56,7 +105,23 @@ class Settings(BaseModel):
             raise ValueError("secret_key must be at least 16 characters")
         if not (self.db_url.startswith("sqlite") or self.db_url.startswith("postgresql")):
             raise ValueError(f"db_url must be sqlite:/// or postgresql+psycopg://, got {self.db_url!r}")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ValueError("metrics_token must be at least 16 characters")
+        self.metrics_networks()  # raises on a bad network
+        if self.login_lockout_max_s < self.login_lockout_s:
+            raise ValueError("login_lockout_max_s must not be shorter than login_lockout_s")
         return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are Secure unless demo mode (plain HTTP on loopback) or ``cookie_secure`` says."""
+        return self.cookie_secure if self.cookie_secure is not None else not self.demo
+
+    def metrics_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        try:
+            return [ipaddress.ip_network(n.strip()) for n in self.metrics_from.split(",") if n.strip()]
+        except ValueError as exc:
+            raise ValueError(f"metrics_from: {exc}") from None
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -70,6 +135,23 @@ class Settings(BaseModel):
             "demo": "NCE_DEMO",
             "max_request_bytes": "NCE_MAX_REQUEST_BYTES",
             "cookie_secure": "NCE_COOKIE_SECURE",
+            "max_body_bytes": "NCE_MAX_BODY_BYTES",
+            "max_login_bytes": "NCE_MAX_LOGIN_BYTES",
+            "login_hash_slots": "NCE_LOGIN_HASH_SLOTS",
+            "login_hash_queue": "NCE_LOGIN_HASH_QUEUE",
+            "login_hash_wait_s": "NCE_LOGIN_HASH_WAIT_S",
+            "login_account_failures": "NCE_LOGIN_ACCOUNT_FAILURES",
+            "login_address_failures": "NCE_LOGIN_ADDRESS_FAILURES",
+            "login_window_s": "NCE_LOGIN_WINDOW_S",
+            "login_lockout_s": "NCE_LOGIN_LOCKOUT_S",
+            "login_lockout_max_s": "NCE_LOGIN_LOCKOUT_MAX_S",
+            "metrics_token": "NCE_METRICS_TOKEN",
+            "metrics_from": "NCE_METRICS_FROM",
+            "header_timeout_s": "NCE_HEADER_TIMEOUT_S",
+            "keep_alive_s": "NCE_KEEP_ALIVE_S",
+            "max_header_bytes": "NCE_MAX_HEADER_BYTES",
+            "limit_concurrency": "NCE_LIMIT_CONCURRENCY",
+            "forwarded_allow_ips": "NCE_FORWARDED_ALLOW_IPS",
         }
         for field, var in env.items():
             if var in os.environ:

@@ -1,4 +1,5 @@
-"""What one running app holds: settings, engine, sessions, evidence store, legal table, metrics."""
+"""What one running app holds: settings, engine, sessions, evidence store, legal table, metrics,
+the hash gate."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.evidence_store import EvidenceStore
+from service.hash_gate import HashGate
 from service.legal import LegalBasisTable
 from service.metrics import Metrics
 from service.settings import Settings
@@ -21,3 +23,4 @@ class AppState:
     store: EvidenceStore
     legal: LegalBasisTable
     metrics: Metrics
+    hash_gate: HashGate

@@ -17,13 +17,11 @@ from sqlalchemy.orm import Session
 
 from service import auth
 from service.auth import Principal
+from service.cookies import SESSION_COOKIE, session_token
 from service.crud.identities import principal_for_token
 from service.db import DatabaseError
 from service.errors import Forbidden, Unauthorized
-from service.security import unsign
 from service.state import AppState
-
-SESSION_COOKIE = "nce_session"
 
 _bearer = HTTPBearer(auto_error=False, description="device, client or user token")
 _cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="console session")
@@ -63,7 +61,7 @@ def current_principal(
     if bearer is not None:
         token = bearer.credentials
     elif cookie:
-        token = unsign(state.settings.secret_key, cookie)
+        token = session_token(state.settings, cookie)
         if token is None:
             raise Unauthorized("session cookie is not valid; sign in again")
     if not token:

@@ -27,16 +27,16 @@ def _serve(args: argparse.Namespace) -> int:
         evidence_dir=Path(args.evidence_dir) if args.evidence_dir else None,
         demo=args.demo,
     )
-    import uvicorn
-
     from service.app import create_app
+    from service.server import serve
 
     app = create_app(settings)
+    docs = "/docs" if settings.demo else "/openapi.json"
     print(
-        f"nce serve: http://{args.host}:{args.port}  (API docs at /docs, db {_safe(settings.db_url)})",
+        f"nce serve: http://{args.host}:{args.port}  (API docs at {docs}, db {_safe(settings.db_url)})",
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    serve(app, settings, host=args.host, port=args.port)
     return 0
 
 

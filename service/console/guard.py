@@ -9,14 +9,17 @@ CSRF: two layers.
 
 1. The session cookie is ``SameSite=Strict`` (set by the service), so a cross-site form post arrives
    without it.
-2. Signed double-submit token: a random value signed with the service's secret lives in the
-   ``nce_csrf`` cookie (``SameSite=Strict``, HttpOnly) and in a hidden ``csrf`` field of every form;
-   a post is refused unless both are present, equal and carry a valid signature. When the browser
-   sends ``Origin`` (or, failing that, ``Referer``) it must be this host.
+2. A token in a hidden ``csrf`` field of every form, bound to the session: signed in, it is
+   ``HMAC(secret, "csrf" + session token)`` — a token from one session fails on every other one and
+   dies with its session. Not signed in (the sign-in form), it is a random value signed with the
+   secret, double-submitted: the same value in the ``nce_csrf`` cookie. The cookie holds the token
+   of the latest page (``SameSite=Strict``, HttpOnly). When the browser sends ``Origin`` (or,
+   failing that, ``Referer``) it must be this host.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from urllib.parse import urlsplit
@@ -27,13 +30,14 @@ from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.orm import Session
 
 from service import auth
-from service.api.deps import SESSION_COOKIE, current_principal
+from service.api.deps import current_principal
 from service.auth import Principal
+from service.cookies import CSRF_COOKIE, SESSION_COOKIE, request_session_token
 from service.errors import Unauthorized
 from service.security import sign, unsign
+from service.settings import Settings
 from service.state import AppState
 
-CSRF_COOKIE = "nce_csrf"
 CSRF_FIELD = "csrf"
 CONSOLE_ROLES = auth.REVIEW
 
@@ -76,12 +80,21 @@ def principal_of(request: Request, state: AppState, session: Session) -> Princip
     return principal
 
 
-def csrf_token(request: Request, secret: str) -> tuple[str, bool]:
-    """The request's valid token, or a new one; the flag says the cookie must be (re)set."""
+def _session_bound(secret: str, session_token: str) -> str:
+    mac = hmac.new(secret.encode("utf-8"), b"nce-csrf\x00" + session_token.encode("utf-8"), hashlib.sha256)
+    return mac.hexdigest()
+
+
+def csrf_token(request: Request, settings: Settings) -> tuple[str, bool]:
+    """The token for the request's forms; the flag says the ``nce_csrf`` cookie must be (re)set."""
     current = request.cookies.get(CSRF_COOKIE)
-    if current and unsign(secret, current) is not None:
+    session = request_session_token(request, settings)
+    if session is not None:
+        token = _session_bound(settings.secret_key, session)
+        return token, current != token
+    if current and unsign(settings.secret_key, current) is not None:
         return current, False
-    return sign(secret, secrets.token_urlsafe(24)), True
+    return sign(settings.secret_key, secrets.token_urlsafe(24)), True
 
 
 def _same_origin(request: Request) -> bool:
@@ -95,11 +108,25 @@ def _same_origin(request: Request) -> bool:
     return parts.netloc.lower() == host.lower()
 
 
-def check_csrf(request: Request, secret: str, submitted: str | None) -> None:
-    cookie = request.cookies.get(CSRF_COOKIE)
-    if not cookie or not submitted or unsign(secret, cookie) is None:
+def check_csrf(
+    request: Request, settings: Settings, submitted: str | None, *, signing_in: bool = False
+) -> None:
+    """Refuse a form post without the right token. Signed in, the token is the session's; the
+    sign-in form (``signing_in``) also takes the signed double-submit token of the page it came from
+    (a sign-in page opened before another tab signed in)."""
+    if not submitted:
+        raise CsrfRejected("missing token")
+    accepted: list[str] = []
+    session = request_session_token(request, settings)
+    if session is not None:
+        accepted.append(_session_bound(settings.secret_key, session))
+    if session is None or signing_in:
+        cookie = request.cookies.get(CSRF_COOKIE)
+        if cookie and unsign(settings.secret_key, cookie) is not None:
+            accepted.append(cookie)
+    if not accepted:
         raise CsrfRejected("missing or unsigned token")
-    if not hmac.compare_digest(cookie.encode(), submitted.encode()):
+    if not any(hmac.compare_digest(token.encode(), submitted.encode()) for token in accepted):
         raise CsrfRejected("token mismatch")
     if not _same_origin(request):
         raise CsrfRejected("cross-origin post")

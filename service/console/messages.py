@@ -40,6 +40,11 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "login.failed": ("用户名或密码错误。", "Wrong username or password."),
     "login.missing": ("请填写用户名和密码。", "Enter a username and a password."),
     "login.expired": ("登录已失效，请重新登录。", "Your session has ended; sign in again."),
+    "login.locked": (
+        "密码错误次数过多，登录已暂时锁定，请约 {minutes} 分钟后再试。",
+        "Too many wrong passwords: sign-in is locked for now; try again in about {minutes} min.",
+    ),
+    "login.busy": ("登录请求过多，请稍后再试。", "Too many sign-ins at once; try again in a moment."),
     "login.note": (
         "本系统记录每一次审核操作（全过程记录）。",
         "Every review action is recorded in the ledger (全过程记录).",

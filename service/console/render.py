@@ -14,8 +14,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from service import cookies
 from service.auth import Principal
-from service.console.guard import CSRF_COOKIE, CSRF_FIELD, csrf_token
+from service.console.guard import CSRF_FIELD, csrf_token
 from service.console.messages import DEFAULT_LANG, LANGS, Lang, pick_lang, translate
 from service.console.view import ledger_action, ledger_detail
 from service.state import AppState
@@ -115,7 +116,7 @@ def render(
     **values: Any,
 ) -> HTMLResponse:
     lang, remember = request_lang(request)
-    token, new_token = csrf_token(request, state.settings.secret_key)
+    token, new_token = csrf_token(request, state.settings)
     query = {k: v for k, v in request.query_params.items() if k not in ("lang", "done")}
     page = Page(lang, console_tz(), token, principal, request.url.path, query)
     html = _env.get_template(template).render(p=page, t=page.t, csrf_field=CSRF_FIELD, langs=LANGS, **values)
@@ -129,14 +130,7 @@ def render(
         "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     )
     if new_token:
-        response.set_cookie(
-            CSRF_COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=state.settings.cookie_secure,
-            path="/",
-        )
+        cookies.set_csrf(response, state.settings, token)
     if remember:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
     return response

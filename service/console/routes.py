@@ -9,6 +9,7 @@ comes back as the page with a clear message, never as JSON.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -18,8 +19,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from nce.manifest import VIOLATIONS
-from service import auth, workflow
-from service.api.deps import SESSION_COOKIE, SessionDep, StateDep
+from service import auth, cookies, workflow
+from service.api.deps import SessionDep, StateDep
 from service.auth import Principal
 from service.console import queries
 from service.console.charts import rate_bars, stacked_days
@@ -36,12 +37,12 @@ from service.console.render import console_tz, render, request_lang
 from service.console.view import build
 from service.crud import cases as crud
 from service.crud import identities
-from service.errors import Invalid, NotFound, ServiceError, Unauthorized
+from service.errors import Busy, Invalid, NotFound, ServiceError, TooManyRequests, Unauthorized
 from service.models import Case, utcnow
 from service.schemas.cases import NoticeIn, ReviewIn
 from service.schemas.common import CASE_STATUSES
 from service.schemas.ledger import LedgerEntryPublic
-from service.security import sign
+from service.signin import client_address, sign_in
 
 router = APIRouter(include_in_schema=False)
 
@@ -101,42 +102,39 @@ def login_page(request: Request, state: StateDep, session: SessionDep) -> Respon
 
 
 @router.post("/login")
-def login(
+async def login(
     request: Request,
     state: StateDep,
-    session: SessionDep,
     csrf: FormStr = "",
     username: FormStr = "",
     password: FormStr = "",
     next_: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
-    check_csrf(request, state.settings.secret_key, csrf)
+    """The same sign-in as the API (:func:`service.signin.sign_in`): the same lockouts and limits."""
+    check_csrf(request, state.settings, csrf, signing_in=True)
     username = username.strip()
     next_url = _safe_next(next_.strip())
+
+    def page(status_code: int, error: str, **values: object) -> Response:
+        return render(
+            request, state, "login.html", principal=None, status_code=status_code,
+            error=error, error_values=values, next=next_url, username=username,
+        )  # fmt: skip
+
     if not username or not password:
-        return render(
-            request, state, "login.html", principal=None, status_code=422,
-            error="login.missing", next=next_url, username=username,
-        )  # fmt: skip
+        return page(422, "login.missing")
     try:
-        token, _expires, _principal = identities.login(
-            session, username=username, password=password, ttl_s=state.settings.session_ttl_s
-        )
+        done = await sign_in(state, username=username, password=password, address=client_address(request))
     except Unauthorized:
-        return render(
-            request, state, "login.html", principal=None, status_code=401,
-            error="login.failed", next=next_url, username=username,
-        )  # fmt: skip
+        return page(401, "login.failed")
+    except (TooManyRequests, Busy) as exc:
+        retry = exc.retry_after or 1
+        key = "login.locked" if isinstance(exc, TooManyRequests) else "login.busy"
+        response = page(exc.status_code, key, minutes=math.ceil(retry / 60))
+        response.headers["Retry-After"] = str(retry)
+        return response
     response = _redirect(next_url)
-    response.set_cookie(
-        SESSION_COOKIE,
-        sign(state.settings.secret_key, token),
-        max_age=state.settings.session_ttl_s,
-        httponly=True,
-        samesite="strict",
-        secure=state.settings.cookie_secure,
-        path="/",
-    )
+    cookies.set_session(response, state.settings, done.token)
     return response
 
 
@@ -144,10 +142,10 @@ def login(
 def logout(
     request: Request, state: StateDep, session: SessionDep, principal: Operator, csrf: FormStr = ""
 ) -> Response:
-    check_csrf(request, state.settings.secret_key, csrf)
+    check_csrf(request, state.settings, csrf)
     identities.logout(session, principal=principal)
     response = _redirect("/login")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    cookies.clear_session(response, state.settings)
     return response
 
 
@@ -323,7 +321,7 @@ def review(
     reason: FormStr = "",
     violation: FormStr = "",
 ) -> Response:
-    check_csrf(request, state.settings.secret_key, csrf)
+    check_csrf(request, state.settings, csrf)
     lang, _ = request_lang(request)
     decision, code, reason, violation = (
         decision.strip(),
@@ -380,7 +378,7 @@ def notice(
     deadline: FormStr = "",
     note: FormStr = "",
 ) -> Response:
-    check_csrf(request, state.settings.secret_key, csrf)
+    check_csrf(request, state.settings, csrf)
     lang, _ = request_lang(request)
     raw, note = deadline.strip(), note.strip()
     echo = {"deadline": raw, "note": note}

@@ -115,6 +115,7 @@ def make_world(base: Path, template: Path | None, password_hash: str, db_url: st
         secret_key=SECRET,
         migrate_on_start=False,
         sweep_interval_s=0,
+        cookie_secure=False,  # the test client and the browser speak plain HTTP
     )
     app = create_app(settings)
     state: AppState = app.state.nce

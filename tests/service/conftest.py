@@ -36,6 +36,7 @@ PG_SERVER = os.environ.get("NCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0
 TEST_SECRET = "test-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"
 TABLES = [
+    "login_throttle",
     "evidence_files",
     "hit_events",
     "idempotency_keys",
@@ -168,6 +169,7 @@ def make_settings(url: str, evidence_dir: Path) -> Settings:
         migrate_on_start=False,
         sweep_interval_s=0,
         max_request_bytes=2 * 1024 * 1024,
+        cookie_secure=False,  # the test client speaks plain HTTP
     )
 
 
@@ -177,7 +179,8 @@ def api(db_url: str, tmp_path: Path) -> Iterator[Api]:
     app = create_app(make_settings(db_url, evidence))
     state: AppState = app.state.nce
     _empty(state)
-    with TestClient(app) as client:
+    # a loopback client, like Prometheus on the same host (/metrics answers loopback callers)
+    with TestClient(app, client=("127.0.0.1", 50000)) as client:
         yield Api(client, state, db_url, evidence)
     # every write transaction, accepted or refused, gave the SQLite writer lock back
     assert not writer_lock_held(state.engine)

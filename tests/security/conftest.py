@@ -1,0 +1,276 @@
+"""Fixtures: the real service over HTTP on a loopback port, on SQLite and on the real PostgreSQL.
+
+``running(...)`` serves :func:`service.app.create_app` with exactly the uvicorn configuration
+``nce serve`` uses (:func:`service.server.config`, the header-timeout protocol included) in a
+thread; the default server (``svc``) runs with small sign-in limits and short lockouts so that the
+tests can reach and outlive them. Sign-in counters are emptied before each test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+
+from service.app import create_app
+from service.db import make_engine
+from service.migrate import upgrade
+from service.models import User
+from service.security import hash_password
+from service.server import config as server_config
+from service.settings import Settings
+from service.state import AppState
+
+PG_SERVER = os.environ.get("NCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+SECRET = "security-test-secret-0123456789"
+PASSWORD = "the right passphrase 1"
+METRICS_TOKEN = "metrics-token-0123456789abcdef"
+CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+
+# the default server's policy: small numbers and short lockouts, so the tests reach and outlive them
+POLICY: dict[str, Any] = {
+    "login_account_failures": 3,
+    "login_address_failures": 6,
+    "login_window_s": 60,
+    "login_lockout_s": 2,
+    "login_lockout_max_s": 8,
+    "header_timeout_s": 1.5,
+    "metrics_token": METRICS_TOKEN,
+}
+_hash: list[str] = []
+
+
+def password_hash() -> str:
+    if not _hash:
+        _hash.append(hash_password(PASSWORD))  # Argon2id is slow on purpose: once per run
+    return _hash[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('secdb')}/nce.sqlite3"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    import psycopg
+
+    name = f"nce_sec_{secrets.token_hex(4)}"
+    admin = PG_SERVER.replace("postgresql+psycopg://", "postgresql://") + "/test"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {admin}: {exc}")
+    url = f"{PG_SERVER}/{name}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Running:
+    url: str
+    port: int
+    state: AppState
+
+    def add_user(self, role: str = "operator") -> str:
+        """A new user with :data:`PASSWORD`; returns the username."""
+        username = f"{role}-{secrets.token_hex(4)}"
+        with self.state.sessions() as s:
+            s.add(User(username=username, role=role, password_hash=password_hash()))
+            s.commit()
+        return username
+
+    def reset_throttle(self) -> None:
+        with self.state.engine.begin() as conn:
+            conn.execute(text("DELETE FROM login_throttle"))
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        r = httpx.get(f"{self.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert r.status_code == 200, r.text
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(r.text)
+            for s in family.samples
+        }
+
+    def metric(self, name: str, **labels: str) -> float:
+        return self.metrics().get((name, tuple(sorted(labels.items()))), 0.0)
+
+    def login(self, username: str, password: str, address: str | None = None) -> httpx.Response:
+        headers = {"X-Forwarded-For": address} if address else {}
+        return httpx.post(
+            f"{self.url}/api/v1/auth/login",
+            json={"username": username, "password": password},
+            headers=headers,
+            timeout=60,
+        )
+
+
+@contextmanager
+def running(db_url: str, evidence_dir: Path, **overrides: Any) -> Iterator[Running]:
+    """The service on a free loopback port, served as ``nce serve`` serves it."""
+    settings = Settings(
+        db_url=db_url,
+        evidence_dir=evidence_dir,
+        secret_key=SECRET,
+        migrate_on_start=False,
+        sweep_interval_s=0,
+        **overrides,
+    )
+    app = create_app(settings)
+    port = free_port()
+    server = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    state: AppState = app.state.nce
+    try:
+        yield Running(f"http://127.0.0.1:{port}", port, state)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        state.engine.dispose()
+
+
+@dataclass
+class Process:
+    """``nce serve`` in a subprocess: its own memory (RSS) and its own interpreter (no GIL shared
+    with the test's clients)."""
+
+    url: str
+    port: int
+    pid: int
+
+    def rss(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS")
+
+
+@contextmanager
+def nce_serve(db_url: str, evidence_dir: Path, **env: str) -> Iterator[Process]:
+    """``nce serve`` on a free port; ``env`` adds ``NCE_*`` settings. Stopped with SIGTERM."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nce", "serve", "--port", str(port), "--db", db_url,
+         "--evidence-dir", str(evidence_dir)],
+        env={**os.environ, "NCE_SECRET_KEY": SECRET, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(proc.communicate()[0]) from None
+                time.sleep(0.2)
+        yield Process(base, port, proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def _default_server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    with running(db_url, tmp_path_factory.mktemp("ev"), **POLICY) as svc:
+        yield svc
+
+
+@pytest.fixture
+def svc(_default_server: Running) -> Running:
+    """The default server (not demo: Secure cookies, no /docs), its sign-in counters emptied."""
+    _default_server.reset_throttle()
+    return _default_server
+
+
+class Browser:
+    """A client that keeps cookies the way a browser does on http://127.0.0.1 (a secure context):
+    Secure ones too, which httpx would not send back over plain HTTP."""
+
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
+        self.http = httpx.Client(base_url=base_url, headers=headers or {}, timeout=60)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        r = self.http.request(method, path, headers=headers, follow_redirects=False, **kwargs)
+        for raw in r.headers.get_list("set-cookie"):
+            for name, morsel in SimpleCookie(raw).items():
+                if morsel["max-age"] == "0" or not morsel.value.strip('"'):
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+        return r
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def csrf(self, path: str) -> str:
+        m = CSRF_RE.search(self.get(path).text)
+        assert m, f"no csrf field on {path}"
+        return m.group(1)
+
+    def sign_in(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        token = self.csrf("/login")
+        return self.post(
+            "/login", data={"csrf": token, "username": username, "password": password, "next": "/"}
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@pytest.fixture
+def browser(svc: Running) -> Iterator[Browser]:
+    b = Browser(svc.url)
+    yield b
+    b.close()
