@@ -21,7 +21,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from detector.errors import ConfigError, ConfigProblem
-from nce.hits import Violation
+from nce.vocabulary import Violation
 
 DETECTOR_CLASSES: tuple[str, ...] = (
     "stall",

@@ -325,12 +325,6 @@ def test_schema_file_in_sync() -> None:
     )
 
 
-def test_violations_match_config() -> None:
-    from detector.config import Violation
-
-    assert set(nm.VIOLATIONS) == {v.value for v in Violation}
-
-
 def test_exports_sorted_and_complete() -> None:
     assert len(set(nm.__all__)) == len(nm.__all__)
     assert all(hasattr(nm, n) for n in nm.__all__)

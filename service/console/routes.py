@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from nce.manifest import VIOLATIONS
+from nce.vocabulary import VIOLATIONS
 from service import auth, workflow
 from service.api.deps import SESSION_COOKIE, SessionDep, StateDep
 from service.auth import Principal

@@ -14,9 +14,9 @@ import pytest
 from conftest import Client, World, csrf_of, sign_in
 from fastapi.testclient import TestClient
 
-from nce.manifest import VIOLATIONS
 from nce.manifest._model import EventInfo
 from nce.times import utc_ms
+from nce.vocabulary import VIOLATIONS
 from service import ledger, workflow
 from service.console import routes
 from service.console.messages import CATALOGUE, LANGS, Lang, translate
