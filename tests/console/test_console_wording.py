@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
-from conftest import Client, World, csrf_of, sign_in
 from fastapi.testclient import TestClient
 
 from nce.manifest._model import EventInfo
@@ -40,6 +39,7 @@ from service.errors import (
 from service.models import Case, LedgerEntry
 from service.schemas.common import CASE_STATUSES
 from service.schemas.ledger import LedgerEntryPublic
+from tests.support.console import Client, World, csrf_of, sign_in
 
 SERVICE = Path(__file__).resolve().parents[2] / "service"
 PACKAGE_ID = re.compile(r"\bedge-01-\d{8}\b")
