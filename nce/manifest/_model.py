@@ -125,9 +125,7 @@ class RuleRef(_M):
 
 class EventInfo(_M):
     hit_id: str
-    event: EventKind = Field(
-        description="the hit event that froze this package"
-    )
+    event: EventKind = Field(description="the hit event that froze this package")
     ts: UtcMs = Field(description="frame time of that event")
     first_seen: UtcMs
     confirmed_at: UtcMs | None = Field(description="when the hit confirmed (null if it never did)")
