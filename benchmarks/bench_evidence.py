@@ -32,16 +32,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from benchmarks.common import ROOT, VTEST, write_result
-
-sys.path.insert(0, str(ROOT / "tests"))
-
-from evidence_sim import make_config
-
+from benchmarks.common import VTEST, write_result
 from detector.detections import Detections
 from detector.events import Frame, HitEvent
 from detector.evidence import EvidencePackager
 from detector.evidence.clip import ClipWriter
+from tests.support.evidence_sim import make_config
 
 T0 = dt.datetime(2026, 11, 26, 1, 0, 0, tzinfo=dt.UTC)
 FPS = 5.0

@@ -1,7 +1,7 @@
 """Edge pipeline scaling on live streams: 1, 2, 4, 8 and 16 cameras at detect_fps 1 and 2.
 
 Every camera is an RTSP stream of vtest.avi (768x576, 10 fps, H.264) at real time from a
-gst-rtsp-server on loopback (benchmarks/rtsp_file_server.py, no re-encoding; each client its own
+gst-rtsp-server on loopback (tests/support/rtsp_server.py, no re-encoding; each client its own
 stream from the file's start; the file is vtest.avi encoded once and looped end to end, longer than
 any run). Each configuration is one real ``nce run --duration S --metrics-port 0`` process
 (benchmarks/nce_probe.py adds a measuring sink), with the shipped defaults: change gate on,
@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -38,9 +37,8 @@ from typing import Any
 import yaml
 
 from benchmarks.common import RESULTS, ROOT, VTEST, write_result
+from tests.support.rtsp import MISSING, RtspServer, gst_rtsp_available
 
-SYSTEM_PYTHON = "/usr/bin/python3"
-SERVER = ROOT / "benchmarks" / "rtsp_file_server.py"
 CACHE = ROOT / "var" / "bench"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -101,35 +99,6 @@ def looped_vtest(loops: int = 8) -> Path:
         check=True,
     )
     return looped
-
-
-class RtspServer:
-    """benchmarks/rtsp_file_server.py in Debian's python3 (GStreamer's Python bindings live there)."""
-
-    def __init__(self, video: Path) -> None:
-        if not Path(SYSTEM_PYTHON).exists():
-            raise SystemExit(f"{SYSTEM_PYTHON} is missing: run `make system` (python3-gi, gst-rtsp-server)")
-        self.proc = subprocess.Popen(
-            [SYSTEM_PYTHON, str(SERVER), "--file", str(video), "--path", "/vtest"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line.startswith("PORT "):
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise SystemExit(f"the RTSP server did not start: {line!r} {err.strip()[-300:]}")
-        self.url = f"rtsp://127.0.0.1:{int(line.split()[1])}/vtest"
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 def site_config(model: Path, url: str, cameras: int, detect_fps: float) -> dict[str, Any]:
@@ -334,7 +303,9 @@ def main() -> None:
     warmup = 30.0 if args.quick else args.warmup
     video = looped_vtest()
     load_before = os.getloadavg()
-    server = RtspServer(video)
+    if not gst_rtsp_available():
+        raise SystemExit(MISSING)
+    server = RtspServer("--file", str(video), path="/vtest").start()
     runs = []
     try:
         for fps in rates:
@@ -348,7 +319,7 @@ def main() -> None:
                     file=sys.stderr,
                 )
     finally:
-        server.close()
+        server.stop()
     load_after = os.getloadavg()
     from detector.yolo import YoloDetector
 
@@ -410,7 +381,7 @@ def main() -> None:
         f"{window:g} s window opens 1 s after every stream is up (*up s*: from start to all streams up; OpenCV's FFmpeg backend opens one stream at a time, and each "
         "open probes 32 KB of the stream: ~0.2 s a camera here, where FFmpeg's default 5 MB probe took ~3 s); "
         "every camera is vtest.avi (768x576, 10 fps, H.264) over RTSP/TCP at real "
-        "time from gst-rtsp-server on loopback (benchmarks/rtsp_file_server.py, which shares the cores). "
+        "time from gst-rtsp-server on loopback (tests/support/rtsp_server.py, which shares the cores). "
         "*achieved* = samples per second and camera the pipeline took (live readers keep the newest "
         "sample, so a slow loop drops samples rather than queueing); *inferred* = those that went through "
         "the model, the rest the change gate skipped (*gate skip* = skipped / sampled; people walk "

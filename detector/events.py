@@ -19,8 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.detections import Detections
-from nce.hits import EventKind, HitEvent
+from nce.hits import HitEvent
 from nce.times import utc_ms
+from nce.vocabulary import EventKind
 
 __all__ = ["EventKind", "EventSink", "Frame", "HitEvent", "RingSnapshot", "utc_ms"]
 

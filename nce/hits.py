@@ -1,34 +1,20 @@
 """The hit-event contract, one definition for both sides.
 
 The edge writes each :class:`HitEvent` as a line of ``hits.jsonl`` and sends it to the service
-(``POST /api/v1/hits/events``); the service validates the same type. :class:`Violation` is the
-vocabulary of ARCHITECTURE.md §2. Only pydantic here: no numpy, no FastAPI.
+(``POST /api/v1/hits/events``); the service validates the same type. Its words (``Violation``,
+``EventKind``) are :mod:`nce.vocabulary`'s. Only pydantic here: no numpy, no FastAPI.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
-from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
 
 from nce.times import utc_ms
+from nce.vocabulary import EventKind, Violation
 
-__all__ = ["EventKind", "HitEvent", "Violation"]
-
-
-class Violation(StrEnum):
-    """The violations NCE decides (ARCHITECTURE.md §2)."""
-
-    out_of_shop_trading = "out_of_shop_trading"
-    street_vending = "street_vending"
-    piled_goods = "piled_goods"
-    illegal_ad = "illegal_ad"
-    exposed_garbage = "exposed_garbage"
-
-
-EventKind = Literal["opened", "confirmed", "still_present", "cleared"]
+__all__ = ["HitEvent"]
 
 
 class HitEvent(BaseModel):

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from nce.hits import Violation
+from nce.vocabulary import VIOLATIONS, Violation
 from service.errors import ServiceError
 
 
@@ -48,10 +48,7 @@ class LegalBasisTable(BaseModel):
     bases: dict[Violation, LegalBasis]
 
     def for_violation(self, violation: str) -> LegalBasis | None:
-        try:
-            return self.bases.get(Violation(violation))
-        except ValueError:
-            return None
+        return self.bases.get(violation) if violation in VIOLATIONS else None
 
 
 def load_legal_basis(path: Path) -> LegalBasisTable:

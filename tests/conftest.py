@@ -1,6 +1,5 @@
-from __future__ import annotations
+"""Every test: the real-parts rule (a skip under CI=true is a failure, see tests.support.real_parts)
+and pytester (to test that rule). Helpers live in :mod:`tests.support`; the repository root is on
+``sys.path`` through pyproject's ``pythonpath``."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))
+pytest_plugins = ["pytester", "tests.support.real_parts"]

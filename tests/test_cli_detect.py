@@ -10,15 +10,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from onnx_factory import constant_output_model, v8_raw
+
+from tests.support.cli import nce
+from tests.support.onnx_models import WITHOUT_CUDA, constant_output_model, v8_raw
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def nce(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nce", *args], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
 
 
 @pytest.fixture
@@ -65,7 +61,7 @@ def test_table_and_thresholds(model: Path, image: Path) -> None:
         ("text-model", "is not an ONNX model"),
         ("missing-image", "does not exist"),
         ("text-image", "is not an image"),
-        ("cuda", "CUDAExecutionProvider"),
+        pytest.param("cuda", "CUDAExecutionProvider", marks=WITHOUT_CUDA),
     ],
 )
 def test_errors_are_one_line(tmp_path: Path, model: Path, image: Path, which: str, message: str) -> None:

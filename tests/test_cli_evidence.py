@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from manifest_factory import make_package
 
 from nce.cli import main
 from nce.manifest import GENESIS_HASH, MANIFEST_NAME, canonical_json, load_private_key, manifest_hash
+from tests.support.manifests import make_package
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,27 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pipeline_factory as pf
 import pytest
 
+from tests.support import pipelines as pf
+from tests.support.cli import nce
+from tests.support.servers import free_port
+
 pytestmark = pytest.mark.timeout(120)
-
-
-def nce(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nce", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def read_hits(path: Path) -> list[dict[str, Any]]:

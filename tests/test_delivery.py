@@ -7,7 +7,6 @@ import copy
 import datetime as dt
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,8 +17,6 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
-from delivery_harness import Broker
-from manifest_factory import make_signed, write_package
 from paho.mqtt.enums import CallbackAPIVersion
 
 from detector.alerts import MqttAlerts, alert_topic
@@ -31,6 +28,9 @@ from detector.events import Frame, HitEvent
 from detector.evidence.quota import EvidenceQuota, is_marked_delivered
 from detector.outbox import Outbox
 from nce.manifest import GENESIS_HASH, manifest_hash
+from tests.support.delivery import Broker
+from tests.support.manifests import event_info, make_signed, write_package
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -73,14 +73,13 @@ class Packages:
         self.seq = 0
 
     def write(self, hit_id: str) -> tuple[Any, Path]:
-        from nce.manifest import EventInfo, utc_ms
+        from nce.manifest import utc_ms
 
         self.seq += 1
         t = utc_ms(T0)
-        ev = EventInfo(
-            hit_id=hit_id, event="confirmed", ts=t, first_seen=t, confirmed_at=t, last_seen=t, cleared_at=None,
-            dwell_s=1.0, sightings=2, track_id=7, label="stall", score=0.9, box=(1.0, 2.0, 3.0, 4.0),
-        )  # fmt: skip
+        ev = event_info(
+            hit_id=hit_id, first_seen=t, ts=t, dwell_s=1.0, sightings=2, score=0.9, box=(1.0, 2.0, 3.0, 4.0)
+        )
         m = make_signed(
             self.key,
             sequence=self.seq,
@@ -261,9 +260,7 @@ def test_confirmed_hit_alert_reaches_a_subscriber(tmp_path: Path, broker: Broker
 
 
 def test_alerts_never_block_when_the_broker_is_away() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    port = free_port()  # nothing listens here once the socket closes
     doc = example()
     doc["mqtt"] = {"host": "127.0.0.1", "port": port, "queue_size": 5}
     config = parse_site_config(doc)

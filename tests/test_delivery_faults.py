@@ -25,9 +25,13 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
-import pipeline_factory as pf
 import pytest
-from delivery_harness import (
+from paho.mqtt.enums import CallbackAPIVersion
+
+from detector.outbox import Outbox
+from nce.manifest import MANIFEST_NAME
+from tests.support import pipelines as pf
+from tests.support.delivery import (
     Broker,
     Service,
     SyntheticEdge,
@@ -37,10 +41,6 @@ from delivery_harness import (
     make_device,
     nce,
 )
-from paho.mqtt.enums import CallbackAPIVersion
-
-from detector.outbox import Outbox
-from nce.manifest import MANIFEST_NAME
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -364,16 +364,16 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
+@pytest.mark.optional("needs root and mount(8)", "mount -t tmpfs is not permitted here")  # privileges
 def test_full_disk_stops_packaging_with_an_alarm_and_resumes(
     tmp_path: Path, small_disk: Path, service: Service
 ) -> None:
-    from evidence_sim import Camera, make_config, violation_then_cleared
-
     from detector.delivery import DeliveryMetrics, OutboxSink
     from detector.events import EventSink
     from detector.evidence import EvidencePackager
     from detector.relay import HttpTransport, Relay
     from nce.manifest import parse_manifest, verify_chain, verify_package_dir
+    from tests.support.evidence_sim import Camera, make_config, violation_then_cleared
 
     config = make_config(tmp_path, min_dwell_s=2.0, clip_pre_s=1.0, clip_post_s=1.0, clip_fps=2.0)
     assert config.device is not None

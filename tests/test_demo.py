@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.cli import nce
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "street-v1.onnx"
@@ -17,13 +18,7 @@ VTEST = (
 
 
 def _demo(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nce", "demo", "--exit", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=timeout,
-    )
+    return nce("demo", "--exit", *args, timeout=timeout)
 
 
 @pytest.mark.skipif(not VTEST.is_file(), reason="OpenCV sample data missing: run `make data`")

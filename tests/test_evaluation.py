@@ -8,7 +8,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from onnx_factory import constant_output_model, e2e_raw
 
 from detector.errors import DataError
 from modeling.evaluation import (
@@ -21,6 +20,7 @@ from modeling.evaluation import (
     match,
 )
 from nce.cli import main
+from tests.support.onnx_models import constant_output_model, e2e_raw
 
 NAMES = {0: "stall", 1: "goods"}
 

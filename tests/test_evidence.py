@@ -14,8 +14,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from evidence_sim import BOX, Camera, make_config, violation_then_cleared
-from manifest_factory import make_package
 
 from detector.errors import EvidenceError
 from detector.evidence import EvidencePackager, EvidenceQuota, mark_delivered
@@ -29,6 +27,8 @@ from nce.manifest import (
     verify_chain,
     verify_package_dir,
 )
+from tests.support.evidence_sim import BOX, Camera, make_config, violation_then_cleared
+from tests.support.manifests import make_package
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 

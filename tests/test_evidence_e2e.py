@@ -4,26 +4,18 @@ scripted video) freezes signed packages that ``nce evidence verify --chain`` acc
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import pipeline_factory as pf
 import pytest
+
+from tests.support import pipelines as pf
+from tests.support.cli import nce
 
 pytestmark = [
     pytest.mark.timeout(180),
     pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed"),
 ]
-
-
-def nce(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nce", *args], cwd=cwd, capture_output=True, text=True, timeout=150,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
 
 
 def test_run_writes_verifiable_packages(tmp_path: Path) -> None:

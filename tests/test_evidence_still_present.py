@@ -7,18 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import pipeline_factory as pf
 import pytest
-from evidence_sim import Camera, make_config
-from video_factory import Patch, write_video
 
 from detector.delivery import OutboxSink
 from detector.detections import Detections
@@ -26,6 +20,10 @@ from detector.events import Frame, HitEvent, RingSnapshot
 from detector.evidence import EvidencePackager, mark_delivered
 from detector.outbox import Outbox
 from nce.manifest import MANIFEST_NAME, load_public_key, parse_manifest, verify_package_dir
+from tests.support import pipelines as pf
+from tests.support.cli import nce
+from tests.support.evidence_sim import Camera, make_config
+from tests.support.videos import Patch, write_video
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -33,13 +31,6 @@ pytestmark = [
 ]
 
 EVERY_S = 2.9  # still_present events come every 0.6 s of media time here: packages 3.0 s apart
-
-
-def nce(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nce", *args], cwd=cwd, capture_output=True, text=True, timeout=150,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
 
 
 def _t(value: str) -> dt.datetime:

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from manifest_factory import FILES, make_manifest, make_package, make_signed
 
 import nce.manifest as nm
 from nce.manifest import (
@@ -30,6 +29,7 @@ from nce.manifest import (
     verify_signature,
 )
 from nce.times import utc_ms
+from tests.support.manifests import FILES, make_manifest, make_package, make_signed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -323,17 +323,6 @@ def test_schema_file_in_sync() -> None:
     assert path.read_text(encoding="utf-8") == nm.manifest_schema_text(), (
         "docs/evidence-manifest.schema.json is stale: run `nce evidence schema > docs/evidence-manifest.schema.json`"
     )
-
-
-def test_violations_match_config() -> None:
-    from detector.config import Violation
-
-    assert set(nm.VIOLATIONS) == {v.value for v in Violation}
-
-
-def test_exports_sorted_and_complete() -> None:
-    assert len(set(nm.__all__)) == len(nm.__all__)
-    assert all(hasattr(nm, n) for n in nm.__all__)
 
 
 def test_manifest_imports_no_heavy_libraries() -> None:

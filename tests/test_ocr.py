@@ -47,6 +47,7 @@ def fresh_engine() -> Iterator[None]:
     ocr._engine.cache_clear()
 
 
+@pytest.mark.optional("the ocr extra is installed")  # make test installs it: this runs without it
 def test_read_text_without_extra(fresh_engine: None) -> None:
     if _extra_installed():
         pytest.skip("the ocr extra is installed")

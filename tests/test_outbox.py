@@ -207,8 +207,8 @@ def _config_with_outbox(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_cli_status_json_and_retry(tmp_path: Path) -> None:
     import json
-    import subprocess
-    import sys
+
+    from tests.support.cli import nce
 
     cfg, db = _config_with_outbox(tmp_path)
     box = Outbox(db)
@@ -216,11 +216,6 @@ def test_cli_status_json_and_retry(tmp_path: Path) -> None:
     box.mark_delivered(1)
     box.mark_poisoned(2, reason="HTTP 422: bad")
     box.close()
-
-    def nce(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "nce", *args], capture_output=True, text=True, timeout=60
-        )
 
     res = nce("outbox", "status", "--config", str(cfg), "--json")
     assert res.returncode == 0, res.stderr

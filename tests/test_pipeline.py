@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import pipeline_factory as pf
 import pytest
 
 from detector.config import load_site_config
@@ -24,6 +22,8 @@ from detector.pipeline import Pipeline, PipelineOptions, detector_from_config, o
 from detector.sources import CameraReader, ReaderOptions, StreamState, redact
 from detector.tracker import IouTracker
 from detector.yolo import YoloDetector
+from tests.support import pipelines as pf
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -297,9 +297,7 @@ def test_ring_is_bounded_by_time_and_bytes(assets: Assets, options: ReaderOption
 
 
 def test_stream_credentials_stay_out_of_logs(caplog: pytest.LogCaptureFixture) -> None:
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nothing listens on
     url = f"rtsp://admin:s3cret@127.0.0.1:{port}/live"
     assert redact(url) == f"rtsp://***@127.0.0.1:{port}/live"
     fast = ReaderOptions(open_timeout_s=1, backoff_initial_s=0.05, backoff_cap_s=0.1)

@@ -9,8 +9,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from evidence_sim import Camera, make_config, violation_then_cleared
-from manifest_factory import make_package
 
 from detector.errors import EvidenceError
 from detector.evidence import EvidencePackager
@@ -25,6 +23,8 @@ from detector.evidence.publish import (
 )
 from nce.cli import main
 from nce.manifest import MANIFEST_NAME, generate_private_key, verify_chain, verify_package_dir
+from tests.support.evidence_sim import Camera, make_config, violation_then_cleared
+from tests.support.manifests import make_package
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSI = ROOT / "data/opencv-doc/usr/share/doc/opencv-doc/examples/data/messi5.jpg"

@@ -1,4 +1,4 @@
-"""RTSP against a real RTSP server on loopback (GStreamer's gst-rtsp-server, see rtsp_server.py).
+"""RTSP against a real RTSP server on loopback (GStreamer's gst-rtsp-server, see tests.support.rtsp).
 
 The server streams SMPTE bars; their red bar (x 5/7..6/7, y 0..2/3) is what the colour-patch model
 finds, standing in the zone below. The server is killed mid-run and started again on the same port:
@@ -7,69 +7,28 @@ the reader must reconnect and the hit must go on.
 
 from __future__ import annotations
 
-import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pipeline_factory as pf
 import pytest
-from test_pipeline import Recorder
 
 from detector.config import load_site_config
 from detector.metrics import PipelineMetrics
 from detector.pipeline import Pipeline, PipelineOptions, detector_from_config
 from detector.sources import CameraReader, ReaderOptions, StreamState
+from tests.support import pipelines as pf
+from tests.support.rtsp import MISSING, RtspServer, gst_rtsp_available
+from tests.test_pipeline import Recorder
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(not gst_rtsp_available(), reason=MISSING),
+]
 
-SYSTEM_PYTHON = "/usr/bin/python3"
-SERVER = Path(__file__).with_name("rtsp_server.py")
 FAST_RETRY = ReaderOptions(open_timeout_s=5, stall_s=3, backoff_initial_s=0.3, backoff_cap_s=2)
-
-
-def _gst_rtsp_available() -> bool:
-    if not Path(SYSTEM_PYTHON).exists() or shutil.which("gst-inspect-1.0") is None:
-        return False
-    probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
-    return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True).returncode == 0
-
-
-if not _gst_rtsp_available():
-    pytest.skip(
-        "gst-rtsp-server is missing: run `make system` (python3-gi, gir1.2-gst-rtsp-server-1.0)",
-        allow_module_level=True,
-    )
-
-
-class RtspServer:
-    def __init__(self) -> None:
-        self.port = 0
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [SYSTEM_PYTHON, str(SERVER), "--port", str(self.port), "--path", "/cam"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()  # "PORT n" once it listens
-        assert line.startswith("PORT "), f"the RTSP server did not start: {line!r}"
-        self.port = int(line.split()[1])
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    @property
-    def url(self) -> str:
-        return f"rtsp://127.0.0.1:{self.port}/cam"
 
 
 @pytest.fixture

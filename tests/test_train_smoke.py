@@ -15,6 +15,7 @@ from nce.cli import main
 
 pytestmark = [
     pytest.mark.train,
+    pytest.mark.optional("needs the train extra"),  # its own venv: make test-train
     pytest.mark.skipif(not (DEFAULT_DATA_DIR / "vtest.avi").is_file(), reason="run `make data` first"),
 ]
 

@@ -9,12 +9,12 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from onnx_factory import constant_output_model, e2e_raw, save_graph_model, v8_raw
 
 from detector.config import load_site_config
 from detector.errors import ModelError, ProviderError
 from detector.pipeline import detector_from_config
 from detector.yolo import YoloDetector, letterbox, nms, parse_metadata_value, rect_shape
+from tests.support.onnx_models import constant_output_model, e2e_raw, save_graph_model, v8_raw, without_cuda
 
 NAMES = {0: "横幅", 1: "stall", 2: "garbage"}
 IMGSZ = (256, 320)  # h, w: deliberately not 640 and not square
@@ -149,11 +149,13 @@ def test_output_that_matches_no_layout(tmp_path: Path) -> None:
         YoloDetector(path)
 
 
+@without_cuda
 def test_missing_provider_is_an_error_not_a_silent_fallback(v8_model: Path) -> None:
     with pytest.raises(ProviderError, match="CUDAExecutionProvider"):
         YoloDetector(v8_model, providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
 
 
+@without_cuda
 def test_missing_provider_allowed_fallback_warns(v8_model: Path, caplog: pytest.LogCaptureFixture) -> None:
     det = YoloDetector(
         v8_model, providers=["CUDAExecutionProvider", "CPUExecutionProvider"], allow_fallback=True

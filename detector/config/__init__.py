@@ -26,7 +26,7 @@ from detector.config.shops import Shop
 from detector.config.site import Site, SiteConfig, config_warnings, cross_check
 from detector.config.uplink import Uplink
 from detector.config.zones import ZONE_KINDS, Zone, ZoneKind
-from nce.hits import Violation
+from nce.vocabulary import Violation
 
 __all__ = [
     "DEFAULT_CONF",

@@ -7,7 +7,7 @@ from pydantic import Field, field_validator
 from detector.config.base import ConfigModel
 from detector.config.schedule import TimeWindow
 from detector.config.zones import ZoneKind
-from nce.hits import Violation
+from nce.vocabulary import Violation
 
 
 class Rule(ConfigModel):

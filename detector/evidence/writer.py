@@ -211,7 +211,7 @@ class PackageWriter:
             ),
             zone=ZoneRef(id=zone.id, kind=zone.kind, name=zone.name, polygon=list(zone.polygon)),
             shop_id=event.shop_id,
-            violation=str(event.violation),  # type: ignore[arg-type]
+            violation=event.violation,
             rule=rule_ref(parts.rule),
             event=EventInfo(
                 hit_id=event.hit_id,

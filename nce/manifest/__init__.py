@@ -64,7 +64,6 @@ from nce.manifest._model import (
     GENESIS_HASH,
     MANIFEST_NAME,
     SCHEMA_VERSION,
-    VIOLATIONS,
     CameraRef,
     DerivedFrom,
     DetectionRecord,
@@ -84,7 +83,6 @@ from nce.manifest._model import (
     Still,
     StillMoment,
     TrackPoint,
-    Violation,
     ZoneRef,
     check_safe_name,
     is_safe_name,
@@ -108,6 +106,7 @@ from nce.manifest._verify import (
     verify_package_dir,
 )
 from nce.times import utc_ms  # the manifest's time format
+from nce.vocabulary import VIOLATIONS, Violation
 
 __all__ = [
     "GENESIS_HASH",

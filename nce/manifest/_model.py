@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from nce.manifest._canonical import canonical_json
 from nce.manifest._errors import ManifestError
+from nce.vocabulary import EventKind, Violation
 
 SCHEMA_VERSION: Literal[1] = 1
 MANIFEST_NAME = "manifest.json"
@@ -71,14 +72,6 @@ Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="lowerca
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]
 
-Violation = Literal["out_of_shop_trading", "street_vending", "piled_goods", "illegal_ad", "exposed_garbage"]
-VIOLATIONS: tuple[str, ...] = (
-    "out_of_shop_trading",
-    "street_vending",
-    "piled_goods",
-    "illegal_ad",
-    "exposed_garbage",
-)
 PackageKind = Literal["violation", "cleared", "public_copy"]
 FileRole = Literal["still_raw", "still_annotated", "crop", "clip", "other"]
 StillMoment = Literal["first_seen", "between", "confirmed", "cleared", "later"]
@@ -132,9 +125,7 @@ class RuleRef(_M):
 
 class EventInfo(_M):
     hit_id: str
-    event: Literal["opened", "confirmed", "still_present", "cleared"] = Field(
-        description="the hit event that froze this package"
-    )
+    event: EventKind = Field(description="the hit event that froze this package")
     ts: UtcMs = Field(description="frame time of that event")
     first_seen: UtcMs
     confirmed_at: UtcMs | None = Field(description="when the hit confirmed (null if it never did)")

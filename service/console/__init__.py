@@ -5,17 +5,6 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
-
-from service.console.render import HERE
-from service.console.routes import HANDLERS, router
+from service.console.routes import install
 
 __all__ = ["install"]
-
-
-def install(app: FastAPI) -> None:
-    app.include_router(router)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for exc_type, handler in HANDLERS.items():
-        app.add_exception_handler(exc_type, handler)

@@ -13,12 +13,13 @@ import math
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from nce.manifest import VIOLATIONS
+from nce.vocabulary import VIOLATIONS
 from service import auth, cookies, workflow
 from service.api.deps import SessionDep, StateDep
 from service.auth import Principal
@@ -33,7 +34,7 @@ from service.console.guard import (
 )
 from service.console.messages import CATALOGUE, Lang, translate, translate_or
 from service.console.refusal import Refusal, explain
-from service.console.render import console_tz, render, request_lang
+from service.console.render import HERE, console_tz, render, request_lang
 from service.console.view import build
 from service.crud import cases as crud
 from service.crud import identities
@@ -487,3 +488,11 @@ async def on_not_for_console(request: Request, exc: Exception) -> Response:
 
 
 HANDLERS = {CsrfRejected: on_csrf, NotForConsole: on_not_for_console, LoginRequired: on_login_required}
+
+
+def install(app: FastAPI) -> None:
+    """Add the console's pages, ``/static`` and its error pages to ``app``."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for exc_type, handler in HANDLERS.items():
+        app.add_exception_handler(exc_type, handler)

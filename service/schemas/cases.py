@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from nce.hits import Violation
+from nce.vocabulary import Violation
 from service.legal import LegalBasis
 from service.schemas.common import AwareDatetime, CaseStatus, Input, Output
 from service.schemas.hits import EvidenceFilePublic

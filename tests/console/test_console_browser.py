@@ -13,9 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import OPERATOR, PASSWORD, SPECS, World, make_world, seed
 from playwright.sync_api import Browser, Page, sync_playwright
-from svc_server import serving
+
+from tests.support.console import OPERATOR, PASSWORD, SPECS, World, make_world, seed
+from tests.support.servers import serving
 
 CHROMIUM = os.environ.get("NCE_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -28,8 +29,9 @@ ARGS = [
 ]
 OUT = Path(__file__).resolve().parents[2] / "test-output" / "console"
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+)
 
 
 @pytest.fixture(scope="module")

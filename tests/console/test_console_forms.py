@@ -10,13 +10,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import OPERATOR, PASSWORD, SECRET, Client, World, csrf_of, sign_in
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from service.console.messages import CATALOGUE, translate
 from service.models import Case, HitEventRow, LedgerEntry
 from service.security import sign
+from tests.support.console import OPERATOR, PASSWORD, SECRET, Client, World, csrf_of, sign_in
 
 
 def case_row(world: World, case_id: int) -> tuple[str, str, str | None]:

@@ -3,38 +3,20 @@ whatever the database holds: packages without annotated stills, with undecodable
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
-from conftest import Client, sign_in
-from svc_server import free_port
+
+from tests.support.console import Client, sign_in
+from tests.support.servers import NceServe
 
 
 def test_nce_serve_serves_the_console(tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, "NCE_SECRET_KEY": "serve-test-secret-0123456789"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nce", "serve", "--port", str(port), "--db", f"sqlite:///{tmp_path}/nce.sqlite3",
-         "--evidence-dir", str(tmp_path / "ev")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                r = httpx.get(f"{base}/", timeout=2)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(proc.communicate()[0]) from None
-                time.sleep(0.2)
+    db, log = f"sqlite:///{tmp_path}/nce.sqlite3", tmp_path / "serve.log"
+    with NceServe(db_url=db, evidence_dir=tmp_path / "ev", log=log) as serve:
+        base = serve.url
+        r = httpx.get(f"{base}/", timeout=2)
         assert r.status_code == 303 and r.headers["location"] == "/login?next=%2F"
         login = httpx.get(f"{base}/login")
         assert login.status_code == 200 and "值班员登录" in login.text
@@ -42,9 +24,6 @@ def test_nce_serve_serves_the_console(tmp_path: Path) -> None:
         for asset, kind in (("console.css", "text/css"), ("console.js", "javascript")):
             a = httpx.get(f"{base}/static/{asset}")
             assert a.status_code == 200 and kind in a.headers["content-type"]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=20)
 
 
 def test_packages_without_annotated_or_decodable_stills_render(world: Client) -> None:

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
-from conftest import Client, World, csrf_of, sign_in
 from fastapi.testclient import TestClient
 
-from nce.manifest import VIOLATIONS
 from nce.manifest._model import EventInfo
 from nce.times import utc_ms
+from nce.vocabulary import VIOLATIONS
 from service import ledger, workflow
 from service.console import routes
 from service.console.messages import CATALOGUE, LANGS, Lang, translate
@@ -40,6 +39,7 @@ from service.errors import (
 from service.models import Case, LedgerEntry
 from service.schemas.common import CASE_STATUSES
 from service.schemas.ledger import LedgerEntryPublic
+from tests.support.console import Client, World, csrf_of, sign_in
 
 SERVICE = Path(__file__).resolve().parents[2] / "service"
 PACKAGE_ID = re.compile(r"\bedge-01-\d{8}\b")

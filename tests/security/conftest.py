@@ -12,7 +12,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -38,8 +37,9 @@ from service.security import hash_password
 from service.server import config as server_config
 from service.settings import Settings
 from service.state import AppState
+from tests.support.postgres import migrated_database
+from tests.support.servers import free_port
 
-PG_SERVER = os.environ.get("NCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 SECRET = "security-test-secret-0123456789"
 PASSWORD = "the right passphrase 1"
 METRICS_TOKEN = "metrics-token-0123456789abcdef"
@@ -64,12 +64,6 @@ def password_hash() -> str:
     return _hash[0]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "sqlite":
@@ -79,24 +73,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         engine.dispose()
         yield url
         return
-    import psycopg
-
-    name = f"nce_sec_{secrets.token_hex(4)}"
-    admin = PG_SERVER.replace("postgresql+psycopg://", "postgresql://") + "/test"
-    try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {admin}: {exc}")
-    url = f"{PG_SERVER}/{name}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
+    with migrated_database("nce_sec") as url:
         yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass

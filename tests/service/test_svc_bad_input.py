@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from svc_factory import JPEG, DeviceHandle, Package, files_for
+
+from tests.support.devices import JPEG, DeviceHandle, Package, files_for
 
 BIG = 2 * 1024 * 1024 + 1  # the test app accepts 2 MiB
 

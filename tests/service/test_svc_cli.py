@@ -6,10 +6,10 @@ import io
 import sys
 
 import pytest
-from svc_factory import new_key, pub_b64
 
 from nce.cli import main as nce_main
 from service.settings import Settings
+from tests.support.devices import new_key, pub_b64
 
 
 def test_admin_commands_bootstrap_identities(api, tmp_path, capsys, monkeypatch):
@@ -101,59 +101,29 @@ def test_settings_refuse_the_default_secret_outside_demo(tmp_path, monkeypatch):
 
 def test_nce_serve_starts_migrates_and_answers(db_url, tmp_path):
     """The real command in a subprocess: migrations on start, /healthz, /metrics, then SIGTERM."""
-    import os
     import signal
-    import subprocess
-    import time
 
     import httpx
-    from svc_server import free_port
 
-    port = free_port()
+    from tests.support.servers import NceServe
+
     url = db_url if db_url.startswith("postgresql") else f"sqlite:///{tmp_path}/serve.sqlite3"
-    env = {**os.environ, "NCE_SECRET_KEY": "serve-test-secret-0123456789"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "nce",
-            "serve",
-            "--port",
-            str(port),
-            "--db",
-            url,
-            "--evidence-dir",
-            str(tmp_path / "ev"),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    serve = NceServe(db_url=url, evidence_dir=tmp_path / "ev", log=tmp_path / "serve.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(proc.communicate()[0]) from None
-                time.sleep(0.2)
+        serve.start()
+        r = httpx.get(f"{serve.url}/healthz", timeout=2)
         assert r.json() == {"status": "ok", "db": "ok"}
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        metrics = httpx.get(f"{serve.url}/metrics").text
         assert "nce_ledger_entries" in metrics
-        assert (
-            httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()["info"]["title"] == "NCE case service"
-        )
+        assert httpx.get(f"{serve.url}/openapi.json").json()["info"]["title"] == "NCE case service"
         assert (tmp_path / "ev" / "tmp").is_dir()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        out = proc.communicate(timeout=20)[0]
+        code = serve.stop()
+    out = serve.output()
     # uvicorn shuts down gracefully, then re-raises the signal it caught
-    assert proc.returncode in (0, -signal.SIGTERM), out
+    assert code in (0, -signal.SIGTERM), out
     assert "Application shutdown complete" in out
-    assert f"http://127.0.0.1:{port}" in out
+    assert serve.url in out
 
 
 def test_nce_serve_refuses_the_default_secret(tmp_path):

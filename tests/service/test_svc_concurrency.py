@@ -5,7 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from svc_server import serving
+
+from tests.support.servers import serving
 
 DEVICES = 10
 PACKAGES = 4

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from test_svc_roles import ROLES, build_world
+
+from tests.service.test_svc_roles import ROLES, build_world
 
 EXAMPLES = 4  # per operation and role; the machine has two cores
 

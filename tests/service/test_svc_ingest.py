@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from svc_factory import T0, files_for, new_key
-
 from nce.manifest import DerivedFrom
+from tests.support.devices import T0, files_for, new_key
 
 
 def test_first_package_files_a_draft_case_with_party_and_basis(api):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from svc_server import serving
-
 from detector.outbox import OutboxItem
 from detector.relay import HttpTransport
+from tests.support.servers import serving
 
 
 def _item(dev, seq: int, package_dir: Path | None, kind: str, payload: dict) -> OutboxItem:

@@ -264,7 +264,7 @@ def test_case_system_lists_only_confirmed_cases(api, world):
 
 
 def test_session_cookie_and_bearer_login(api):
-    from conftest import PASSWORD
+    from tests.support.service_api import PASSWORD
 
     api.user("operator", username="alice")
     r = api.client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD})

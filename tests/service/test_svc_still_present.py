@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from evidence_sim import Camera, make_config
-from svc_server import serving
 
 from detector.delivery import OutboxSink
 from detector.detections import Detections
@@ -26,6 +24,8 @@ from detector.outbox import Outbox, OutboxItem
 from detector.relay import HttpTransport, Outcome, Relay
 from nce.manifest import MANIFEST_NAME, load_public_key, parse_manifest, verify_package_dir
 from service.crud.identities import add_device
+from tests.support.evidence_sim import Camera, make_config
+from tests.support.servers import serving
 
 pytestmark = [
     pytest.mark.timeout(120),

@@ -7,9 +7,8 @@ import io
 import json
 import zipfile
 
-from svc_factory import files_for
-
 from service.crud.cases import sweep_deadlines
+from tests.support.devices import files_for
 
 
 def _now() -> dt.datetime:
@@ -219,10 +218,10 @@ def test_the_service_settles_deadlines_by_itself(api, tmp_path):
     """The background sweeper of a running app turns a quiet, cleared notice case into corrected."""
     import time
 
-    from conftest import make_settings
     from fastapi.testclient import TestClient
 
     from service.app import create_app
+    from tests.support.service_api import make_settings
 
     dev = api.device()
     op = api.user("operator")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from nce.hits import Violation
+from nce.vocabulary import Violation
 from service.api.deps import CaseReader, Exporter, NoticeIssuer, Reviewer, SessionDep, StateDep
 from service.crud import cases as crud
 from service.crud.export import export_case

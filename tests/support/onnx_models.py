@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import onnx
+import onnxruntime as ort
+import pytest
 from onnx import TensorProto, helper, numpy_helper
+
+T = TypeVar("T", bound=Callable[..., Any])
+
+# Tests that a missing CUDA provider is refused need one that is missing: where onnxruntime has it
+# (a GPU build), they skip, anywhere, CI included (see tests.support.real_parts).
+CUDA_PRESENT = "a CUDA provider is present"
+WITHOUT_CUDA = [
+    pytest.mark.skipif(
+        "CUDAExecutionProvider" in ort.get_available_providers(),
+        reason=f"{CUDA_PRESENT}: this test needs it missing",
+    ),
+    pytest.mark.optional(CUDA_PRESENT),
+]
+
+
+def without_cuda(test: T) -> T:
+    """Mark ``test`` with :data:`WITHOUT_CUDA` (a parametrized case takes ``marks=WITHOUT_CUDA``)."""
+    for mark in WITHOUT_CUDA:
+        test = mark(test)
+    return test
 
 
 def save_graph_model(graph: onnx.GraphProto, path: Path, meta: dict[str, str]) -> Path:

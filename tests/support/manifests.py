@@ -1,6 +1,7 @@
-"""Factories for evidence manifests and package folders (real keys, real files; no model, no numpy).
-
-The service's tests may use them too: ``make_package(dir, key, sequence=…, prev_hash=…)``.
+"""Evidence manifests and package folders (real keys, real files; no model, no numpy): the one
+manifest builder of the tests. ``make_manifest`` fills every field with a plausible confirmed hit;
+callers override what they test (the service's devices in :mod:`tests.support.devices`, the edge's
+synthetic outbox in :mod:`tests.support.delivery`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,28 @@ FILES: dict[str, tuple[str, str, bytes]] = {
     "crop.jpg": ("crop", "image/jpeg", b"\xff\xd8\xff\xe0" + b"e" * 100),
     "clip.mp4": ("clip", "video/mp4", b"\x00\x00\x00\x20ftypisom" + b"f" * 300),
 }
+
+
+def event_info(*, first_seen: str, ts: str, hit_id: str = "hit-1", **changes: Any) -> EventInfo:
+    """The event of a confirmed stall hit (track 7, 300 s, 150 sightings) at ``ts``; ``changes``
+    replace any of its fields."""
+    fields: dict[str, Any] = dict(
+        hit_id=hit_id,
+        event="confirmed",
+        ts=ts,
+        first_seen=first_seen,
+        confirmed_at=ts,
+        last_seen=ts,
+        cleared_at=None,
+        dwell_s=300.0,
+        sightings=150,
+        track_id=7,
+        label="stall",
+        score=0.91,
+        box=(10.0, 20.0, 110.0, 220.0),
+    )
+    fields.update(changes)
+    return EventInfo(**fields)
 
 
 def make_manifest(
@@ -109,21 +132,7 @@ def make_manifest(
             min_area_px=0.0,
             active_hours="07:00-18:00",
         ),
-        event=EventInfo(
-            hit_id="hit-1",
-            event="confirmed",
-            ts=t[2],
-            first_seen=t[0],
-            confirmed_at=t[2],
-            last_seen=t[2],
-            cleared_at=None,
-            dwell_s=300.0,
-            sightings=150,
-            track_id=7,
-            label="stall",
-            score=0.91,
-            box=(10.0, 20.0, 110.0, 220.0),
-        ),
+        event=event_info(first_seen=t[0], ts=t[2]),
         stills=stills,
         model=ModelRef(
             name="nce-street.onnx",

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from onnx_factory import colour_patch_model
-from video_factory import Patch, write_video
+
+from tests.support.onnx_models import colour_patch_model
+from tests.support.videos import Patch, write_video
 
 NAMES = {0: "stall", 1: "banner", 2: "garbage"}
 COLOURS = {0: "red", 1: "green", 2: "blue"}

@@ -1,22 +1,34 @@
-"""Real evidence for the console tests: street-like JPEG stills (raw and annotated) drawn with Pillow,
-an H.264 MP4 clip encoded by ffmpeg (Chromium plays it), packed into signed packages by the service
-tests' :class:`DeviceHandle` and delivered through the real ``POST /api/v1/hits``.
+"""The console's world for tests: a service on SQLite (or the real PostgreSQL) seeded through the
+real ingest API with signed packages of real evidence (street-like JPEG stills, raw and annotated,
+drawn with Pillow; an H.264 MP4 clip encoded by ffmpeg, which Chromium plays), its operator, and
+signing in through the login form.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+import secrets
+import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
-from svc_factory import DeviceHandle
+from sqlalchemy import text
 
 from nce.manifest import ModelRef, OcrResult, Still, ZoneRef, utc_ms
+from service.app import create_app
+from service.crud.identities import add_client, add_device
+from service.models import Shop
+from service.settings import Settings
+from service.state import AppState
+from tests.support.devices import DeviceHandle, new_key, pub_b64
+from tests.support.users import add_user
 
 W, H = 640, 360
 ZONE = [(0.05, 0.55), (0.62, 0.55), (0.70, 0.98), (0.02, 0.98)]
@@ -160,3 +172,111 @@ def deliver(client: Any, device: DeviceHandle, spec: Spec, *, tag: str) -> dict[
         raise AssertionError(f"ingest failed: {response.status_code} {response.text}")
     body: dict[str, Any] = response.json()
     return body
+
+
+SECRET = "console-test-secret-0123456789"
+PASSWORD = "operator password 1"
+OPERATOR = "op1"
+
+# the seeded world, oldest first: the last one is the newest draft
+SPECS: dict[str, Spec] = {
+    "prior": Spec("piled_goods", "cam-01", "S-0001", 0),
+    "garbage": Spec("exposed_garbage", "cam-03", None, 10, zone_kind="sidewalk", label="garbage"),
+    "ad": Spec("illegal_ad", "cam-02", "S-0002", 20, zone_kind="no_ads", label="banner"),
+    "vending": Spec("street_vending", "cam-02", None, 30, zone_kind="sidewalk", label="umbrella"),
+    "newest": Spec("out_of_shop_trading", "cam-01", "S-0001", 40),
+}
+
+
+@dataclass
+class World:
+    app: Any
+    state: AppState
+    dir: Path
+    device: DeviceHandle
+    cases: dict[str, int] = field(default_factory=dict)
+
+    def session(self) -> Any:
+        return self.state.sessions()
+
+    def user(self, role: str, username: str, password_hash: str) -> str:
+        """Add a user; return a bearer token of a session of theirs."""
+        return add_user(self.state.sessions, role=role, username=username, password_hash=password_hash)
+
+    def case_system_token(self) -> str:
+        with self.session() as s:
+            return add_client(s, name=f"ecase-{secrets.token_hex(3)}")
+
+    def count(self, table: str) -> int:
+        with self.state.engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+
+
+Client = tuple[World, TestClient]
+
+
+def make_world(base: Path, template: Path | None, password_hash: str, db_url: str | None = None) -> World:
+    """A service on a copy of the migrated SQLite ``template`` (or on ``db_url``, migrated already)."""
+    base.mkdir(parents=True, exist_ok=True)
+    if db_url is None:
+        assert template is not None
+        db = base / "nce.sqlite3"
+        shutil.copyfile(template, db)
+        db_url = f"sqlite:///{db}"
+    settings = Settings(
+        db_url=db_url,
+        evidence_dir=base / "evidence",
+        secret_key=SECRET,
+        migrate_on_start=False,
+        sweep_interval_s=0,
+        cookie_secure=False,  # the test client and the browser speak plain HTTP
+    )
+    app = create_app(settings)
+    state: AppState = app.state.nce
+    key = new_key()
+    with state.sessions() as s:
+        token = add_device(s, device_id="edge-01", public_key=pub_b64(key))
+        s.add(Shop(shop_id="S-0001", name="老王水果店", code="310113-0001", address="宝山区友谊路 88 号"))
+        s.add(Shop(shop_id="S-0002", name="好运便利店", code="310113-0002", address="宝山区友谊路 92 号"))
+        s.commit()
+    world = World(app, state, base, DeviceHandle("edge-01", key, token))
+    world.user("operator", OPERATOR, password_hash)
+    return world
+
+
+def seed(world: World, client: Any, names: list[str] | None = None) -> None:
+    """Deliver the packages through the API; 'prior' is confirmed (the shop's history)."""
+    for name in names or list(SPECS):
+        body = deliver(client, world.device, SPECS[name], tag=name)
+        world.cases[name] = int(body["case_id"])
+    if "prior" in world.cases:
+        from service.auth import Principal
+        from service.crud.cases import review_case
+        from service.schemas.cases import ReviewIn
+
+        with world.session() as s:
+            review_case(
+                s,
+                principal=Principal("user", "supervisor1", "supervisor"),
+                case_id=world.cases["prior"],
+                data=ReviewIn(decision="confirm"),
+            )
+
+
+CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    m = CSRF_RE.search(html)
+    assert m, "no csrf field on the page"
+    return m.group(1)
+
+
+def sign_in(client: TestClient, username: str = OPERATOR, password: str = PASSWORD) -> None:
+    page = client.get("/login")
+    r = client.post(
+        "/login",
+        data={"csrf": csrf_of(page.text), "username": username, "password": password, "next": "/"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text

@@ -5,123 +5,58 @@ outbox, and what the service stored (read from its SQLite database)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from manifest_factory import make_signed, write_package
 
 from detector.outbox import Outbox
 from nce.manifest import (
     GENESIS_HASH,
-    EventInfo,
     generate_private_key,
     manifest_hash,
     save_private_key,
     save_public_key,
     utc_ms,
 )
+from tests.support.cli import nce
+from tests.support.manifests import event_info, make_signed, write_package
+from tests.support.servers import NceServe, free_port
 
 SECRET = "delivery-test-secret-0123456789"
 T0 = dt.datetime(2026, 11, 26, 2, 0, 0, tzinfo=dt.UTC)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def nce(
-    *args: str, cwd: Path, timeout: float = 90, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nce", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-    )
-
-
-class Service:
-    """``python -m nce serve`` as a subprocess on ``port`` (fixed, so that it can be restarted)."""
+class Service(NceServe):
+    """``python -m nce serve`` on a SQLite file under ``root``, a fixed port (so that it can be
+    restarted where the edge expects it), and what it stored."""
 
     def __init__(self, root: Path, port: int | None = None) -> None:
         self.root = root
         self.db = root / "service.sqlite3"
-        self.db_url = f"sqlite:///{self.db}"
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = root / "service.log"
-        self.starts = 0
-
-    def start(self, **env: str) -> Service:
-        assert self.proc is None or self.proc.poll() is not None
-        logf = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "nce",
-                "serve",
-                "--db",
-                self.db_url,
-                "--port",
-                str(self.port),
-                "--evidence-dir",
-                str(self.root / "store"),
-            ],
-            cwd=self.root,
-            stdout=logf,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "NCE_SECRET_KEY": SECRET, "PYTHONUNBUFFERED": "1", **env},
+        super().__init__(
+            db_url=f"sqlite:///{self.db}",
+            evidence_dir=root / "store",
+            log=root / "service.log",
+            port=port,
+            secret=SECRET,
+            cwd=root,
         )
-        self.starts += 1
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                if self.proc.returncode == 9 and env.get("NCE_TEST_CRASH_AFTER_COMMIT") == "1":
-                    # the relay's retry reached it before our health check did: the crash the test
-                    # asked for has already happened (the caller waits for exit 9)
-                    return self
-                raise RuntimeError(
-                    f"nce serve exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}"
-                )
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"nce serve did not come up:\n{self.log.read_text()[-3000:]}")
 
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+    def start(self, *, allow_exit: int | None = None, **env: str) -> Service:
+        # with NCE_TEST_CRASH_AFTER_COMMIT the relay's retry may reach it before our health check
+        # does: the crash the test asked for has then already happened (the caller waits for exit 9)
+        crash = env.get("NCE_TEST_CRASH_AFTER_COMMIT") == "1"
+        super().start(allow_exit=9 if crash else allow_exit, **env)
+        return self
 
     def enroll(self, device_id: str, pubkey: Path, token_out: Path) -> None:
         done = nce("admin", "add-device", "--db", self.db_url, "--device-id", device_id,
@@ -223,11 +158,7 @@ class SyntheticEdge:
                 self.sequence += 1
                 hit_id = f"{self.device.id}-hit-{self.sequence}"
                 self.event(box, hit_id, "opened", self.sequence)
-                ev = EventInfo(
-                    hit_id=hit_id, event="confirmed", ts=utc_ms(T0), first_seen=utc_ms(T0), confirmed_at=utc_ms(T0),
-                    last_seen=utc_ms(T0), cleared_at=None, dwell_s=300.0, sightings=150, track_id=7, label="stall",
-                    score=0.91, box=(10.0, 20.0, 110.0, 220.0),
-                )  # fmt: skip
+                ev = event_info(hit_id=hit_id, first_seen=utc_ms(T0), ts=utc_ms(T0))
                 m = make_signed(
                     self.device.key,
                     sequence=self.sequence,

@@ -1,4 +1,5 @@
-"""Factories for the service tests: enrolled devices that sign real packages with nce.manifest."""
+"""Devices of the case service for tests: enrolled edge boxes that sign real, chained packages
+(built by :func:`tests.support.manifests.make_manifest`) and post them to ``POST /api/v1/hits``."""
 
 from __future__ import annotations
 
@@ -14,19 +15,16 @@ from nce.manifest import (
     GENESIS_HASH,
     CameraRef,
     DerivedFrom,
-    EventInfo,
-    FileEntry,
     Manifest,
     SiteRef,
-    SoftwareRef,
     Still,
     ZoneRef,
     manifest_hash,
     public_key_b64,
-    sha256_hex,
     sign_manifest,
     utc_ms,
 )
+from tests.support.manifests import event_info, make_manifest
 
 T0 = dt.datetime(2026, 11, 26, 8, 0, 0, tzinfo=dt.UTC)
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
@@ -102,10 +100,6 @@ class DeviceHandle:
         ts = ts or T0 + dt.timedelta(minutes=n)
         files = files if files is not None else files_for(f"{self.device_id}-{n}", size)
         seq = sequence if sequence is not None else self.seq + 1
-        entries = [
-            FileEntry(name=name, role=role, sha256=sha256_hex(data), size=len(data), mime=mime)  # type: ignore[arg-type]
-            for name, (role, mime, data) in files.items()
-        ]
         stills = []
         if "still-1-first_seen.jpg" in files:
             stills = [
@@ -131,9 +125,6 @@ class DeviceHandle:
             if kind != "public_copy"
             else f"{self.device_id}-pub-{n}",
             kind=kind,
-            device_id=self.device_id,
-            sequence=seq,
-            prev_manifest_hash=prev if prev is not None else self.prev,
             created_at=utc_ms(ts),
             site=SiteRef(id="sh-bs-01", name="宝山区 示范路段", timezone="Asia/Shanghai"),
             camera=CameraRef(id=camera_id, name="友谊路 东口", location=None),
@@ -143,34 +134,28 @@ class DeviceHandle:
             shop_id=shop_id,
             violation=violation,
             rule=None,
-            event=EventInfo(
+            event=event_info(
                 hit_id=hit_id,
-                event=event,  # type: ignore[arg-type]
+                event=event,
                 ts=utc_ms(ts),
                 first_seen=utc_ms(ts - dt.timedelta(seconds=300)),
                 confirmed_at=utc_ms(ts) if event != "opened" else None,
-                last_seen=utc_ms(ts),
                 cleared_at=utc_ms(ts) if event == "cleared" else None,
-                dwell_s=300.0,
-                sightings=150,
-                track_id=7,
-                label="stall",
-                score=0.91,
                 box=(1.0, 2.0, 30.0, 40.0),
             ),
             stills=stills,
             model=None,
-            software=SoftwareRef(version="0.1.0"),
-            detections=[],
-            track=[],
-            ocr=None,
-            notes=[],
             derived_from=derived_from,
-            files=entries,
-            signature=None,
         )
         fields.update(overrides)
-        manifest = sign_manifest(Manifest(**fields), sign_with or self.key)
+        unsigned = make_manifest(
+            sequence=seq,
+            prev_hash=prev if prev is not None else self.prev,
+            device_id=self.device_id,
+            files=files,
+            **fields,
+        )
+        manifest = sign_manifest(unsigned, sign_with or self.key)
         pkg = Package(manifest, manifest.to_json_bytes(), files)
         if advance and kind != "public_copy":
             self.seq = seq

@@ -1,0 +1,21 @@
+"""The words both sides share, each defined once (ARCHITECTURE.md §2).
+
+- :data:`Violation`: the violations NCE decides; :data:`VIOLATIONS` is the same list as a tuple.
+- :data:`EventKind`: the events of a hit's life; :data:`EVENT_KINDS` is the same list as a tuple.
+
+Each is a ``Literal`` type (so that mypy checks every use and pydantic validates it); each tuple is
+derived from its type, never written out a second time. The manifest model, the hit-event contract,
+the site config, the service's schemas and the console all import them from here.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+__all__ = ["EVENT_KINDS", "VIOLATIONS", "EventKind", "Violation"]
+
+Violation = Literal["out_of_shop_trading", "street_vending", "piled_goods", "illegal_ad", "exposed_garbage"]
+VIOLATIONS: Final[tuple[Violation, ...]] = get_args(Violation)
+
+EventKind = Literal["opened", "confirmed", "still_present", "cleared"]
+EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)

@@ -1,0 +1,1 @@
+"""The review console's tests: forms, wording, ``nce serve`` and Chromium."""

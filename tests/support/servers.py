@@ -1,0 +1,130 @@
+"""Real servers on loopback: a free port, an app under uvicorn in a thread (real HTTP, real
+concurrency), and ``python -m nce serve`` as a subprocess (the command a user runs)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+import uvicorn
+
+SERVE_SECRET = "serve-test-secret-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+class NceServe:
+    """``python -m nce serve --db DB --port PORT --evidence-dir DIR`` as a subprocess, its output
+    appended to ``log``. ``start()`` returns once ``/healthz`` answers 200; the port stays fixed, so
+    that the service can be stopped or killed and started again where its clients expect it."""
+
+    def __init__(
+        self,
+        *,
+        db_url: str,
+        evidence_dir: Path,
+        log: Path,
+        port: int | None = None,
+        secret: str = SERVE_SECRET,
+        cwd: Path | None = None,
+    ) -> None:
+        self.db_url = db_url
+        self.evidence_dir = evidence_dir
+        self.log = log
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.secret = secret
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self, *, allow_exit: int | None = None, **env: str) -> NceServe:
+        """Start it with ``env`` added; an exit with code ``allow_exit`` before it is up is no error
+        (the caller asked for a crash and waits for it)."""
+        assert self.proc is None or self.proc.poll() is not None
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as logf:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "nce", "serve", "--db", self.db_url, "--port", str(self.port),
+                 "--evidence-dir", str(self.evidence_dir)],
+                cwd=self.cwd,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "NCE_SECRET_KEY": self.secret, "PYTHONUNBUFFERED": "1", **env},
+            )  # fmt: skip
+        self.starts += 1
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                if allow_exit is not None and self.proc.returncode == allow_exit:
+                    return self
+                raise RuntimeError(f"nce serve exited {self.proc.returncode}:\n{self.output()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"nce serve did not come up:\n{self.output()[-3000:]}")
+
+    def output(self) -> str:
+        """Everything it wrote so far (all starts)."""
+        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL after 10 s; the exit code (None if it never ran)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return None if self.proc is None else self.proc.returncode
+
+    def __enter__(self) -> NceServe:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
