@@ -33,12 +33,12 @@ from service.console.guard import (
 from service.console.messages import CATALOGUE, Lang, translate, translate_or
 from service.console.refusal import Refusal, explain
 from service.console.render import console_tz, render, request_lang
-from service.console.view import build
+from service.console.view import TIMELINE_HEAD, TIMELINE_TAIL, build
 from service.crud import cases as crud
 from service.crud import identities
 from service.errors import Invalid, NotFound, ServiceError, Unauthorized
 from service.models import Case, utcnow
-from service.schemas.cases import NoticeIn, ReviewIn
+from service.schemas.cases import CaseDetail, NoticeIn, ReviewIn
 from service.schemas.common import CASE_STATUSES
 from service.schemas.ledger import LedgerEntryPublic
 from service.security import sign
@@ -247,6 +247,7 @@ def _case_page(
     if queue_status not in CASE_STATUSES:
         queue_status = "draft"
     prev_id, next_id = queries.neighbours(session, case_id=case_id, status=queue_status)
+    detail, ledger_rows = _latest(session, detail)
     view = build(detail, queries.manifests(session, [h.id for h in detail.hits]))
     done = request.query_params.get("done")
     flash = (
@@ -275,10 +276,33 @@ def _case_page(
         can_notice=workflow.can_move(status, "notice_issued") and principal.role in auth.NOTICE,
         violations=VIOLATIONS,
         reason_codes=REASON_CODES,
-        ledger_rows=detail.ledger,
+        ledger_rows=ledger_rows,
+        ledger_hidden=detail.ledger_total - len(ledger_rows),
         form=form or {},
         presets=presets,
     )
+
+
+LEDGER_ROWS = 100  # the latest entries on the case page; older ones: /cases/{id}/ledger
+
+
+def _latest(session: Session, detail: CaseDetail) -> tuple[CaseDetail, list[LedgerEntryPublic]]:
+    """The hits the page shows (the oldest, from the detail's first page, and the latest) and the latest
+    ledger entries: a case seen for weeks has thousands of each."""
+    if detail.hits_next is not None:
+        head = detail.hits[:TIMELINE_HEAD]
+        tail = crud.hits_of_case(
+            session,
+            case_id=detail.case.id,
+            deadline=detail.case.notice_deadline,
+            limit=TIMELINE_TAIL,
+            newest=True,
+        )
+        detail = detail.model_copy(update={"hits": head + [h for h in tail if h.id > head[-1].id]})
+    entries = detail.ledger
+    if detail.ledger_total > len(entries):
+        entries = crud.ledger_of_case(session, case_id=detail.case.id, limit=LEDGER_ROWS, newest=True)
+    return detail, entries
 
 
 @router.get("/cases/{case_id}")
@@ -359,7 +383,7 @@ def review(
     except ValidationError as exc:
         return fail("err.service.422", detail=_invalid(exc))
     try:
-        crud.review_case(session, principal=principal, case_id=case_id, data=data)
+        crud.review_case(session, principal=principal, case_id=case_id, data=data, legal=state.legal)
     except ServiceError as exc:
         refusal = _service_error(session, lang, case_id, exc)
         return _case_page(
