@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from nce import __version__
-from service.api.routes import auth, cases, evidence, health, hits, ledger, shops
+from service.api.routes import account, auth, cases, evidence, health, hits, ledger, shops
 from service.console import install as install_console
 from service.crud.cases import sweep_deadlines
 from service.db import make_engine, make_sessionmaker
@@ -102,7 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
         state.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
         return response
 
-    for module in (health, auth, hits, cases, evidence, shops, ledger):
+    for module in (health, auth, account, hits, cases, evidence, shops, ledger):
         app.include_router(module.router)
     install_console(app)  # the operator console at / (pages, /static)
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from service.console import account, case_more
 from service.console.render import HERE
 from service.console.routes import HANDLERS, router
 
@@ -16,6 +17,9 @@ __all__ = ["install"]
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    app.include_router(account.router)  # /account/password
+    app.include_router(case_more.router)  # /cases/{id}/events, /cases/{id}/ledger
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for exc_type, handler in HANDLERS.items():
-        app.add_exception_handler(exc_type, handler)
+    for handlers in (HANDLERS, account.HANDLERS):
+        for exc_type, handler in handlers.items():
+            app.add_exception_handler(exc_type, handler)
