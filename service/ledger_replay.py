@@ -51,6 +51,17 @@ _LEGACY_UNRECORDED: dict[str, tuple[str, ...]] = {
     "case_corrected": (),
 }
 _LEGACY_UNRECORDED["hit_event"] = _LEGACY_UNRECORDED["hit_ingested"]
+# a case filed by the old code: a draft, nothing reviewed, noticed or exported yet
+_LEGACY_FILED: dict[str, Any] = {
+    "status": "draft",
+    "original_violation": None,
+    "reviewed_by": None,
+    "reviewed_at": None,
+    "review_reason": None,
+    "notice_issued_at": None,
+    "notice_deadline": None,
+    "exported_at": None,
+}
 
 
 @dataclass(frozen=True)
@@ -129,8 +140,9 @@ def _replay_case(r: _Replay, e: LedgerEntry, case_id: int) -> None:
     c = r.cases.get(case_id)
     if c is None:
         c = r.cases[case_id] = _CaseLedger(first_seq=e.seq)
-        if not isinstance(p.get("case"), dict):
-            _set(c.state, "status", "draft", e.seq)  # an old entry: its first one filed it as a draft
+        if not isinstance(p.get("case"), dict):  # an old entry: the first one filed the case
+            for name, value in _LEGACY_FILED.items():
+                _set(c.state, name, value, e.seq)
     c.last_seq = e.seq
     snapshot = p.get("case")
     if isinstance(snapshot, dict):
