@@ -27,6 +27,7 @@ class Principal:
     role: str
     user_id: int | None = None
     session_id: int | None = None
+    must_change_password: bool = False  # a user after an admin's reset: only a password change is allowed
 
     @property
     def actor(self) -> str:

@@ -2,7 +2,9 @@
 
 Each entry is ``{seq, ts, actor, action, case_id, payload_hash, prev_hash, hash}`` where
 ``payload_hash = sha256(canonical(payload))`` and ``hash = sha256(canonical(entry without hash))``;
-the first entry's ``prev_hash`` is 64 zeros. Appends lock the one ``ledger_head`` row, so the chain
+the first entry's ``prev_hash`` is 64 zeros. An entry about a case also carries the case's state
+after it (``payload["case"]``, :func:`service.snapshots.case_state`), so that
+:mod:`service.ledger_replay` can check the tables against the ledger. Appends lock the one ``ledger_head`` row, so the chain
 stays linear under concurrent writers on PostgreSQL as on SQLite. :func:`verify` recomputes the
 chain and names the first broken entry.
 """
@@ -21,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from nce.times import utc_ms
 from service.db import begin_write
-from service.models import LedgerEntry, LedgerHead, utcnow
+from service.models import Case, LedgerEntry, LedgerHead, utcnow
+from service.snapshots import case_state
 
 GENESIS_HASH = "0" * 64
 
@@ -67,8 +70,12 @@ def lock_head(session: Session) -> LedgerHead:
 def append(
     session: Session, *, actor: str, action: str, case_id: int | None, payload: dict[str, Any]
 ) -> LedgerEntry:
-    """Append one entry in the caller's transaction."""
+    """Append one entry in the caller's transaction. An entry about a case records the case's state as
+    it stands now, after the caller's changes (``payload["case"]``)."""
     head = lock_head(session)
+    case = session.get(Case, case_id) if case_id is not None else None
+    if case is not None:
+        payload = {**payload, "case": case_state(case)}
     ts = utcnow()
     seq = head.seq + 1
     payload_hash = sha256_hex(canonical(payload))

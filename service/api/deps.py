@@ -78,6 +78,8 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 def require(roles: frozenset[str]) -> Callable[[Principal], Principal]:
     def check(principal: CurrentPrincipal) -> Principal:
+        if principal.must_change_password:
+            raise Forbidden("the password was reset: change it first (POST /api/v1/auth/password)")
         if principal.role not in roles:
             raise Forbidden(f"role {principal.role} may not do this (allowed: {', '.join(sorted(roles))})")
         return principal

@@ -1,4 +1,6 @@
-"""``nce admin add-device|add-user|add-client --db URL``: bootstrap identities (tokens printed once)."""
+"""``nce admin add-device|add-user|add-client --db URL``: bootstrap identities (tokens printed once);
+``list-users|disable-user|enable-user|reset-password|revoke-client|new-client-token``: account hygiene
+(the data functions are :mod:`service.accounts`; each change is a ledger entry)."""
 
 from __future__ import annotations
 
@@ -49,6 +51,40 @@ def register(sub: Any) -> None:
     client.add_argument("--db", default=None)
     client.add_argument("--name", required=True)
     client.set_defaults(func=_add_client)
+    _register_accounts(inner)
+
+
+def _register_accounts(inner: Any) -> None:
+    users = inner.add_parser("list-users", help="people: role, enabled, must change password, live sessions")
+    users.add_argument("--db", default=None)
+    users.add_argument("--json", action="store_true", help="one JSON object per line")
+    users.set_defaults(func=_list_users)
+    for action, what in (("disable-user", "refuse a person's sign-in and end their sessions at once"),
+                         ("enable-user", "let a disabled person sign in again")):  # fmt: skip
+        toggle = inner.add_parser(action, help=what)
+        toggle.add_argument("--db", default=None)
+        toggle.add_argument("--username", required=True)
+        toggle.set_defaults(func=_set_user_enabled, enabled=action == "enable-user")
+    reset = inner.add_parser(
+        "reset-password",
+        help="set a person's password (a one-time temporary one, printed once, unless --password-file); "
+        "their sessions end and they must change it at the next sign-in",
+    )
+    reset.add_argument("--db", default=None)
+    reset.add_argument("--username", required=True)
+    reset.add_argument(
+        "--password-file", default=None, help="read the new password from this file's first line"
+    )
+    reset.set_defaults(func=_reset_password)
+    revoke = inner.add_parser("revoke-client", help="revoke a case system's token (refused from now on)")
+    revoke.add_argument("--db", default=None)
+    revoke.add_argument("--name", required=True)
+    revoke.set_defaults(func=_revoke_client)
+    issue = inner.add_parser("new-client-token", help="give a case system a new token; prints it once")
+    issue.add_argument("--db", default=None)
+    issue.add_argument("--name", required=True)
+    issue.add_argument("--token-out", default=None, help="also write the token to this file (mode 0600)")
+    issue.set_defaults(func=_new_client_token)
 
 
 def _with_session(url: str | None, fn: Callable[[Session], Any]) -> Any:
@@ -125,4 +161,94 @@ def _add_client(args: argparse.Namespace) -> int:
     token: str = _with_session(args.db, lambda s: add_client(s, name=args.name))
     print(token)
     print(f"client {args.name} (case_system) added; the token above is shown once", file=sys.stderr)
+    return 0
+
+
+def _list_users(args: argparse.Namespace) -> int:
+    import json
+
+    from service.accounts import list_users
+
+    rows = _with_session(args.db, list_users)
+    if args.json:
+        for r in rows:
+            print(
+                json.dumps(
+                    {
+                        "username": r.username,
+                        "role": r.role,
+                        "enabled": r.enabled,
+                        "must_change_password": r.must_change_password,
+                        "sessions": r.sessions,
+                        "created_at": r.created_at.isoformat(),
+                    }
+                )
+            )
+        return 0
+    print(f"{'USERNAME':<24} {'ROLE':<11} {'STATE':<9} {'SESSIONS':>8}  PASSWORD")
+    for r in rows:
+        state = "enabled" if r.enabled else "disabled"
+        pw = "must change" if r.must_change_password else "ok"
+        print(f"{r.username:<24} {r.role:<11} {state:<9} {r.sessions:>8}  {pw}")
+    return 0
+
+
+def _set_user_enabled(args: argparse.Namespace) -> int:
+    from service.accounts import cli_actor, set_user_enabled
+
+    ended = _with_session(
+        args.db,
+        lambda s: set_user_enabled(s, username=args.username, enabled=args.enabled, actor=cli_actor()),
+    )
+    if args.enabled:
+        print(f"user {args.username} enabled", file=sys.stderr)
+    else:
+        print(f"user {args.username} disabled; {ended} session(s) ended", file=sys.stderr)
+    return 0
+
+
+def _reset_password(args: argparse.Namespace) -> int:
+    from service.accounts import cli_actor, reset_password
+
+    password = None
+    if args.password_file:
+        try:
+            lines = Path(args.password_file).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise Invalid(f"{args.password_file}: cannot read the password: {exc.strerror}") from exc
+        password = lines[0] if lines else ""
+    new: str = _with_session(
+        args.db, lambda s: reset_password(s, username=args.username, password=password, actor=cli_actor())
+    )
+    if password is None:
+        print(new)
+        print(
+            f"user {args.username}: the temporary password above is shown once; they must change it at "
+            "the next sign-in; their sessions ended",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"user {args.username}: password set from {args.password_file}; they must change it at the "
+            "next sign-in; their sessions ended",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _revoke_client(args: argparse.Namespace) -> int:
+    from service.accounts import cli_actor, revoke_client
+
+    _with_session(args.db, lambda s: revoke_client(s, name=args.name, actor=cli_actor()))
+    print(f"client {args.name}: token revoked (refused from now on)", file=sys.stderr)
+    return 0
+
+
+def _new_client_token(args: argparse.Namespace) -> int:
+    from service.accounts import cli_actor, new_client_token
+
+    token: str = _with_session(args.db, lambda s: new_client_token(s, name=args.name, actor=cli_actor()))
+    _write_token(args.token_out, token)
+    print(token)
+    print(f"client {args.name}: new token above, shown once; the old one no longer works", file=sys.stderr)
     return 0

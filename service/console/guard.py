@@ -62,8 +62,15 @@ class CsrfRejected(Exception):
     """A form post without a matching token or from another origin."""
 
 
-def principal_of(request: Request, state: AppState, session: Session) -> Principal:
-    """The signed-in principal (cookie, or a bearer token) allowed to use the console."""
+class PasswordChangeRequired(Exception):
+    """Signed in with a password an admin reset: the console answers with the change-password page."""
+
+
+def principal_of(
+    request: Request, state: AppState, session: Session, *, allow_password_change: bool = False
+) -> Principal:
+    """The signed-in principal (cookie, or a bearer token) allowed to use the console; one whose
+    password was reset may only change it (``allow_password_change``: the page that does)."""
     header = request.headers.get("authorization")
     bearer = None
     if header:
@@ -77,6 +84,8 @@ def principal_of(request: Request, state: AppState, session: Session) -> Princip
         raise LoginRequired(expired=bool(cookie)) from exc
     if principal.role not in CONSOLE_ROLES:
         raise NotForConsole(principal.role)
+    if principal.must_change_password and not allow_password_change:
+        raise PasswordChangeRequired()
     return principal
 
 

@@ -35,12 +35,12 @@ from service.console.guard import (
 from service.console.messages import CATALOGUE, Lang, translate, translate_or
 from service.console.refusal import Refusal, explain
 from service.console.render import HERE, console_tz, render, request_lang
-from service.console.view import build
+from service.console.view import TIMELINE_HEAD, TIMELINE_TAIL, build
 from service.crud import cases as crud
 from service.crud import identities
 from service.errors import Busy, Invalid, NotFound, ServiceError, TooManyRequests, Unauthorized
 from service.models import Case, utcnow
-from service.schemas.cases import NoticeIn, ReviewIn
+from service.schemas.cases import CaseDetail, NoticeIn, ReviewIn
 from service.schemas.common import CASE_STATUSES
 from service.schemas.ledger import LedgerEntryPublic
 from service.signin import client_address, sign_in
@@ -246,6 +246,7 @@ def _case_page(
     if queue_status not in CASE_STATUSES:
         queue_status = "draft"
     prev_id, next_id = queries.neighbours(session, case_id=case_id, status=queue_status)
+    detail, ledger_rows = _latest(session, detail)
     view = build(detail, queries.manifests(session, [h.id for h in detail.hits]))
     done = request.query_params.get("done")
     flash = (
@@ -274,10 +275,33 @@ def _case_page(
         can_notice=workflow.can_move(status, "notice_issued") and principal.role in auth.NOTICE,
         violations=VIOLATIONS,
         reason_codes=REASON_CODES,
-        ledger_rows=detail.ledger,
+        ledger_rows=ledger_rows,
+        ledger_hidden=detail.ledger_total - len(ledger_rows),
         form=form or {},
         presets=presets,
     )
+
+
+LEDGER_ROWS = 100  # the latest entries on the case page; older ones: /cases/{id}/ledger
+
+
+def _latest(session: Session, detail: CaseDetail) -> tuple[CaseDetail, list[LedgerEntryPublic]]:
+    """The hits the page shows (the oldest, from the detail's first page, and the latest) and the latest
+    ledger entries: a case seen for weeks has thousands of each."""
+    if detail.hits_next is not None:
+        head = detail.hits[:TIMELINE_HEAD]
+        tail = crud.hits_of_case(
+            session,
+            case_id=detail.case.id,
+            deadline=detail.case.notice_deadline,
+            limit=TIMELINE_TAIL,
+            newest=True,
+        )
+        detail = detail.model_copy(update={"hits": head + [h for h in tail if h.id > head[-1].id]})
+    entries = detail.ledger
+    if detail.ledger_total > len(entries):
+        entries = crud.ledger_of_case(session, case_id=detail.case.id, limit=LEDGER_ROWS, newest=True)
+    return detail, entries
 
 
 @router.get("/cases/{case_id}")
@@ -358,7 +382,7 @@ def review(
     except ValidationError as exc:
         return fail("err.service.422", detail=_invalid(exc))
     try:
-        crud.review_case(session, principal=principal, case_id=case_id, data=data)
+        crud.review_case(session, principal=principal, case_id=case_id, data=data, legal=state.legal)
     except ServiceError as exc:
         refusal = _service_error(session, lang, case_id, exc)
         return _case_page(
@@ -492,7 +516,12 @@ HANDLERS = {CsrfRejected: on_csrf, NotForConsole: on_not_for_console, LoginRequi
 
 def install(app: FastAPI) -> None:
     """Add the console's pages, ``/static`` and its error pages to ``app``."""
+    from service.console import account, case_more  # they import this module's helpers
+
     app.include_router(router)
+    app.include_router(account.router)  # /account/password
+    app.include_router(case_more.router)  # /cases/{id}/events, /cases/{id}/ledger
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for exc_type, handler in HANDLERS.items():
-        app.add_exception_handler(exc_type, handler)
+    for handlers in (HANDLERS, account.HANDLERS):
+        for exc_type, handler in handlers.items():
+            app.add_exception_handler(exc_type, handler)

@@ -103,9 +103,10 @@ def _stills_of(hit: HitPublic, manifest: dict[str, Any]) -> list[StillView]:
 
 def build(detail: CaseDetail, manifests: dict[int, dict[str, Any]]) -> CaseView:
     view = CaseView(detail=detail, timeline=list(detail.hits))
-    if len(detail.hits) > TIMELINE_HEAD + TIMELINE_TAIL:
+    total = max(detail.hits_total, len(detail.hits))  # the hits may be the oldest and the latest only
+    if total > TIMELINE_HEAD + TIMELINE_TAIL:
         view.timeline = detail.hits[:TIMELINE_HEAD] + detail.hits[-TIMELINE_TAIL:]
-        view.timeline_hidden = len(detail.hits) - TIMELINE_HEAD - TIMELINE_TAIL
+        view.timeline_hidden = total - TIMELINE_HEAD - TIMELINE_TAIL
     packages = [h for h in detail.hits if h.event != "public_copy"]
     stills: list[StillView] = []
     seen: set[str] = set()
@@ -178,9 +179,12 @@ LEDGER_FIELDS: dict[str, str] = {
     "chain_gap": "flag",
 }
 # fields recorded for the hash chain and the export, not worth a glance here (the status change is
-# shown from ``from``/``to``; ``decision`` is the same fact)
+# shown from ``from``/``to``; ``decision`` is the same fact; ``case`` is the case's state after the
+# entry, ``party``/``legal_basis``/``shop`` the records the case and the export show, see
+# service/snapshots.py)
 LEDGER_HIDDEN: frozenset[str] = frozenset(
     {"from", "to", "decision", "device_id", "hit_id", "kind", "manifest_hash", "files", "members", "merged"}
+    | {"case", "manifest_sha256", "party", "legal_basis", "shop"}
 )
 TEXT_MAX = 200
 _WHY = re.compile(r"^([a-z_]+) at (.+)$")

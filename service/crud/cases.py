@@ -1,4 +1,9 @@
-"""Cases: list, detail, review, notice, deadlines."""
+"""Cases: list, detail (paged hits and ledger), review, notice, deadlines.
+
+A review records the case's party (the shop registry row) and legal basis in the ledger; the detail
+and the export show the latest recorded ones from then on (:func:`recorded_basis`), never the registry
+as it is now.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +14,37 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from nce.times import utc_ms
 from service import ledger, workflow
 from service.auth import CASE_SYSTEM_STATUSES, Principal
 from service.errors import Invalid, NotFound
-from service.legal import LegalBasisTable
-from service.models import Case, EvidenceFile, HitEventRow, Shop, utcnow
+from service.legal import LegalBasis, LegalBasisTable
+from service.models import Case, EvidenceFile, HitEventRow, LedgerEntry, Shop, utcnow
 from service.schemas.cases import (
     CaseDetail,
     CasePublic,
     HitPublic,
+    HitsPage,
+    LedgerPage,
     NoticeIn,
     PriorCase,
+    RecordedBasis,
     ReviewIn,
     ShopHistory,
 )
 from service.schemas.hits import EvidenceFilePublic
 from service.schemas.ledger import LedgerEntryPublic
 from service.schemas.shops import ShopPublic
+from service.snapshots import legal_record, party_record
 
 MAX_PAGE = 200
+DETAIL_PAGE = 100  # hits and ledger entries in a case detail (and the default page of each)
+ITEMS_MAX_PAGE = 500
+# the entries that record the party and the legal basis
+RECORDING_ACTIONS: tuple[str, ...] = ("case_reviewed", "case_exported")
 
 
 @dataclass(frozen=True)
@@ -44,19 +57,27 @@ class CaseFilter:
     until: dt.datetime | None = None
 
 
-def encode_cursor(case_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"before": case_id}).encode()).decode().rstrip("=")
+def _encode(key: str, value: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({key: value}).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> int:
+def _decode(cursor: str, key: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value = json.loads(raw)["before"]
+        value = json.loads(raw)[key]
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
         raise Invalid("cursor: not a cursor this service issued") from exc
     if not isinstance(value, int) or isinstance(value, bool):
         raise Invalid("cursor: not a cursor this service issued")
     return value
+
+
+def encode_cursor(case_id: int) -> str:
+    return _encode("before", case_id)
+
+
+def decode_cursor(cursor: str) -> int:
+    return _decode(cursor, "before")
 
 
 def _visible(query: Select[Case], principal: Principal) -> Select[Case]:
@@ -105,13 +126,26 @@ def evidence_url(sha256: str) -> str:
     return f"/api/v1/evidence/{sha256}"
 
 
-def hits_of_case(session: Session, *, case_id: int, deadline: dt.datetime | None = None) -> list[HitPublic]:
-    """The case's hit events, oldest first; those after ``deadline`` (the notice's) are marked."""
-    events = list(
-        session.execute(
-            select(HitEventRow).where(HitEventRow.case_id == case_id).order_by(HitEventRow.id)
-        ).scalars()
-    )
+def _hit_rows(
+    session: Session, *, case_id: int, after: int | None = None, before: int | None = None,
+    limit: int | None = None, newest: bool = False,
+) -> list[HitEventRow]:  # fmt: skip
+    """The case's hit events by id: oldest first, or the newest ``limit`` (still oldest first)."""
+    q = select(HitEventRow).where(HitEventRow.case_id == case_id)
+    if after is not None:
+        q = q.where(HitEventRow.id > after)
+    if before is not None:
+        q = q.where(HitEventRow.id < before)
+    q = q.order_by(HitEventRow.id.desc() if newest else HitEventRow.id)
+    if limit is not None:
+        q = q.limit(limit)
+    rows = list(session.execute(q).scalars())
+    return rows[::-1] if newest else rows
+
+
+def _hits_public(
+    session: Session, events: list[HitEventRow], deadline: dt.datetime | None
+) -> list[HitPublic]:
     files: dict[int, list[EvidenceFile]] = {}
     if events:
         for f in session.execute(
@@ -150,6 +184,105 @@ def hits_of_case(session: Session, *, case_id: int, deadline: dt.datetime | None
     ]
 
 
+def hits_of_case(
+    session: Session, *, case_id: int, deadline: dt.datetime | None = None, before: int | None = None,
+    limit: int | None = None, newest: bool = False,
+) -> list[HitPublic]:  # fmt: skip
+    """The case's hit events, oldest first (all of them, or the newest ``limit`` before ``before``);
+    those after ``deadline`` (the notice's) are marked."""
+    rows = _hit_rows(session, case_id=case_id, before=before, limit=limit, newest=newest)
+    return _hits_public(session, rows, deadline)
+
+
+def hits_total(session: Session, *, case_id: int) -> int:
+    q = select(func.count()).select_from(HitEventRow).where(HitEventRow.case_id == case_id)
+    return int(session.execute(q).scalar_one())
+
+
+def ledger_total(session: Session, *, case_id: int) -> int:
+    q = select(func.count()).select_from(LedgerEntry).where(LedgerEntry.case_id == case_id)
+    return int(session.execute(q).scalar_one())
+
+
+def _page_limit(limit: int | None) -> int:
+    return max(1, min(limit or DETAIL_PAGE, ITEMS_MAX_PAGE))
+
+
+def _next_url(case_id: int, what: str, cursor: str | None, limit: int) -> str | None:
+    return f"/api/v1/cases/{case_id}/{what}?cursor={cursor}&limit={limit}" if cursor else None
+
+
+def _hits_page(
+    session: Session, case: Case, *, after: int | None, limit: int
+) -> tuple[list[HitPublic], str | None]:
+    rows = _hit_rows(session, case_id=case.id, after=after, limit=limit + 1)
+    cursor = _encode("hits_after", rows[limit - 1].id) if len(rows) > limit else None
+    return _hits_public(session, rows[:limit], case.notice_deadline), cursor
+
+
+def _ledger_rows(
+    session: Session, *, case_id: int, after: int | None = None, before: int | None = None,
+    limit: int | None = None, newest: bool = False,
+) -> list[LedgerEntry]:  # fmt: skip
+    """The case's ledger entries by seq: oldest first, or the newest ``limit`` (still oldest first)."""
+    q = select(LedgerEntry).where(LedgerEntry.case_id == case_id)
+    if after is not None:
+        q = q.where(LedgerEntry.seq > after)
+    if before is not None:
+        q = q.where(LedgerEntry.seq < before)
+    q = q.order_by(LedgerEntry.seq.desc() if newest else LedgerEntry.seq)
+    if limit is not None:
+        q = q.limit(limit)
+    rows = list(session.execute(q).scalars())
+    return rows[::-1] if newest else rows
+
+
+def ledger_of_case(
+    session: Session,
+    *,
+    case_id: int,
+    before: int | None = None,
+    limit: int | None = None,
+    newest: bool = False,
+) -> list[LedgerEntryPublic]:
+    rows = _ledger_rows(session, case_id=case_id, before=before, limit=limit, newest=newest)
+    return [LedgerEntryPublic.model_validate(e) for e in rows]
+
+
+def _ledger_page(
+    session: Session, case: Case, *, after: int | None, limit: int
+) -> tuple[list[LedgerEntryPublic], str | None]:
+    rows = _ledger_rows(session, case_id=case.id, after=after, limit=limit + 1)
+    cursor = _encode("ledger_after", rows[limit - 1].seq) if len(rows) > limit else None
+    return [LedgerEntryPublic.model_validate(e) for e in rows[:limit]], cursor
+
+
+def hits_page(
+    session: Session, *, principal: Principal, case_id: int, cursor: str | None, limit: int | None
+) -> HitsPage:
+    """One page of the case's hits, oldest first; the cursor is the last id of the previous page."""
+    case = get_case(session, principal=principal, case_id=case_id)
+    limit = _page_limit(limit)
+    after = _decode(cursor, "hits_after") if cursor else None
+    items, next_cursor = _hits_page(session, case, after=after, limit=limit)
+    return HitsPage(
+        items=items, next_cursor=next_cursor, next=_next_url(case.id, "events", next_cursor, limit)
+    )
+
+
+def ledger_page(
+    session: Session, *, principal: Principal, case_id: int, cursor: str | None, limit: int | None
+) -> LedgerPage:
+    """One page of the case's ledger entries, oldest first."""
+    case = get_case(session, principal=principal, case_id=case_id)
+    limit = _page_limit(limit)
+    after = _decode(cursor, "ledger_after") if cursor else None
+    items, next_cursor = _ledger_page(session, case, after=after, limit=limit)
+    return LedgerPage(
+        items=items, next_cursor=next_cursor, next=_next_url(case.id, "ledger", next_cursor, limit)
+    )
+
+
 def shop_history(session: Session, *, case: Case) -> ShopHistory | None:
     if case.shop_id is None:
         return None
@@ -173,23 +306,78 @@ def shop_history(session: Session, *, case: Case) -> ShopHistory | None:
     )
 
 
-def case_detail(
-    session: Session, *, principal: Principal, case_id: int, legal: LegalBasisTable
-) -> CaseDetail:
-    case = get_case(session, principal=principal, case_id=case_id)
+def recorded_basis(session: Session, *, case_id: int) -> LedgerEntry | None:
+    """The latest entry that recorded the case's party and legal basis (a review, an export), if any."""
+    rows = session.execute(
+        select(LedgerEntry)
+        .where(LedgerEntry.case_id == case_id, LedgerEntry.action.in_(RECORDING_ACTIONS))
+        .order_by(LedgerEntry.seq.desc())
+    ).scalars()
+    return next((e for e in rows if "party" in e.payload), None)
+
+
+def party_and_basis(
+    session: Session, *, case: Case, legal: LegalBasisTable
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, LedgerEntry | None]:
+    """The party and legal-basis records the case shows: the latest recorded ones, else the registry's
+    row and the table's row now (a case not reviewed yet, or reviewed before the ledger recorded them)."""
+    entry = recorded_basis(session, case_id=case.id)
+    if entry is not None:
+        return entry.payload.get("party"), entry.payload.get("legal_basis"), entry
     shop = session.get(Shop, case.shop_id) if case.shop_id else None
+    return party_record(shop), legal_record(legal, case.violation), None
+
+
+def case_detail(
+    session: Session,
+    *,
+    principal: Principal,
+    case_id: int,
+    legal: LegalBasisTable,
+    limit: int | None = DETAIL_PAGE,
+) -> CaseDetail:
+    """The case with the first ``limit`` hits and ledger entries (``None``: all of them, the export)."""
+    case = get_case(session, principal=principal, case_id=case_id)
+    party, basis, entry = party_and_basis(session, case=case, legal=legal)
+    recorded = None
+    if entry is not None:
+        recorded = RecordedBasis(
+            seq=entry.seq,
+            action=entry.action,
+            ts=entry.ts,
+            legal_basis_id=basis.get("id") if basis else None,
+            legal_basis_version=basis.get("version") if basis else None,
+        )
+    if limit is None:
+        hits = hits_of_case(session, case_id=case.id, deadline=case.notice_deadline)
+        entries = ledger_of_case(session, case_id=case.id)
+        hits_cursor = ledger_cursor = None
+    else:
+        limit = _page_limit(limit)
+        hits, hits_cursor = _hits_page(session, case, after=None, limit=limit)
+        entries, ledger_cursor = _ledger_page(session, case, after=None, limit=limit)
     return CaseDetail(
         case=CasePublic.model_validate(case),
-        hits=hits_of_case(session, case_id=case.id, deadline=case.notice_deadline),
-        party=ShopPublic.model_validate(shop) if shop is not None else None,
-        legal_basis=legal.for_violation(case.violation),
+        hits=hits,
+        party=ShopPublic.model_validate(party) if party is not None else None,
+        legal_basis=LegalBasis.model_validate(basis["basis"]) if basis is not None else None,
         shop_history=shop_history(session, case=case),
-        ledger=[LedgerEntryPublic.model_validate(e) for e in ledger.entries_for_case(session, case.id)],
+        ledger=entries,
+        recorded=recorded,
+        hits_total=len(hits) if limit is None else hits_total(session, case_id=case.id),
+        hits_next_cursor=hits_cursor,
+        hits_next=_next_url(case.id, "events", hits_cursor, limit or DETAIL_PAGE),
+        ledger_total=len(entries) if limit is None else ledger_total(session, case_id=case.id),
+        ledger_next_cursor=ledger_cursor,
+        ledger_next=_next_url(case.id, "ledger", ledger_cursor, limit or DETAIL_PAGE),
     )
 
 
-def review_case(session: Session, *, principal: Principal, case_id: int, data: ReviewIn) -> Case:
-    """Confirm or dismiss a draft (the violation may be corrected on confirm). Commits."""
+def review_case(
+    session: Session, *, principal: Principal, case_id: int, data: ReviewIn, legal: LegalBasisTable
+) -> Case:
+    """Confirm or dismiss a draft (the violation may be corrected on confirm); the ledger entry records
+    the party (the shop registry's row now) and the legal basis the case is reviewed under. Commits."""
     ledger.lock_head(session)
     case = get_case(session, principal=principal, case_id=case_id, for_update=True)
     now = utcnow()
@@ -205,6 +393,9 @@ def review_case(session: Session, *, principal: Principal, case_id: int, data: R
     case.reviewed_by = principal.name
     case.reviewed_at = now
     case.review_reason = data.reason
+    shop = session.get(Shop, case.shop_id) if case.shop_id else None
+    payload["party"] = party_record(shop)
+    payload["legal_basis"] = legal_record(legal, case.violation)
     ledger.append(session, actor=principal.actor, action="case_reviewed", case_id=case.id, payload=payload)
     session.commit()
     return case

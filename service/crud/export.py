@@ -2,12 +2,16 @@
 
 ::
 
-    case.json                         the case detail (case, hits, party, legal basis, history, ledger)
+    case.json                         the case detail (case, every hit, party, legal basis, history, ledger)
     packages/<package_id>/manifest.json   the original manifest bytes as received
     packages/<package_id>/<file>          the original files, under their names in the manifest
     public/<package_id>/…                 disclosure copies (faces and plates blurred), if any
     ledger.json                       the ledger entries of the case, the export included
-    README.txt                        how to verify (nce evidence verify)
+    README.txt                        how to verify (nce evidence verify); the party and legal basis
+
+The party and the legal basis are the ones the ledger recorded at review (a case reviewed before the
+ledger recorded them: the registry's and the table's rows now); the export's ledger entry records
+them again, so that a later change of the shop registry never changes what was exported.
 """
 
 from __future__ import annotations
@@ -15,18 +19,19 @@ from __future__ import annotations
 import json
 import tempfile
 import zipfile
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service import ledger, workflow
 from service.auth import Principal
-from service.crud.cases import case_detail, get_case
+from service.crud.cases import case_detail, get_case, party_and_basis
 from service.errors import Conflict
 from service.evidence_store import EvidenceStore
 from service.legal import LegalBasisTable
 from service.models import EvidenceFile, HitEventRow, utcnow
+from service.schemas.cases import CaseDetail
 
 SPOOL_BYTES = 16 * 1024 * 1024
 
@@ -38,6 +43,29 @@ packages/<id>/ holds each evidence package exactly as the edge device signed it.
 ledger.json lists this case's ledger entries; the service checks the whole chain with
     nce ledger verify --db URL
 """
+
+
+def _readme_party(party: dict[str, Any] | None, basis: dict[str, Any] | None, detail: CaseDetail) -> str:
+    rec = detail.recorded
+    where = f"ledger entry {rec.seq} ({rec.action})" if rec is not None else "the registry at export"
+    lines = ["", f"Party and legal basis, as recorded in {where}; case.json shows the same:"]
+    if party is None:
+        lines.append("    party: none recorded (no shop, or the shop was not in the registry)")
+    else:
+        for key in ("shop_id", "name", "code", "license_no", "address", "contact"):
+            if party.get(key):
+                lines.append(f"    party.{key}: {party[key]}")
+    if basis is None:
+        lines.append("    legal basis: none for this violation")
+    else:
+        row = basis.get("basis") or {}
+        lines.append(
+            f"    legal basis: {basis.get('id')} ({basis.get('jurisdiction')}), {basis.get('version')}"
+        )
+        for key in ("regulation", "article", "penalty", "verified"):
+            if row.get(key) is not None:
+                lines.append(f"    legal basis.{key}: {row[key]}")
+    return "\n".join(lines) + "\n"
 
 
 def export_case(
@@ -68,6 +96,7 @@ def export_case(
         folder = "public" if e.event == "public_copy" else "packages"
         for f in files_by_event.get(e.id, []):
             members[f"{folder}/{e.package_id}/{f.name}"] = f.sha256
+    party, basis, _entry = party_and_basis(session, case=case, legal=legal)
     now = utcnow()
     old = case.status
     if old in ("confirmed", "escalated"):
@@ -78,15 +107,16 @@ def export_case(
         actor=principal.actor,
         action="case_exported",
         case_id=case.id,
-        payload={"from": old, "to": case.status, "members": members},
+        payload={"from": old, "to": case.status, "members": members, "party": party, "legal_basis": basis},
     )
     session.flush()
-    detail = case_detail(session, principal=principal, case_id=case.id, legal=legal)
+    detail = case_detail(session, principal=principal, case_id=case.id, legal=legal, limit=None)
     out: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - returned open
     try:
         _write_zip(
             out,
             store=store,
+            readme=README + _readme_party(party, basis, detail),
             detail_json=detail.model_dump_json(indent=2),
             ledger_json=json.dumps(
                 [e.model_dump(mode="json") for e in detail.ledger], indent=2, ensure_ascii=False
@@ -102,10 +132,16 @@ def export_case(
 
 
 def _write_zip(
-    out: IO[bytes], *, store: EvidenceStore, detail_json: str, ledger_json: str, members: dict[str, str]
+    out: IO[bytes],
+    *,
+    store: EvidenceStore,
+    readme: str,
+    detail_json: str,
+    ledger_json: str,
+    members: dict[str, str],
 ) -> None:
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr("README.txt", README)
+        zf.writestr("README.txt", readme)
         zf.writestr("case.json", detail_json)
         zf.writestr("ledger.json", ledger_json)
         for path, sha in members.items():

@@ -13,11 +13,11 @@ from service.auth import Principal
 from service.db import begin_write
 from service.errors import Conflict, Invalid, NotFound, Unauthorized
 from service.models import AuthSession, Client, Device, User, utcnow
+from service.passwords import check_new_password
 from service.schemas.common import USER_ROLES
 from service.security import hash_password, new_token, token_hash, verify_password
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-MIN_PASSWORD = 8
 
 
 def _check_name(what: str, value: str) -> str:
@@ -81,8 +81,7 @@ def add_user(session: Session, *, username: str, role: str, password: str) -> Us
     _check_name("username", username)
     if role not in USER_ROLES:
         raise Invalid(f"role must be one of {', '.join(USER_ROLES)}, got {role!r}")
-    if len(password) < MIN_PASSWORD:
-        raise Invalid(f"the password must have at least {MIN_PASSWORD} characters")
+    check_new_password(password, username=username)
     password_hash = hash_password(password)
     begin_write(session)
     if session.execute(select(User).where(User.username == username)).scalar_one_or_none() is not None:
@@ -129,7 +128,14 @@ def principal_for_token(session: Session, token: str) -> Principal | None:
         auth, user = row
         if auth.expires_at <= utcnow() or not user.enabled:
             return None
-        return Principal("user", user.username, user.role, user_id=user.id, session_id=auth.id)
+        return Principal(
+            "user",
+            user.username,
+            user.role,
+            user_id=user.id,
+            session_id=auth.id,
+            must_change_password=user.must_change_password,
+        )
     return None
 
 
@@ -145,6 +151,7 @@ def login(
     ):
         raise Unauthorized("wrong username or password")
     user_id, principal = user.id, Principal("user", user.username, user.role, user_id=user.id)
+    must_change = user.must_change_password
     begin_write(session)  # after the (slow) password check, never during it
     token = new_token("user")
     expires = utcnow() + dt.timedelta(seconds=ttl_s)
@@ -155,7 +162,14 @@ def login(
     return (
         token,
         expires,
-        Principal(principal.kind, principal.name, principal.role, user_id=user_id, session_id=auth.id),
+        Principal(
+            principal.kind,
+            principal.name,
+            principal.role,
+            user_id=user_id,
+            session_id=auth.id,
+            must_change_password=must_change,
+        ),
     )
 
 

@@ -311,6 +311,7 @@ def ingest_package(
                 "hit_id": ev.hit_id,
                 "event": ev.event,
                 "manifest_hash": m_hash,
+                "manifest_sha256": m_sha,  # the stored manifest.json (the bytes as received)
                 "files": {e.name: e.sha256 for e in manifest.files},
                 "chain_gap": chain_gap,
                 "merged": merged,

@@ -1,4 +1,6 @@
-"""The shop registry."""
+"""The shop registry. Every change is a ledger entry; an update records the row after it and a deletion
+the row it removed (``payload["shop"]``), so a renamed or deleted party can always be traced. A case
+reviewed before the change keeps the party its review recorded (:mod:`service.snapshots`)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from service.auth import Principal
 from service.errors import Conflict, NotFound
 from service.models import Shop, utcnow
 from service.schemas.shops import ShopCreate, ShopUpdate
+from service.snapshots import party_record
 
 
 def get_shop(session: Session, *, shop_id: str) -> Shop:
@@ -48,7 +51,7 @@ def update_shop(session: Session, *, shop_id: str, data: ShopUpdate, actor: Prin
         actor=actor.actor,
         action="shop_updated",
         case_id=None,
-        payload={"shop_id": shop_id, **changes},
+        payload={"shop_id": shop_id, **changes, "shop": party_record(shop)},
     )
     session.commit()
     return shop
@@ -57,8 +60,13 @@ def update_shop(session: Session, *, shop_id: str, data: ShopUpdate, actor: Prin
 def delete_shop(session: Session, *, shop_id: str, actor: Principal) -> None:
     ledger.lock_head(session)
     shop = get_shop(session, shop_id=shop_id)
+    removed = party_record(shop)
     session.delete(shop)
     ledger.append(
-        session, actor=actor.actor, action="shop_deleted", case_id=None, payload={"shop_id": shop_id}
+        session,
+        actor=actor.actor,
+        action="shop_deleted",
+        case_id=None,
+        payload={"shop_id": shop_id, "shop": removed},
     )
     session.commit()

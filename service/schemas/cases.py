@@ -81,13 +81,57 @@ class ShopHistory(Output):
     first_offence: bool = Field(description="no earlier confirmed case for this shop and violation")
 
 
+class RecordedBasis(Output):
+    """The ledger entry that recorded the party and the legal basis the case shows (at review, at
+    export): from then on a change of the registry or of the legal-basis table does not change them."""
+
+    seq: int
+    action: str = Field(description="case_reviewed | case_exported")
+    ts: dt.datetime
+    legal_basis_id: str | None = Field(description="the legal-basis row's id (the violation)")
+    legal_basis_version: str | None = Field(description="sha256:… of the row as recorded")
+
+
 class CaseDetail(Output):
     case: CasePublic
-    hits: list[HitPublic]
-    party: ShopPublic | None = Field(description="from the shop registry; null when no shop")
+    hits: list[HitPublic] = Field(description="the first page (oldest first); hits_next for the rest")
+    party: ShopPublic | None = Field(
+        description="as recorded at review (see recorded); before review, the shop registry's row; null when no shop"
+    )
     legal_basis: LegalBasis | None
     shop_history: ShopHistory | None
-    ledger: list[LedgerEntryPublic]
+    ledger: list[LedgerEntryPublic] = Field(
+        description="the first page (oldest first); ledger_next for the rest"
+    )
+    recorded: RecordedBasis | None = Field(
+        default=None, description="where party and legal_basis come from; null: the registry and table now"
+    )
+    hits_total: int = Field(default=0, description="how many hits the case has")
+    hits_next: str | None = Field(
+        default=None, description="GET this for the next page of hits; null at the end"
+    )
+    hits_next_cursor: str | None = None
+    ledger_total: int = Field(default=0, description="how many ledger entries name the case")
+    ledger_next: str | None = Field(
+        default=None, description="GET this for the next ledger page; null at the end"
+    )
+    ledger_next_cursor: str | None = None
+
+
+class HitsPage(Output):
+    """``GET /api/v1/cases/{id}/events``: the case's hits, oldest first."""
+
+    items: list[HitPublic]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
+    next: str | None = Field(description="the next page's URL; null at the end")
+
+
+class LedgerPage(Output):
+    """``GET /api/v1/cases/{id}/ledger``: the case's ledger entries, oldest first."""
+
+    items: list[LedgerEntryPublic]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
+    next: str | None = Field(description="the next page's URL; null at the end")
 
 
 class ReviewIn(Input):

@@ -37,6 +37,7 @@ from service.security import hash_password
 from service.server import config as server_config
 from service.settings import Settings
 from service.state import AppState
+from tests.service.conftest import api  # noqa: F401  (the real app on a fresh database: the ledger and account tests)
 from tests.support.postgres import migrated_database
 from tests.support.servers import free_port
 

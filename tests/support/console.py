@@ -260,6 +260,7 @@ def seed(world: World, client: Any, names: list[str] | None = None) -> None:
                 principal=Principal("user", "supervisor1", "supervisor"),
                 case_id=world.cases["prior"],
                 data=ReviewIn(decision="confirm"),
+                legal=world.state.legal,
             )
 
 

@@ -1,4 +1,4 @@
-"""Cases: list, detail, review, notice, export."""
+"""Cases: list, detail, the detail's hits and ledger page by page, review, notice, export."""
 
 from __future__ import annotations
 
@@ -13,7 +13,15 @@ from nce.vocabulary import Violation
 from service.api.deps import CaseReader, Exporter, NoticeIssuer, Reviewer, SessionDep, StateDep
 from service.crud import cases as crud
 from service.crud.export import export_case
-from service.schemas.cases import CaseDetail, CasePublic, CasesPublic, NoticeIn, ReviewIn
+from service.schemas.cases import (
+    CaseDetail,
+    CasePublic,
+    CasesPublic,
+    HitsPage,
+    LedgerPage,
+    NoticeIn,
+    ReviewIn,
+)
 from service.schemas.common import CaseStatus
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -57,14 +65,47 @@ def _aware(t: dt.datetime | None) -> dt.datetime | None:
     "/{case_id}", response_model=CaseDetail, summary="One case with hits, party, basis, history, ledger"
 )
 def get_case(case_id: CaseId, state: StateDep, session: SessionDep, principal: CaseReader) -> CaseDetail:
+    """The first page (100) of hits and of ledger entries; ``hits_next`` and ``ledger_next`` name the
+    next pages. Once reviewed, ``party`` and ``legal_basis`` are the ones the ledger recorded."""
     return crud.case_detail(session, principal=principal, case_id=case_id, legal=state.legal)
 
 
+Cursor = Annotated[str | None, Query(max_length=200)]
+ItemsLimit = Annotated[int, Query(ge=1, le=crud.ITEMS_MAX_PAGE)]
+
+
+@router.get("/{case_id}/events", response_model=HitsPage, summary="The case's hits, page by page")
+def get_events(
+    case_id: CaseId,
+    session: SessionDep,
+    principal: CaseReader,
+    cursor: Cursor = None,
+    limit: ItemsLimit = crud.DETAIL_PAGE,
+) -> HitsPage:
+    """Oldest first; pass ``next_cursor`` back as ``cursor`` (or GET ``next``) until it is null."""
+    return crud.hits_page(session, principal=principal, case_id=case_id, cursor=cursor, limit=limit)
+
+
+@router.get("/{case_id}/ledger", response_model=LedgerPage, summary="The case's ledger entries, page by page")
+def get_ledger(
+    case_id: CaseId,
+    session: SessionDep,
+    principal: CaseReader,
+    cursor: Cursor = None,
+    limit: ItemsLimit = crud.DETAIL_PAGE,
+) -> LedgerPage:
+    """Oldest first (by seq); pass ``next_cursor`` back as ``cursor`` until it is null."""
+    return crud.ledger_page(session, principal=principal, case_id=case_id, cursor=cursor, limit=limit)
+
+
 @router.post("/{case_id}/review", response_model=CasePublic, summary="Confirm or dismiss a draft")
-def review(case_id: CaseId, data: ReviewIn, session: SessionDep, principal: Reviewer) -> CasePublic:
-    """``dismiss`` needs a reason; ``violation`` corrects the violation type when confirming."""
+def review(
+    case_id: CaseId, data: ReviewIn, state: StateDep, session: SessionDep, principal: Reviewer
+) -> CasePublic:
+    """``dismiss`` needs a reason; ``violation`` corrects the violation type when confirming. The
+    ledger entry records the party (the shop registry's row) and the legal basis."""
     return CasePublic.model_validate(
-        crud.review_case(session, principal=principal, case_id=case_id, data=data)
+        crud.review_case(session, principal=principal, case_id=case_id, data=data, legal=state.legal)
     )
 
 
