@@ -23,7 +23,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from detector.evidence.store import STATE_DIR, fsync_dir
+from detector.evidence.files import fsync_dir
+from detector.evidence.store import STATE_DIR
 from nce.manifest import MANIFEST_NAME, is_safe_name
 
 log = logging.getLogger(__name__)

@@ -18,6 +18,7 @@ from detector.synth import CLASSES
 from detector.synth.backgrounds import BackgroundPool
 from detector.synth.compose import Composer, Placed, add_pedestrians, augment, yolo_lines
 from detector.synth.fonts import find_cjk_fonts
+from nce.hashing import sha256_file
 
 Image = np.ndarray
 
@@ -44,7 +45,7 @@ def dataset_hash(root: Path) -> str:
         for p in sorted((root / sub).rglob("*")):
             if p.is_file():
                 h.update(str(p.relative_to(root)).encode())
-                h.update(p.read_bytes())
+                h.update(sha256_file(p).encode())
     return h.hexdigest()
 
 
