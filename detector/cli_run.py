@@ -65,7 +65,7 @@ def build_sinks(
 
             sinks.append(EvidencePackager(config, args.out, model_info=model_info, registry=registry))
     elif config.uplink is not None:
-        from detector.delivery import delivery_sinks
+        from detector.delivery.sink import delivery_sinks
 
         sinks += delivery_sinks(config, model_info=model_info, registry=registry)
     if config.mqtt is not None:

@@ -23,7 +23,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from manifest_factory import make_signed, write_package
 
-from detector.outbox import Outbox
+from detector.delivery.outbox import Outbox
 from nce.manifest import (
     GENESIS_HASH,
     EventInfo,

@@ -24,12 +24,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from detector.alerts import MqttAlerts, alert_topic
 from detector.config import Mqtt, parse_site_config
-from detector.delivery import OutboxSink, on_delivered_marker
+from detector.delivery.outbox import Outbox
+from detector.delivery.sink import OutboxSink, on_delivered_marker
 from detector.detections import Detections
 from detector.errors import ConfigError
 from detector.events import Frame, HitEvent
 from detector.evidence.quota import EvidenceQuota, is_marked_delivered
-from detector.outbox import Outbox
 from nce.manifest import GENESIS_HASH, manifest_hash
 
 pytestmark = pytest.mark.timeout(60)
@@ -303,7 +303,7 @@ def test_old_delivered_rows_are_forgotten_and_sequences_never_reused(tmp_path: P
 def test_outbox_gauges_raise_the_poison_alarm(tmp_path: Path) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from detector.delivery import DeliveryMetrics
+    from detector.delivery.sink import DeliveryMetrics
 
     box = Outbox(tmp_path / "outbox.sqlite")
     for i in range(3):
@@ -320,8 +320,8 @@ def test_outbox_gauges_raise_the_poison_alarm(tmp_path: Path) -> None:
 
 
 def test_one_relay_per_outbox(tmp_path: Path) -> None:
+    from detector.delivery.relay import Outcome, Relay
     from detector.errors import DetectorError
-    from detector.relay import Outcome, Relay
 
     def offline(_item: Any) -> Outcome:
         return Outcome("retry", "offline")

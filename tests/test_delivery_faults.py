@@ -39,7 +39,7 @@ from delivery_harness import (
 )
 from paho.mqtt.enums import CallbackAPIVersion
 
-from detector.outbox import Outbox
+from detector.delivery.outbox import Outbox
 from nce.manifest import MANIFEST_NAME
 
 pytestmark = pytest.mark.timeout(240)
@@ -369,10 +369,10 @@ def test_full_disk_stops_packaging_with_an_alarm_and_resumes(
 ) -> None:
     from evidence_sim import Camera, make_config, violation_then_cleared
 
-    from detector.delivery import DeliveryMetrics, OutboxSink
+    from detector.delivery.relay import HttpTransport, Relay
+    from detector.delivery.sink import DeliveryMetrics, OutboxSink
     from detector.events import EventSink
     from detector.evidence import EvidencePackager
-    from detector.relay import HttpTransport, Relay
     from nce.manifest import parse_manifest, verify_chain, verify_package_dir
 
     config = make_config(tmp_path, min_dwell_s=2.0, clip_pre_s=1.0, clip_post_s=1.0, clip_fps=2.0)

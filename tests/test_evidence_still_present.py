@@ -20,11 +20,11 @@ import pytest
 from evidence_sim import Camera, make_config
 from video_factory import Patch, write_video
 
-from detector.delivery import OutboxSink
+from detector.delivery.outbox import Outbox
+from detector.delivery.sink import OutboxSink
 from detector.detections import Detections
 from detector.events import Frame, HitEvent, RingSnapshot
 from detector.evidence import EvidencePackager, mark_delivered
-from detector.outbox import Outbox
 from nce.manifest import MANIFEST_NAME, load_public_key, parse_manifest, verify_package_dir
 
 pytestmark = [

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from detector.outbox import Outbox, OutboxError
-from detector.relay import Backoff, Outcome, Relay, classify, parse_retry_after
+from detector.delivery.outbox import Outbox, OutboxError
+from detector.delivery.relay import Backoff, Outcome, Relay, classify, parse_retry_after
 
 
 def add_events(box: Outbox, n: int) -> list[int]:

@@ -18,12 +18,12 @@ import pytest
 from evidence_sim import Camera, make_config
 from svc_server import serving
 
-from detector.delivery import OutboxSink
+from detector.delivery.outbox import Outbox, OutboxItem
+from detector.delivery.relay import HttpTransport, Outcome, Relay
+from detector.delivery.sink import OutboxSink
 from detector.detections import Detections
 from detector.events import Frame, HitEvent, RingSnapshot
 from detector.evidence import EvidencePackager
-from detector.outbox import Outbox, OutboxItem
-from detector.relay import HttpTransport, Outcome, Relay
 from nce.manifest import MANIFEST_NAME, load_public_key, parse_manifest, verify_package_dir
 from service.crud.identities import add_device
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from detector.outbox import Outbox, OutboxItem
+from detector.delivery.outbox import Outbox, OutboxItem
 
 log = logging.getLogger(__name__)
 

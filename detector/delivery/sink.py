@@ -3,7 +3,7 @@
 With ``uplink`` in the site config (and no ``--out``), ``nce run`` writes hits.jsonl and evidence
 packages under ``uplink.data_dir`` (default ``var/edge/<device id>``) and :class:`OutboxSink`
 queues every hit event and package in the outbox (``uplink.outbox_file``), where a
-:class:`~detector.relay.Relay` thread sends them to the service in sequence order. See
+:class:`~detector.delivery.relay.Relay` thread sends them to the service in sequence order. See
 docs/delivery.md.
 
 Order on the service: a package is queued from the packager's ``on_package`` callback, right after
@@ -40,13 +40,13 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from detector.config import SiteConfig
+from detector.delivery.outbox import Outbox, OutboxError, OutboxItem
+from detector.delivery.relay import Backoff, HttpTransport, Outcome, Relay, read_token
 from detector.detections import Detections
 from detector.errors import DetectorError
 from detector.events import EventSink, Frame, HitEvent, RingSnapshot
 from detector.evidence.quota import is_marked_delivered, mark_delivered
 from detector.evidence.store import package_sequence
-from detector.outbox import Outbox, OutboxError, OutboxItem
-from detector.relay import Backoff, HttpTransport, Outcome, Relay, read_token
 from nce.manifest import MANIFEST_NAME, Manifest, ManifestError, parse_manifest, utc_ms
 
 if TYPE_CHECKING:

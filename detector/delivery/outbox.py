@@ -1,7 +1,7 @@
 """The edge outbox: SQLite store-and-forward of hit events and evidence packages.
 
 Every hit event and package is written here (``synchronous=FULL``, WAL) before it counts as
-produced; the :class:`~detector.relay.Relay` sends items to the case service in sequence order and
+produced; the :class:`~detector.delivery.relay.Relay` sends items to the case service in sequence order and
 marks one delivered only on a 2xx. An item's idempotency key is ``<device id>:<epoch>:<seq>``: a retry
 after a crash or a lost response is recognised by the service, never filed twice. The epoch is drawn
 once when the outbox file is created, so an outbox that is lost and recreated (numbering from 1 again)
