@@ -18,8 +18,17 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
+from detector.config_paths import resolve_paths
 from detector.errors import ConfigError, ConfigProblem
 from nce.hits import Violation
 
@@ -298,6 +307,14 @@ class Uplink(_Model):
     drain_s: float = Field(10.0, ge=0.0, description="at shutdown, seconds the relay may still deliver")
     retry_base_s: float = Field(1.0, gt=0.0, description="first retry delay (doubles, with jitter)")
     retry_max_s: float = Field(60.0, gt=0.0, description="longest retry delay")
+    poison_after_5xx: int = Field(
+        8,
+        ge=1,
+        description=(
+            "set an item aside (poisoned) after the service answered it with the same 5xx this many "
+            "times in a row (502/503/504 and network errors never count), so the rest of the queue moves"
+        ),
+    )
 
     @field_validator("service_url")
     @classmethod
@@ -362,6 +379,13 @@ class SiteConfig(_Model):
     uplink: Uplink | None = None
     mqtt: Mqtt | None = None
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
+    # the folder relative paths are resolved against (detector.config_paths), set when loaded
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def base_dir(self) -> Path:
+        """The config file's folder (the working directory for a config that came from no file)."""
+        return self._base_dir if self._base_dir is not None else Path.cwd()
 
     def shop(self, shop_id: str | None) -> Shop | None:
         return next((s for s in self.shops if s.id == shop_id), None) if shop_id else None
@@ -384,8 +408,9 @@ class SiteConfig(_Model):
         return self.resolve(Path("var") / "edge" / device)
 
     def resolve(self, path: Path) -> Path:
-        """A path from the config, relative to the working directory unless absolute."""
-        return path if path.is_absolute() else Path.cwd() / path
+        """A path relative to the config file's folder (:attr:`base_dir`) unless absolute. The
+        config's own paths are resolved once when it is loaded; this is for the path defaults."""
+        return path if path.is_absolute() else self.base_dir / path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -481,8 +506,9 @@ def config_warnings(config: SiteConfig) -> list[str]:
     return warnings
 
 
-def parse_site_config(data: Any, file: str = "<config>") -> SiteConfig:
-    """Validate already-parsed YAML/JSON data; raise :class:`ConfigError` with every problem."""
+def parse_site_config(data: Any, file: str = "<config>", *, base_dir: Path | None = None) -> SiteConfig:
+    """Validate already-parsed YAML/JSON data; raise :class:`ConfigError` with every problem.
+    Relative paths are resolved against ``base_dir`` (default: the working directory)."""
     if not isinstance(data, dict):
         raise ConfigError(
             [ConfigProblem(file, "", f"expected a mapping at the top level, got {type(data).__name__}")]
@@ -495,7 +521,7 @@ def parse_site_config(data: Any, file: str = "<config>") -> SiteConfig:
     problems = cross_check(config, file)
     if problems:
         raise ConfigError(problems)
-    return config
+    return resolve_paths(config, Path.cwd() if base_dir is None else base_dir)
 
 
 def _cross_check_the_rest(
@@ -533,7 +559,7 @@ def _cross_check_the_rest(
 
 
 def load_site_config(path: str | Path) -> SiteConfig:
-    """Read and validate a site config file."""
+    """Read and validate a site config file; its relative paths are relative to its folder."""
     file = str(path)
     p = Path(path)
     if not p.is_file():
@@ -547,4 +573,4 @@ def load_site_config(path: str | Path) -> SiteConfig:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([ConfigProblem(file, "", f"not valid YAML: {where}{problem}")]) from None
-    return parse_site_config(data, file)
+    return parse_site_config(data, file, base_dir=p.parent)

@@ -24,13 +24,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from detector.config import Camera, Rule, SiteConfig, Zone
+from detector.config import Camera, Rule, Zone
 from detector.detections import Detections
 from detector.events import EventKind, Frame, HitEvent
 
@@ -77,19 +78,30 @@ class _Slot:
 
 
 class RuleEngine:
-    """One camera's rules: ``update(tracked_detections, frame) -> [HitEvent, …]``."""
+    """One camera's rules: ``update(tracked_detections, frame) -> [HitEvent, …]``.
 
-    def __init__(self, config: SiteConfig, camera: Camera, names: dict[int, str]) -> None:
-        self.site_id = config.site.id
+    Built from the camera (its zones), the site's rules, the model's class names, the site id (in
+    every event) and the site's time zone (active hours and exemptions are local time)."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        rules: Sequence[Rule],
+        names: dict[int, str],
+        *,
+        site_id: str,
+        tz: dt.tzinfo,
+    ) -> None:
+        self.site_id = site_id
         self.camera_id = camera.id
-        self.tz = config.site.tz
+        self.tz = tz
         self.names = names
         self._last_frame_utc: dt.datetime | None = None
         self.slots: list[_Slot] = []
         by_name: dict[str, set[int]] = {}
         for cid, name in names.items():
             by_name.setdefault(name, set()).add(cid)
-        for rule in config.rules:
+        for rule in rules:
             unknown = [c for c in rule.classes if c not in by_name]
             if unknown:
                 log.warning(

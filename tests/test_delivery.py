@@ -22,14 +22,15 @@ from delivery_harness import Broker
 from manifest_factory import make_signed, write_package
 from paho.mqtt.enums import CallbackAPIVersion
 
-from detector.alerts import MqttAlerts, alert_topic
+from detector.alerts import alert_topic
 from detector.config import Mqtt, parse_site_config
+from detector.delivery import OutboxSink
 from detector.delivery.outbox import Outbox
-from detector.delivery.sink import OutboxSink, on_delivered_marker
 from detector.detections import Detections
 from detector.errors import ConfigError
 from detector.events import Frame, HitEvent
-from detector.evidence.quota import EvidenceQuota, is_marked_delivered
+from detector.evidence.quota import EvidenceQuota
+from detector.sinks import mqtt_alerts
 from nce.manifest import GENESIS_HASH, manifest_hash
 
 pytestmark = pytest.mark.timeout(60)
@@ -150,20 +151,69 @@ def test_a_package_written_but_not_queued_is_recovered_in_order(tmp_path: Path) 
     sink.close()
 
 
-def test_delivered_marker_makes_a_package_prunable(tmp_path: Path) -> None:
+def test_delivered_in_the_outbox_makes_a_package_prunable(tmp_path: Path) -> None:
     pkgs = Packages(tmp_path / "evidence")
     box = Outbox(tmp_path / "outbox.sqlite")
     sink = OutboxSink(box, "edge-01", pkgs.evidence)
     for h in ("h1", "h2"):
         sink.package_written(*pkgs.write(h))
-    quota = EvidenceQuota(pkgs.evidence, 1, is_delivered=box.is_delivered)
+    quota = EvidenceQuota(pkgs.evidence, 1, delivered=box)
     assert quota.prune() == []  # nothing delivered: nothing may go
     first = box.items()[0]
     box.mark_delivered(first.seq)
-    on_delivered_marker(first)
-    assert is_marked_delivered(pkgs.evidence, "edge-01-00000001-violation")
+    assert box.is_delivered(pkgs.evidence / "edge-01-00000001-violation")
     assert quota.prune() == ["edge-01-00000001-violation"]
     assert (pkgs.evidence / "edge-01-00000002-violation").is_dir()
+    sink.close()
+
+
+def test_a_delivered_package_stays_known_after_its_row_is_forgotten(tmp_path: Path) -> None:
+    pkgs = Packages(tmp_path / "evidence")
+    box = Outbox(tmp_path / "outbox.sqlite")
+    sink = OutboxSink(box, "edge-01", pkgs.evidence)
+    for h in ("h1", "h2", "h3"):
+        sink.package_written(*pkgs.write(h))
+    sink.close()
+    box = Outbox(tmp_path / "outbox.sqlite")
+    one, two, three = (pkgs.evidence / f"edge-01-0000000{i}-violation" for i in (1, 2, 3))
+    box.mark_delivered(1)
+    box.mark_delivered(2)
+    (pkgs.evidence / two.name).rename(tmp_path / "gone")  # the quota deleted it
+    assert box.prune_delivered(0.0, now=time.time() + 1) == 2
+    assert [i.seq for i in box.items()] == [3]
+    assert box.is_delivered(one) and not box.is_delivered(two) and not box.is_delivered(three)
+    assert box.package_dirs() == {str(one), str(three)}
+    box.close()
+    # a new start does not queue the delivered package again, and the quota may still prune it
+    box = Outbox(tmp_path / "outbox.sqlite")
+    sink = OutboxSink(box, "edge-01", pkgs.evidence)
+    sink.start()
+    assert [i.payload["sequence"] for i in box.items()] == [3]
+    assert EvidenceQuota(pkgs.evidence, 1, delivered=box).prune() == [one.name]
+    sink.close()
+    box = Outbox(tmp_path / "outbox.sqlite")
+    box.prune_delivered(30 * 86400.0)  # its folder is gone: forgotten too
+    assert box.package_dirs() == {str(three)}
+    box.close()
+
+
+def test_delivered_markers_of_an_earlier_version_are_adopted(tmp_path: Path) -> None:
+    pkgs = Packages(tmp_path / "evidence")
+    for h in ("h1", "h2", "h3"):
+        pkgs.write(h)
+    markers = pkgs.evidence / ".state" / "delivered"
+    markers.mkdir(parents=True)
+    # packages 1 and 2 were delivered by an old version (their outbox rows long forgotten); the
+    # marker of a package the quota deleted since stays behind
+    for name in ("edge-01-00000001-violation", "edge-01-00000002-violation", "edge-01-00000000-gone"):
+        (markers / name).touch()
+    box = Outbox(tmp_path / "outbox.sqlite")
+    sink = OutboxSink(box, "edge-01", pkgs.evidence)
+    sink.start()
+    assert [i.payload["sequence"] for i in box.items()] == [3]  # only the undelivered one is queued
+    assert not markers.exists()
+    quota = EvidenceQuota(pkgs.evidence, 1, delivered=box)
+    assert quota.prune() == ["edge-01-00000001-violation", "edge-01-00000002-violation"]
     sink.close()
 
 
@@ -223,7 +273,7 @@ def test_confirmed_hit_alert_reaches_a_subscriber(tmp_path: Path, broker: Broker
     sub.loop_start()
     try:
         assert subscribed.wait(10)
-        alerts = MqttAlerts(config, config.mqtt)
+        alerts = mqtt_alerts(config, config.mqtt)
         alerts.start()
         zone = cam.zones[0]
         ev = event("confirmed", s=301.0).model_copy(
@@ -268,7 +318,7 @@ def test_alerts_never_block_when_the_broker_is_away() -> None:
     doc["mqtt"] = {"host": "127.0.0.1", "port": port, "queue_size": 5}
     config = parse_site_config(doc)
     assert config.mqtt is not None
-    alerts = MqttAlerts(config, config.mqtt)
+    alerts = mqtt_alerts(config, config.mqtt)
     alerts.start()
     t0 = time.monotonic()
     for i in range(50):
@@ -303,7 +353,7 @@ def test_old_delivered_rows_are_forgotten_and_sequences_never_reused(tmp_path: P
 def test_outbox_gauges_raise_the_poison_alarm(tmp_path: Path) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from detector.delivery.sink import DeliveryMetrics
+    from detector.delivery import DeliveryMetrics
 
     box = Outbox(tmp_path / "outbox.sqlite")
     for i in range(3):
@@ -320,7 +370,7 @@ def test_outbox_gauges_raise_the_poison_alarm(tmp_path: Path) -> None:
 
 
 def test_one_relay_per_outbox(tmp_path: Path) -> None:
-    from detector.delivery.relay import Outcome, Relay
+    from detector.delivery import Outcome, Relay
     from detector.errors import DetectorError
 
     def offline(_item: Any) -> Outcome:

@@ -369,10 +369,11 @@ def test_full_disk_stops_packaging_with_an_alarm_and_resumes(
 ) -> None:
     from evidence_sim import Camera, make_config, violation_then_cleared
 
-    from detector.delivery.relay import HttpTransport, Relay
-    from detector.delivery.sink import DeliveryMetrics, OutboxSink
+    from detector.delivery import DeliveryMetrics, OutboxSink
+    from detector.delivery.relay import Relay
+    from detector.delivery.transport import HttpTransport
     from detector.events import EventSink
-    from detector.evidence import EvidencePackager
+    from detector.sinks import evidence_packager
     from nce.manifest import parse_manifest, verify_chain, verify_package_dir
 
     config = make_config(tmp_path, min_dwell_s=2.0, clip_pre_s=1.0, clip_post_s=1.0, clip_fps=2.0)
@@ -382,7 +383,7 @@ def test_full_disk_stops_packaging_with_an_alarm_and_resumes(
     token = tmp_path / "keys" / f"{dev_id}.token"
     service.enroll(dev_id, dev_pub, token)
     outbox = Outbox(small_disk / "outbox.sqlite")
-    packager = EvidencePackager(config, small_disk, is_delivered=outbox.is_delivered)
+    packager = evidence_packager(config, small_disk, delivered=outbox)
     sink = OutboxSink(outbox, dev_id, packager.evidence_dir, awaiting=packager.awaiting_package)
     packager.on_package = sink.package_written
 

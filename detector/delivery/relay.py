@@ -1,35 +1,44 @@
 """The relay: sends the outbox to the case service, in sequence order, exactly once.
 
-- A 2xx marks the item delivered (a repeat of an earlier delivery answers 200 with the stored
-  result, thanks to the idempotency key).
-- 429 and 503 honour ``Retry-After``; 408, 409, other 5xx and network errors back off
-  exponentially with jitter (capped).
-- Any other 4xx is *poison*: the service will never accept that payload. The item is set aside with
-  the reason (alarm metric ``nce_outbox_poisoned``) and the items behind it go on. A 401/403 is
-  poison only when the service still accepts the token (``GET /api/v1/auth/me``), i.e. the item
-  itself is refused (a manifest whose signature fails); a refused token is retried instead.
+- A 2xx marks the item delivered.
+- A retry (network error, 408/409/425/429, 5xx) waits for ``Retry-After`` or backs off
+  exponentially with jitter (capped); the head of the queue waits for it: order matters (a chain).
+- Poison steps aside, so the items behind it go on (the service accepts the chain gap): a 4xx the
+  service will never accept (see :mod:`detector.delivery.transport`), a package that cannot be read
+  on the box, or **the same 5xx answer ``poison_after_5xx`` times in a row** (same status, same body
+  digest): a service that fails on this one item every time must not hold up the queue forever.
+  502, 503 and 504 (a gateway with no service behind it, an overloaded or restarting service) and
+  network errors say the service is away, not that it fails on the item: they never count, and
+  they do not break a run of identical answers either; any other answer does. The item is set aside
+  with its reason and the service's last answer, the gauge ``nce_outbox_poisoned`` (the alarm)
+  rises and ``nce_outbox_poisonings_total{reason}`` counts it. ``nce outbox retry-poisoned`` queues
+  it again with its count reset.
+
+Only one process relays an outbox at a time: :func:`relay_lock`.
 """
 
 from __future__ import annotations
 
-import email.utils
-import json
+import fcntl
 import logging
+import os
 import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
-
-from detector.delivery.outbox import Outbox, OutboxItem
+from detector.delivery.metrics import DeliveryMetrics, PoisonReason
+from detector.delivery.outbox import Answer, Outbox, OutboxItem
+from detector.delivery.transport import Outcome
+from detector.errors import DetectorError
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_4XX = {408, 409, 425, 429}
+# 5xx answers that say the service is away (not that it fails on this item): never counted
+SERVICE_AWAY_5XX = frozenset({502, 503, 504})
+DEFAULT_POISON_AFTER_5XX = 8
 
 
 @dataclass(frozen=True)
@@ -43,108 +52,23 @@ class Backoff:
         return float(max(0.0, raw * (1.0 + self.jitter * (2 * rng.random() - 1))))
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What one delivery attempt led to."""
-
-    kind: str  # "delivered" | "retry" | "poisoned"
-    detail: str
-    retry_after_s: float | None = None
-    response: dict[str, Any] | None = None
+def counts_toward_poison(answer: Answer) -> bool:
+    """Whether a retried answer counts toward ``poison_after_5xx``: a 5xx that is not "away"."""
+    return answer.status >= 500 and answer.status not in SERVICE_AWAY_5XX
 
 
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
-def classify(status: int, body: str, retry_after: str | None, now: float) -> Outcome:
-    """Map an HTTP answer to delivered / retry / poisoned."""
-    reason = _reason(body)
-    if 200 <= status < 300:
-        try:
-            doc = json.loads(body) if body else None
-        except ValueError:
-            doc = None
-        return Outcome("delivered", f"HTTP {status}", response=doc if isinstance(doc, dict) else None)
-    if status in RETRYABLE_4XX or status >= 500:
-        return Outcome("retry", f"HTTP {status}: {reason}", parse_retry_after(retry_after, now))
-    return Outcome("poisoned", f"HTTP {status}: {reason}")
-
-
-def _reason(body: str) -> str:
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return body[:300]
-    if isinstance(doc, dict) and "detail" in doc:
-        return str(doc["detail"])[:300]
-    return body[:300]
-
-
-class HttpTransport:
-    """Posts outbox items to the service's ingest API with the device token."""
-
-    def __init__(self, service_url: str, token: str, timeout_s: float = 30.0) -> None:
-        self.base = service_url.rstrip("/")
-        self.client = httpx.Client(
-            timeout=timeout_s, headers={"Authorization": f"Bearer {token}", "User-Agent": "nce-edge"}
-        )
-
-    def send(self, item: OutboxItem) -> Outcome:
-        headers = {"Idempotency-Key": item.idempotency_key}
-        try:
-            if item.kind == "package":
-                response = self._send_package(item, headers)
-            else:
-                response = self.client.post(
-                    f"{self.base}/api/v1/hits/events", json=item.payload, headers=headers
-                )
-        except (httpx.TransportError, OSError) as exc:
-            return Outcome("retry", f"{type(exc).__name__}: {exc}")
-        if response.status_code in (401, 403) and not self._credentials_ok():
-            # the service refuses this box, not this item (bad or revoked token): every item would
-            # fail alike, so the line waits for the token to be fixed instead of poisoning everything
-            return Outcome(
-                "retry", f"HTTP {response.status_code}: credentials refused: {_reason(response.text)}"
-            )
-        return classify(response.status_code, response.text, response.headers.get("Retry-After"), time.time())
-
-    def _credentials_ok(self) -> bool:
-        """Whether the service accepts the token at all (``GET /api/v1/auth/me``)."""
-        try:
-            return self.client.get(f"{self.base}/api/v1/auth/me").status_code == 200
-        except (httpx.TransportError, OSError):
-            return False
-
-    def _send_package(self, item: OutboxItem, headers: dict[str, str]) -> httpx.Response:
-        assert item.package_dir is not None
-        manifest_path = item.package_dir / "manifest.json"
-        manifest_bytes = manifest_path.read_bytes()
-        manifest = json.loads(manifest_bytes)
-        files: list[tuple[str, tuple[str, bytes, str]]] = [
-            ("manifest", ("manifest.json", manifest_bytes, "application/json"))
-        ]
-        for entry in manifest.get("files", []):
-            name = entry["name"]
-            data = (item.package_dir / name).read_bytes()
-            files.append((name, (name, data, entry.get("mime", "application/octet-stream"))))
-        return self.client.post(f"{self.base}/api/v1/hits", files=files, headers=headers)
-
-    def close(self) -> None:
-        self.client.close()
+def answer_streak(item: OutboxItem, outcome: Outcome) -> tuple[Answer | None, int]:
+    """The item's answer to keep after a retried ``outcome`` and how many times in a row it came."""
+    answer = outcome.answer
+    if answer is None or answer.status in SERVICE_AWAY_5XX:
+        return item.answer, item.answer_repeats  # the service is away: neither counts nor breaks a run
+    if not counts_toward_poison(answer):
+        return answer, 0  # another kind of answer breaks the run
+    return answer, (item.answer_repeats + 1 if answer.same_as(item.answer) else 1)
 
 
 class Relay:
-    """A background thread that drains the outbox through a transport."""
+    """A background thread that drains the outbox through ``send`` (e.g. :class:`HttpTransport`)."""
 
     def __init__(
         self,
@@ -152,21 +76,26 @@ class Relay:
         send: Callable[[OutboxItem], Outcome],
         *,
         backoff: Backoff | None = None,
-        on_delivered: Callable[[OutboxItem], None] | None = None,
+        poison_after_5xx: int = DEFAULT_POISON_AFTER_5XX,
+        metrics: DeliveryMetrics | None = None,
         on_poisoned: Callable[[OutboxItem, str], None] | None = None,
         seed: int | None = None,
     ) -> None:
+        if poison_after_5xx < 1:
+            raise DetectorError(f"poison_after_5xx must be >= 1, got {poison_after_5xx}")
         self.outbox = outbox
         self.send = send
         self.backoff = backoff or Backoff()
-        self.on_delivered = on_delivered
+        self.poison_after_5xx = poison_after_5xx
+        self.metrics = metrics if metrics is not None else DeliveryMetrics()
         self.on_poisoned = on_poisoned
         self._rng = random.Random(seed)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def step(self, now: float | None = None) -> Outcome | None:
-        """Try the head of the queue once; ``None`` when nothing is due."""
+        """Try the head of the queue once; ``None`` when nothing is due. Returns what became of it
+        (``poisoned`` for an item set aside after its repeated 5xx)."""
         now = time.time() if now is None else now
         item = self.outbox.head()
         if item is None or item.next_attempt_at > now:
@@ -178,23 +107,47 @@ class Relay:
             outcome = Outcome("poisoned", f"package unreadable: {type(exc).__name__}: {exc}")
         if outcome.kind == "delivered":
             self.outbox.mark_delivered(item.seq, outcome.response)
-            if self.on_delivered:
-                self.on_delivered(item)
-        elif outcome.kind == "poisoned":
-            log.error("outbox item %s (%s) poisoned: %s", item.seq, item.hit_id, outcome.detail)
-            self.outbox.mark_poisoned(item.seq, reason=outcome.detail)
-            if self.on_poisoned:
-                self.on_poisoned(item, outcome.detail)
-        else:
-            delay = outcome.retry_after_s
-            if delay is None:
-                delay = self.backoff.delay(item.attempts, self._rng)
-            if item.attempts == 0:
-                log.warning(
-                    "delivery of item %s failed (%s); retrying in %.1f s", item.seq, outcome.detail, delay
-                )
-            self.outbox.mark_retry(item.seq, error=outcome.detail, next_attempt_at=time.time() + delay)
+            self.metrics.delivered.labels(item.kind).inc()
+            self.metrics.refresh(self.outbox)
+            return outcome
+        if outcome.kind == "poisoned":
+            reason: PoisonReason = "refused" if outcome.answer is not None else "unreadable"
+            self._poison(item, outcome, reason, outcome.answer, 0)
+            return outcome
+        answer, repeats = answer_streak(item, outcome)
+        if answer is not None and counts_toward_poison(answer) and repeats >= self.poison_after_5xx:
+            poisoned = Outcome(
+                "poisoned", f"{outcome.detail} (the same answer {repeats} times in a row)", answer=answer
+            )
+            self._poison(item, poisoned, "repeated_5xx", answer, repeats)
+            return poisoned
+        self.metrics.failed.labels("retry").inc()
+        delay = outcome.retry_after_s
+        if delay is None:
+            delay = self.backoff.delay(item.attempts, self._rng)
+        if item.attempts == 0:
+            log.warning(
+                "delivery of item %s failed (%s); retrying in %.1f s", item.seq, outcome.detail, delay
+            )
+        self.outbox.mark_retry(
+            item.seq,
+            error=outcome.detail,
+            next_attempt_at=time.time() + delay,
+            answer=answer,
+            answer_repeats=repeats,
+        )
         return outcome
+
+    def _poison(
+        self, item: OutboxItem, outcome: Outcome, reason: PoisonReason, answer: Answer | None, repeats: int
+    ) -> None:
+        log.error("outbox item %s (%s) poisoned: %s", item.seq, item.hit_id, outcome.detail)
+        self.outbox.mark_poisoned(item.seq, reason=outcome.detail, answer=answer, answer_repeats=repeats)
+        self.metrics.failed.labels("poisoned").inc()
+        self.metrics.poisonings.labels(reason).inc()
+        self.metrics.refresh(self.outbox)
+        if self.on_poisoned is not None:
+            self.on_poisoned(item, outcome.detail)
 
     def drain(self, timeout_s: float) -> bool:
         """Deliver until the queue is empty or ``timeout_s`` passes; True when empty."""
@@ -228,17 +181,17 @@ class Relay:
             self._thread.join(timeout_s)
 
 
-def read_token(path: Path) -> str:
-    from detector.errors import DetectorError
-
+def relay_lock(outbox_path: Path) -> int:
+    """One relay per outbox (``nce run`` or ``nce outbox deliver``): an exclusive ``flock`` on
+    ``<outbox>.relay.lock``, released when the process ends, however it ends. Returns the lock's
+    file descriptor (close it to release the lock)."""
+    path = outbox_path.with_name(outbox_path.name + ".relay.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        token = path.read_text(encoding="utf-8").strip()
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
+        os.close(fd)
         raise DetectorError(
-            f"uplink.token_file {path}: cannot read the device token ({exc.strerror})"
+            f"{outbox_path}: another process delivers this outbox already (nce run or nce outbox deliver)"
         ) from exc
-    if not token:
-        raise DetectorError(
-            f"uplink.token_file {path} is empty: put the token from `nce admin add-device` there"
-        )
-    return token
+    return fd

@@ -23,6 +23,9 @@ Writing a package never raises into the pipeline: a failure (disk full, quota) i
 in ``nce_evidence_skipped`` and the hit goes on. Starting does raise: without a signing key
 (``device.key_file``), a CJK font or ffmpeg there is no packaging.
 
+The packager takes the site config's sections it needs (site, cameras, rules, model, evidence,
+device); :func:`detector.sinks.evidence_packager` builds it from a whole site config.
+
 The pictures come from :mod:`detector.evidence.stills`; :mod:`detector.evidence.writer` writes,
 signs and commits each package (files, manifest, chain); this module holds the hits and the clips.
 """
@@ -42,13 +45,13 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
 
-from detector.config import Camera, Rule, SiteConfig, Zone
+from detector.config import Camera, Device, EvidenceSettings, ModelSettings, Rule, Site, Zone
 from detector.detections import Detections
 from detector.errors import EvidenceError
-from detector.events import Frame, HitEvent, RingSnapshot
+from detector.events import EventSink, Frame, HitEvent, RingSnapshot
 from detector.evidence.clip import CLIP_EXT, ClipWriter, ffmpeg_path
 from detector.evidence.files import PackageFile
-from detector.evidence.quota import EvidenceMetrics, EvidenceQuota
+from detector.evidence.quota import DeliveredPackages, EvidenceMetrics, EvidenceQuota
 from detector.evidence.render import find_cjk_font
 from detector.evidence.stills import StillRenderer
 from detector.evidence.store import ChainStore
@@ -113,39 +116,48 @@ class _Later:
     track: list[TrackPoint] = field(default_factory=list)  # since that package
 
 
-class EvidencePackager:
+class EvidencePackager(EventSink):
     """Writes evidence packages for confirmed, still-present and cleared hits. See the module docstring.
 
     ``on_package(manifest, folder)`` is called after each package is durably in place (the outbox
-    enqueues it there). ``is_delivered`` lets the quota ask the outbox whether a package may go.
+    enqueues it there). ``delivered`` (the outbox) tells the quota which packages the service has:
+    only those may be pruned.
     """
 
     def __init__(
         self,
-        config: SiteConfig,
         out_dir: str | Path,
         *,
+        site: Site,
+        cameras: Sequence[Camera],
+        rules: Sequence[Rule],
+        model: ModelSettings,
+        evidence: EvidenceSettings,
+        device: Device | None,
         model_info: ModelInfo | None = None,
         registry: CollectorRegistry | None = None,
         on_package: PackageCallback | None = None,
-        is_delivered: Callable[[Path], bool] | None = None,
-        clock: Callable[[], dt.datetime] = _now,
+        delivered: DeliveredPackages | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
-        self.config = config
-        self.settings = config.evidence
-        self.key, self.device_id = self._key(config)
-        self.font = find_cjk_font(str(config.evidence.font_file) if config.evidence.font_file else None)
-        self.stills = StillRenderer(config, self.font, self.settings.jpeg_quality)
+        self.cameras = {c.id: c for c in cameras}
+        self.rules = list(rules)
+        self.settings = evidence
+        self.key, self.device_id = self._key(device)
+        self.font = find_cjk_font(str(evidence.font_file) if evidence.font_file else None)
+        self.stills = StillRenderer(
+            {c.id: c.name for c in cameras}, site.tz, self.font, self.settings.jpeg_quality
+        )
         ffmpeg_path()
         self.evidence_dir = Path(out_dir) / "evidence"
         self.store = ChainStore(self.evidence_dir, self.device_id)
         self.metrics = EvidenceMetrics(registry)
         self.quota = EvidenceQuota(
-            self.evidence_dir, self.settings.quota_bytes, is_delivered=is_delivered, metrics=self.metrics
+            self.evidence_dir, self.settings.quota_bytes, delivered=delivered, metrics=self.metrics
         )
         self.writer = PackageWriter(
-            config, self.key, self.device_id, self.store, self.quota, self.metrics,
-            model_info=model_info, clock=clock, on_package=on_package,
+            site, model, self.key, self.device_id, self.store, self.quota, self.metrics,
+            model_info=model_info, clock=clock or _now, on_package=on_package,
         )  # fmt: skip
         self.written = self.writer.written
         self.hits: dict[str, _Hit] = {}
@@ -167,28 +179,32 @@ class EvidencePackager:
     # -- setup ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _key(config: SiteConfig) -> tuple[Ed25519PrivateKey, str]:
-        if config.device is None:
+    def _key(device: Device | None) -> tuple[Ed25519PrivateKey, str]:
+        if device is None:
             raise EvidenceError(
                 "evidence packaging needs a signing key: the site config has no device section "
                 "(set device.id and device.key_file; create a key with `nce keys generate`)"
             )
-        path = config.resolve(config.device.key_file)
+        path = device.key_file
         if not path.is_file():
             raise EvidenceError(
                 f"device.key_file: {path} does not exist: evidence packaging needs the device's signing "
-                f"key (`nce keys generate --out {path.parent} --device-id {config.device.id}`)"
+                f"key (`nce keys generate --out {path.parent} --device-id {device.id}`)"
             )
         try:
-            return load_private_key(path), config.device.id
+            return load_private_key(path), device.id
         except (ManifestError, ValueError) as exc:
             raise EvidenceError(f"device.key_file: {exc}") from exc
 
     def _where(self, event: HitEvent) -> tuple[Camera, Zone, Rule | None]:
-        camera = self.config.camera(event.camera_id)
-        zone = next(z for z in camera.zones if z.id == event.zone_id)
+        camera = self.cameras.get(event.camera_id)
+        zone = next((z for z in camera.zones if z.id == event.zone_id), None) if camera else None
+        if camera is None or zone is None:
+            raise EvidenceError(
+                f"hit {event.hit_id}: camera {event.camera_id} / zone {event.zone_id} unknown"
+            )
         rule = next(
-            (r for r in self.config.rules if r.violation == event.violation and zone.kind in r.zone_kinds),
+            (r for r in self.rules if r.violation == event.violation and zone.kind in r.zone_kinds),
             None,
         )
         return camera, zone, rule

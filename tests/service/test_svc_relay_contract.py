@@ -1,4 +1,4 @@
-"""The wire contract with the edge: the relay's HTTP transport (detector.delivery.relay) against this service."""
+"""The wire contract with the edge: the relay's HTTP transport (detector.delivery.transport) against this service."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from svc_server import serving
 
 from detector.delivery.outbox import OutboxItem
-from detector.delivery.relay import HttpTransport
+from detector.delivery.transport import HttpTransport
 
 
 def _item(dev, seq: int, package_dir: Path | None, kind: str, payload: dict) -> OutboxItem:

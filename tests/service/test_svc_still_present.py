@@ -18,12 +18,13 @@ import pytest
 from evidence_sim import Camera, make_config
 from svc_server import serving
 
+from detector.delivery import OutboxSink
 from detector.delivery.outbox import Outbox, OutboxItem
-from detector.delivery.relay import HttpTransport, Outcome, Relay
-from detector.delivery.sink import OutboxSink
+from detector.delivery.relay import Relay
+from detector.delivery.transport import HttpTransport, Outcome
 from detector.detections import Detections
 from detector.events import Frame, HitEvent, RingSnapshot
-from detector.evidence import EvidencePackager
+from detector.sinks import evidence_packager
 from nce.manifest import MANIFEST_NAME, load_public_key, parse_manifest, verify_package_dir
 from service.crud.identities import add_device
 
@@ -45,7 +46,7 @@ class Edge:
         config = make_config(
             tmp, min_dwell_s=3.0, clip_pre_s=1.0, clip_post_s=1.0, still_present_package_s=PACKAGE_S
         )
-        self.packager = EvidencePackager(config, tmp / "edge")
+        self.packager = evidence_packager(config, tmp / "edge")
         self.outbox = Outbox(tmp / "outbox.sqlite")
         self.sink = OutboxSink(
             self.outbox, "edge-01", self.packager.evidence_dir, awaiting=self.packager.awaiting_package
