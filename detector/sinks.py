@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from detector.alerts import MqttAlerts
     from detector.evidence import DeliveredPackages, EvidencePackager
-    from detector.evidence.writer import PackageCallback
+    from detector.evidence.packager import PackageListener
     from detector.yolo import ModelInfo
 
 
@@ -30,7 +30,7 @@ def evidence_packager(
     *,
     model_info: ModelInfo | None = None,
     registry: CollectorRegistry | None = None,
-    on_package: PackageCallback | None = None,
+    listener: PackageListener | None = None,
     delivered: DeliveredPackages | None = None,
     clock: Callable[[], dt.datetime] | None = None,
 ) -> EvidencePackager:
@@ -47,7 +47,7 @@ def evidence_packager(
         device=config.device,
         model_info=model_info,
         registry=registry,
-        on_package=on_package,
+        listener=listener,
         delivered=delivered,
         clock=clock,
     )

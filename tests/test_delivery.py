@@ -101,17 +101,16 @@ def queued(box: Outbox) -> list[tuple[str, str, str]]:
 def test_events_wait_for_their_package_and_the_confirmation_travels_as_it(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "outbox.sqlite")
     pkgs = Packages(tmp_path / "evidence")
-    waiting: set[str] = set()
-    sink = OutboxSink(box, "edge-01", pkgs.evidence, awaiting=waiting.__contains__)
+    sink = OutboxSink(box, "edge-01", pkgs.evidence)
     sink.on_event(event("opened"), FRAME, NO_DETS, list)
-    waiting.add("h1")  # the packager confirmed h1; its clip still needs its post-roll
+    sink.package_pending("h1")  # the packager confirmed h1; its clip still needs its post-roll
     sink.on_event(event("confirmed", s=2), FRAME, NO_DETS, list)
     sink.on_event(event("still_present", s=3), FRAME, NO_DETS, list)
     sink.on_event(event("opened", "h2", s=3), FRAME, NO_DETS, list)  # another hit is not held
     assert queued(box) == [("event", "h1", "opened"), ("event", "h2", "opened")]
-    waiting.discard("h1")
     m, folder = pkgs.write("h1")
     sink.package_written(m, folder)
+    sink.package_settled("h1")
     sink.on_event(event("still_present", s=4), FRAME, NO_DETS, list)
     assert queued(box) == [
         ("event", "h1", "opened"),
@@ -121,11 +120,10 @@ def test_events_wait_for_their_package_and_the_confirmation_travels_as_it(tmp_pa
         ("event", "h1", "still_present"),
     ]
     # a hit whose package never comes (disk full, error): its held events go as they are
-    waiting.add("h2")
+    sink.package_pending("h2")
     sink.on_event(event("confirmed", "h2", s=5), FRAME, NO_DETS, list)
     assert queued(box)[-1] == ("event", "h1", "still_present")
-    waiting.discard("h2")
-    sink.on_sample(FRAME, list)
+    sink.package_settled("h2")
     assert queued(box)[-1] == ("event", "h2", "confirmed")
     sink.close()
 

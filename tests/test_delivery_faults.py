@@ -386,8 +386,8 @@ def test_full_disk_stops_packaging_with_an_alarm_and_resumes(
     service.enroll(dev_id, dev_pub, token)
     outbox = Outbox(small_disk / "outbox.sqlite")
     packager = evidence_packager(config, small_disk, delivered=outbox)
-    sink = OutboxSink(outbox, dev_id, packager.evidence_dir, awaiting=packager.awaiting_package)
-    packager.on_package = sink.package_written
+    sink = OutboxSink(outbox, dev_id, packager.evidence_dir)
+    packager.listener = sink
 
     class Both:
         def on_event(self, *a: Any) -> None:

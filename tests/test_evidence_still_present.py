@@ -167,8 +167,8 @@ def test_still_present_packages_go_through_the_outbox_once(tmp_path: Path) -> No
         tmp_path / "out",
     )
     box = Outbox(tmp_path / "outbox.sqlite")
-    sink = OutboxSink(box, "edge-01", packager.evidence_dir, awaiting=packager.awaiting_package)
-    packager.on_package = sink.package_written
+    sink = OutboxSink(box, "edge-01", packager.evidence_dir)
+    packager.listener = sink
     sinks = _Sinks(packager, sink)
     cam = Camera(sinks)
     first = _first(cam, packager)

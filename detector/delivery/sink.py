@@ -6,9 +6,13 @@ packages under ``uplink.data_dir`` (default ``var/edge/<device id>`` beside the 
 a :class:`~detector.delivery.relay.Relay` thread sends them to the service in sequence order
 (:mod:`detector.delivery.wiring` builds the lot from the site config). See docs/delivery.md.
 
-Order on the service: a package is queued from the packager's ``on_package`` callback, right after
-its files, manifest and chain state are durable and before the pipeline moves on, so a hit whose
-package exists is never lost. The sink comes after the packager in the pipeline's sinks, and
+The sink is the packager's :class:`~detector.evidence.packager.PackageListener`: the packager tells
+it, one way, that a confirmed hit's package is pending, that a package was written, that a hit's
+package is settled; the sink never calls the packager.
+
+Order on the service: a package is queued from ``package_written``, right after its files, manifest
+and chain state are durable and before the pipeline moves on, so a hit whose package exists is never
+lost. The sink comes after the packager in the pipeline's sinks, and
 
 - a ``confirmed`` (``cleared``, ``still_present``) event whose package was written travels *as*
   that signed package (no second, unsigned copy that would count the sighting twice); the other
@@ -58,9 +62,8 @@ def _event_of(manifest: Manifest) -> str:
 class OutboxSink(EventSink):
     """An :class:`~detector.events.EventSink` that queues hit events and packages in the outbox.
 
-    Give :meth:`package_written` to the packager as ``on_package`` and the packager's
-    ``awaiting_package`` as ``awaiting``. With a ``relay`` it is started by :meth:`start` and
-    drained (at most ``drain_s``) and stopped by :meth:`close`.
+    Give it to the packager as its ``listener``. With a ``relay`` it is started by :meth:`start`
+    and drained (at most ``drain_s``) and stopped by :meth:`close`.
     """
 
     def __init__(
@@ -69,7 +72,6 @@ class OutboxSink(EventSink):
         device_id: str,
         evidence_dir: Path | None,
         *,
-        awaiting: Callable[[str], bool] | None = None,
         relay: Relay | None = None,
         metrics: DeliveryMetrics | None = None,
         drain_s: float = 10.0,
@@ -78,7 +80,7 @@ class OutboxSink(EventSink):
         self.outbox = outbox
         self.device_id = device_id
         self.evidence_dir = evidence_dir
-        self.awaiting = awaiting
+        self.awaiting: set[str] = set()  # confirmed hits whose package is pending
         self.relay = relay
         self.metrics = metrics or DeliveryMetrics()
         self.drain_s = drain_s
@@ -155,8 +157,19 @@ class OutboxSink(EventSink):
 
     # -- packages --------------------------------------------------------------------------------
 
+    def package_pending(self, hit_id: str) -> None:
+        """``hit_id`` confirmed and its package is still to come: hold its events until then."""
+        self.awaiting.add(hit_id)
+
+    def package_settled(self, hit_id: str) -> None:
+        """``hit_id``'s package was written (its held events went after it) or will not come:
+        whatever is still held is queued as it is."""
+        self.awaiting.discard(hit_id)
+        for event in self.held.pop(hit_id, []):
+            self._add_event(event)
+
     def package_written(self, manifest: Manifest, folder: Path) -> None:
-        """The packager's ``on_package``: the package is durable; queue it (and anything held)."""
+        """The package is durable: queue it (and the events held for it)."""
         if manifest.sequence > self.last_sequence + 1:
             self._catch_up(manifest.sequence)  # an earlier package whose queueing failed goes first
         self._add_package(manifest, folder)
@@ -234,7 +247,7 @@ class OutboxSink(EventSink):
         # the time as the packager wrote it into the manifest (utc_ms), so the two keys compare equal
         if (event.hit_id, event.event, utc_ms(event.ts)) in self.packaged:
             return  # it travelled as its signed package
-        if event.hit_id in self.held or (self.awaiting is not None and self.awaiting(event.hit_id)):
+        if event.hit_id in self.held or event.hit_id in self.awaiting:
             self.held.setdefault(event.hit_id, []).append(event)
             return
         self._add_event(event)
@@ -242,14 +255,13 @@ class OutboxSink(EventSink):
     def on_sample(self, frame: Frame, ring: RingSnapshot) -> None:
         if self.backlog:
             self._flush_backlog()
-        self._release(force=False)
 
-    def _release(self, *, force: bool) -> None:
-        """Queue held events whose package will not come (it failed, or shutdown)."""
+    def _release(self) -> None:
+        """At shutdown: queue every event still held, as it is."""
         for hit_id in list(self.held):
-            if force or self.awaiting is None or not self.awaiting(hit_id):
-                for event in self.held.pop(hit_id):
-                    self._add_event(event)
+            for event in self.held.pop(hit_id):
+                self._add_event(event)
+        self.awaiting.clear()
 
     # -- shutdown --------------------------------------------------------------------------------
 
@@ -266,7 +278,7 @@ class OutboxSink(EventSink):
         if self.closed:
             return
         self.closed = True
-        self._release(force=True)
+        self._release()
         if self.backlog and not self._flush_backlog():
             log.error("outbox: %d event(s) could not be queued before shutdown", len(self.backlog))
         if self.relay is not None:

@@ -67,13 +67,12 @@ def delivery_sinks(
         outbox,
         device.id,
         packager.evidence_dir,
-        awaiting=packager.awaiting_package,
         relay=relay,
         metrics=metrics,
         drain_s=uplink.drain_s,
         on_close=release,
     )
-    packager.on_package = sink.package_written
+    packager.listener = sink
     log.info("delivering to %s; hits and evidence under %s", uplink.service_url, data)
     sink.start()
     return [hitlog, packager, sink]

@@ -26,6 +26,11 @@ in ``nce_evidence_skipped`` and the hit goes on. Starting does raise: without a 
 The packager takes the site config's sections it needs (site, cameras, rules, model, evidence,
 device); :func:`detector.sinks.evidence_packager` builds it from a whole site config.
 
+What becomes of the packages is told one way, to a :class:`PackageListener` (the outbox sink):
+a confirmed hit's package is *pending* (waiting for its clip's post-roll), a package was *written*
+(durably in place), a hit's package is *settled* (written, or it will not come). The packager never
+asks its listener anything.
+
 The pictures come from :mod:`detector.evidence.stills`; :mod:`detector.evidence.writer` writes,
 signs and commits each package (files, manifest, chain); this module holds the hits and the clips.
 """
@@ -40,7 +45,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
@@ -55,8 +60,9 @@ from detector.evidence.quota import DeliveredPackages, EvidenceMetrics, Evidence
 from detector.evidence.render import find_cjk_font
 from detector.evidence.stills import StillRenderer
 from detector.evidence.store import ChainStore
-from detector.evidence.writer import PackageCallback, PackageParts, PackageWriter
+from detector.evidence.writer import PackageParts, PackageWriter
 from nce.manifest import (
+    Manifest,
     ManifestError,
     OcrResult,
     Still,
@@ -75,6 +81,22 @@ Box = tuple[float, float, float, float]
 MAX_OPEN_CLIPS = 16
 MAX_TRACK_POINTS = 500
 MAX_REMEMBERED_HITS = 10000
+
+
+class PackageListener(Protocol):
+    """What the packager tells (one way) about packages; the outbox sink listens."""
+
+    def package_pending(self, hit_id: str) -> None:
+        """``hit_id`` confirmed; its violation package comes once its clip has its post-roll."""
+        ...
+
+    def package_written(self, manifest: Manifest, folder: Path) -> None:
+        """A package (any kind) is durably in place: files, manifest and chain state."""
+        ...
+
+    def package_settled(self, hit_id: str) -> None:
+        """``hit_id``'s violation package was written, or will not come (an error, a full disk)."""
+        ...
 
 
 def _now() -> dt.datetime:
@@ -119,9 +141,10 @@ class _Later:
 class EvidencePackager(EventSink):
     """Writes evidence packages for confirmed, still-present and cleared hits. See the module docstring.
 
-    ``on_package(manifest, folder)`` is called after each package is durably in place (the outbox
-    enqueues it there). ``delivered`` (the outbox) tells the quota which packages the service has:
-    only those may be pruned.
+    ``listener`` (the outbox sink) is told what becomes of the packages (:class:`PackageListener`;
+    ``package_written`` right after each package is durably in place: the outbox enqueues it there).
+    ``delivered`` (the outbox) tells the quota which packages the service has: only those may be
+    pruned.
     """
 
     def __init__(
@@ -136,7 +159,7 @@ class EvidencePackager(EventSink):
         device: Device | None,
         model_info: ModelInfo | None = None,
         registry: CollectorRegistry | None = None,
-        on_package: PackageCallback | None = None,
+        listener: PackageListener | None = None,
         delivered: DeliveredPackages | None = None,
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
@@ -157,8 +180,9 @@ class EvidencePackager(EventSink):
         )
         self.writer = PackageWriter(
             site, model, self.key, self.device_id, self.store, self.quota, self.metrics,
-            model_info=model_info, clock=clock or _now, on_package=on_package,
+            model_info=model_info, clock=clock or _now, on_package=self._written,
         )  # fmt: skip
+        self.listener = listener
         self.written = self.writer.written
         self.hits: dict[str, _Hit] = {}
         # hits that confirmed (hit id → confirmed_at), so that a clearance after a resumed hit
@@ -167,14 +191,9 @@ class EvidencePackager(EventSink):
         # hits whose violation package was frozen (hit id → state), for still_present packages
         self.later: OrderedDict[str, _Later] = OrderedDict()
 
-    @property
-    def on_package(self) -> PackageCallback | None:
-        """Called with ``(manifest, folder)`` after each package is durably in place."""
-        return self.writer.on_package
-
-    @on_package.setter
-    def on_package(self, callback: PackageCallback | None) -> None:
-        self.writer.on_package = callback
+    def _written(self, manifest: Manifest, folder: Path) -> None:
+        if self.listener is not None:
+            self.listener.package_written(manifest, folder)
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -273,8 +292,9 @@ class EvidencePackager(EventSink):
         self.hits.clear()
 
     def awaiting_package(self, hit_id: str) -> bool:
-        """Whether ``hit_id`` confirmed and its package is still to be written (clip post-roll):
-        the outbox holds the hit's later events back until it is, so they never overtake it."""
+        """Whether ``hit_id`` confirmed and its package is still to be written (clip post-roll).
+        The listener learns the same from ``package_pending`` / ``package_settled``: the outbox
+        holds the hit's later events back meanwhile, so they never overtake the package."""
         hit = self.hits.get(hit_id)
         return hit is not None and hit.confirmed is not None and not hit.packaged
 
@@ -350,6 +370,8 @@ class EvidencePackager(EventSink):
         while len(self.confirmed_at) > 10000:
             self.confirmed_at.popitem(last=False)
         hit.confirmed = (event, _own(frame), detections)
+        if self.listener is not None:
+            self.listener.package_pending(event.hit_id)
         if hit.clip is not None and not hit.clip.finished:
             self._feed(hit, [*sorted(ring(), key=lambda f: f.mono), frame])
         if hit.clip is None or hit.clip.done:
@@ -374,7 +396,13 @@ class EvidencePackager(EventSink):
         if hit.packaged or hit.confirmed is None:
             return
         hit.packaged = True
-        event, frame, detections = hit.confirmed
+        try:
+            self._freeze_package(hit, *hit.confirmed)
+        finally:
+            if self.listener is not None:
+                self.listener.package_settled(hit.opened.hit_id)
+
+    def _freeze_package(self, hit: _Hit, event: HitEvent, frame: Frame, detections: Detections) -> None:
         self.hits.pop(event.hit_id, None)  # its frames are not needed once the package is frozen
         self.later[event.hit_id] = _Later(
             hit.camera, hit.zone, hit.rule, confirmed_at=utc_ms(event.ts), last_mono=frame.mono

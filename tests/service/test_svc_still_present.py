@@ -48,10 +48,8 @@ class Edge:
         )
         self.packager = evidence_packager(config, tmp / "edge")
         self.outbox = Outbox(tmp / "outbox.sqlite")
-        self.sink = OutboxSink(
-            self.outbox, "edge-01", self.packager.evidence_dir, awaiting=self.packager.awaiting_package
-        )
-        self.packager.on_package = self.sink.package_written
+        self.sink = OutboxSink(self.outbox, "edge-01", self.packager.evidence_dir)
+        self.packager.listener = self.sink
         self.transport = HttpTransport(base_url, token)
         self.answers: list[dict[str, Any]] = []  # the service's answers to the packages, in order
         self.relay = Relay(self.outbox, self._send)
