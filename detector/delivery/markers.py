@@ -32,9 +32,9 @@ def adopt_delivered_markers(outbox: Outbox, evidence_dir: Path) -> int:
     learnt = 0
     for marker in sorted(folder.iterdir()):
         package = evidence_dir / marker.name
-        if is_safe_name(marker.name) and package.is_dir():
-            delivered_at = marker.stat().st_mtime
-            learnt += outbox.remember_delivered(package, delivered_at)
+        known = is_safe_name(marker.name) and package.is_dir()
+        if known and outbox.remember_delivered(package, marker.stat().st_mtime):
+            learnt += 1
         marker.unlink()
     try:
         os.rmdir(folder)
