@@ -32,8 +32,8 @@ def adopt_delivered_markers(outbox: Outbox, evidence_dir: Path) -> int:
     learnt = 0
     for marker in sorted(folder.iterdir()):
         package = evidence_dir / marker.name
-        known = is_safe_name(marker.name) and package.is_dir()
-        if known and outbox.remember_delivered(package, marker.stat().st_mtime):
+        on_disk = is_safe_name(marker.name) and package.is_dir()
+        if on_disk and outbox.remember_delivered(package, marker.stat().st_mtime):
             learnt += 1
         marker.unlink()
     try:
