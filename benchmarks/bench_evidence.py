@@ -37,6 +37,7 @@ from detector.detections import Detections
 from detector.events import Frame, HitEvent
 from detector.evidence import EvidencePackager
 from detector.evidence.clip import ClipWriter
+from detector.sinks import evidence_packager
 from tests.support.evidence_sim import make_config
 
 T0 = dt.datetime(2026, 11, 26, 1, 0, 0, tzinfo=dt.UTC)
@@ -108,7 +109,7 @@ def bench_freeze(hw: tuple[int, int], packages: int, dwell_s: float) -> dict[str
     images = footage(hw, 60)
     with tempfile.TemporaryDirectory() as tmp:
         config = make_config(Path(tmp), min_dwell_s=dwell_s)
-        packager = EvidencePackager(config, Path(tmp) / "out")
+        packager = evidence_packager(config, Path(tmp) / "out")
         d = Driver(packager, images)
         freeze, opened, sizes = [], [], []
         for n in range(packages):

@@ -19,8 +19,8 @@ from typing import Any
 
 from benchmarks.common import ROOT
 from detector.config import DEFAULT_CONF
-from detector.yolo import file_sha256
 from modeling.evaluation import evaluate_dataset, fp_check
+from nce.hashing import sha256_file
 
 SETS = ("synth-v1", "synth-v2", "synth-v3", "synth-v4")
 HELD_OUT_FROM = 480  # vtest.avi frames 0-479 (every 4th) are training backgrounds
@@ -28,7 +28,7 @@ HELD_OUT_FROM = 480  # vtest.avi frames 0-479 (every 4th) are training backgroun
 
 def measure(model: Path, data_root: Path, sets: list[str]) -> dict[str, Any]:
     shown = model.relative_to(ROOT) if model.is_relative_to(ROOT) else model
-    out: dict[str, Any] = {"model": str(shown), "model_sha256": file_sha256(model)}
+    out: dict[str, Any] = {"model": str(shown), "model_sha256": sha256_file(model)}
     for name in sets:
         folder = data_root / name
         if not (folder / "data.yaml").is_file():

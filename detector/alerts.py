@@ -23,15 +23,16 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from detector.config import Mqtt, SiteConfig
+from detector.config import Camera, Mqtt, Shop, Site
 from detector.detections import Detections
-from detector.events import Frame, HitEvent, RingSnapshot
+from detector.events import EventSink, Frame, HitEvent, RingSnapshot
 from detector.evidence.render import VIOLATION_ZH
 from nce.times import utc_ms
 
@@ -44,19 +45,19 @@ def alert_topic(settings: Mqtt, site_id: str, camera_id: str) -> str:
     return f"{settings.topic_prefix.rstrip('/')}/{site_id}/{camera_id}/hits"
 
 
-def alert_payload(config: SiteConfig, event: HitEvent) -> dict[str, Any]:
+def alert_payload(
+    event: HitEvent, *, site: Site, camera: Camera | None, shop: Shop | None, device_id: str | None
+) -> dict[str, Any]:
     """The JSON alert for a confirmed hit (small: no images; the evidence goes through the outbox)."""
-    camera = config.camera(event.camera_id)
-    shop = config.shop(event.shop_id)
     violation = str(event.violation)
     return {
         "type": "hit_confirmed",
         "hit_id": event.hit_id,
-        "device_id": config.device.id if config.device else None,
-        "site_id": config.site.id,
-        "site_name": config.site.name,
-        "camera_id": camera.id,
-        "camera_name": camera.name,
+        "device_id": device_id,
+        "site_id": site.id,
+        "site_name": site.name,
+        "camera_id": event.camera_id,
+        "camera_name": camera.name if camera else None,
         "zone_id": event.zone_id,
         "shop_id": event.shop_id,
         "shop_name": shop.name if shop else None,
@@ -79,17 +80,30 @@ class AlertMetrics:
         self.connected = Gauge("nce_mqtt_connected", "1 while connected to the MQTT broker", registry=r)
 
 
-class MqttAlerts:
-    """An :class:`~detector.events.EventSink` publishing an alert per ``confirmed`` event."""
+class MqttAlerts(EventSink):
+    """An :class:`~detector.events.EventSink` publishing an alert per ``confirmed`` event.
+
+    Built from the ``mqtt`` section, the site, its cameras and shops (names in the alert) and the
+    device id (``None`` without a device section: the client id falls back to the site's)."""
 
     def __init__(
-        self, config: SiteConfig, settings: Mqtt, *, registry: CollectorRegistry | None = None
+        self,
+        settings: Mqtt,
+        *,
+        site: Site,
+        cameras: Sequence[Camera],
+        shops: Sequence[Shop],
+        device_id: str | None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
-        self.config = config
         self.settings = settings
+        self.site = site
+        self.cameras = {c.id: c for c in cameras}
+        self.shops = {s.id: s for s in shops}
+        self.device_id = device_id
         self.metrics = AlertMetrics(registry)
         self.queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue(maxsize=settings.queue_size)
-        who = config.device.id if config.device else config.site.id
+        who = device_id or site.id
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=settings.client_id or f"nce-edge-{who}"
         )
@@ -98,7 +112,7 @@ class MqttAlerts:
         if settings.username:
             password = None
             if settings.password_file is not None:
-                password = config.resolve(settings.password_file).read_text(encoding="utf-8").strip()
+                password = settings.password_file.read_text(encoding="utf-8").strip()
             self.client.username_pw_set(settings.username, password)
         if settings.tls:
             self.client.tls_set()
@@ -138,8 +152,15 @@ class MqttAlerts:
     def on_event(self, event: HitEvent, frame: Frame, detections: Detections, ring: RingSnapshot) -> None:
         if event.event != "confirmed" or self._closed:
             return
-        topic = alert_topic(self.settings, self.config.site.id, event.camera_id)
-        body = json.dumps(alert_payload(self.config, event), ensure_ascii=False).encode("utf-8")
+        topic = alert_topic(self.settings, self.site.id, event.camera_id)
+        payload = alert_payload(
+            event,
+            site=self.site,
+            camera=self.cameras.get(event.camera_id),
+            shop=self.shops.get(event.shop_id) if event.shop_id else None,
+            device_id=self.device_id,
+        )
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         try:
             self.queue.put_nowait((topic, body))
         except queue.Full:

@@ -46,7 +46,10 @@ RingSnapshot = Callable[[], Sequence[Frame]]
 
 class EventSink(Protocol):
     """Receives hit events in order. ``frame``/``detections`` are the sample the event was decided
-    on; ``ring`` returns the camera's recent decoded frames (pre-roll for clips) when called."""
+    on; ``ring`` returns the camera's recent decoded frames (pre-roll for clips) when called.
+
+    The sinks (hits file, evidence packager, outbox, MQTT alerts) subclass it, so mypy checks that
+    each has every method with the right signature; the pipeline calls the methods by name."""
 
     def on_event(self, event: HitEvent, frame: Frame, detections: Detections, ring: RingSnapshot) -> None: ...
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from detector.detections import Detections
 from detector.errors import DetectorError
-from detector.events import Frame, HitEvent, RingSnapshot
+from detector.events import EventSink, Frame, HitEvent, RingSnapshot
 
 HITS_FILE = "hits.jsonl"
 
 
-class HitLog:
+class HitLog(EventSink):
     """Appends hit events to ``out_dir/hits.jsonl``."""
 
     def __init__(self, out_dir: str | Path) -> None:

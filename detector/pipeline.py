@@ -33,10 +33,10 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -47,7 +47,7 @@ from detector.events import EventSink, Frame, HitEvent
 from detector.gate import ChangeGate, GateSettings
 from detector.metrics import PipelineMetrics
 from detector.rules import RuleEngine
-from detector.sources import CameraReader, ReaderOptions, StreamState, is_stream
+from detector.sources import CameraReader, ReaderOptions, StreamState
 from detector.tracker import IouTracker
 from detector.yolo import Letterbox, YoloDetector
 
@@ -122,6 +122,15 @@ class _Batch:
     chunks: list[_Chunk]
 
 
+@contextmanager
+def _guarded(sink: EventSink, method: str) -> Iterator[None]:
+    """One failing sink must not stop the others or the cameras: its error is logged, not raised."""
+    try:
+        yield
+    except Exception:
+        log.exception("sink %s.%s failed", type(sink).__name__, method)
+
+
 def overlap_pays(detector: YoloDetector) -> bool:
     """Whether the model leaves the CPU room for the loop: it runs on an accelerator, or on fewer
     ONNX Runtime intra-op threads than the machine has cores."""
@@ -134,7 +143,7 @@ def overlap_pays(detector: YoloDetector) -> bool:
 def detector_from_config(config: SiteConfig) -> YoloDetector:
     m = config.model
     return YoloDetector(
-        config.resolve(m.path),
+        m.path,
         providers=m.providers,
         conf=m.conf,
         iou=m.iou,
@@ -143,11 +152,6 @@ def detector_from_config(config: SiteConfig) -> YoloDetector:
         inter_op_threads=m.inter_op_threads,
         rect=m.rect,
     )
-
-
-def camera_source(config: SiteConfig, camera: Camera) -> str:
-    """A camera's source: a stream URL as is, a file path resolved like the config's other paths."""
-    return camera.source if is_stream(camera.source) else str(config.resolve(Path(camera.source)))
 
 
 class Pipeline:
@@ -188,7 +192,7 @@ class Pipeline:
             self.metrics.add_camera(camera.id)
             reader = CameraReader(
                 camera.id,
-                camera_source(config, camera),
+                camera.source,  # a file's path is absolute (detector.config.paths)
                 detect_fps=camera.detect_fps,
                 realtime=not opts.until_eof,
                 lossless=opts.until_eof,
@@ -198,7 +202,7 @@ class Pipeline:
             )
             gate = ChangeGate(replace(opts.gate, recheck_s=camera.recheck_s))
             tracker = IouTracker(buffer_s=max(opts.track_buffer_s, grace))
-            rules = RuleEngine(config, camera, names)
+            rules = RuleEngine(camera, config.rules, names, site_id=config.site.id, tz=config.site.tz)
             self.cameras.append(CameraRuntime(camera, reader, gate, tracker, rules))
         # the model's thread, and one input buffer per batch that can be in flight (two turns' worth)
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
@@ -391,7 +395,8 @@ class Pipeline:
             self._dispatch(rt, frame, events)
             if inferred:
                 for sink in self.sinks:
-                    self._call(sink, "on_sample", frame, rt.reader.ring)
+                    with _guarded(sink, "on_sample"):
+                        sink.on_sample(frame, rt.reader.ring)
         self.summary.busy_s += time.perf_counter() - t0
 
     def _dispatch(self, rt: CameraRuntime, frame: Frame, events: list[HitEvent]) -> None:
@@ -403,14 +408,8 @@ class Pipeline:
                 event.zone_id, event.label, event.score,
             )  # fmt: skip
             for sink in self.sinks:
-                self._call(sink, "on_event", event, frame, rt.last_detections, rt.reader.ring)
-
-    @staticmethod
-    def _call(sink: EventSink, method: str, *args: object) -> None:
-        try:
-            getattr(sink, method)(*args)
-        except Exception:  # one failing sink must not stop the others or the cameras
-            log.exception("sink %s.%s failed", type(sink).__name__, method)
+                with _guarded(sink, "on_event"):
+                    sink.on_event(event, frame, rt.last_detections, rt.reader.ring)
 
     def _shutdown(self) -> None:
         for rt in self.cameras:
@@ -422,4 +421,5 @@ class Pipeline:
             if events and rt.last_frame is not None:
                 self._dispatch(rt, rt.last_frame, events)
         for sink in self.sinks:
-            self._call(sink, "close")
+            with _guarded(sink, "close"):
+                sink.close()

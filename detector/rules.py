@@ -25,11 +25,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from detector.config import Camera, Rule, SiteConfig, Zone
+from detector.config import Camera, Rule, Zone
 from detector.detections import Detections
 from detector.events import EventKind, Frame, HitEvent
 from detector.zones import PolygonZone
@@ -65,12 +66,23 @@ class _Slot:
 
 
 class RuleEngine:
-    """One camera's rules: ``update(tracked_detections, frame) -> [HitEvent, …]``."""
+    """One camera's rules: ``update(tracked_detections, frame) -> [HitEvent, …]``.
 
-    def __init__(self, config: SiteConfig, camera: Camera, names: dict[int, str]) -> None:
-        self.site_id = config.site.id
+    Built from the camera (its zones), the site's rules, the model's class names, the site id (in
+    every event) and the site's time zone (active hours and exemptions are local time)."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        rules: Sequence[Rule],
+        names: dict[int, str],
+        *,
+        site_id: str,
+        tz: dt.tzinfo,
+    ) -> None:
+        self.site_id = site_id
         self.camera_id = camera.id
-        self.tz = config.site.tz
+        self.tz = tz
         self.names = names
         self._last_frame_utc: dt.datetime | None = None
         self.slots: list[_Slot] = []
@@ -78,7 +90,7 @@ class RuleEngine:
         by_name: dict[str, set[int]] = {}
         for cid, name in names.items():
             by_name.setdefault(name, set()).add(cid)
-        for rule in config.rules:
+        for rule in rules:
             unknown = [c for c in rule.classes if c not in by_name]
             if unknown:
                 log.warning(

@@ -41,12 +41,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from detector.config.paths import is_stream
 from detector.events import Frame
 from detector.metrics import PipelineMetrics
 
 log = logging.getLogger(__name__)
 
-_STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "srt://")
 _USERINFO = re.compile(r"(?<=://)[^/@]*@")
 _DUE_EPSILON_S = 1e-3  # media times are rounded to milliseconds
 
@@ -88,11 +88,6 @@ class ReaderOptions:
         """Delay before reconnect number ``failures`` (1, 2, …): doubling, capped, ± jitter."""
         base = min(self.backoff_cap_s, self.backoff_initial_s * 2.0 ** max(failures - 1, 0))
         return float(base * rng.uniform(1.0 - self.jitter, 1.0 + self.jitter))
-
-
-def is_stream(source: str) -> bool:
-    """Whether ``source`` is a network stream (rather than a file path)."""
-    return source.lower().startswith(_STREAM_SCHEMES)
 
 
 def redact(source: str) -> str:

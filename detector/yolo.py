@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import ast
-import hashlib
 import logging
 import math
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ import numpy.typing as npt
 
 from detector.detections import Detections
 from detector.errors import ModelError, ProviderError
+from nce.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -171,14 +171,6 @@ class ModelInfo:
         return len(self.names)
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _session(path: Path, providers: Sequence[str], intra_op_threads: int, inter_op_threads: int) -> Any:
     import onnxruntime as ort
 
@@ -288,7 +280,7 @@ class YoloDetector:
         batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
         return ModelInfo(
             path=path,
-            sha256=file_sha256(path),
+            sha256=sha256_file(path),
             names=names,
             imgsz=imgsz,
             stride=int(parse_metadata_value(meta.get("stride", "32")) or 32),

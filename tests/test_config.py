@@ -108,6 +108,8 @@ BROKEN: list[tuple[str, Any, str, str]] = [
     ("model.conf", 1.5, "model.conf", "less than or equal to 1"),
     ("shops.0.code", DELETE, "shops[0].code", "required field is missing"),
     ("uplink.service_url", "ftp://x", "uplink.service_url", "http:// or https://"),
+    ("uplink.poison_after_5xx", 0, "uplink.poison_after_5xx", "greater than or equal to 1"),
+    ("uplink.poison_after_5xx", "often", "uplink.poison_after_5xx", "valid integer"),
     ("cameras", [], "cameras", "at least 1"),
 ]
 
@@ -339,3 +341,71 @@ def test_vocabulary_is_spelled_out_once(spelled_out: str) -> None:
         if spelled_out in path.read_text(encoding="utf-8")
     ]
     assert len(places) == 1, places
+
+
+# -- paths: relative to the config file's folder, resolved once at load ----------------------------
+
+RELATIVE_PATHS: list[tuple[str, str]] = [
+    # (dotted path in the file, relative value written there)
+    ("model.path", "models/m.onnx"),
+    ("cameras.0.source", "clips/cam-01.mp4"),
+    ("device.key_file", "keys/edge.key"),
+    ("uplink.token_file", "keys/edge.token"),
+    ("uplink.outbox_file", "state/outbox.sqlite"),
+    ("uplink.data_dir", "state/edge"),
+    ("mqtt.password_file", "keys/mqtt.password"),
+    ("evidence.font_file", "fonts/cjk.ttc"),
+]
+
+
+def _get(config: Any, path: str) -> Any:
+    value = config
+    for key in path.split("."):
+        value = value[int(key)] if key.isdigit() else getattr(value, key)
+    return value
+
+
+def _with_relative_paths() -> dict[str, Any]:
+    data = example()
+    data["mqtt"] = {"host": "127.0.0.1", "username": "edge"}
+    data.setdefault("evidence", {})
+    for path, value in RELATIVE_PATHS:
+        _set(data, path, value)
+    return data
+
+
+@pytest.mark.parametrize(("path", "value"), RELATIVE_PATHS)
+def test_relative_paths_are_relative_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str, value: str
+) -> None:
+    folder = tmp_path / "etc" / "nce"
+    folder.mkdir(parents=True)
+    file = folder / "site.yaml"
+    file.write_text(yaml.safe_dump(_with_relative_paths(), allow_unicode=True), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # the working directory plays no part
+    config = load_site_config(Path("etc/nce/site.yaml"))
+    resolved = Path(_get(config, path))
+    assert resolved.is_absolute() and resolved == folder / value
+    assert config.base_dir == folder
+
+
+def test_absolute_paths_and_streams_stay_and_defaults_follow_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = example()
+    data["model"]["path"] = "/opt/nce/models/m.onnx"
+    data["cameras"][0]["source"] = "rtsp://user:pw@10.0.0.1/cam-01"  # a stream is not a path
+    data["uplink"].pop("outbox_file", None)
+    data["uplink"].pop("data_dir", None)
+    file = tmp_path / "site.yaml"
+    file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.chdir(ROOT)
+    config = load_site_config(file)
+    assert config.model.path == Path("/opt/nce/models/m.onnx")
+    assert config.cameras[0].source == "rtsp://user:pw@10.0.0.1/cam-01"
+    assert config.device is not None
+    assert config.outbox_path() == tmp_path / "var" / "outbox" / f"{config.device.id}.sqlite"
+    assert config.edge_data_dir() == tmp_path / "var" / "edge" / config.device.id
+    # a config from no file: the working directory, at load time
+    parsed = parse_site_config(_with_relative_paths())
+    assert parsed.model.path == ROOT / "models" / "m.onnx" and parsed.base_dir == ROOT

@@ -19,14 +19,15 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from detector.alerts import MqttAlerts, alert_topic
+from detector.alerts import alert_topic
 from detector.config import Mqtt, parse_site_config
-from detector.delivery import OutboxSink, on_delivered_marker
+from detector.delivery import OutboxSink
+from detector.delivery.outbox import Outbox
 from detector.detections import Detections
 from detector.errors import ConfigError
 from detector.events import Frame, HitEvent
-from detector.evidence.quota import EvidenceQuota, is_marked_delivered
-from detector.outbox import Outbox
+from detector.evidence.quota import EvidenceQuota
+from detector.sinks import mqtt_alerts
 from nce.manifest import GENESIS_HASH, manifest_hash
 from tests.support.delivery import Broker
 from tests.support.manifests import event_info, make_signed, write_package
@@ -99,17 +100,16 @@ def queued(box: Outbox) -> list[tuple[str, str, str]]:
 def test_events_wait_for_their_package_and_the_confirmation_travels_as_it(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "outbox.sqlite")
     pkgs = Packages(tmp_path / "evidence")
-    waiting: set[str] = set()
-    sink = OutboxSink(box, "edge-01", pkgs.evidence, awaiting=waiting.__contains__)
+    sink = OutboxSink(box, "edge-01", pkgs.evidence)
     sink.on_event(event("opened"), FRAME, NO_DETS, list)
-    waiting.add("h1")  # the packager confirmed h1; its clip still needs its post-roll
+    sink.package_pending("h1")  # the packager confirmed h1; its clip still needs its post-roll
     sink.on_event(event("confirmed", s=2), FRAME, NO_DETS, list)
     sink.on_event(event("still_present", s=3), FRAME, NO_DETS, list)
     sink.on_event(event("opened", "h2", s=3), FRAME, NO_DETS, list)  # another hit is not held
     assert queued(box) == [("event", "h1", "opened"), ("event", "h2", "opened")]
-    waiting.discard("h1")
     m, folder = pkgs.write("h1")
     sink.package_written(m, folder)
+    sink.package_settled("h1")
     sink.on_event(event("still_present", s=4), FRAME, NO_DETS, list)
     assert queued(box) == [
         ("event", "h1", "opened"),
@@ -119,11 +119,10 @@ def test_events_wait_for_their_package_and_the_confirmation_travels_as_it(tmp_pa
         ("event", "h1", "still_present"),
     ]
     # a hit whose package never comes (disk full, error): its held events go as they are
-    waiting.add("h2")
+    sink.package_pending("h2")
     sink.on_event(event("confirmed", "h2", s=5), FRAME, NO_DETS, list)
     assert queued(box)[-1] == ("event", "h1", "still_present")
-    waiting.discard("h2")
-    sink.on_sample(FRAME, list)
+    sink.package_settled("h2")
     assert queued(box)[-1] == ("event", "h2", "confirmed")
     sink.close()
 
@@ -149,20 +148,69 @@ def test_a_package_written_but_not_queued_is_recovered_in_order(tmp_path: Path) 
     sink.close()
 
 
-def test_delivered_marker_makes_a_package_prunable(tmp_path: Path) -> None:
+def test_delivered_in_the_outbox_makes_a_package_prunable(tmp_path: Path) -> None:
     pkgs = Packages(tmp_path / "evidence")
     box = Outbox(tmp_path / "outbox.sqlite")
     sink = OutboxSink(box, "edge-01", pkgs.evidence)
     for h in ("h1", "h2"):
         sink.package_written(*pkgs.write(h))
-    quota = EvidenceQuota(pkgs.evidence, 1, is_delivered=box.is_delivered)
+    quota = EvidenceQuota(pkgs.evidence, 1, delivered=box)
     assert quota.prune() == []  # nothing delivered: nothing may go
     first = box.items()[0]
     box.mark_delivered(first.seq)
-    on_delivered_marker(first)
-    assert is_marked_delivered(pkgs.evidence, "edge-01-00000001-violation")
+    assert box.is_delivered(pkgs.evidence / "edge-01-00000001-violation")
     assert quota.prune() == ["edge-01-00000001-violation"]
     assert (pkgs.evidence / "edge-01-00000002-violation").is_dir()
+    sink.close()
+
+
+def test_a_delivered_package_stays_known_after_its_row_is_forgotten(tmp_path: Path) -> None:
+    pkgs = Packages(tmp_path / "evidence")
+    box = Outbox(tmp_path / "outbox.sqlite")
+    sink = OutboxSink(box, "edge-01", pkgs.evidence)
+    for h in ("h1", "h2", "h3"):
+        sink.package_written(*pkgs.write(h))
+    sink.close()
+    box = Outbox(tmp_path / "outbox.sqlite")
+    one, two, three = (pkgs.evidence / f"edge-01-0000000{i}-violation" for i in (1, 2, 3))
+    box.mark_delivered(1)
+    box.mark_delivered(2)
+    (pkgs.evidence / two.name).rename(tmp_path / "gone")  # the quota deleted it
+    assert box.prune_delivered(0.0, now=time.time() + 1) == 2
+    assert [i.seq for i in box.items()] == [3]
+    assert box.is_delivered(one) and not box.is_delivered(two) and not box.is_delivered(three)
+    assert box.package_dirs() == {str(one), str(three)}
+    box.close()
+    # a new start does not queue the delivered package again, and the quota may still prune it
+    box = Outbox(tmp_path / "outbox.sqlite")
+    sink = OutboxSink(box, "edge-01", pkgs.evidence)
+    sink.start()
+    assert [i.payload["sequence"] for i in box.items()] == [3]
+    assert EvidenceQuota(pkgs.evidence, 1, delivered=box).prune() == [one.name]
+    sink.close()
+    box = Outbox(tmp_path / "outbox.sqlite")
+    box.prune_delivered(30 * 86400.0)  # its folder is gone: forgotten too
+    assert box.package_dirs() == {str(three)}
+    box.close()
+
+
+def test_delivered_markers_of_an_earlier_version_are_adopted(tmp_path: Path) -> None:
+    pkgs = Packages(tmp_path / "evidence")
+    for h in ("h1", "h2", "h3"):
+        pkgs.write(h)
+    markers = pkgs.evidence / ".state" / "delivered"
+    markers.mkdir(parents=True)
+    # packages 1 and 2 were delivered by an old version (their outbox rows long forgotten); the
+    # marker of a package the quota deleted since stays behind
+    for name in ("edge-01-00000001-violation", "edge-01-00000002-violation", "edge-01-00000000-gone"):
+        (markers / name).touch()
+    box = Outbox(tmp_path / "outbox.sqlite")
+    sink = OutboxSink(box, "edge-01", pkgs.evidence)
+    sink.start()
+    assert [i.payload["sequence"] for i in box.items()] == [3]  # only the undelivered one is queued
+    assert not markers.exists()
+    quota = EvidenceQuota(pkgs.evidence, 1, delivered=box)
+    assert quota.prune() == ["edge-01-00000001-violation", "edge-01-00000002-violation"]
     sink.close()
 
 
@@ -222,7 +270,7 @@ def test_confirmed_hit_alert_reaches_a_subscriber(tmp_path: Path, broker: Broker
     sub.loop_start()
     try:
         assert subscribed.wait(10)
-        alerts = MqttAlerts(config, config.mqtt)
+        alerts = mqtt_alerts(config, config.mqtt)
         alerts.start()
         zone = cam.zones[0]
         ev = event("confirmed", s=301.0).model_copy(
@@ -265,7 +313,7 @@ def test_alerts_never_block_when_the_broker_is_away() -> None:
     doc["mqtt"] = {"host": "127.0.0.1", "port": port, "queue_size": 5}
     config = parse_site_config(doc)
     assert config.mqtt is not None
-    alerts = MqttAlerts(config, config.mqtt)
+    alerts = mqtt_alerts(config, config.mqtt)
     alerts.start()
     t0 = time.monotonic()
     for i in range(50):
@@ -317,8 +365,8 @@ def test_outbox_gauges_raise_the_poison_alarm(tmp_path: Path) -> None:
 
 
 def test_one_relay_per_outbox(tmp_path: Path) -> None:
+    from detector.delivery import Outcome, Relay
     from detector.errors import DetectorError
-    from detector.relay import Outcome, Relay
 
     def offline(_item: Any) -> Outcome:
         return Outcome("retry", "offline")

@@ -28,7 +28,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from detector.outbox import Outbox
+from detector.delivery.outbox import Outbox
 from nce.manifest import MANIFEST_NAME
 from tests.support import pipelines as pf
 from tests.support.delivery import (
@@ -173,9 +173,11 @@ def test_service_down_for_a_whole_run_then_every_hit_arrives_once(
     assert all(r["case_id"] is not None for r in rows if r["seq"] is not None)
     assert not any(r["event"] == "confirmed" and r["seq"] is None for r in rows)
     assert all(r["case_id"] is not None for r in rows if r["event"] == "still_present")
-    # delivered packages carry their delivered marker: the quota may prune them now
-    delivered_dir = edge / "edge" / "evidence" / ".state" / "delivered"
-    assert len(list(delivered_dir.iterdir())) == 8
+    # the outbox knows every package delivered: the quota may prune them now
+    packages = [p for p in (edge / "edge" / "evidence").iterdir() if not p.name.startswith(".")]
+    box = Outbox(outbox_file)
+    assert len(packages) == 8 and all(box.is_delivered(p) for p in packages)
+    box.close()
 
 
 # -- (b) kill -9 of the edge's relay at random points, 20 times ---------------------------------------
@@ -369,9 +371,10 @@ def test_full_disk_stops_packaging_with_an_alarm_and_resumes(
     tmp_path: Path, small_disk: Path, service: Service
 ) -> None:
     from detector.delivery import DeliveryMetrics, OutboxSink
+    from detector.delivery.relay import Relay
+    from detector.delivery.transport import HttpTransport
     from detector.events import EventSink
-    from detector.evidence import EvidencePackager
-    from detector.relay import HttpTransport, Relay
+    from detector.sinks import evidence_packager
     from nce.manifest import parse_manifest, verify_chain, verify_package_dir
     from tests.support.evidence_sim import Camera, make_config, violation_then_cleared
 
@@ -382,9 +385,9 @@ def test_full_disk_stops_packaging_with_an_alarm_and_resumes(
     token = tmp_path / "keys" / f"{dev_id}.token"
     service.enroll(dev_id, dev_pub, token)
     outbox = Outbox(small_disk / "outbox.sqlite")
-    packager = EvidencePackager(config, small_disk, is_delivered=outbox.is_delivered)
-    sink = OutboxSink(outbox, dev_id, packager.evidence_dir, awaiting=packager.awaiting_package)
-    packager.on_package = sink.package_written
+    packager = evidence_packager(config, small_disk, delivered=outbox)
+    sink = OutboxSink(outbox, dev_id, packager.evidence_dir)
+    packager.listener = sink
 
     class Both:
         def on_event(self, *a: Any) -> None:

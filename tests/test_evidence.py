@@ -15,9 +15,11 @@ import cv2
 import numpy as np
 import pytest
 
+from detector.delivery.outbox import Outbox
 from detector.errors import EvidenceError
-from detector.evidence import EvidencePackager, EvidenceQuota, mark_delivered
+from detector.evidence import EvidencePackager, EvidenceQuota
 from detector.evidence.render import Annotation, annotate, find_cjk_font
+from detector.sinks import evidence_packager
 from nce.manifest import (
     MANIFEST_NAME,
     generate_private_key,
@@ -27,7 +29,7 @@ from nce.manifest import (
     verify_chain,
     verify_package_dir,
 )
-from tests.support.evidence_sim import BOX, Camera, make_config, violation_then_cleared
+from tests.support.evidence_sim import BOX, Camera, make_config, mark_delivered, violation_then_cleared
 from tests.support.manifests import make_package
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
@@ -61,7 +63,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, EvidencePa
     """One hit: 10 s of street, an object for 20 s (confirmed), then cleared."""
     tmp = tmp_path_factory.mktemp("evidence")
     config = make_config(tmp)
-    packager = EvidencePackager(config, tmp / "out")
+    packager = evidence_packager(config, tmp / "out")
     violation_then_cleared(Camera(packager))
     packager.close()
     return tmp, packager
@@ -141,13 +143,13 @@ def test_cleared_package_and_chain(scenario: tuple[Path, EvidencePackager]) -> N
 def test_chain_continues_across_runs_and_recovers(tmp_path: Path) -> None:
     config = make_config(tmp_path, min_dwell_s=4.0, clip_pre_s=1.0, clip_post_s=1.0)
     out = tmp_path / "out"
-    p1 = EvidencePackager(config, out)
+    p1 = evidence_packager(config, out)
     violation_then_cleared(Camera(p1), dwell_s=4.0)
     p1.close()
     # a crash after a package was renamed into place but before the state was updated
     state = out / "evidence" / ".state" / "chain-edge-01.json"
     state.unlink()
-    p2 = EvidencePackager(config, out)
+    p2 = evidence_packager(config, out)
     violation_then_cleared(Camera(p2), dwell_s=4.0, hit_id="hit-2", clear=False)
     p2.close()
     manifests = [parse_manifest((p / MANIFEST_NAME).read_bytes()) for p in _packages(out)]
@@ -156,7 +158,7 @@ def test_chain_continues_across_runs_and_recovers(tmp_path: Path) -> None:
 
 
 def test_unconfirmed_hit_leaves_nothing(tmp_path: Path) -> None:
-    packager = EvidencePackager(make_config(tmp_path), tmp_path / "out")
+    packager = evidence_packager(make_config(tmp_path), tmp_path / "out")
     cam = Camera(packager)
     cam.run(6.0)
     cam.object_on = True
@@ -173,7 +175,7 @@ def test_unconfirmed_hit_leaves_nothing(tmp_path: Path) -> None:
 
 def test_short_dwell_waits_for_post_roll(tmp_path: Path) -> None:
     # confirmed 2 s after first seen: the package is frozen only once the clip has 5 s after
-    packager = EvidencePackager(make_config(tmp_path, min_dwell_s=2.0, clip_codec="vp9"), tmp_path / "out")
+    packager = evidence_packager(make_config(tmp_path, min_dwell_s=2.0, clip_codec="vp9"), tmp_path / "out")
     cam = Camera(packager)
     violation_then_cleared(cam, dwell_s=2.0, clear=False)
     assert _packages(tmp_path / "out") == []
@@ -200,11 +202,11 @@ def test_refuses_to_start_without_key(tmp_path: Path, key_file: str | None, matc
     assert config.device is not None
     device = None if key_file is None else config.device.model_copy(update={"key_file": Path(key_file)})
     with pytest.raises(EvidenceError, match=match):
-        EvidencePackager(config.model_copy(update={"device": device}), tmp_path / "out")
+        evidence_packager(config.model_copy(update={"device": device}), tmp_path / "out")
 
 
 def test_ocr_note_without_extra(tmp_path: Path) -> None:
-    packager = EvidencePackager(
+    packager = evidence_packager(
         make_config(tmp_path, violation="illegal_ad", min_dwell_s=3.0), tmp_path / "out"
     )
     cam = Camera(packager)
@@ -263,9 +265,10 @@ def test_quota_never_prunes_undelivered(tmp_path: Path) -> None:
         os.utime(folder / MANIFEST_NAME, (1000 + seq, 1000 + seq))
         folders.append(folder)
     size = sum(f.stat().st_size for f in folders[0].iterdir())
+    box = Outbox(tmp_path / "outbox.sqlite")
     for f in (folders[1], folders[3]):
-        mark_delivered(root, f.name)
-    quota = EvidenceQuota(root, quota_bytes=size * 5 + 100)
+        mark_delivered(box, f)
+    quota = EvidenceQuota(root, quota_bytes=size * 5 + 100, delivered=box)
     # room for one more package: the oldest delivered one (seq 2) goes, seq 1 (undelivered) stays
     assert quota.ensure_room(size)
     assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == [
@@ -278,13 +281,13 @@ def test_quota_never_prunes_undelivered(tmp_path: Path) -> None:
     assert left == [folders[i].name for i in (0, 2, 4)]
     assert quota.metrics.pruned._value.get() == 2
     # delivered later: space returns
-    mark_delivered(root, folders[0].name)
+    mark_delivered(box, folders[0])
     assert quota.ensure_room(size)
     assert quota.metrics.quota_exceeded._value.get() == 0
 
 
 def test_quota_stops_packaging(tmp_path: Path) -> None:
-    packager = EvidencePackager(make_config(tmp_path, quota_bytes=1000), tmp_path / "out")
+    packager = evidence_packager(make_config(tmp_path, quota_bytes=1000), tmp_path / "out")
     cam = Camera(packager)
     violation_then_cleared(cam, dwell_s=3.0, clear=False)
     cam.run(4.0)
@@ -302,7 +305,7 @@ def test_key_file_mode(tmp_path: Path) -> None:
 def test_clip_from_sparse_samples(tmp_path: Path) -> None:
     # a static scene: the change gate lets a sample through only every 5 s; the ring buffer (10 s)
     # still gives the clip every frame
-    packager = EvidencePackager(make_config(tmp_path, min_dwell_s=12.0), tmp_path / "out")
+    packager = evidence_packager(make_config(tmp_path, min_dwell_s=12.0), tmp_path / "out")
     cam = Camera(packager)
     cam.run(10.0, sample_every=25)
     cam.object_on = True

@@ -15,14 +15,15 @@ from typing import Any
 import pytest
 
 from detector.delivery import OutboxSink
+from detector.delivery.outbox import Outbox
 from detector.detections import Detections
 from detector.events import Frame, HitEvent, RingSnapshot
-from detector.evidence import EvidencePackager, mark_delivered
-from detector.outbox import Outbox
+from detector.evidence import EvidencePackager
+from detector.sinks import evidence_packager
 from nce.manifest import MANIFEST_NAME, load_public_key, parse_manifest, verify_package_dir
 from tests.support import pipelines as pf
 from tests.support.cli import nce
-from tests.support.evidence_sim import Camera, make_config
+from tests.support.evidence_sim import Camera, make_config, mark_delivered
 from tests.support.videos import Patch, write_video
 
 pytestmark = [
@@ -152,13 +153,13 @@ def _first(cam: Camera, packager: EvidencePackager, hit_id: str = "hit-1") -> Fr
 
 
 def test_still_present_packages_go_through_the_outbox_once(tmp_path: Path) -> None:
-    packager = EvidencePackager(
+    packager = evidence_packager(
         make_config(tmp_path, min_dwell_s=3.0, clip_pre_s=1.0, clip_post_s=1.0, still_present_package_s=5.0),
         tmp_path / "out",
     )
     box = Outbox(tmp_path / "outbox.sqlite")
-    sink = OutboxSink(box, "edge-01", packager.evidence_dir, awaiting=packager.awaiting_package)
-    packager.on_package = sink.package_written
+    sink = OutboxSink(box, "edge-01", packager.evidence_dir)
+    packager.listener = sink
     sinks = _Sinks(packager, sink)
     cam = Camera(sinks)
     first = _first(cam, packager)
@@ -181,7 +182,7 @@ def test_still_present_packages_go_through_the_outbox_once(tmp_path: Path) -> No
 
 
 def test_zero_turns_still_present_packages_off(tmp_path: Path) -> None:
-    packager = EvidencePackager(
+    packager = evidence_packager(
         make_config(tmp_path, min_dwell_s=3.0, clip_pre_s=1.0, clip_post_s=1.0, still_present_package_s=0),
         tmp_path / "out",
     )
@@ -199,7 +200,7 @@ def _bytes(folder: Path) -> int:
 def test_still_present_packages_count_against_the_quota(tmp_path: Path) -> None:
     settings: dict[str, Any] = {"clip_pre_s": 1.0, "clip_post_s": 1.0, "still_present_package_s": 2.0}
     # the same scene without a quota: how big its violation and still_present packages are
-    probe = EvidencePackager(make_config(tmp_path, min_dwell_s=3.0, **settings), tmp_path / "probe")
+    probe = evidence_packager(make_config(tmp_path, min_dwell_s=3.0, **settings), tmp_path / "probe")
     cam = Camera(probe)
     _stay(cam, _first(cam, probe), 2.0, 2.0)
     probe.close()
@@ -207,14 +208,15 @@ def test_still_present_packages_count_against_the_quota(tmp_path: Path) -> None:
     # room for both packages' files, not for the packager's 64 KiB reserve on top of the second
     quota = violation + later + 48 * 1024
     config = make_config(tmp_path, min_dwell_s=3.0, quota_bytes=quota, **settings)
-    packager = EvidencePackager(config, tmp_path / "out")
+    box = Outbox(tmp_path / "outbox.sqlite")
+    packager = evidence_packager(config, tmp_path / "out", delivered=box)
     cam = Camera(packager)
     first = _first(cam, packager)
     _stay(cam, first, 2.0, 2.0)  # the still_present package does not fit: undelivered evidence stays
     assert packager.metrics.skipped.labels(reason="quota")._value.get() == 1
     assert packager.metrics.quota_exceeded._value.get() == 1
     assert [p.name for p in packager.written] == ["edge-01-00000001-violation"]
-    mark_delivered(packager.evidence_dir, "edge-01-00000001-violation")
+    mark_delivered(box, packager.evidence_dir / "edge-01-00000001-violation")
     _stay(cam, first, 2.0, 2.0)  # delivered: pruned to make room for the next one
     packager.close()
     names = sorted(p.name for p in packager.evidence_dir.iterdir() if not p.name.startswith("."))

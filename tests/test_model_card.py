@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from detector.config import DEFAULT_CONF
-from detector.yolo import file_sha256
+from nce.hashing import sha256_file
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 MODEL = MODELS / "street-v1.onnx"
@@ -31,7 +31,7 @@ def _row(table_header: str, name: str) -> list[str]:
 
 
 def test_card_and_metrics_name_the_shipped_file() -> None:
-    digest = file_sha256(MODEL)
+    digest = sha256_file(MODEL)
     assert METRICS["model_sha256"] == digest, "models/street-v1.metrics.json measured another model"
     assert re.search(rf"sha256 `{digest}`", CARD), "the card's sha256 is not the shipped file's"
 

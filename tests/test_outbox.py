@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from detector.outbox import Outbox, OutboxError
-from detector.relay import Backoff, Outcome, Relay, classify, parse_retry_after
+from detector.delivery.outbox import Outbox, OutboxError
+from detector.delivery.relay import Backoff, Relay
+from detector.delivery.transport import Outcome, classify, parse_retry_after
 
 
 def add_events(box: Outbox, n: int) -> list[int]:
@@ -220,8 +221,11 @@ def test_cli_status_json_and_retry(tmp_path: Path) -> None:
     res = nce("outbox", "status", "--config", str(cfg), "--json")
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
-    assert set(doc) == {"pending", "delivered", "poisoned", "oldest_pending_s"}
+    assert set(doc) == {"pending", "delivered", "poisoned", "oldest_pending_s", "poisoned_items"}
     assert (doc["pending"], doc["delivered"], doc["poisoned"]) == (1, 1, 1)
+    assert [(p["seq"], p["reason"], p["answer"]) for p in doc["poisoned_items"]] == [
+        (2, "HTTP 422: bad", None)
+    ]
     assert isinstance(doc["oldest_pending_s"], float)
     res = nce("outbox", "status", "--config", str(cfg))
     assert "HTTP 422: bad" in res.stdout

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from detector.errors import EvidenceError
-from detector.evidence import EvidencePackager
 from detector.evidence.publish import (
     FACE_CASCADES,
     PLATE_CASCADES,
@@ -21,6 +20,7 @@ from detector.evidence.publish import (
     privacy_boxes,
     publish_copy,
 )
+from detector.sinks import evidence_packager
 from nce.cli import main
 from nce.manifest import MANIFEST_NAME, generate_private_key, verify_chain, verify_package_dir
 from tests.support.evidence_sim import Camera, make_config, violation_then_cleared
@@ -107,7 +107,7 @@ def test_publish_refuses_tampered_original(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 def test_publish_cli_with_clip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    packager = EvidencePackager(make_config(tmp_path, min_dwell_s=3.0), tmp_path / "out")
+    packager = evidence_packager(make_config(tmp_path, min_dwell_s=3.0), tmp_path / "out")
     cam = Camera(packager, hw=(96, 128))
     violation_then_cleared(cam, dwell_s=3.0, clear=False)
     cam.run(5.0)

@@ -86,7 +86,7 @@ class Case:
 
 def run(case: Case, step: float = 1.0) -> list[tuple[str, float, str]]:
     config = site(case.rule, case.exemptions)
-    engine = RuleEngine(config, config.cameras[0], NAMES)
+    engine = RuleEngine(config.cameras[0], config.rules, NAMES, site_id=config.site.id, tz=config.site.tz)
     tracker = IouTracker()
     out: list[tuple[str, float, str]] = []
     for i in range(round(case.end / step) + 1):
@@ -246,7 +246,7 @@ def test_exemption_uses_the_site_time_zone() -> None:
 
 def test_event_fields() -> None:
     config = site({"min_dwell_s": 0})
-    engine = RuleEngine(config, config.cameras[0], NAMES)
+    engine = RuleEngine(config.cameras[0], config.rules, NAMES, site_id=config.site.id, tz=config.site.tz)
     utc = dt.datetime(2026, 11, 27, 4, 0, 0, 123000, tzinfo=dt.UTC)
     dets = Detections(
         xyxy=np.array([IN[:4]], np.float32),

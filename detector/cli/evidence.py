@@ -88,7 +88,8 @@ def _verify(args: argparse.Namespace) -> int:
     keys = sorted({str(r.key_used) for r in reports if r.key_used is not None})
     for r in reports:
         m = r.manifest
-        assert m is not None
+        if m is None:  # never: a package without a manifest has a problem, listed above
+            raise EvidenceError(f"{r.path}: no manifest was read")
         print(
             f"OK {Path(r.path).name}: {m.kind}, device {m.device_id} seq {m.sequence}, "
             f"{r.files_checked} file(s) re-hashed, manifest sha256 {r.manifest_hash}"

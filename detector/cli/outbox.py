@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from detector.config import load_site_config
-from detector.outbox import Outbox
+from detector.delivery.outbox import Outbox
 
 
 def register(sub: Any) -> None:
@@ -63,7 +63,8 @@ def _retry(args: argparse.Namespace) -> int:
 
 def _deliver(args: argparse.Namespace) -> int:
     """Recover and deliver the outbox; exit 0 when nothing is pending, 3 when some is left."""
-    from detector.delivery import DeliveryMetrics, OutboxSink, make_relay
+    from detector.delivery import DeliveryMetrics, OutboxSink
+    from detector.delivery.wiring import make_relay
     from detector.errors import DetectorError
 
     config = load_site_config(args.config)

@@ -61,17 +61,17 @@ def build_sinks(
     if args.out is not None:
         sinks.append(HitLog(args.out))
         if config.device is not None:
-            from detector.evidence import EvidencePackager
+            from detector.sinks import evidence_packager
 
-            sinks.append(EvidencePackager(config, args.out, model_info=model_info, registry=registry))
+            sinks.append(evidence_packager(config, args.out, model_info=model_info, registry=registry))
     elif config.uplink is not None:
-        from detector.delivery import delivery_sinks
+        from detector.delivery.wiring import delivery_sinks
 
         sinks += delivery_sinks(config, model_info=model_info, registry=registry)
     if config.mqtt is not None:
-        from detector.alerts import MqttAlerts
+        from detector.sinks import mqtt_alerts
 
-        alerts = MqttAlerts(config, config.mqtt, registry=registry)
+        alerts = mqtt_alerts(config, config.mqtt, registry=registry)
         alerts.start()
         sinks.append(alerts)
     return sinks

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from detector.config.paths import resolve_paths
 from detector.config.site import SiteConfig, cross_check
 from detector.config.yaml_file import read_site_yaml
 from detector.errors import ConfigError, ConfigProblem
@@ -47,8 +48,9 @@ def _pydantic_problems(file: str, exc: ValidationError) -> list[ConfigProblem]:
     return problems
 
 
-def parse_site_config(data: Any, file: str = "<config>") -> SiteConfig:
-    """Validate already-parsed YAML/JSON data; raise :class:`ConfigError` with every problem."""
+def parse_site_config(data: Any, file: str = "<config>", *, base_dir: Path | None = None) -> SiteConfig:
+    """Validate already-parsed YAML/JSON data; raise :class:`ConfigError` with every problem.
+    Relative paths are resolved against ``base_dir`` (default: the working directory)."""
     if not isinstance(data, dict):
         raise ConfigError(
             [ConfigProblem(file, "", f"expected a mapping at the top level, got {type(data).__name__}")]
@@ -61,7 +63,7 @@ def parse_site_config(data: Any, file: str = "<config>") -> SiteConfig:
     problems = cross_check(config, file)
     if problems:
         raise ConfigError(problems)
-    return config
+    return resolve_paths(config, Path.cwd() if base_dir is None else base_dir)
 
 
 def _cross_check_the_rest(
@@ -99,7 +101,7 @@ def _cross_check_the_rest(
 
 
 def load_site_config(path: str | Path) -> SiteConfig:
-    """Read and validate a site config file."""
+    """Read and validate a site config file; its relative paths are relative to its folder."""
     file = str(path)
     p = Path(path)
     if not p.is_file():
@@ -113,4 +115,4 @@ def load_site_config(path: str | Path) -> SiteConfig:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([ConfigProblem(file, "", f"not valid YAML: {where}{problem}")]) from None
-    return parse_site_config(data, file)
+    return parse_site_config(data, file, base_dir=p.parent)

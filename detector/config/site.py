@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 
 from detector.config.base import ConfigModel, Id
 from detector.config.camera import Camera
@@ -72,6 +72,13 @@ class SiteConfig(ConfigModel):
     evidence: EvidenceSettings = Field(
         default_factory=EvidenceSettings, title="Evidence", description="evidence packages"
     )
+    # the folder relative paths are resolved against (detector.config.paths), set when loaded
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def base_dir(self) -> Path:
+        """The config file's folder (the working directory for a config that came from no file)."""
+        return self._base_dir if self._base_dir is not None else Path.cwd()
 
     def shop(self, shop_id: str | None) -> Shop | None:
         return next((s for s in self.shops if s.id == shop_id), None) if shop_id else None
@@ -99,8 +106,9 @@ class SiteConfig(ConfigModel):
         return self.resolve(Path("var") / "edge" / device)
 
     def resolve(self, path: Path) -> Path:
-        """A path from the config, relative to the working directory unless absolute."""
-        return path if path.is_absolute() else Path.cwd() / path
+        """A path relative to the config file's folder (:attr:`base_dir`) unless absolute. The
+        config's own paths are resolved once when it is loaded; this is for the path defaults."""
+        return path if path.is_absolute() else self.base_dir / path
 
 
 def _duplicates(values: Iterable[str]) -> set[str]:

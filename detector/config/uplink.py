@@ -41,6 +41,15 @@ class Uplink(ConfigModel):
         1.0, gt=0.0, title="First retry", description="first retry delay (doubles, with jitter)"
     )
     retry_max_s: float = Field(60.0, gt=0.0, title="Longest retry", description="longest retry delay")
+    poison_after_5xx: int = Field(
+        8,
+        ge=1,
+        title="Poison after identical 5xx",
+        description=(
+            "set an item aside (poisoned) after the service answered it with the same 5xx this many "
+            "times in a row (502/503/504 and network errors never count), so the rest of the queue moves"
+        ),
+    )
 
     @field_validator("service_url")
     @classmethod

@@ -6,7 +6,7 @@ The manifest contract itself (model, canonical JSON, signing, verification) is
 
 from __future__ import annotations
 
-from detector.evidence.packager import EvidencePackager
-from detector.evidence.quota import EvidenceQuota, is_marked_delivered, mark_delivered
+from detector.evidence.packager import EvidencePackager, PackageListener
+from detector.evidence.quota import DeliveredPackages, EvidenceQuota
 
-__all__ = ["EvidencePackager", "EvidenceQuota", "is_marked_delivered", "mark_delivered"]
+__all__ = ["DeliveredPackages", "EvidencePackager", "EvidenceQuota", "PackageListener"]

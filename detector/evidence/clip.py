@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
@@ -60,6 +61,29 @@ def _codec_args(codec: Codec) -> list[str]:
         ]
     return ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "0", "-crf", "36",
             "-pix_fmt", "yuv420p", "-f", "webm"]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _Push:
+    """A frame for the writer thread."""
+
+    image: npt.NDArray[np.uint8]
+    mono: float
+
+
+@dataclass(frozen=True, slots=True)
+class _End:
+    """Write through ``mono`` (``None``: the last frame), then close ffmpeg's input."""
+
+    mono: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Abort:
+    """Stop at once."""
+
+
+_Message = _Push | _End | _Abort
 
 
 class ClipWriter:
@@ -124,9 +148,7 @@ class ClipWriter:
         self.finished = False
         self.failed: str | None = None
         self._aborted = False
-        self._queue: queue.SimpleQueue[tuple[str, npt.NDArray[np.uint8] | None, float | None]] = (
-            queue.SimpleQueue()
-        )
+        self._queue: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name=f"clip {path.name}", daemon=True)
         self._thread.start()
 
@@ -138,14 +160,14 @@ class ClipWriter:
             return
         self.frames_in += 1
         self.last_mono = mono
-        self._queue.put(("frame", image, mono))
+        self._queue.put(_Push(image, mono))
 
     def finish(self, end_mono: float | None = None) -> None:
         """Write through ``end_mono`` (default: the last frame) and close ffmpeg's input."""
         if self.finished:
             return
         self.finished = True
-        self._queue.put(("end", None, end_mono))
+        self._queue.put(_End(end_mono))
 
     @property
     def done(self) -> bool:
@@ -189,7 +211,7 @@ class ClipWriter:
         proc, self._proc = self._proc, None
         if proc is not None:
             proc.kill()  # unblocks a writer thread stuck in a pipe write
-        self._queue.put(("abort", None, None))
+        self._queue.put(_Abort())
         self._thread.join(10.0)
         if proc is not None:
             if proc.stdin is not None:
@@ -204,19 +226,19 @@ class ClipWriter:
 
     def _work(self) -> None:
         while True:
-            kind, image, mono = self._queue.get()
-            if kind == "abort" or self._aborted:
+            message = self._queue.get()
+            if isinstance(message, _Abort) or self._aborted:
                 return
-            if kind == "frame":
-                assert image is not None and mono is not None
+            if isinstance(message, _Push):
+                mono = message.mono
                 if self._last is None and mono > self.start_mono:
                     self.start_mono = mono  # nothing before start: the first frame stands in
                 self._emit_until(mono)
-                self._last = self._fit(image)
+                self._last = self._fit(message.image)
                 self._last_mono = mono
             else:  # end
                 if self._last is not None:
-                    end = self._last_mono if mono is None else mono
+                    end = self._last_mono if message.mono is None else message.mono
                     self._emit_until(end + 1e-6)
                     if self.ticks_out == 0:
                         self._write(self._last)

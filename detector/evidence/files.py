@@ -1,6 +1,11 @@
-"""A package's files on their way into its folder: :class:`PackageFile` (bytes in memory, or a
-file already written, such as the clip, to be moved in), each written and fsync'd there and hashed
-into the manifest's :class:`~nce.manifest.FileEntry`."""
+"""Writing files durably, and a package's files on their way into its folder.
+
+- :func:`write_bytes_synced` (a new file, fsync'd), :func:`write_atomic` (replace a file: temporary
+  sibling, fsync, rename, fsync the folder), :func:`fsync_dir`;
+- :class:`PackageFile` (bytes in memory, or a file already written, such as the clip, to be moved
+  in): :func:`write_files` writes or moves each into the package folder, fsyncs it and hashes it
+  into the manifest's :class:`~nce.manifest.FileEntry`.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,49 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from detector.evidence.render import write_bytes_synced
+from detector.errors import EvidenceError
+from nce.hashing import sha256_file
 from nce.manifest import FileEntry, FileRole
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_bytes_synced(path: Path, data: bytes) -> None:
+    """Write a new file and fsync it (the package's files are durable before the manifest is)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``: write a temporary sibling, fsync, rename, fsync the folder."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 @dataclass(frozen=True)
@@ -23,6 +69,10 @@ class PackageFile:
     mime: str
     data: bytes | None = None
     path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.path is None):
+            raise EvidenceError(f"package file {self.name}: give its bytes or its path, exactly one")
 
     @property
     def size(self) -> int:
@@ -39,24 +89,11 @@ def write_files(folder: Path, files: Sequence[PackageFile]) -> list[FileEntry]:
         if f.data is not None:
             write_bytes_synced(target, f.data)
             digest, size = hashlib.sha256(f.data).hexdigest(), len(f.data)
+        elif f.path is None:
+            raise EvidenceError(f"package file {f.name}: neither bytes nor a file to move in")
         else:
-            assert f.path is not None
             os.replace(f.path, target)
-            with target.open("rb") as fh:
-                digest, size = hash_fd(fh.fileno())
-                os.fsync(fh.fileno())
+            fsync_file(target)
+            digest, size = sha256_file(target), target.stat().st_size
         entries.append(FileEntry(name=f.name, role=f.role, sha256=digest, size=size, mime=f.mime))
     return entries
-
-
-def hash_fd(fd: int) -> tuple[str, int]:
-    """Hex SHA-256 and size of an open file, read from its current position to the end."""
-    h = hashlib.sha256()
-    size = 0
-    while True:
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            break
-        h.update(chunk)
-        size += len(chunk)
-    return h.hexdigest(), size

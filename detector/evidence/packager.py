@@ -23,6 +23,14 @@ Writing a package never raises into the pipeline: a failure (disk full, quota) i
 in ``nce_evidence_skipped`` and the hit goes on. Starting does raise: without a signing key
 (``device.key_file``), a CJK font or ffmpeg there is no packaging.
 
+The packager takes the site config's sections it needs (site, cameras, rules, model, evidence,
+device); :func:`detector.sinks.evidence_packager` builds it from a whole site config.
+
+What becomes of the packages is told one way, to a :class:`PackageListener` (the outbox sink):
+a confirmed hit's package is *pending* (waiting for its clip's post-roll), a package was *written*
+(durably in place), a hit's package is *settled* (written, or it will not come). The packager never
+asks its listener anything.
+
 The pictures come from :mod:`detector.evidence.stills`; :mod:`detector.evidence.writer` writes,
 signs and commits each package (files, manifest, chain); this module holds the hits and the clips.
 """
@@ -37,23 +45,24 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
 
-from detector.config import Camera, Rule, SiteConfig, Zone
+from detector.config import Camera, Device, EvidenceSettings, ModelSettings, Rule, Site, Zone
 from detector.detections import Detections
 from detector.errors import EvidenceError
-from detector.events import Frame, HitEvent, RingSnapshot
+from detector.events import EventSink, Frame, HitEvent, RingSnapshot
 from detector.evidence.clip import CLIP_EXT, ClipWriter, ffmpeg_path
 from detector.evidence.files import PackageFile
-from detector.evidence.quota import EvidenceMetrics, EvidenceQuota
+from detector.evidence.quota import DeliveredPackages, EvidenceMetrics, EvidenceQuota
 from detector.evidence.render import find_cjk_font
 from detector.evidence.stills import StillRenderer
 from detector.evidence.store import ChainStore
-from detector.evidence.writer import PackageCallback, PackageParts, PackageWriter
+from detector.evidence.writer import PackageParts, PackageWriter
 from nce.manifest import (
+    Manifest,
     ManifestError,
     OcrResult,
     Still,
@@ -72,6 +81,22 @@ Box = tuple[float, float, float, float]
 MAX_OPEN_CLIPS = 16
 MAX_TRACK_POINTS = 500
 MAX_REMEMBERED_HITS = 10000
+
+
+class PackageListener(Protocol):
+    """What the packager tells (one way) about packages; the outbox sink listens."""
+
+    def package_pending(self, hit_id: str) -> None:
+        """``hit_id`` confirmed; its violation package comes once its clip has its post-roll."""
+        ...
+
+    def package_written(self, manifest: Manifest, folder: Path) -> None:
+        """A package (any kind) is durably in place: files, manifest and chain state."""
+        ...
+
+    def package_settled(self, hit_id: str) -> None:
+        """``hit_id``'s violation package was written, or will not come (an error, a full disk)."""
+        ...
 
 
 def _now() -> dt.datetime:
@@ -113,40 +138,51 @@ class _Later:
     track: list[TrackPoint] = field(default_factory=list)  # since that package
 
 
-class EvidencePackager:
+class EvidencePackager(EventSink):
     """Writes evidence packages for confirmed, still-present and cleared hits. See the module docstring.
 
-    ``on_package(manifest, folder)`` is called after each package is durably in place (the outbox
-    enqueues it there). ``is_delivered`` lets the quota ask the outbox whether a package may go.
+    ``listener`` (the outbox sink) is told what becomes of the packages (:class:`PackageListener`;
+    ``package_written`` right after each package is durably in place: the outbox enqueues it there).
+    ``delivered`` (the outbox) tells the quota which packages the service has: only those may be
+    pruned.
     """
 
     def __init__(
         self,
-        config: SiteConfig,
         out_dir: str | Path,
         *,
+        site: Site,
+        cameras: Sequence[Camera],
+        rules: Sequence[Rule],
+        model: ModelSettings,
+        evidence: EvidenceSettings,
+        device: Device | None,
         model_info: ModelInfo | None = None,
         registry: CollectorRegistry | None = None,
-        on_package: PackageCallback | None = None,
-        is_delivered: Callable[[Path], bool] | None = None,
-        clock: Callable[[], dt.datetime] = _now,
+        listener: PackageListener | None = None,
+        delivered: DeliveredPackages | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
-        self.config = config
-        self.settings = config.evidence
-        self.key, self.device_id = self._key(config)
-        self.font = find_cjk_font(str(config.evidence.font_file) if config.evidence.font_file else None)
-        self.stills = StillRenderer(config, self.font, self.settings.jpeg_quality)
+        self.cameras = {c.id: c for c in cameras}
+        self.rules = list(rules)
+        self.settings = evidence
+        self.key, self.device_id = self._key(device)
+        self.font = find_cjk_font(str(evidence.font_file) if evidence.font_file else None)
+        self.stills = StillRenderer(
+            {c.id: c.name for c in cameras}, site.tz, self.font, self.settings.jpeg_quality
+        )
         ffmpeg_path()
         self.evidence_dir = Path(out_dir) / "evidence"
         self.store = ChainStore(self.evidence_dir, self.device_id)
         self.metrics = EvidenceMetrics(registry)
         self.quota = EvidenceQuota(
-            self.evidence_dir, self.settings.quota_bytes, is_delivered=is_delivered, metrics=self.metrics
+            self.evidence_dir, self.settings.quota_bytes, delivered=delivered, metrics=self.metrics
         )
         self.writer = PackageWriter(
-            config, self.key, self.device_id, self.store, self.quota, self.metrics,
-            model_info=model_info, clock=clock, on_package=on_package,
+            site, model, self.key, self.device_id, self.store, self.quota, self.metrics,
+            model_info=model_info, clock=clock or _now, on_package=self._written,
         )  # fmt: skip
+        self.listener = listener
         self.written = self.writer.written
         self.hits: dict[str, _Hit] = {}
         # hits that confirmed (hit id → confirmed_at), so that a clearance after a resumed hit
@@ -155,40 +191,39 @@ class EvidencePackager:
         # hits whose violation package was frozen (hit id → state), for still_present packages
         self.later: OrderedDict[str, _Later] = OrderedDict()
 
-    @property
-    def on_package(self) -> PackageCallback | None:
-        """Called with ``(manifest, folder)`` after each package is durably in place."""
-        return self.writer.on_package
-
-    @on_package.setter
-    def on_package(self, callback: PackageCallback | None) -> None:
-        self.writer.on_package = callback
+    def _written(self, manifest: Manifest, folder: Path) -> None:
+        if self.listener is not None:
+            self.listener.package_written(manifest, folder)
 
     # -- setup ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _key(config: SiteConfig) -> tuple[Ed25519PrivateKey, str]:
-        if config.device is None:
+    def _key(device: Device | None) -> tuple[Ed25519PrivateKey, str]:
+        if device is None:
             raise EvidenceError(
                 "evidence packaging needs a signing key: the site config has no device section "
                 "(set device.id and device.key_file; create a key with `nce keys generate`)"
             )
-        path = config.resolve(config.device.key_file)
+        path = device.key_file
         if not path.is_file():
             raise EvidenceError(
                 f"device.key_file: {path} does not exist: evidence packaging needs the device's signing "
-                f"key (`nce keys generate --out {path.parent} --device-id {config.device.id}`)"
+                f"key (`nce keys generate --out {path.parent} --device-id {device.id}`)"
             )
         try:
-            return load_private_key(path), config.device.id
+            return load_private_key(path), device.id
         except (ManifestError, ValueError) as exc:
             raise EvidenceError(f"device.key_file: {exc}") from exc
 
     def _where(self, event: HitEvent) -> tuple[Camera, Zone, Rule | None]:
-        camera = self.config.camera(event.camera_id)
-        zone = next(z for z in camera.zones if z.id == event.zone_id)
+        camera = self.cameras.get(event.camera_id)
+        zone = next((z for z in camera.zones if z.id == event.zone_id), None) if camera else None
+        if camera is None or zone is None:
+            raise EvidenceError(
+                f"hit {event.hit_id}: camera {event.camera_id} / zone {event.zone_id} unknown"
+            )
         rule = next(
-            (r for r in self.config.rules if r.violation == event.violation and zone.kind in r.zone_kinds),
+            (r for r in self.rules if r.violation == event.violation and zone.kind in r.zone_kinds),
             None,
         )
         return camera, zone, rule
@@ -257,8 +292,9 @@ class EvidencePackager:
         self.hits.clear()
 
     def awaiting_package(self, hit_id: str) -> bool:
-        """Whether ``hit_id`` confirmed and its package is still to be written (clip post-roll):
-        the outbox holds the hit's later events back until it is, so they never overtake it."""
+        """Whether ``hit_id`` confirmed and its package is still to be written (clip post-roll).
+        The listener learns the same from ``package_pending`` / ``package_settled``: the outbox
+        holds the hit's later events back meanwhile, so they never overtake the package."""
         hit = self.hits.get(hit_id)
         return hit is not None and hit.confirmed is not None and not hit.packaged
 
@@ -334,6 +370,8 @@ class EvidencePackager:
         while len(self.confirmed_at) > 10000:
             self.confirmed_at.popitem(last=False)
         hit.confirmed = (event, _own(frame), detections)
+        if self.listener is not None:
+            self.listener.package_pending(event.hit_id)
         if hit.clip is not None and not hit.clip.finished:
             self._feed(hit, [*sorted(ring(), key=lambda f: f.mono), frame])
         if hit.clip is None or hit.clip.done:
@@ -358,7 +396,13 @@ class EvidencePackager:
         if hit.packaged or hit.confirmed is None:
             return
         hit.packaged = True
-        event, frame, detections = hit.confirmed
+        try:
+            self._freeze_package(hit, *hit.confirmed)
+        finally:
+            if self.listener is not None:
+                self.listener.package_settled(hit.opened.hit_id)
+
+    def _freeze_package(self, hit: _Hit, event: HitEvent, frame: Frame, detections: Detections) -> None:
         self.hits.pop(event.hit_id, None)  # its frames are not needed once the package is frozen
         self.later[event.hit_id] = _Later(
             hit.camera, hit.zone, hit.rule, confirmed_at=utc_ms(event.ts), last_mono=frame.mono

@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from detector.errors import EvidenceError
 from detector.evidence.clip import ClipWriter
-from detector.evidence.render import encode_jpeg, write_bytes_synced
-from detector.evidence.store import fsync_dir
+from detector.evidence.files import fsync_dir, write_bytes_synced
+from detector.evidence.render import encode_jpeg
 from nce.manifest import MANIFEST_NAME, DerivedFrom, FileEntry, Manifest, sign_manifest, verify_package_dir
 
 log = logging.getLogger(__name__)

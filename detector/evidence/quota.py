@@ -5,10 +5,9 @@ manifest was written). An undelivered package is never deleted: when what is lef
 quota, packaging stops (:meth:`EvidenceQuota.ensure_room` returns ``False``) and the gauge
 ``nce_evidence_quota_exceeded`` is 1 until space returns.
 
-Delivered markers (the outbox's side of the contract): a package counts as delivered when the
-empty file ``<evidence>/.state/delivered/<package_id>`` exists — :func:`mark_delivered` creates it
-(after a 2xx from the service) — or when the ``is_delivered`` callable given to
-:class:`EvidenceQuota` says so (e.g. ``Outbox.is_delivered``, which reads the outbox database).
+Which packages are delivered is not the quota's to say: it asks the one owner of that, the outbox
+(:class:`DeliveredPackages`, e.g. :class:`~detector.delivery.outbox.Outbox`). Without one
+(``nce run --out``: nothing is delivered) nothing is ever pruned.
 """
 
 from __future__ import annotations
@@ -17,41 +16,22 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from detector.evidence.store import STATE_DIR, fsync_dir
-from nce.manifest import MANIFEST_NAME, is_safe_name
+from detector.errors import DetectorError
+from nce.manifest import MANIFEST_NAME
 
 log = logging.getLogger(__name__)
 
-DELIVERED_DIR = "delivered"
 
+class DeliveredPackages(Protocol):
+    """The quota's one question to the outbox: does the service have this package?"""
 
-def delivered_marker(evidence_dir: Path, package_id: str) -> Path:
-    if not is_safe_name(package_id):
-        raise ValueError(f"not a package id: {package_id!r}")
-    return evidence_dir / STATE_DIR / DELIVERED_DIR / package_id
-
-
-def mark_delivered(evidence_dir: str | Path, package_id: str) -> Path:
-    """Record that ``package_id`` reached the service (durably: file and folder fsynced)."""
-    marker = delivered_marker(Path(evidence_dir), package_id)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    fsync_dir(marker.parent)
-    return marker
-
-
-def is_marked_delivered(evidence_dir: str | Path, package_id: str) -> bool:
-    return delivered_marker(Path(evidence_dir), package_id).exists()
+    def is_delivered(self, package_dir: Path) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -103,23 +83,27 @@ class EvidenceQuota:
         evidence_dir: Path,
         quota_bytes: int | None,
         *,
-        is_delivered: Callable[[Path], bool] | None = None,
+        delivered: DeliveredPackages | None = None,
         metrics: EvidenceMetrics | None = None,
     ) -> None:
         self.root = evidence_dir
         self.quota_bytes = quota_bytes
-        self._is_delivered_extra = is_delivered
+        self.delivered = delivered
         self.metrics = metrics if metrics is not None else EvidenceMetrics()
         self._usage: dict[str, PackageUsage] | None = None
         self._other_bytes = 0
 
     def is_delivered(self, package: Path) -> bool:
-        if is_marked_delivered(self.root, package.name):
-            return True
-        return bool(self._is_delivered_extra is not None and self._is_delivered_extra(package))
+        """Whether the outbox says the service has ``package`` (no outbox, or no answer: no)."""
+        if self.delivered is None:
+            return False
+        try:
+            return self.delivered.is_delivered(package)
+        except DetectorError as exc:  # e.g. the outbox closed at shutdown: keep the package
+            log.warning("evidence quota: cannot tell whether %s was delivered: %s", package.name, exc)
+            return False
 
-    def scan(self) -> list[PackageUsage]:
-        """Every package folder with its size, oldest first."""
+    def _measure(self) -> tuple[dict[str, PackageUsage], int]:
         usage: dict[str, PackageUsage] = {}
         other = 0
         for p in self.root.iterdir():
@@ -129,21 +113,26 @@ class EvidenceQuota:
                 other += _folder_bytes(p)
             else:
                 other += p.stat().st_size
-        self._usage, self._other_bytes = usage, other
-        return sorted(usage.values(), key=lambda u: (u.mtime, u.package_id))
+        return usage, other
+
+    def _packages(self) -> dict[str, PackageUsage]:
+        """The packages as last measured (measured now if never)."""
+        if self._usage is None:
+            self._usage, self._other_bytes = self._measure()
+        return self._usage
+
+    def scan(self) -> list[PackageUsage]:
+        """Every package folder with its size, oldest first."""
+        self._usage, self._other_bytes = self._measure()
+        return sorted(self._usage.values(), key=lambda u: (u.mtime, u.package_id))
 
     def used_bytes(self) -> int:
-        if self._usage is None:
-            self.scan()
-        assert self._usage is not None
-        return self._other_bytes + sum(u.bytes for u in self._usage.values())
+        packages = self._packages()
+        return self._other_bytes + sum(u.bytes for u in packages.values())
 
     def added(self, package: Path) -> None:
         """Account for a package just written (without rescanning the folder)."""
-        if self._usage is None:
-            self.scan()
-        assert self._usage is not None
-        self._usage[package.name] = PackageUsage(
+        self._packages()[package.name] = PackageUsage(
             package.name, package, _folder_bytes(package), os.path.getmtime(package)
         )
         self.metrics.bytes_used.set(self.used_bytes())
@@ -166,9 +155,7 @@ class EvidenceQuota:
             except OSError as exc:
                 log.error("cannot delete delivered package %s: %s", u.path, exc)
                 continue
-            delivered_marker(self.root, u.package_id).unlink(missing_ok=True)
-            assert self._usage is not None
-            self._usage.pop(u.package_id, None)
+            self._packages().pop(u.package_id, None)
             used -= u.bytes
             deleted.append(u.package_id)
             self.metrics.pruned.inc()

@@ -12,7 +12,6 @@ import glob
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -183,16 +182,3 @@ def annotate(image: Image8, note: Annotation, font_path: str) -> Image8:
         ly = int(by - lh) if by - lh >= hb[3] else int(min(by + 2, max(0, h - lh)))
         _text(out, (lx, ly), note.label, font, (0, 0, 200), pad)
     return out
-
-
-def write_bytes_synced(path: Path, data: bytes) -> None:
-    """Write a new file and fsync it (the package's files are durable before the manifest is)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)

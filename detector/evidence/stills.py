@@ -4,12 +4,13 @@ violation and moment in Chinese, the zone, the object's box), and the crop of th
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from detector.config import SiteConfig, Zone
+from detector.config import Zone
 from detector.events import Frame, HitEvent
 from detector.evidence.files import PackageFile
 from detector.evidence.render import MOMENT_ZH, VIOLATION_ZH, Annotation, annotate, crop_box, encode_jpeg
@@ -21,16 +22,17 @@ Box = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class StillRenderer:
-    """Renders stills and crops for one site: its camera names and time zone, a CJK font file and
-    the JPEG quality."""
+    """Renders stills and crops for one site: its camera names (camera id → name) and time zone, a
+    CJK font file and the JPEG quality."""
 
-    config: SiteConfig
+    camera_names: Mapping[str, str]
+    tz: dt.tzinfo
     font: str
     jpeg_quality: int
 
     def time_text(self, t: dt.datetime) -> str:
         """``t`` in the site's local time, to the millisecond, with its UTC offset."""
-        local = t.astimezone(self.config.site.tz)
+        local = t.astimezone(self.tz)
         return (
             local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d} {local.strftime('%z')}"
         )
@@ -44,7 +46,7 @@ class StillRenderer:
         ann_name = f"still-{n}-{moment}.annotated.jpg"
         violation = VIOLATION_ZH.get(str(hit_event.violation), str(hit_event.violation))
         note = Annotation(
-            camera=f"{self.config.camera(frame.camera_id).name} ({frame.camera_id})",
+            camera=f"{self.camera_names.get(frame.camera_id, frame.camera_id)} ({frame.camera_id})",
             time_text=self.time_text(frame.utc),
             caption=f"{violation} · {MOMENT_ZH[moment]}",
             polygon01=zone.polygon,

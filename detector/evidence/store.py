@@ -23,6 +23,7 @@ import shutil
 from pathlib import Path
 
 from detector.errors import EvidenceError
+from detector.evidence.files import fsync_dir, write_atomic
 from nce.manifest import (
     MANIFEST_NAME,
     ChainState,
@@ -36,25 +37,6 @@ log = logging.getLogger(__name__)
 
 TMP_DIR = ".tmp"
 STATE_DIR = ".state"
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``: write a temporary sibling, fsync, rename, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 def package_sequence(package_id: str, device_id: str) -> int | None:

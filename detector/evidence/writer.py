@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from detector.config import Camera, Rule, SiteConfig, Zone
+from detector.config import Camera, ModelSettings, Rule, Site, Zone
 from detector.detections import Detections
 from detector.events import HitEvent
 from detector.evidence.files import PackageFile, write_files
@@ -71,7 +71,7 @@ class PackageParts:
     confirmed_at: str | None = None
 
 
-def model_ref(info: ModelInfo | None, config: SiteConfig) -> ModelRef | None:
+def model_ref(info: ModelInfo | None, settings: ModelSettings) -> ModelRef | None:
     """The model a package's detections came from (file, hash, classes, thresholds)."""
     if info is None:
         return None
@@ -79,8 +79,8 @@ def model_ref(info: ModelInfo | None, config: SiteConfig) -> ModelRef | None:
         name=info.path.name,
         sha256=info.sha256,
         classes=[info.names[i] for i in sorted(info.names)],
-        conf=config.model.conf,
-        iou=config.model.iou,
+        conf=settings.conf,
+        iou=settings.iou,
         providers=list(info.providers),
         imgsz=(int(info.imgsz[0]), int(info.imgsz[1])),
     )
@@ -122,11 +122,13 @@ def detection_records(detections: Detections, names: dict[int, str]) -> list[Det
 
 
 class PackageWriter:
-    """Writes packages into ``store``'s chain, signed with ``key``; see the module docstring."""
+    """Writes packages into ``store``'s chain, signed with ``key``; see the module docstring.
+    ``site`` goes into every manifest; ``model`` (the thresholds) with ``model_info``."""
 
     def __init__(
         self,
-        config: SiteConfig,
+        site: Site,
+        model: ModelSettings,
         key: Ed25519PrivateKey,
         device_id: str,
         store: ChainStore,
@@ -137,7 +139,7 @@ class PackageWriter:
         clock: Callable[[], dt.datetime],
         on_package: PackageCallback | None = None,
     ) -> None:
-        self.config = config
+        self.site = site
         self.key = key
         self.device_id = device_id
         self.store = store
@@ -145,7 +147,7 @@ class PackageWriter:
         self.metrics = metrics
         self.clock = clock
         self.on_package = on_package
-        self.model_ref = model_ref(model_info, config)
+        self.model_ref = model_ref(model_info, model)
         self.names: dict[int, str] = dict(model_info.names) if model_info is not None else {}
         self.written: list[Path] = []
 
@@ -190,7 +192,7 @@ class PackageWriter:
         files: list[FileEntry],
     ) -> Manifest:
         """The unsigned manifest of a package whose files are written and hashed."""
-        site = self.config.site
+        site = self.site
         camera, zone, event = parts.camera, parts.zone, parts.event
         loc = camera.location
         notes = list(parts.notes)

@@ -18,6 +18,7 @@ from modeling.synth import CLASSES
 from modeling.synth.backgrounds import BackgroundPool
 from modeling.synth.compose import Composer, Placed, add_pedestrians, augment, yolo_lines
 from modeling.synth.fonts import find_cjk_fonts
+from nce.hashing import sha256_file
 
 Image = np.ndarray
 
@@ -44,7 +45,7 @@ def dataset_hash(root: Path) -> str:
         for p in sorted((root / sub).rglob("*")):
             if p.is_file():
                 h.update(str(p.relative_to(root)).encode())
-                h.update(p.read_bytes())
+                h.update(sha256_file(p).encode())
     return h.hexdigest()
 
 

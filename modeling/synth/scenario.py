@@ -226,7 +226,8 @@ def _encode(frames_iter: Callable[[], Any], out: Path, w: int, h: int, fps: floa
             str(out),
         ]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
-        assert proc.stdin is not None
+        if proc.stdin is None:
+            raise DataError("ffmpeg started without an input pipe")
         try:
             for frame in frames_iter():
                 proc.stdin.write(frame.tobytes())
@@ -411,7 +412,8 @@ def render_scenario(
         ],
     )
     gt_path.write_text(truth.model_dump_json(indent=2))
-    cfg = site_config(str(video), model_path)
+    # absolute: a site config's relative paths are relative to its own folder (detector.config.paths)
+    cfg = site_config(str(video.absolute()), str(Path(model_path).absolute()))
     cfg_path.write_text(
         "# Site config for the scenario clip written by `nce data scenario` (short dwell times for a demo).\n"
         + yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False)

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from nce.hashing import sha256_file
 from nce.manifest._canonical import sha256_hex
 from nce.manifest._errors import ManifestError, SignatureInvalid
 from nce.manifest._model import MANIFEST_NAME, Manifest, is_safe_name, parse_manifest
@@ -93,16 +93,6 @@ def verify_files(manifest: Manifest, files: Mapping[str, bytes]) -> list[Problem
     return problems
 
 
-def _file_digest(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
-
-
 def verify_package_dir(path: str | Path, pubkey: Ed25519PublicKey | None = None) -> VerifyReport:
     """Verify one package folder: manifest valid, signature, every file re-hashed, missing and extra
     files. Never raises for what it finds: every problem goes into the report."""
@@ -138,7 +128,7 @@ def verify_package_dir(path: str | Path, pubkey: Ed25519PublicKey | None = None)
         if p is None or not p.is_file():
             report.problems.append(Problem("missing_file", f"missing file {entry.name}", file=entry.name))
             continue
-        digest, size = _file_digest(p)
+        digest, size = sha256_file(p), p.stat().st_size
         report.files_checked += 1
         if size != entry.size:
             report.problems.append(

@@ -1,12 +1,12 @@
-"""The wire contract with the edge: the relay's HTTP transport (detector.relay) against this service."""
+"""The wire contract with the edge: the relay's HTTP transport (detector.delivery.transport) against this service."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from detector.outbox import OutboxItem
-from detector.relay import HttpTransport
+from detector.delivery.outbox import OutboxItem
+from detector.delivery.transport import HttpTransport
 from tests.support.servers import serving
 
 

@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 
 from detector.delivery import OutboxSink
+from detector.delivery.outbox import Outbox, OutboxItem
+from detector.delivery.relay import Relay
+from detector.delivery.transport import HttpTransport, Outcome
 from detector.detections import Detections
 from detector.events import Frame, HitEvent, RingSnapshot
-from detector.evidence import EvidencePackager
-from detector.outbox import Outbox, OutboxItem
-from detector.relay import HttpTransport, Outcome, Relay
+from detector.sinks import evidence_packager
 from nce.manifest import MANIFEST_NAME, load_public_key, parse_manifest, verify_package_dir
 from service.crud.identities import add_device
 from tests.support.evidence_sim import Camera, make_config
@@ -45,12 +46,10 @@ class Edge:
         config = make_config(
             tmp, min_dwell_s=3.0, clip_pre_s=1.0, clip_post_s=1.0, still_present_package_s=PACKAGE_S
         )
-        self.packager = EvidencePackager(config, tmp / "edge")
+        self.packager = evidence_packager(config, tmp / "edge")
         self.outbox = Outbox(tmp / "outbox.sqlite")
-        self.sink = OutboxSink(
-            self.outbox, "edge-01", self.packager.evidence_dir, awaiting=self.packager.awaiting_package
-        )
-        self.packager.on_package = self.sink.package_written
+        self.sink = OutboxSink(self.outbox, "edge-01", self.packager.evidence_dir)
+        self.packager.listener = self.sink
         self.transport = HttpTransport(base_url, token)
         self.answers: list[dict[str, Any]] = []  # the service's answers to the packages, in order
         self.relay = Relay(self.outbox, self._send)

@@ -9,16 +9,18 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from detector.outbox import Outbox
+from detector.delivery.outbox import Outbox
 from nce.manifest import (
     GENESIS_HASH,
     generate_private_key,
@@ -224,6 +226,55 @@ def check_exactly_once(service: Service, device_id: str, outbox_file: Path) -> d
         "unexpected": extra,
         "in_order": int(got_pkgs == sorted(got_pkgs)),
     }
+
+
+class ScriptedService:
+    """A real HTTP server on loopback in place of the case service's ingest API: every item gets
+    201, except those whose outbox seq is in ``failing``, which get ``fail_status`` with the same
+    ``fail_body`` every time (a service that fails on one item). ``GET /api/v1/auth/me`` says the
+    token is fine. ``requests`` lists the outbox seq of every POST, in order."""
+
+    def __init__(self) -> None:
+        self.failing: set[int] = set()
+        self.fail_status = 500
+        self.fail_body = '{"detail":"Internal Server Error: KeyError(\'zone\')"}'
+        self.requests: list[int] = []
+        self.delivered: list[int] = []
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, status: int, body: str) -> None:
+                data = body.encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._answer(200 if self.path == "/api/v1/auth/me" else 404, "{}")
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                seq = int(self.headers["Idempotency-Key"].rsplit(":", 1)[1])
+                service.requests.append(seq)
+                if seq in service.failing:
+                    self._answer(service.fail_status, service.fail_body)
+                else:
+                    service.delivered.append(seq)
+                    self._answer(201, '{"status": "created"}')
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="scripted-service", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 MOSQUITTO = ("127.0.0.1", 1883)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from detector.config import SiteConfig, parse_site_config
+from detector.delivery.outbox import Outbox
 from detector.detections import Detections
 from detector.events import EventKind, EventSink, Frame, HitEvent
 from nce.manifest import generate_private_key, save_private_key, save_public_key
@@ -166,3 +167,16 @@ def violation_then_cleared(
         cam.object_on = False
         last = cam.run(2.0)
         cam.event("cleared", last, first, hit_id)
+
+
+def mark_delivered(outbox: Outbox, package: Path) -> None:
+    """The service has ``package``: its outbox item, delivered (what the relay records on a 2xx)."""
+    seq = outbox.add(
+        device_id="edge-01",
+        kind="package",
+        hit_id=package.name,
+        event="confirmed",
+        payload={"package_id": package.name},
+        package_dir=package,
+    )
+    outbox.mark_delivered(seq)

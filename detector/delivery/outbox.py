@@ -1,19 +1,25 @@
 """The edge outbox: SQLite store-and-forward of hit events and evidence packages.
 
 Every hit event and package is written here (``synchronous=FULL``, WAL) before it counts as
-produced; the :class:`~detector.relay.Relay` sends items to the case service in sequence order and
-marks one delivered only on a 2xx. An item's idempotency key is ``<device id>:<epoch>:<seq>``: a retry
+produced; the :class:`~detector.delivery.relay.Relay` sends items to the case service in sequence
+order and marks one delivered only on a 2xx. An item's idempotency key is ``<device id>:<epoch>:<seq>``: a retry
 after a crash or a lost response is recognised by the service, never filed twice. The epoch is drawn
 once when the outbox file is created, so an outbox that is lost and recreated (numbering from 1 again)
 never reuses a key the service has already stored for another payload. (Outboxes created before the
 epoch existed keep their keys ``<device id>:<seq>``, so items already sent replay under the same key.)
 
-States: ``pending`` → ``delivered`` (2xx) | ``poisoned`` (a 4xx the service will never accept; set
-aside with its reason, retried only by ``nce outbox retry-poisoned``).
+States: ``pending`` → ``delivered`` (2xx) | ``poisoned`` (a 4xx the service will never accept, or
+the same 5xx answer ``uplink.poison_after_5xx`` times in a row; set aside with its reason and the
+service's last answer, retried only by ``nce outbox retry-poisoned``).
+
+The outbox is the one owner of "delivered": the evidence quota asks :meth:`Outbox.is_delivered`
+before it deletes a package. Delivered rows are forgotten after 30 days, but a delivered package
+whose folder is still on disk stays known (table ``delivered_package``) until the folder is gone.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import sqlite3
@@ -48,7 +54,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_attempt_at REAL    NOT NULL DEFAULT 0,
     last_error      TEXT,
     delivered_at    REAL,
-    response        TEXT
+    response        TEXT,
+    answer_status   INTEGER,
+    answer_body     TEXT,
+    answer_digest   TEXT,
+    answer_repeats  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, seq);
 CREATE INDEX IF NOT EXISTS outbox_package ON outbox (package_dir);
@@ -56,11 +66,42 @@ CREATE TABLE IF NOT EXISTS outbox_meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS delivered_package (
+    package_dir  TEXT PRIMARY KEY,
+    delivered_at REAL NOT NULL
+);
 """
+# columns added after the first release: an older outbox file gets them on open
+_ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("answer_status", "INTEGER"),
+    ("answer_body", "TEXT"),
+    ("answer_digest", "TEXT"),
+    ("answer_repeats", "INTEGER NOT NULL DEFAULT 0"),
+)
+ANSWER_BODY_MAX = 2000  # characters of an answer's body the outbox keeps
 
 
 class OutboxError(DetectorError):
     """The outbox database cannot be opened or written."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The service's HTTP answer to an item, as the outbox keeps it: the status, the body's first
+    :data:`ANSWER_BODY_MAX` characters, and the SHA-256 of the whole body (two answers are the same
+    when their status and digest are)."""
+
+    status: int
+    body: str
+    digest: str
+
+    @classmethod
+    def of(cls, status: int, body: str) -> Answer:
+        digest = hashlib.sha256(body.encode("utf-8", "surrogateescape")).hexdigest()
+        return cls(status, body[:ANSWER_BODY_MAX], digest)
+
+    def same_as(self, other: Answer | None) -> bool:
+        return other is not None and (self.status, self.digest) == (other.status, other.digest)
 
 
 @dataclass(frozen=True)
@@ -78,12 +119,38 @@ class OutboxItem:
     next_attempt_at: float
     last_error: str | None
     epoch: str = ""
+    answer: Answer | None = None  # the service's last answer (kept while retrying and when poisoned)
+    answer_repeats: int = 0  # how many times in a row the service gave that answer (counted 5xx)
 
     @property
     def idempotency_key(self) -> str:
         if not self.epoch:
             return f"{self.device_id}:{self.seq}"
         return f"{self.device_id}:{self.epoch}:{self.seq}"
+
+
+class AnswerView(BaseModel):
+    """The service's last answer to a poisoned item (its body truncated)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: int
+    body: str
+
+
+class PoisonedItem(BaseModel):
+    """A poisoned item in ``nce outbox status --json``: why it was set aside."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int
+    kind: ItemKind
+    hit_id: str
+    event: str
+    package_id: str | None
+    attempts: int
+    reason: str | None
+    answer: AnswerView | None
 
 
 class OutboxStatus(BaseModel):
@@ -95,6 +162,13 @@ class OutboxStatus(BaseModel):
     delivered: int
     poisoned: int
     oldest_pending_s: float | None
+    poisoned_items: list[PoisonedItem] = []
+
+
+def _answer(row: sqlite3.Row) -> Answer | None:
+    if row["answer_status"] is None:
+        return None
+    return Answer(int(row["answer_status"]), row["answer_body"] or "", row["answer_digest"] or "")
 
 
 def _row(row: sqlite3.Row, epoch: str) -> OutboxItem:
@@ -112,6 +186,22 @@ def _row(row: sqlite3.Row, epoch: str) -> OutboxItem:
         next_attempt_at=row["next_attempt_at"],
         last_error=row["last_error"],
         epoch=epoch,
+        answer=_answer(row),
+        answer_repeats=int(row["answer_repeats"] or 0),
+    )
+
+
+def _poisoned(item: OutboxItem) -> PoisonedItem:
+    package_id = item.payload.get("package_id") if item.kind == "package" else None
+    return PoisonedItem(
+        seq=item.seq,
+        kind=item.kind,
+        hit_id=item.hit_id,
+        event=item.event,
+        package_id=str(package_id) if package_id is not None else None,
+        attempts=item.attempts,
+        reason=item.last_error,
+        answer=AnswerView(status=item.answer.status, body=item.answer.body) if item.answer else None,
     )
 
 
@@ -147,6 +237,10 @@ class Outbox:
             for statement in _SCHEMA.split(";"):  # executescript would commit the transaction
                 if statement.strip():
                     conn.execute(statement)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
+            for name, decl in _ADDED_COLUMNS:
+                if name not in columns:
+                    conn.execute(f"ALTER TABLE outbox ADD COLUMN {name} {decl}")
             row = conn.execute("SELECT value FROM outbox_meta WHERE key = 'epoch'").fetchone()
             if row is not None:
                 return str(row[0])
@@ -226,25 +320,42 @@ class Outbox:
                 (time.time(), json.dumps(response, ensure_ascii=False) if response else None, seq),
             )
 
-    def mark_retry(self, seq: int, *, error: str, next_attempt_at: float) -> None:
+    def mark_retry(
+        self,
+        seq: int,
+        *,
+        error: str,
+        next_attempt_at: float,
+        answer: Answer | None = None,
+        answer_repeats: int = 0,
+    ) -> None:
+        """One more failed attempt: why, when to try again, and the service's answer (``None``
+        when there was none to keep) with how many times in a row it came."""
         with self._tx() as conn:
             conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE seq = ?",
-                (error, next_attempt_at, seq),
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
+                "answer_status = ?, answer_body = ?, answer_digest = ?, answer_repeats = ? WHERE seq = ?",
+                (error, next_attempt_at, *_answer_columns(answer), answer_repeats, seq),
             )
 
-    def mark_poisoned(self, seq: int, *, reason: str) -> None:
+    def mark_poisoned(
+        self, seq: int, *, reason: str, answer: Answer | None = None, answer_repeats: int = 0
+    ) -> None:
+        """Set the item aside for good (until ``retry-poisoned``), with the reason and the answer."""
         with self._tx() as conn:
             conn.execute(
-                "UPDATE outbox SET status = 'poisoned', attempts = attempts + 1, last_error = ? WHERE seq = ?",
-                (reason, seq),
+                "UPDATE outbox SET status = 'poisoned', attempts = attempts + 1, last_error = ?, "
+                "answer_status = ?, answer_body = ?, answer_digest = ?, answer_repeats = ? WHERE seq = ?",
+                (reason, *_answer_columns(answer), answer_repeats, seq),
             )
 
     def retry_poisoned(self) -> int:
-        """Put every poisoned item back in the queue; returns how many."""
+        """Put every poisoned item back in the queue, its count of repeated answers reset; returns
+        how many."""
         with self._tx() as conn:
             cur = conn.execute(
-                "UPDATE outbox SET status = 'pending', next_attempt_at = 0 WHERE status = 'poisoned'"
+                "UPDATE outbox SET status = 'pending', next_attempt_at = 0, answer_status = NULL, "
+                "answer_body = NULL, answer_digest = NULL, answer_repeats = 0 WHERE status = 'poisoned'"
             )
             count = cur.rowcount
         self.changed.set()
@@ -261,14 +372,48 @@ class Outbox:
         return count
 
     def prune_delivered(self, older_than_s: float, now: float | None = None) -> int:
-        """Forget delivered items older than ``older_than_s`` (their packages keep their delivered
-        markers; sequence numbers are never reused: AUTOINCREMENT). Returns how many."""
+        """Forget delivered items older than ``older_than_s``; returns how many. A forgotten
+        package whose folder is still on disk stays known as delivered (the quota may prune it,
+        recovery never queues it again) until the folder is gone. Sequence numbers are never
+        reused (AUTOINCREMENT)."""
         cutoff = (time.time() if now is None else now) - older_than_s
         with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT package_dir, delivered_at FROM outbox "
+                "WHERE status = 'delivered' AND delivered_at < ? AND package_dir IS NOT NULL",
+                (cutoff,),
+            ).fetchall()
+            conn.executemany(
+                "INSERT OR IGNORE INTO delivered_package (package_dir, delivered_at) VALUES (?, ?)",
+                [(r[0], r[1]) for r in rows if Path(r[0]).is_dir()],
+            )
+            gone = [
+                (r[0],)
+                for r in conn.execute("SELECT package_dir FROM delivered_package").fetchall()
+                if not Path(r[0]).is_dir()
+            ]
+            conn.executemany("DELETE FROM delivered_package WHERE package_dir = ?", gone)
             cur = conn.execute(
                 "DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?", (cutoff,)
             )
             return cur.rowcount
+
+    def remember_delivered(self, package_dir: Path, delivered_at: float | None = None) -> bool:
+        """Record a package delivered outside this outbox's rows (a delivered marker of an earlier
+        version); ``False`` when the outbox knew it already."""
+        with self._tx() as conn:
+            known = conn.execute(
+                "SELECT 1 FROM outbox WHERE package_dir = ? UNION ALL "
+                "SELECT 1 FROM delivered_package WHERE package_dir = ?",
+                (str(package_dir), str(package_dir)),
+            ).fetchone()
+            if known is not None:
+                return False
+            conn.execute(
+                "INSERT INTO delivered_package (package_dir, delivered_at) VALUES (?, ?)",
+                (str(package_dir), time.time() if delivered_at is None else delivered_at),
+            )
+            return True
 
     # -- reporting -------------------------------------------------------------------------------
 
@@ -289,10 +434,12 @@ class Outbox:
         return counts.get("pending", 0), counts.get("poisoned", 0), age
 
     def package_dirs(self) -> set[str]:
-        """Every package folder the outbox knows (any state), as stored."""
+        """Every package folder the outbox knows (any state, forgotten delivered ones included),
+        as stored."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT DISTINCT package_dir FROM outbox WHERE package_dir IS NOT NULL"
+                "SELECT package_dir FROM outbox WHERE package_dir IS NOT NULL "
+                "UNION SELECT package_dir FROM delivered_package"
             ).fetchall()
         return {r[0] for r in rows}
 
@@ -305,11 +452,13 @@ class Outbox:
             oldest = self._conn.execute(
                 "SELECT MIN(created_at) FROM outbox WHERE status = 'pending'"
             ).fetchone()[0]
+        poisoned = self.items("poisoned") if counts.get("poisoned", 0) else []
         return OutboxStatus(
             pending=counts.get("pending", 0),
             delivered=counts.get("delivered", 0),
             poisoned=counts.get("poisoned", 0),
             oldest_pending_s=None if oldest is None else max(0.0, now - oldest),
+            poisoned_items=[_poisoned(i) for i in poisoned],
         )
 
     def items(self, status: ItemStatus | None = None) -> list[OutboxItem]:
@@ -323,11 +472,26 @@ class Outbox:
         return [_row(r, self.epoch) for r in rows]
 
     def is_delivered(self, package_dir: Path) -> bool:
-        """Whether every outbox item of this package was delivered (the quota may prune it)."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT COUNT(*), SUM(status = 'delivered') FROM outbox WHERE package_dir = ?",
-                (str(package_dir),),
-            ).fetchone()
-        total, delivered = row[0], row[1] or 0
-        return bool(total) and total == delivered
+        """Whether the service has this package: every outbox item of it was delivered, or it was
+        delivered and its rows are forgotten. The evidence quota prunes only such packages."""
+        try:
+            with self._lock:
+                row = self._conn.execute(
+                    "SELECT COUNT(*), SUM(status = 'delivered') FROM outbox WHERE package_dir = ?",
+                    (str(package_dir),),
+                ).fetchone()
+                total, delivered = row[0], row[1] or 0
+                if total:
+                    return bool(total == delivered)
+                kept = self._conn.execute(
+                    "SELECT 1 FROM delivered_package WHERE package_dir = ?", (str(package_dir),)
+                ).fetchone()
+        except sqlite3.Error as exc:  # closed at shutdown, or unreadable
+            raise OutboxError(f"outbox {self.path}: {exc}") from exc
+        return kept is not None
+
+
+def _answer_columns(answer: Answer | None) -> tuple[int | None, str | None, str | None]:
+    if answer is None:
+        return None, None, None
+    return answer.status, answer.body, answer.digest

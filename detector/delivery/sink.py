@@ -1,14 +1,18 @@
-"""Delivery from ``nce run`` to the case service: the outbox sink and the relay that drains it.
+"""The outbox sink: every hit event and evidence package of ``nce run``, queued in the outbox.
 
 With ``uplink`` in the site config (and no ``--out``), ``nce run`` writes hits.jsonl and evidence
-packages under ``uplink.data_dir`` (default ``var/edge/<device id>``) and :class:`OutboxSink`
-queues every hit event and package in the outbox (``uplink.outbox_file``), where a
-:class:`~detector.relay.Relay` thread sends them to the service in sequence order. See
-docs/delivery.md.
+packages under ``uplink.data_dir`` (default ``var/edge/<device id>`` beside the config file) and
+:class:`OutboxSink` queues every hit event and package in the outbox (``uplink.outbox_file``), where
+a :class:`~detector.delivery.relay.Relay` thread sends them to the service in sequence order
+(:mod:`detector.delivery.wiring` builds the lot from the site config). See docs/delivery.md.
 
-Order on the service: a package is queued from the packager's ``on_package`` callback, right after
-its files, manifest and chain state are durable and before the pipeline moves on, so a hit whose
-package exists is never lost. The sink comes after the packager in the pipeline's sinks, and
+The sink is the packager's :class:`~detector.evidence.packager.PackageListener`: the packager tells
+it, one way, that a confirmed hit's package is pending, that a package was written, that a hit's
+package is settled; the sink never calls the packager.
+
+Order on the service: a package is queued from ``package_written``, right after its files, manifest
+and chain state are durable and before the pipeline moves on, so a hit whose package exists is never
+lost. The sink comes after the packager in the pipeline's sinks, and
 
 - a ``confirmed`` (``cleared``, ``still_present``) event whose package was written travels *as*
   that signed package (no second, unsigned copy that would count the sighting twice); the other
@@ -21,36 +25,29 @@ package exists is never lost. The sink comes after the packager in the pipeline'
   them; it never opens a case from an unsigned event).
 
 On start the sink re-queues packages on disk that the outbox does not know (a crash between the
-package's rename and its outbox commit) and makes pending items due at once, so a plain
+package's rename and its outbox commit; delivered markers of an earlier version are adopted by the
+outbox first, :mod:`detector.delivery.markers`) and makes pending items due at once, so a plain
 ``nce run`` delivers what an earlier run left pending, first. At shutdown the relay gets
 ``uplink.drain_s`` to finish; what is left stays pending for the next run.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
-
-from detector.config import SiteConfig
+from detector.delivery.markers import adopt_delivered_markers
+from detector.delivery.metrics import DeliveryMetrics
+from detector.delivery.outbox import Outbox, OutboxError
+from detector.delivery.relay import Relay, relay_lock
 from detector.detections import Detections
-from detector.errors import DetectorError
 from detector.events import EventSink, Frame, HitEvent, RingSnapshot
-from detector.evidence.quota import is_marked_delivered, mark_delivered
 from detector.evidence.store import package_sequence
-from detector.outbox import Outbox, OutboxError, OutboxItem
-from detector.relay import Backoff, HttpTransport, Outcome, Relay, read_token
 from nce.manifest import MANIFEST_NAME, Manifest, ManifestError, parse_manifest, utc_ms
-
-if TYPE_CHECKING:
-    from detector.yolo import ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -58,44 +55,15 @@ _MAX_REMEMBERED = 10000
 KEEP_DELIVERED_S = 30 * 86400.0  # delivered outbox rows are kept this long (the outbox stays small)
 
 
-class DeliveryMetrics:
-    """``nce_outbox_pending`` / ``nce_outbox_poisoned`` (the alarm) and delivery counters."""
-
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        r = registry if registry is not None else CollectorRegistry()
-        self.registry = r
-        self.pending = Gauge("nce_outbox_pending", "Outbox items not yet delivered", registry=r)
-        self.poisoned = Gauge(
-            "nce_outbox_poisoned",
-            "Outbox items the service refused for good (alarm: see nce outbox status)",
-            registry=r,
-        )
-        self.oldest_pending = Gauge(
-            "nce_outbox_oldest_pending_seconds", "Age of the oldest undelivered item (0: none)", registry=r
-        )
-        self.delivered = Counter("nce_outbox_delivered", "Items delivered (2xx)", ["kind"], registry=r)
-        self.failed = Counter("nce_outbox_failed", "Failed delivery attempts", ["outcome"], registry=r)
-        self.queue_errors = Counter(
-            "nce_outbox_queue_errors", "Items that could not be written to the outbox", registry=r
-        )
-
-    def refresh(self, outbox: Outbox) -> None:
-        pending, poisoned, oldest = outbox.undelivered()
-        self.pending.set(pending)
-        self.poisoned.set(poisoned)
-        self.oldest_pending.set(oldest or 0.0)
-
-
 def _event_of(manifest: Manifest) -> str:
     return "cleared" if manifest.kind == "cleared" else manifest.event.event
 
 
-class OutboxSink:
+class OutboxSink(EventSink):
     """An :class:`~detector.events.EventSink` that queues hit events and packages in the outbox.
 
-    Give :meth:`package_written` to the packager as ``on_package`` and the packager's
-    ``awaiting_package`` as ``awaiting``. With a ``relay`` it is started by :meth:`start` and
-    drained (at most ``drain_s``) and stopped by :meth:`close`.
+    Give it to the packager as its ``listener``. With a ``relay`` it is started by :meth:`start`
+    and drained (at most ``drain_s``) and stopped by :meth:`close`.
     """
 
     def __init__(
@@ -104,7 +72,6 @@ class OutboxSink:
         device_id: str,
         evidence_dir: Path | None,
         *,
-        awaiting: Callable[[str], bool] | None = None,
         relay: Relay | None = None,
         metrics: DeliveryMetrics | None = None,
         drain_s: float = 10.0,
@@ -113,7 +80,7 @@ class OutboxSink:
         self.outbox = outbox
         self.device_id = device_id
         self.evidence_dir = evidence_dir
-        self.awaiting = awaiting
+        self.awaiting: set[str] = set()  # confirmed hits whose package is pending
         self.relay = relay
         self.metrics = metrics or DeliveryMetrics()
         self.drain_s = drain_s
@@ -150,8 +117,6 @@ class OutboxSink:
             seq = package_sequence(p.name, self.device_id)
             if seq is None or p.name in known or (before is not None and seq >= before):
                 continue
-            if is_marked_delivered(self.evidence_dir, p.name):
-                continue
             found.append((seq, p))
         count = 0
         for _seq, p in sorted(found):
@@ -167,7 +132,9 @@ class OutboxSink:
 
     def start(self) -> None:
         if self.relay is not None:
-            self._lock_fd = _relay_lock(self.outbox.path)
+            self._lock_fd = relay_lock(self.outbox.path)
+        if self.evidence_dir is not None:
+            adopt_delivered_markers(self.outbox, self.evidence_dir)
         forgotten = self.outbox.prune_delivered(KEEP_DELIVERED_S)
         if forgotten:
             log.info("outbox: forgot %d item(s) delivered more than 30 days ago", forgotten)
@@ -190,8 +157,19 @@ class OutboxSink:
 
     # -- packages --------------------------------------------------------------------------------
 
+    def package_pending(self, hit_id: str) -> None:
+        """``hit_id`` confirmed and its package is still to come: hold its events until then."""
+        self.awaiting.add(hit_id)
+
+    def package_settled(self, hit_id: str) -> None:
+        """``hit_id``'s package was written (its held events went after it) or will not come:
+        whatever is still held is queued as it is."""
+        self.awaiting.discard(hit_id)
+        for event in self.held.pop(hit_id, []):
+            self._add_event(event)
+
     def package_written(self, manifest: Manifest, folder: Path) -> None:
-        """The packager's ``on_package``: the package is durable; queue it (and anything held)."""
+        """The package is durable: queue it (and the events held for it)."""
         if manifest.sequence > self.last_sequence + 1:
             self._catch_up(manifest.sequence)  # an earlier package whose queueing failed goes first
         self._add_package(manifest, folder)
@@ -269,7 +247,7 @@ class OutboxSink:
         # the time as the packager wrote it into the manifest (utc_ms), so the two keys compare equal
         if (event.hit_id, event.event, utc_ms(event.ts)) in self.packaged:
             return  # it travelled as its signed package
-        if event.hit_id in self.held or (self.awaiting is not None and self.awaiting(event.hit_id)):
+        if event.hit_id in self.held or event.hit_id in self.awaiting:
             self.held.setdefault(event.hit_id, []).append(event)
             return
         self._add_event(event)
@@ -277,14 +255,13 @@ class OutboxSink:
     def on_sample(self, frame: Frame, ring: RingSnapshot) -> None:
         if self.backlog:
             self._flush_backlog()
-        self._release(force=False)
 
-    def _release(self, *, force: bool) -> None:
-        """Queue held events whose package will not come (it failed, or shutdown)."""
+    def _release(self) -> None:
+        """At shutdown: queue every event still held, as it is."""
         for hit_id in list(self.held):
-            if force or self.awaiting is None or not self.awaiting(hit_id):
-                for event in self.held.pop(hit_id):
-                    self._add_event(event)
+            for event in self.held.pop(hit_id):
+                self._add_event(event)
+        self.awaiting.clear()
 
     # -- shutdown --------------------------------------------------------------------------------
 
@@ -301,7 +278,7 @@ class OutboxSink:
         if self.closed:
             return
         self.closed = True
-        self._release(force=True)
+        self._release()
         if self.backlog and not self._flush_backlog():
             log.error("outbox: %d event(s) could not be queued before shutdown", len(self.backlog))
         if self.relay is not None:
@@ -321,105 +298,3 @@ class OutboxSink:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the relay lock
             self._lock_fd = None
-
-
-def _relay_lock(outbox_path: Path) -> int:
-    """One relay per outbox (``nce run`` or ``nce outbox deliver``): an exclusive ``flock`` on
-    ``<outbox>.relay.lock``, released when the process ends, however it ends."""
-    path = outbox_path.with_name(outbox_path.name + ".relay.lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        raise DetectorError(
-            f"{outbox_path}: another process delivers this outbox already (nce run or nce outbox deliver)"
-        ) from exc
-    return fd
-
-
-def on_delivered_marker(item: OutboxItem) -> None:
-    """After a package's 2xx: its delivered marker, so the evidence quota may prune it."""
-    if item.kind != "package" or item.package_dir is None or not item.package_dir.is_dir():
-        return
-    try:
-        mark_delivered(item.package_dir.parent, item.package_dir.name)
-    except (OSError, ValueError) as exc:
-        log.error("cannot mark package %s delivered: %s", item.package_dir, exc)
-
-
-def make_relay(
-    config: SiteConfig, outbox: Outbox, metrics: DeliveryMetrics
-) -> tuple[Relay, Callable[[], None]]:
-    """A relay to ``config.uplink`` and a function that releases its HTTP client."""
-    uplink = config.uplink
-    assert uplink is not None
-    token = read_token(config.resolve(uplink.token_file))
-    transport = HttpTransport(uplink.service_url, token, timeout_s=uplink.timeout_s)
-
-    def send(item: OutboxItem) -> Outcome:
-        outcome = transport.send(item)
-        if outcome.kind != "delivered":
-            metrics.failed.labels(outcome.kind).inc()
-        return outcome
-
-    def delivered(item: OutboxItem) -> None:
-        on_delivered_marker(item)
-        metrics.delivered.labels(item.kind).inc()
-        metrics.refresh(outbox)
-
-    def poisoned(item: OutboxItem, _reason: str) -> None:
-        metrics.refresh(outbox)
-
-    relay = Relay(
-        outbox,
-        send,
-        backoff=Backoff(base_s=uplink.retry_base_s, cap_s=uplink.retry_max_s),
-        on_delivered=delivered,
-        on_poisoned=poisoned,
-    )
-    return relay, transport.close
-
-
-def delivery_sinks(
-    config: SiteConfig, *, model_info: ModelInfo | None = None, registry: CollectorRegistry | None = None
-) -> list[EventSink]:
-    """``nce run`` without ``--out``: hits.jsonl, the evidence packager and the outbox sink under
-    ``config.edge_data_dir()``, with the relay started (earlier runs' pending items go first)."""
-    from detector.evidence import EvidencePackager
-    from detector.hitlog import HitLog
-
-    uplink, device = config.uplink, config.device
-    assert uplink is not None and device is not None
-    data = config.edge_data_dir()
-    outbox = Outbox(config.outbox_path())
-    packager = EvidencePackager(
-        config, data, model_info=model_info, registry=registry, is_delivered=_package_delivered(outbox)
-    )
-    hitlog = HitLog(data)
-    metrics = DeliveryMetrics(registry)
-    relay, release = make_relay(config, outbox, metrics)
-    sink = OutboxSink(
-        outbox,
-        device.id,
-        packager.evidence_dir,
-        awaiting=packager.awaiting_package,
-        relay=relay,
-        metrics=metrics,
-        drain_s=uplink.drain_s,
-        on_close=release,
-    )
-    packager.on_package = sink.package_written
-    log.info("delivering to %s; hits and evidence under %s", uplink.service_url, data)
-    sink.start()
-    return [hitlog, packager, sink]
-
-
-def _package_delivered(outbox: Outbox) -> Callable[[Path], bool]:
-    def check(package: Path) -> bool:
-        try:
-            return outbox.is_delivered(package)
-        except Exception:  # the outbox is closed at shutdown: only the markers count then
-            return False
-
-    return check
