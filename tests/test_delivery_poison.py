@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.delivery import ScriptedService, SyntheticEdge, edge_config, free_port, make_device, nce
 from prometheus_client import CollectorRegistry
 
 from detector.delivery import Answer, DeliveryMetrics, HttpTransport, Outbox, Outcome, Relay
 from detector.delivery.relay import Backoff
 from detector.errors import DetectorError
+from tests.support.delivery import ScriptedService, SyntheticEdge, edge_config, free_port, make_device, nce
 
 pytestmark = pytest.mark.timeout(120)
 
