@@ -1,4 +1,5 @@
-"""What one running app holds: settings, engine, sessions, evidence store, legal table, metrics."""
+"""What one running app holds: settings, engine, sessions, evidence store, legal table, metrics, and
+the transparency log (its signing key and tree)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from service.evidence_store import EvidenceStore
 from service.legal import LegalBasisTable
 from service.metrics import Metrics
 from service.settings import Settings
+from service.transparency.key import TransparencyLog
 
 
 @dataclass
@@ -21,3 +23,4 @@ class AppState:
     store: EvidenceStore
     legal: LegalBasisTable
     metrics: Metrics
+    transparency: TransparencyLog

@@ -69,6 +69,9 @@ class Service:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = root / "service.log"
         self.starts = 0
+        self.service_key = root / "service.key"  # signs the transparency log's checkpoints
+        if not self.service_key.exists():
+            save_private_key(generate_private_key(), self.service_key)
 
     def start(self, **env: str) -> Service:
         assert self.proc is None or self.proc.poll() is not None
@@ -89,7 +92,13 @@ class Service:
             cwd=self.root,
             stdout=logf,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "NCE_SECRET_KEY": SECRET, "PYTHONUNBUFFERED": "1", **env},
+            env={
+                **os.environ,
+                "NCE_SECRET_KEY": SECRET,
+                "NCE_SERVICE_KEY_FILE": str(self.service_key),
+                "PYTHONUNBUFFERED": "1",
+                **env,
+            },
         )
         self.starts += 1
         deadline = time.monotonic() + 60

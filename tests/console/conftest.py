@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 sys.path.insert(0, str(Path(__file__).parent.parent / "service"))
 
 from console_factory import Spec, deliver
-from svc_factory import DeviceHandle, new_key, pub_b64
+from svc_factory import DeviceHandle, new_key, pub_b64, service_key_file
 
 from service.app import create_app
 from service.crud.identities import add_client, add_device
@@ -113,6 +113,7 @@ def make_world(base: Path, template: Path | None, password_hash: str, db_url: st
         db_url=db_url,
         evidence_dir=base / "evidence",
         secret_key=SECRET,
+        service_key_file=service_key_file(base),
         migrate_on_start=False,
         sweep_interval_s=0,
     )

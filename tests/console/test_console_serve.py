@@ -13,12 +13,17 @@ from pathlib import Path
 
 import httpx
 from conftest import Client, sign_in
+from svc_factory import service_key_file
 from svc_server import free_port
 
 
 def test_nce_serve_serves_the_console(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "NCE_SECRET_KEY": "serve-test-secret-0123456789"}
+    env = {
+        **os.environ,
+        "NCE_SECRET_KEY": "serve-test-secret-0123456789",
+        "NCE_SERVICE_KEY_FILE": str(service_key_file(tmp_path)),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "nce", "serve", "--port", str(port), "--db", f"sqlite:///{tmp_path}/nce.sqlite3",
          "--evidence-dir", str(tmp_path / "ev")],

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from svc_factory import DeviceHandle, new_key, pub_b64
+from svc_factory import DeviceHandle, new_key, pub_b64, service_key_file
 
 from service.app import create_app
 from service.crud.identities import add_client, add_device
@@ -36,6 +36,8 @@ PG_SERVER = os.environ.get("NCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0
 TEST_SECRET = "test-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"
 TABLES = [
+    "transparency_checkpoints",
+    "transparency_leaves",
     "evidence_files",
     "hit_events",
     "idempotency_keys",
@@ -165,6 +167,7 @@ def make_settings(url: str, evidence_dir: Path) -> Settings:
         db_url=url,
         evidence_dir=evidence_dir,
         secret_key=TEST_SECRET,
+        service_key_file=service_key_file(evidence_dir.parent),
         migrate_on_start=False,
         sweep_interval_s=0,
         max_request_bytes=2 * 1024 * 1024,

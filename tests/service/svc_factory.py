@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -21,8 +22,10 @@ from nce.manifest import (
     SoftwareRef,
     Still,
     ZoneRef,
+    generate_private_key,
     manifest_hash,
     public_key_b64,
+    save_private_key,
     sha256_hex,
     sign_manifest,
     utc_ms,
@@ -191,3 +194,12 @@ def new_key() -> Ed25519PrivateKey:
 
 def pub_b64(key: Ed25519PrivateKey) -> bytes:
     return public_key_b64(key.public_key()).encode()
+
+
+def service_key_file(folder: Path) -> Path:
+    """``folder/service.key``: the service's checkpoint signing key (NCE_SERVICE_KEY_FILE), made once."""
+    path = folder / "service.key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        save_private_key(generate_private_key(), path)
+    return path

@@ -6,7 +6,7 @@ import io
 import sys
 
 import pytest
-from svc_factory import new_key, pub_b64
+from svc_factory import new_key, pub_b64, service_key_file
 
 from nce.cli import main as nce_main
 from service.settings import Settings
@@ -76,7 +76,12 @@ def test_db_upgrade_on_a_fresh_sqlite_file(tmp_path, capsys):
     assert nce_main(["db", "current", "--db", url]) == 0
     assert "empty" in capsys.readouterr().out
     assert nce_main(["db", "upgrade", "--db", url]) == 0
-    assert "revision 0001" in capsys.readouterr().out
+    from alembic.script import ScriptDirectory
+
+    from service.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    assert f"revision {head}" in capsys.readouterr().out  # the newest migration
     assert nce_main(["ledger", "verify", "--db", url]) == 0
 
 
@@ -88,6 +93,7 @@ def test_settings_refuse_the_default_secret_outside_demo(tmp_path, monkeypatch):
         Settings.load(db_url=f"sqlite:///{tmp_path}/x.sqlite3")
     assert Settings.load(db_url=f"sqlite:///{tmp_path}/x.sqlite3", demo=True).demo is True
     monkeypatch.setenv("NCE_SECRET_KEY", "a-real-secret-from-the-environment")
+    monkeypatch.setenv("NCE_SERVICE_KEY_FILE", str(service_key_file(tmp_path)))
     assert Settings.load().secret_key == "a-real-secret-from-the-environment"
     with pytest.raises(ServiceError, match="db_url"):
         Settings.load(db_url="mysql://x")
@@ -106,7 +112,11 @@ def test_nce_serve_starts_migrates_and_answers(db_url, tmp_path):
 
     port = free_port()
     url = db_url if db_url.startswith("postgresql") else f"sqlite:///{tmp_path}/serve.sqlite3"
-    env = {**os.environ, "NCE_SECRET_KEY": "serve-test-secret-0123456789"}
+    env = {
+        **os.environ,
+        "NCE_SECRET_KEY": "serve-test-secret-0123456789",
+        "NCE_SERVICE_KEY_FILE": str(service_key_file(tmp_path)),
+    }
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -176,6 +186,7 @@ def test_unreachable_database_is_503_not_500(tmp_path):
         db_url="postgresql+psycopg://postgres@127.0.0.1:1/nce_nowhere?connect_timeout=2",
         evidence_dir=tmp_path / "ev",
         secret_key="test-secret-0123456789abcdef",
+        service_key_file=service_key_file(tmp_path),
         migrate_on_start=False,
         sweep_interval_s=0,
     )
