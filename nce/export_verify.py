@@ -497,7 +497,7 @@ def report_lines(report: ExportReport) -> list[str]:
         lines.append(
             f"OK {p.folder}: {m.kind}, device {m.device_id} seq {m.sequence} ({p.chain}), "
             f"{p.files_checked} file(s) re-hashed, signed by the enrolled key sha256 "
-            f"{report.devices[m.device_id][:16]}…, log leaf {p.leaf_index} of {cp.checkpoint.tree_size}"
+            f"{report.devices[m.device_id][:16]}…, log index {p.leaf_index} of {cp.checkpoint.tree_size} leaves"
         )
     pin = (
         "pinned"
