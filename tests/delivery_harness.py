@@ -70,11 +70,11 @@ class Service:
         self.log = root / "service.log"
         self.starts = 0
         self.service_key = root / "service.key"  # signs the transparency log's checkpoints
-        if not self.service_key.exists():
-            save_private_key(generate_private_key(), self.service_key)
 
     def start(self, **env: str) -> Service:
         assert self.proc is None or self.proc.poll() is not None
+        if not self.service_key.exists():
+            save_private_key(generate_private_key(), self.service_key)
         logf = self.log.open("ab")
         self.proc = subprocess.Popen(
             [

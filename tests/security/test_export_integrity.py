@@ -27,12 +27,12 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import text
-from svc_factory import new_key
+from svc_factory import files_for, new_key
 from svc_server import serving
 
 from nce.cli import main as nce_main
 from nce.ledger_chain import canonical, entry_hash, sha256_hex
-from nce.manifest import key_fingerprint
+from nce.manifest import DerivedFrom, key_fingerprint
 from nce.transparency import parse_signed_checkpoint, sign_checkpoint
 
 A = "packages/edge-a-00000001"
@@ -364,6 +364,36 @@ def test_consecutive_packages_in_a_case_must_link(api, http, tmp_path, capsys):
     path.write_bytes(_export(api, http, first))
     code, out = _verify(capsys, path)
     assert code == 0 and "seq 2 (links to seq 1 in this case)" in out[1], out
+
+
+def test_public_copy_is_exported_beside_its_original_and_verifies(api, http, tmp_path, capsys):
+    dev = api.device("edge-01")
+    pkg = dev.package()
+    case_id = dev.post(http, pkg).json()["case_id"]
+    pub = dev.package(
+        kind="public_copy",
+        hit_id=pkg.manifest.event.hit_id,
+        files={"still-3-confirmed.jpg": files_for("pub")["still-3-confirmed.jpg"]},
+        derived_from=DerivedFrom(package_id=pkg.manifest.package_id, manifest_hash=pkg.hash, method="blur"),
+        stills=[],
+    )
+    assert dev.post(http, pub).json()["case_id"] == case_id
+    later = dev.package(hit_id=pkg.manifest.event.hit_id, event="still_present")
+    assert dev.post(http, later).json()["case_id"] == case_id
+    _confirm(api, http, case_id)
+    path = tmp_path / "case.zip"
+    path.write_bytes(_export(api, http, case_id))
+    public = f"public/edge-01-00000002-{pub.hash[:16]}"
+    assert zipfile.ZipFile(path).read(f"{public}/manifest.json") == pub.manifest_bytes
+    code, out = _verify(capsys, path)
+    assert code == 0, out
+    assert any(
+        line.startswith(f"OK {public}: public_copy") and "(public copy (not in the chain))" in line
+        for line in out
+    )
+    assert any(
+        "packages/edge-01-00000002: violation, device edge-01 seq 2 (links to seq 1" in line for line in out
+    )
 
 
 # ---------------------------------------------------------------------------------------------
