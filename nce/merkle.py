@@ -61,8 +61,7 @@ class MerkleTree:
 
     def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
         self._levels: list[bytearray] = [bytearray()]
-        for h in leaf_hashes:
-            self.append_hash(h)
+        self.extend(leaf_hashes)
 
     def __len__(self) -> int:
         return len(self._levels[0]) // HASH_SIZE
@@ -88,6 +87,32 @@ class MerkleTree:
             if level == len(self._levels):
                 self._levels.append(bytearray())
         return index
+
+    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
+        """Add many leaves by their leaf hashes: level by level, each new node hashed once."""
+        new = list(leaf_hashes)
+        for h in new:
+            if len(h) != HASH_SIZE:
+                raise ValueError(f"a leaf hash is {HASH_SIZE} bytes, got {len(h)}")
+        self._levels[0] += b"".join(new)
+        level = 0
+        while True:
+            below = self._levels[level]
+            want = len(below) // (2 * HASH_SIZE)
+            if want == 0:
+                break
+            if level + 1 == len(self._levels):
+                self._levels.append(bytearray())
+            above = self._levels[level + 1]
+            have = len(above) // HASH_SIZE
+            if have == want:
+                break
+            step = 2 * HASH_SIZE
+            # two siblings lie side by side: node_hash(left, right) = SHA-256(0x01 || left || right)
+            above += b"".join(
+                hashlib.sha256(b"\x01" + below[i * step : (i + 1) * step]).digest() for i in range(have, want)
+            )
+            level += 1
 
     def leaf_hash(self, index: int) -> bytes:
         if not 0 <= index < len(self):

@@ -211,8 +211,17 @@ def test_stored_levels_equal_the_definition(big: MerkleTree) -> None:
     leaves = [big.leaf_hash(i) for i in range(len(big))]
     for n in range(0, 301):
         assert big.root(n) == tree_hash(leaves[:n]), n
-    # built in one go or leaf by leaf: the same tree
-    assert MerkleTree(leaves).root(300) == big.root()
+    # built in one go, leaf by leaf or in random chunks: the same tree, the same proofs
+    one_by_one = MerkleTree()
+    for h in leaves:
+        one_by_one.append_hash(h)
+    chunked, rng = MerkleTree(), random.Random(3)
+    while len(chunked) < 300:
+        chunked.extend(leaves[len(chunked) : len(chunked) + rng.randint(1, 40)])
+    for tree in (one_by_one, chunked):
+        assert [tree.root(n) for n in range(301)] == [big.root(n) for n in range(301)]
+        assert tree.inclusion_proof(123, 257) == big.inclusion_proof(123, 257)
+        assert tree.consistency_proof(77, 300) == big.consistency_proof(77, 300)
 
 
 @pytest.mark.parametrize("size", SIZES)

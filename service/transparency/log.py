@@ -107,10 +107,14 @@ class TreeCache:
             .where(LogLeafRow.idx >= len(self._tree))
             .order_by(LogLeafRow.idx)
         )
+        new: list[bytes] = []
         for idx, leaf_hash in rows:
-            if idx != len(self._tree):
-                raise LogBroken(f"transparency log: leaf {len(self._tree)} is missing (next is {idx})")
-            self._tree.append_hash(bytes.fromhex(leaf_hash))
+            if idx != len(self._tree) + len(new):
+                raise LogBroken(
+                    f"transparency log: leaf {len(self._tree) + len(new)} is missing (next is {idx})"
+                )
+            new.append(bytes.fromhex(leaf_hash))
+        self._tree.extend(new)
 
 
 def inclusion_proof(tree: MerkleTree, row: LogLeafRow, tree_size: int) -> InclusionProof:
