@@ -325,6 +325,39 @@ def test_without_a_pin_a_replaced_service_key_is_reported_unpinned(api, http, tm
     assert _verify(capsys, path, "--service-key", world.fingerprint)[0] == 1
 
 
+@pytest.mark.parametrize(
+    "second",
+    [
+        lambda z, tmp: z.text(f"{A}/manifest.json", b"{}"),
+        lambda z, tmp: z.file(f"{A}/manifest.json", tmp),
+    ],
+    ids=["text", "file"],
+)
+def test_zip_writer_refuses_a_name_twice(tmp_path, second):
+    from service.crud.export import ExportError, ZipOut
+
+    src = tmp_path / "f.bin"
+    src.write_bytes(b"x")
+    with zipfile.ZipFile(io.BytesIO(), "w") as zf:
+        z = ZipOut(zf)
+        z.text(f"{A}/manifest.json", b"{}")
+        with pytest.raises(ExportError, match=f"zip member {A}/manifest.json would be written twice"):
+            second(z, src)
+
+
+def test_export_of_a_package_missing_from_the_log_is_refused_and_changes_nothing(api, http):
+    case_id, *_ = _merged_case(api, http)
+    with api.state.engine.begin() as conn:
+        conn.execute(text("DELETE FROM transparency_leaves WHERE idx = 1"))
+    entries = api.count("ledger")
+    r = http.get(f"/api/v1/cases/{case_id}/export", headers=api.case_system())
+    assert r.status_code == 500
+    assert r.json() == {"detail": f"export refused: {B} not in the transparency log"}
+    assert api.count("ledger") == entries and api.count("transparency_checkpoints") == 0
+    case = http.get(f"/api/v1/cases/{case_id}", headers=api.user("operator")).json()["case"]
+    assert case["status"] == "confirmed"
+
+
 # ---------------------------------------------------------------------------------------------
 # A case holds a subset of a device's chain
 
