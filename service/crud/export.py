@@ -163,7 +163,7 @@ def export_case(
             "from": old,
             "to": case.status,
             "members": members,
-            "devices": {d: ref.fingerprint for d, (ref, _key) in devices.items()},
+            "devices": {d: ref.fingerprint for d, (ref, _) in devices.items()},
         },
     )
     session.flush()
@@ -184,7 +184,7 @@ def export_case(
                 LEDGER_JSON,
                 json.dumps([e.model_dump(mode="json") for e in detail.ledger], indent=2, ensure_ascii=False),
             )
-            index = DevicesIndex({d: ref for d, (ref, _key) in devices.items()})
+            index = DevicesIndex({d: ref for d, (ref, _) in devices.items()})
             z.text(DEVICES_INDEX, index.model_dump_json(indent=2))
             for ref, pem in devices.values():
                 z.text(ref.key_file, pem)
