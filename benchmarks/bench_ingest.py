@@ -37,8 +37,10 @@ from nce.manifest import (
     SiteRef,
     SoftwareRef,
     ZoneRef,
+    generate_private_key,
     manifest_hash,
     public_key_b64,
+    save_private_key,
     sha256_hex,
     sign_manifest,
     utc_ms,
@@ -179,7 +181,14 @@ def run_level(base: str, url: str, devices: int, per_device: int) -> dict[str, A
 
 
 def serve(url: str, evidence: Path, port: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "NCE_SECRET_KEY": "bench-secret-" + secrets.token_hex(8)}
+    service_key = evidence.parent / "service.key"  # signs the transparency log's checkpoints
+    if not service_key.exists():
+        save_private_key(generate_private_key(), service_key)
+    env = {
+        **os.environ,
+        "NCE_SECRET_KEY": "bench-secret-" + secrets.token_hex(8),
+        "NCE_SERVICE_KEY_FILE": str(service_key),
+    }
     proc = subprocess.Popen(
         [
             sys.executable,

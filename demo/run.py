@@ -1,7 +1,7 @@
 """``nce demo``: the whole chain on one machine, camera to reviewable case, in one command.
 
 1. a scenario clip on real footage (``nce data scenario``: vtest.avi with violations composited in),
-2. a signing key for the demo edge box (``nce keys generate``),
+2. a signing key for the demo edge box and one for the service's log checkpoints (``nce keys generate``),
 3. the case service on SQLite under ``var/demo`` (``nce serve --demo``), a demo operator account
    and the edge box enrolled (``nce admin``),
 4. the edge pipeline on the scenario with the shipped model (``nce run``), hits delivered through the
@@ -180,6 +180,9 @@ def _demo(args: argparse.Namespace) -> int:
     if not key_file.exists():
         _say(args, f"generating the signing key of {device_id}")
         _nce("keys", "generate", "--out", str(keys), "--device-id", device_id, step="keys")
+    service_key = keys / "service.key"  # the service's checkpoint signing key (NCE_SERVICE_KEY_FILE)
+    if not service_key.exists():
+        _nce("keys", "generate", "--out", str(keys), "--device-id", "service", step="service key")
 
     service_dir = root / "service"
     service_dir.mkdir(parents=True)
@@ -218,7 +221,7 @@ def _demo(args: argparse.Namespace) -> int:
     port = args.port or _free_port(args.host)
     url = f"http://{args.host}:{port}"
     log = (root / "service.log").open("wb")
-    env = {**os.environ, "NCE_DEMO": "1"}
+    env = {**os.environ, "NCE_DEMO": "1", "NCE_SERVICE_KEY_FILE": str(service_key.resolve())}
     serve = subprocess.Popen(
         [
             sys.executable,

@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from nce import __version__
-from service.api.routes import account, auth, cases, evidence, health, hits, ledger, shops
+from service.api.routes import account, auth, cases, evidence, health, hits, ledger, shops, transparency
 from service.api.validation import on_invalid_request
 from service.body_limit import BodyLimit, limit_for
 from service.console import install as install_console
@@ -39,11 +39,14 @@ from service.metrics import Metrics
 from service.migrate import upgrade
 from service.settings import Settings
 from service.state import AppState
+from service.transparency import checkpoints
+from service.transparency.key import TransparencyLog, load_service_key
 
 log = logging.getLogger(__name__)
 
 
 def build_state(settings: Settings) -> AppState:
+    service_key = load_service_key(settings)  # refuses to start without it (one line)
     engine = make_engine(settings.db_url)
     if settings.migrate_on_start:
         upgrade(engine)
@@ -61,17 +64,22 @@ def build_state(settings: Settings) -> AppState:
             wait_s=settings.login_hash_wait_s,
             metrics=metrics,
         ),
+        transparency=TransparencyLog(key=service_key, origin=settings.log_origin),
     )
 
 
 def _sweeper(state: AppState, stop: threading.Event) -> None:
-    while not stop.wait(state.settings.sweep_interval_s):
+    s = state.settings
+    while not stop.wait(min(i for i in (s.sweep_interval_s, s.checkpoint_interval_s) if i > 0)):
         try:
             with state.sessions() as session:
-                for case_id, to in sweep_deadlines(session):
+                for case_id, to in sweep_deadlines(session) if s.sweep_interval_s > 0 else ():
                     log.info("case %s: deadline passed, now %s", case_id, to)
+            if s.checkpoint_interval_s > 0:
+                with state.sessions() as session:
+                    checkpoints.periodic(session, state.transparency, interval_s=s.checkpoint_interval_s)
         except (SQLAlchemyError, ServiceError):
-            log.exception("deadline sweep failed")
+            log.exception("deadline sweep or checkpoint failed")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -81,7 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         thread = None
-        if settings.sweep_interval_s > 0:
+        if settings.sweep_interval_s > 0 or settings.checkpoint_interval_s > 0:
             thread = threading.Thread(target=_sweeper, args=(state, stop), name="nce-sweeper", daemon=True)
             thread.start()
         try:
@@ -126,7 +134,7 @@ def create_app(settings: Settings) -> FastAPI:
         state.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
         return response
 
-    for module in (health, auth, account, hits, cases, evidence, shops, ledger):
+    for module in (health, auth, account, hits, cases, evidence, shops, ledger, transparency):
         app.include_router(module.router)
     install_console(app)  # the operator console at / (pages, /static)
     return app

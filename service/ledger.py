@@ -6,14 +6,12 @@ the first entry's ``prev_hash`` is 64 zeros. An entry about a case also carries 
 after it (``payload["case"]``, :func:`service.snapshots.case_state`), so that
 :mod:`service.ledger_replay` can check the tables against the ledger. Appends lock the one ``ledger_head`` row, so the chain
 stays linear under concurrent writers on PostgreSQL as on SQLite. :func:`verify` recomputes the
-chain and names the first broken entry.
+chain and names the first broken entry. The hashing itself is :mod:`nce.ledger_chain` (an auditor
+recomputes exported entries with it).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,43 +19,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from nce.times import utc_ms
+# the hashing contract lives in nce.ledger_chain (auditors recompute exported entries); re-exported
+from nce.ledger_chain import GENESIS_HASH as GENESIS_HASH
+from nce.ledger_chain import canonical as canonical
+from nce.ledger_chain import entry_hash as entry_hash
+from nce.ledger_chain import sha256_hex as sha256_hex
 from service.db import begin_write
 from service.models import Case, LedgerEntry, LedgerHead, utcnow
 from service.snapshots import case_state
-
-GENESIS_HASH = "0" * 64
-
-
-def canonical(value: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def entry_hash(
-    *,
-    seq: int,
-    ts: dt.datetime,
-    actor: str,
-    action: str,
-    case_id: int | None,
-    payload_hash: str,
-    prev_hash: str,
-) -> str:
-    body = {
-        "seq": seq,
-        "ts": utc_ms(ts),
-        "actor": actor,
-        "action": action,
-        "case_id": case_id,
-        "payload_hash": payload_hash,
-        "prev_hash": prev_hash,
-    }
-    return sha256_hex(canonical(body))
 
 
 def lock_head(session: Session) -> LedgerHead:

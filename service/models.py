@@ -257,3 +257,34 @@ class LedgerHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class LogLeafRow(Base):
+    """One leaf of the transparency log (:mod:`nce.transparency`): an accepted package, in order.
+
+    Appended in the ingest's transaction under the ledger lock, so leaf indexes are gap-free and an
+    aborted ingest leaves no leaf. ``received_at`` is kept as the exact text hashed in the leaf."""
+
+    __tablename__ = "transparency_leaves"
+
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    leaf_hash: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(64))
+    sequence: Mapped[int] = mapped_column(Integer)
+    manifest_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[str] = mapped_column(String(24))
+
+
+class CheckpointRow(Base):
+    """A signed checkpoint of the log and the ledger (:class:`nce.transparency.SignedCheckpoint`)."""
+
+    __tablename__ = "transparency_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tree_size: Mapped[int] = mapped_column(Integer)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    ledger_seq: Mapped[int] = mapped_column(Integer)
+    ledger_head_hash: Mapped[str] = mapped_column(String(64))
+    key_fingerprint: Mapped[str] = mapped_column(String(64))
+    signed: Mapped[dict[str, Any]] = mapped_column(doc="the SignedCheckpoint as JSON")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

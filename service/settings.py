@@ -1,7 +1,9 @@
 """The service's settings: one value, validated when the app is built.
 
 Read from keyword arguments (the CLI) and ``NCE_*`` environment variables. Outside demo mode the
-default secret is refused, so a forgotten ``NCE_SECRET_KEY`` never reaches production.
+default secret is refused, so a forgotten ``NCE_SECRET_KEY`` never reaches production, and so is a
+missing ``NCE_SERVICE_KEY_FILE`` (the Ed25519 key that signs the transparency log's checkpoints; it
+lives outside the database so that whoever can write the database cannot sign).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from service.errors import ServiceError
 DEFAULT_SECRET = "change-me-demo-only"
 DEFAULT_DB_PATH = Path("var") / "nce.sqlite3"
 DEFAULT_EVIDENCE_DIR = Path("var") / "evidence"
+DEFAULT_DEMO_SERVICE_KEY = Path("var") / "demo" / "service.key"
 
 
 def default_db_url() -> str:
@@ -96,11 +99,30 @@ class Settings(BaseModel):
         default="127.0.0.1",
         description="proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated)",
     )
+    service_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) that signs log checkpoints; required outside demo "
+        "(demo: var/demo/service.key, made if missing)",
+    )
+    checkpoint_interval_s: float = Field(
+        default=3600.0, ge=0, description="a signed checkpoint at most this often when the log grew; 0 = off"
+    )
+    log_origin: str = Field(
+        default="nce-case-service",
+        min_length=1,
+        max_length=200,
+        description="the transparency log's name in its checkpoints",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if not self.demo and self.secret_key == DEFAULT_SECRET:
             raise ValueError("NCE_SECRET_KEY is the default demo secret; set a real one or use demo mode")
+        if not self.demo and self.service_key_file is None:
+            raise ValueError(
+                "NCE_SERVICE_KEY_FILE is not set: the service signs its log checkpoints with its own "
+                "Ed25519 key (make one: nce keys generate --out DIR --device-id service)"
+            )
         if len(self.secret_key) < 16:
             raise ValueError("secret_key must be at least 16 characters")
         if not (self.db_url.startswith("sqlite") or self.db_url.startswith("postgresql")):
@@ -152,6 +174,9 @@ class Settings(BaseModel):
             "max_header_bytes": "NCE_MAX_HEADER_BYTES",
             "limit_concurrency": "NCE_LIMIT_CONCURRENCY",
             "forwarded_allow_ips": "NCE_FORWARDED_ALLOW_IPS",
+            "service_key_file": "NCE_SERVICE_KEY_FILE",
+            "checkpoint_interval_s": "NCE_CHECKPOINT_INTERVAL_S",
+            "log_origin": "NCE_LOG_ORIGIN",
         }
         for field, var in env.items():
             if var in os.environ:
@@ -170,3 +195,8 @@ class Settings(BaseModel):
         if self.legal_basis_file is not None:
             return self.legal_basis_file
         return Path(__file__).resolve().parent.parent / "configs" / "legal_basis.yaml"
+
+    def resolved_service_key_file(self) -> Path:
+        if self.service_key_file is not None:
+            return self.service_key_file
+        return DEFAULT_DEMO_SERVICE_KEY

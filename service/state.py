@@ -1,5 +1,5 @@
 """What one running app holds: settings, engine, sessions, evidence store, legal table, metrics,
-the hash gate."""
+the hash gate, and the transparency log (its signing key and tree)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from service.hash_gate import HashGate
 from service.legal import LegalBasisTable
 from service.metrics import Metrics
 from service.settings import Settings
+from service.transparency.key import TransparencyLog
 
 
 @dataclass
@@ -24,3 +25,4 @@ class AppState:
     legal: LegalBasisTable
     metrics: Metrics
     hash_gate: HashGate
+    transparency: TransparencyLog

@@ -3,7 +3,7 @@
 answer kept and counted, so the rest of the queue moves; ``nce outbox retry-poisoned`` brings it
 back. A service that is away (connection refused, 502/503/504) never poisons anything.
 
-Against a real HTTP server on loopback (:class:`delivery_harness.ScriptedService`), through the
+Against a real HTTP server on loopback (:class:`tests.support.delivery.ScriptedService`), through the
 real transport, and through ``nce outbox deliver | status | retry-poisoned`` as processes.
 """
 

@@ -2,6 +2,8 @@
 
 - ``nce evidence verify PATH [--pubkey FILE] [--chain]``: PATH is one package folder or a folder of
   packages. Exit 0 with an ``OK`` summary naming the key used; exit 1 listing every problem.
+  A case export (its zip, or the folder it was extracted to) is verified from itself alone
+  (:mod:`nce.export_verify`; ``--service-key FINGERPRINT`` pins the service key).
 - ``nce evidence publish PATH --out DIR [--key FILE]``: a disclosure copy (案件公示) with faces and
   number plates blurred, whose manifest names the original's hash.
 - ``nce evidence schema``: the manifest's JSON Schema (docs/evidence-manifest.schema.json).
@@ -38,6 +40,12 @@ def register(sub: Any) -> None:
     verify.add_argument("path", type=Path, help="a package folder, or a folder of package folders")
     verify.add_argument("--pubkey", type=Path, help="the device's public key (else the manifest's own key)")
     verify.add_argument("--chain", action="store_true", help="check sequence and prev-hash continuity")
+    verify.add_argument(
+        "--export", action="store_true", help="PATH is a case export (auto-detected: a zip, or its folder)"
+    )
+    verify.add_argument(
+        "--service-key", metavar="FINGERPRINT", help="an export's service key must have this fingerprint"
+    )
     verify.set_defaults(func=_verify)
 
     publish = inner.add_parser("publish", help="a disclosure copy with faces and plates blurred")
@@ -65,6 +73,10 @@ def _package_dirs(path: Path) -> list[Path]:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from nce.export_verify import is_export
+
+    if args.export or is_export(args.path):
+        return _verify_export(args)
     pubkey = None
     if args.pubkey is not None:
         try:
@@ -103,6 +115,22 @@ def _verify(args: argparse.Namespace) -> int:
             "the device's enrolled key, or pass --pubkey"
         )
     return 0
+
+
+def _verify_export(args: argparse.Namespace) -> int:
+    from nce.export_verify import ExportUnreadable, report_lines, verify_export
+
+    if args.pubkey is not None:
+        raise EvidenceError("--pubkey: an export carries its devices' enrolled keys (devices/)")
+    try:
+        report = verify_export(args.path, service_key_fingerprint=args.service_key)
+    except ExportUnreadable as exc:
+        raise EvidenceError(str(exc)) from exc
+    if args.chain and report.ok:  # the device's whole chain, as for a folder of packages
+        report.problems += [str(p) for p in verify_chain(report.manifests)]
+    for line in report_lines(report):
+        print(line)
+    return 0 if report.ok else 1
 
 
 def _publish(args: argparse.Namespace) -> int:

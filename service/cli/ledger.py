@@ -1,4 +1,6 @@
-"""``nce ledger verify --db URL``: recompute the ledger's hash chain and replay it against the tables."""
+"""``nce ledger verify --db URL``: recompute the ledger's hash chain and replay it against the tables
+(and, with ``--checkpoint``, check the log and ledger against a signed checkpoint:
+:mod:`service.cli.checkpoint`, which also adds ``nce ledger checkpoint`` and ``nce ledger publish-key``)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import argparse
 import json
 from typing import Any
 
+from service.cli import checkpoint
 from service.settings import default_db_url
 
 
@@ -20,7 +23,9 @@ def register(sub: Any) -> None:
     )
     v.add_argument("--db", default=None)
     v.add_argument("--json", action="store_true", help="print one JSON object")
+    checkpoint.add_verify_options(v)
     v.set_defaults(func=_verify)
+    checkpoint.add_actions(inner)
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -34,13 +39,14 @@ def _verify(args: argparse.Namespace) -> int:
         with make_sessionmaker(engine)() as session:
             r = ledger.verify(session)
             state = ledger_replay.replay(session)
+            cp_problems = checkpoint.checkpoint_problems(args, session) if args.checkpoint else []
     except SQLAlchemyError as exc:
         raise DatabaseError(
             f"cannot read the ledger: {type(exc).__name__}: {str(exc).splitlines()[0]}"
         ) from exc
     finally:
         engine.dispose()
-    ok = r.ok and state.ok
+    ok = r.ok and state.ok and not cp_problems
     if args.json:
         print(
             json.dumps(
@@ -57,6 +63,7 @@ def _verify(args: argparse.Namespace) -> int:
                     "shops": state.shops,
                     "differences": [d.message for d in state.differences],
                     "unchecked": state.unchecked,
+                    **({"checkpoint_problems": cp_problems} if args.checkpoint else {}),
                 },
                 ensure_ascii=False,
             )
@@ -80,4 +87,8 @@ def _verify(args: argparse.Namespace) -> int:
     else:
         n = len(state.differences)
         print(f"tables DIFFER from the ledger: {n} difference{'s' if n != 1 else ''} ({counts})")
+    for line in cp_problems:
+        print(f"checkpoint MISMATCH: {line}")
+    if args.checkpoint and not cp_problems:
+        print(f"log and ledger match the checkpoint {args.checkpoint}")
     return 0 if ok else 1

@@ -1,13 +1,20 @@
-"""Export of a confirmed case for the case system (网上办案系统): one zip.
+"""Export of a confirmed case for the case system (网上办案系统): one zip, verifiable offline from
+itself alone (``nce evidence verify nce-case-ID.zip``). Its layout is :mod:`nce.case_export`:
 
 ::
 
-    case.json                         the case detail (case, every hit, party, legal basis, history, ledger)
-    packages/<package_id>/manifest.json   the original manifest bytes as received
-    packages/<package_id>/<file>          the original files, under their names in the manifest
-    public/<package_id>/…                 disclosure copies (faces and plates blurred), if any
-    ledger.json                       the ledger entries of the case, the export included
-    README.txt                        how to verify (nce evidence verify); the party and legal basis
+    case.json, ledger.json, README.txt
+    packages/<device_id>-<sequence>/…        each original package: manifest.json as received + files
+    public/<device_id>-<sequence>-<hash16>/… disclosure copies (faces and plates blurred), if any
+    devices/index.json, devices/<id>.pub     the enrolled key of each device, with its fingerprint
+    transparency/service.pub                 the service key
+    transparency/checkpoint.json             a checkpoint signed now: covers every package of the case
+    transparency/inclusion/<folder>.json     each package's inclusion proof to that checkpoint
+
+The ledger entry of the export (its payload names every package member with its SHA-256, and each
+device key's fingerprint) is the ledger head that the checkpoint signs, so the checkpoint binds the
+member list: a package removed from or added to the zip is found. The zip writer refuses to write
+one name twice.
 
 The party and the legal basis are the ones the ledger recorded at review (a case reviewed before the
 ledger recorded them: the registry's and the table's rows now); the export's ledger entry records
@@ -19,30 +26,192 @@ from __future__ import annotations
 import json
 import tempfile
 import zipfile
+from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from nce.case_export import (
+    CASE_JSON,
+    CHECKPOINT,
+    DEVICES_INDEX,
+    EXPORT_ACTION,
+    LEDGER_JSON,
+    README,
+    SERVICE_KEY,
+    DeviceKeyRef,
+    DevicesIndex,
+    device_key_path,
+    package_dir,
+    proof_path,
+)
+from nce.manifest import key_fingerprint, load_public_key, parse_manifest
 from service import ledger, workflow
 from service.auth import Principal
 from service.crud.cases import case_detail, get_case, party_and_basis
-from service.errors import Conflict
+from service.errors import Conflict, ServiceError
 from service.evidence_store import EvidenceStore
 from service.legal import LegalBasisTable
-from service.models import EvidenceFile, HitEventRow, utcnow
+from service.models import Device, EvidenceFile, HitEventRow, utcnow
 from service.schemas.cases import CaseDetail
+from service.transparency import checkpoints, log
+from service.transparency.key import TransparencyLog
 
 SPOOL_BYTES = 16 * 1024 * 1024
 
-README = """NCE case export
+README_TEXT = """NCE case export
 
-packages/<id>/ holds each evidence package exactly as the edge device signed it. Check one with
-    nce evidence verify packages/<id> --pubkey DEVICE.pub
-(signature, every file's SHA-256, missing or extra files) and a folder of them with --chain.
-ledger.json lists this case's ledger entries; the service checks the whole chain with
-    nce ledger verify --db URL
+Verify it offline, from this zip alone (no other case's evidence and no network needed):
+
+    nce evidence verify {zip_name} --service-key {fingerprint}
+
+{fingerprint} is the fingerprint of the service key; compare it with the one the bureau
+publishes (nce ledger publish-key). The command checks:
+  - every package in packages/ and public/: its manifest signature against the device's enrolled
+    key in devices/ (whose fingerprint devices/index.json names), every file's size and SHA-256,
+    nothing missing, nothing extra;
+  - that every package was logged by the service: its inclusion proof (transparency/inclusion/)
+    leads to the root of transparency/checkpoint.json, signed by transparency/service.pub;
+  - that the checkpoint's ledger head is this export's own ledger entry (the last in ledger.json),
+    whose payload lists every package file with its SHA-256: nothing was added or left out;
+  - and it reports where each package stands in its device's hash chain (sequence, and the link
+    to the previous package when that one is in this case too).
+
+packages/<device_id>-<sequence>/ holds each package exactly as the edge device signed it. A case
+holds only some packages of a device's chain, so `nce evidence verify … --chain` (the continuity
+of a device's whole chain) is for a device's complete set of packages, not for one case.
+The service checks its whole ledger and log against a kept checkpoint with
+    nce ledger verify --db URL --checkpoint checkpoint.json
 """
+
+
+class ExportError(ServiceError):
+    """An export that would not be exactly the case's evidence: refused (a bug, never hidden)."""
+
+    status_code = 500
+
+
+@dataclass(frozen=True)
+class _Package:
+    folder: str  # packages/<device>-<seq> or public/<device>-<seq>-<hash16>
+    device_id: str
+    manifest_hash: str
+    files: list[EvidenceFile]
+
+
+class ZipOut:
+    """A zip writer that refuses a name it has written already (zipfile would silently add a second
+    entry that most readers take instead of the first)."""
+
+    def __init__(self, zf: zipfile.ZipFile) -> None:
+        self._zf = zf
+        self._names: set[str] = set()
+
+    def _claim(self, name: str) -> None:
+        if name in self._names:
+            raise ExportError(f"export refused: zip member {name} would be written twice")
+        self._names.add(name)
+
+    def text(self, name: str, data: str | bytes) -> None:
+        self._claim(name)
+        self._zf.writestr(name, data)
+
+    def file(self, name: str, path: Path) -> None:
+        self._claim(name)
+        self._zf.write(path, arcname=name)  # streamed from the store
+
+
+def export_case(
+    session: Session,
+    *,
+    store: EvidenceStore,
+    principal: Principal,
+    case_id: int,
+    legal: LegalBasisTable,
+    tlog: TransparencyLog,
+) -> tuple[str, IO[bytes]]:
+    """Build the zip in a temporary file (in memory up to 16 MiB), positioned at its start; record
+    the export (confirmed/escalated cases become exported) and sign a checkpoint whose ledger head
+    is that record. Commits. The caller closes the file."""
+    ledger.lock_head(session)
+    case = get_case(session, principal=principal, case_id=case_id, for_update=True)
+    if case.status not in workflow.EXPORTABLE_STATUSES:
+        raise Conflict(f"case {case_id} is {case.status}; only confirmed cases can be exported")
+    packages = _packages(session, case_id=case.id)
+    members: dict[str, str] = {}  # zip path -> sha256
+    for p in packages:
+        for f in p.files:
+            path = f"{p.folder}/{f.name}"
+            if path in members:
+                raise ExportError(f"export refused: zip member {path} would be written twice")
+            members[path] = f.sha256
+    devices = _device_keys(session, sorted({p.device_id for p in packages}))
+    leaves = log.leaves_for(session, [p.manifest_hash for p in packages])
+    unlogged = [p.folder for p in packages if p.manifest_hash not in leaves]
+    if unlogged:
+        raise ExportError(f"export refused: {', '.join(unlogged)} not in the transparency log")
+    party, basis, _entry = party_and_basis(session, case=case, legal=legal)
+    now = utcnow()
+    old = case.status
+    if old in ("confirmed", "escalated"):
+        workflow.move(case, "exported", now)
+        case.exported_at = now
+    ledger.append(
+        session,
+        actor=principal.actor,
+        action=EXPORT_ACTION,
+        case_id=case.id,
+        payload={
+            "from": old,
+            "to": case.status,
+            "members": members,
+            "devices": {d: ref.fingerprint for d, (ref, _) in devices.items()},
+            "party": party,
+            "legal_basis": basis,
+        },
+    )
+    session.flush()
+    signed = checkpoints.make(session, tlog)  # its ledger head is the entry just appended
+    size = signed.checkpoint.tree_size
+    with tlog.tree.synced(session) as tree:
+        proofs = {p.folder: log.inclusion_proof(tree, leaves[p.manifest_hash], size) for p in packages}
+    detail = case_detail(session, principal=principal, case_id=case.id, legal=legal, limit=None)
+    name = f"nce-case-{case.id}.zip"
+    service_pub = tlog.key.public_key()
+    out: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - returned open
+    try:
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
+            z = ZipOut(zf)
+            z.text(
+                README,
+                README_TEXT.format(zip_name=name, fingerprint=key_fingerprint(service_pub))
+                + _readme_party(party, basis, detail),
+            )
+            z.text(CASE_JSON, detail.model_dump_json(indent=2))
+            z.text(
+                LEDGER_JSON,
+                json.dumps([e.model_dump(mode="json") for e in detail.ledger], indent=2, ensure_ascii=False),
+            )
+            index = DevicesIndex({d: ref for d, (ref, _) in devices.items()})
+            z.text(DEVICES_INDEX, index.model_dump_json(indent=2))
+            for ref, pem in devices.values():
+                z.text(ref.key_file, pem)
+            z.text(SERVICE_KEY, _pem(service_pub))
+            z.text(CHECKPOINT, signed.to_json_bytes())
+            for folder, proof in proofs.items():
+                z.text(proof_path(folder), proof.model_dump_json(indent=2))
+            for path, sha in members.items():
+                z.file(path, store.existing_path(sha))
+        session.commit()
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return name, out
 
 
 def _readme_party(party: dict[str, Any] | None, basis: dict[str, Any] | None, detail: CaseDetail) -> str:
@@ -68,81 +237,49 @@ def _readme_party(party: dict[str, Any] | None, basis: dict[str, Any] | None, de
     return "\n".join(lines) + "\n"
 
 
-def export_case(
-    session: Session, *, store: EvidenceStore, principal: Principal, case_id: int, legal: LegalBasisTable
-) -> tuple[str, IO[bytes]]:
-    """Build the zip in a temporary file (in memory up to 16 MiB), positioned at its start; record
-    the export (confirmed/escalated cases become exported). Commits. The caller closes the file."""
-    ledger.lock_head(session)
-    case = get_case(session, principal=principal, case_id=case_id, for_update=True)
-    if case.status not in workflow.EXPORTABLE_STATUSES:
-        raise Conflict(f"case {case_id} is {case.status}; only confirmed cases can be exported")
+def _packages(session: Session, *, case_id: int) -> list[_Package]:
+    """The case's signed packages (originals and public copies) with their files, in ingest order."""
     events = list(
         session.execute(
-            select(HitEventRow).where(HitEventRow.case_id == case.id).order_by(HitEventRow.id)
+            select(HitEventRow)
+            .where(HitEventRow.case_id == case_id, HitEventRow.manifest_hash.is_not(None))
+            .order_by(HitEventRow.id)
         ).scalars()
     )
-    files_by_event: dict[int, list[EvidenceFile]] = {}
+    files: dict[int, list[EvidenceFile]] = {}
     for f in session.execute(
         select(EvidenceFile)
         .where(EvidenceFile.event_id.in_([e.id for e in events] or [-1]))
         .order_by(EvidenceFile.id)
     ).scalars():
-        files_by_event.setdefault(f.event_id, []).append(f)
-    members: dict[str, str] = {}  # zip path -> sha256
+        files.setdefault(f.event_id, []).append(f)
+    out = []
     for e in events:
-        if e.package_id is None:
-            continue
-        folder = "public" if e.event == "public_copy" else "packages"
-        for f in files_by_event.get(e.id, []):
-            members[f"{folder}/{e.package_id}/{f.name}"] = f.sha256
-    party, basis, _entry = party_and_basis(session, case=case, legal=legal)
-    now = utcnow()
-    old = case.status
-    if old in ("confirmed", "escalated"):
-        workflow.move(case, "exported", now)
-        case.exported_at = now
-    ledger.append(
-        session,
-        actor=principal.actor,
-        action="case_exported",
-        case_id=case.id,
-        payload={"from": old, "to": case.status, "members": members, "party": party, "legal_basis": basis},
-    )
-    session.flush()
-    detail = case_detail(session, principal=principal, case_id=case.id, legal=legal, limit=None)
-    out: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - returned open
-    try:
-        _write_zip(
-            out,
-            store=store,
-            readme=README + _readme_party(party, basis, detail),
-            detail_json=detail.model_dump_json(indent=2),
-            ledger_json=json.dumps(
-                [e.model_dump(mode="json") for e in detail.ledger], indent=2, ensure_ascii=False
-            ),
-            members=members,
+        if e.manifest is None or e.manifest_hash is None:
+            raise ExportError(f"export refused: event {e.id} has a manifest hash but no stored manifest")
+        manifest = parse_manifest(e.manifest)
+        out.append(
+            _Package(
+                package_dir(manifest, e.manifest_hash), e.device_id, e.manifest_hash, files.get(e.id, [])
+            )
         )
-        session.commit()
-    except BaseException:
-        out.close()
-        raise
-    out.seek(0)
-    return f"nce-case-{case.id}.zip", out
+    return out
 
 
-def _write_zip(
-    out: IO[bytes],
-    *,
-    store: EvidenceStore,
-    readme: str,
-    detail_json: str,
-    ledger_json: str,
-    members: dict[str, str],
-) -> None:
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr("README.txt", readme)
-        zf.writestr("case.json", detail_json)
-        zf.writestr("ledger.json", ledger_json)
-        for path, sha in members.items():
-            zf.write(store.existing_path(sha), arcname=path)  # streamed from the store
+def _device_keys(session: Session, device_ids: list[str]) -> dict[str, tuple[DeviceKeyRef, bytes]]:
+    """Each device's enrolled key: its index entry and its PEM."""
+    out: dict[str, tuple[DeviceKeyRef, bytes]] = {}
+    for device_id in device_ids:
+        device = session.get(Device, device_id)
+        if device is None:
+            raise ExportError(f"export refused: device {device_id} is not enrolled")
+        key = load_public_key(device.public_key.encode("ascii"))
+        out[device_id] = (
+            DeviceKeyRef(key_file=device_key_path(device_id), fingerprint=key_fingerprint(key)),
+            _pem(key),
+        )
+    return out
+
+
+def _pem(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

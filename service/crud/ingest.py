@@ -38,6 +38,7 @@ from service.evidence_store import EvidenceStore, Staged
 from service.models import Case, Device, EvidenceFile, HitEventRow, IdempotencyKey, utcnow
 from service.schemas.hits import HitAccepted, HitEventIn
 from service.sniff import check_type
+from service.transparency import log as transparency_log
 
 MANIFEST_PART = "manifest"
 
@@ -298,6 +299,7 @@ def ingest_package(
             merged=merged,
             chain_gap=chain_gap,
         )
+        transparency_log.append(session, manifest=manifest, manifest_hash=m_hash)
         ledger.append(
             session,
             actor=principal.actor,

@@ -39,7 +39,7 @@ from service.settings import Settings
 from service.state import AppState
 from tests.service.conftest import api  # noqa: F401  (the real app on a fresh database: the ledger and account tests)
 from tests.support.postgres import migrated_database
-from tests.support.servers import free_port
+from tests.support.servers import free_port, service_key_file
 
 SECRET = "security-test-secret-0123456789"
 PASSWORD = "the right passphrase 1"
@@ -125,6 +125,7 @@ def running(db_url: str, evidence_dir: Path, **overrides: Any) -> Iterator[Runni
         db_url=db_url,
         evidence_dir=evidence_dir,
         secret_key=SECRET,
+        service_key_file=service_key_file(evidence_dir.parent),
         migrate_on_start=False,
         sweep_interval_s=0,
         **overrides,
@@ -171,7 +172,12 @@ def nce_serve(db_url: str, evidence_dir: Path, **env: str) -> Iterator[Process]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "nce", "serve", "--port", str(port), "--db", db_url,
          "--evidence-dir", str(evidence_dir)],
-        env={**os.environ, "NCE_SECRET_KEY": SECRET, **env},
+        env={
+            **os.environ,
+            "NCE_SECRET_KEY": SECRET,
+            "NCE_SERVICE_KEY_FILE": str(service_key_file(evidence_dir.parent)),
+            **env,
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

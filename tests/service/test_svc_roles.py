@@ -206,6 +206,21 @@ MATRIX: list[tuple[str, str, object, dict[str, int]]] = [
             "case_system": 403,
         },
     ),
+    (
+        "POST",
+        "/api/v1/transparency/checkpoint",
+        None,
+        {
+            "anonymous": 401,
+            "device": 403,
+            "operator": 403,
+            "supervisor": 201,
+            "admin": 201,
+            "case_system": 403,
+        },
+    ),
+    ("GET", "/api/v1/transparency/key", None, dict.fromkeys(ROLES, 200)),
+    ("GET", "/api/v1/transparency/consistency?first=1&second=2", None, dict.fromkeys(ROLES, 200)),
     ("GET", "/healthz", None, dict.fromkeys(ROLES, 200)),
     ("GET", "/metrics", None, dict.fromkeys(ROLES, 200)),
 ]

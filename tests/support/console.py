@@ -28,6 +28,7 @@ from service.models import Shop
 from service.settings import Settings
 from service.state import AppState
 from tests.support.devices import DeviceHandle, new_key, pub_b64
+from tests.support.servers import service_key_file
 from tests.support.users import add_user
 
 W, H = 640, 360
@@ -227,6 +228,7 @@ def make_world(base: Path, template: Path | None, password_hash: str, db_url: st
         db_url=db_url,
         evidence_dir=base / "evidence",
         secret_key=SECRET,
+        service_key_file=service_key_file(base),
         migrate_on_start=False,
         sweep_interval_s=0,
         cookie_secure=False,  # the test client and the browser speak plain HTTP

@@ -19,7 +19,18 @@ from typing import Any
 import httpx
 import uvicorn
 
+from nce.manifest import generate_private_key, save_private_key
+
 SERVE_SECRET = "serve-test-secret-0123456789"
+
+
+def service_key_file(folder: Path) -> Path:
+    """``folder/service.key``: the service's checkpoint signing key (NCE_SERVICE_KEY_FILE), made once."""
+    path = folder / "service.key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        save_private_key(generate_private_key(), path)
+    return path
 
 
 def free_port() -> int:
@@ -85,7 +96,13 @@ class NceServe:
                 cwd=self.cwd,
                 stdout=logf,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "NCE_SECRET_KEY": self.secret, "PYTHONUNBUFFERED": "1", **env},
+                env={
+                    **os.environ,
+                    "NCE_SECRET_KEY": self.secret,
+                    "NCE_SERVICE_KEY_FILE": str(service_key_file(self.log.parent)),
+                    "PYTHONUNBUFFERED": "1",
+                    **env,
+                },
             )  # fmt: skip
         self.starts += 1
         deadline = time.monotonic() + 60

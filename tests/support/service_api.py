@@ -18,11 +18,14 @@ from service.security import hash_password
 from service.settings import Settings
 from service.state import AppState
 from tests.support.devices import DeviceHandle, new_key, pub_b64
+from tests.support.servers import service_key_file
 from tests.support.users import add_user
 
 TEST_SECRET = "test-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"
 TABLES = [
+    "transparency_checkpoints",
+    "transparency_leaves",
     "login_throttle",
     "evidence_files",
     "hit_events",
@@ -111,6 +114,7 @@ def make_settings(url: str, evidence_dir: Path) -> Settings:
         db_url=url,
         evidence_dir=evidence_dir,
         secret_key=TEST_SECRET,
+        service_key_file=service_key_file(evidence_dir.parent),
         migrate_on_start=False,
         sweep_interval_s=0,
         max_request_bytes=2 * 1024 * 1024,

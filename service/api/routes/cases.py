@@ -124,7 +124,12 @@ def notice(case_id: CaseId, data: NoticeIn, session: SessionDep, principal: Noti
 )
 def export(case_id: CaseId, state: StateDep, session: SessionDep, principal: Exporter) -> Response:
     name, zipped = export_case(
-        session, store=state.store, principal=principal, case_id=case_id, legal=state.legal
+        session,
+        store=state.store,
+        principal=principal,
+        case_id=case_id,
+        legal=state.legal,
+        tlog=state.transparency,
     )
     return StreamingResponse(
         iter(lambda: zipped.read(1 << 20), b""),
