@@ -184,7 +184,7 @@ LEDGER_FIELDS: dict[str, str] = {
 # service/snapshots.py)
 LEDGER_HIDDEN: frozenset[str] = frozenset(
     {"from", "to", "decision", "device_id", "hit_id", "kind", "manifest_hash", "files", "members", "merged"}
-    | {"case", "manifest_sha256", "party", "legal_basis", "shop"}
+    | {"case", "manifest_sha256", "party", "legal_basis", "shop", "devices"}
 )
 TEXT_MAX = 200
 _WHY = re.compile(r"^([a-z_]+) at (.+)$")
