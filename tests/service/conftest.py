@@ -7,7 +7,6 @@ dropped at the end), migrated once with Alembic; each test starts from empty tab
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
 import sys
 from collections.abc import Iterator
@@ -21,32 +20,19 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from svc_db import BACKENDS, empty_tables, migrated_database
 from svc_factory import DeviceHandle, new_key, pub_b64
 
 from service.app import create_app
 from service.crud.identities import add_client, add_device
-from service.db import make_engine, writer_lock_held
-from service.migrate import upgrade
+from service.db import writer_lock_held
 from service.models import AuthSession, User
 from service.security import hash_password, new_token, token_hash
 from service.settings import Settings
 from service.state import AppState
 
-PG_SERVER = os.environ.get("NCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 TEST_SECRET = "test-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"
-TABLES = [
-    "evidence_files",
-    "hit_events",
-    "idempotency_keys",
-    "ledger",
-    "auth_sessions",
-    "cases",
-    "shops",
-    "devices",
-    "users",
-    "clients",
-]
 _pw_hash: list[str] = []
 
 
@@ -56,43 +42,13 @@ def _password_hash() -> str:
     return _pw_hash[0]
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db')}/nce.sqlite3"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-        return
-    import psycopg
-
-    name = f"nce_test_{secrets.token_hex(4)}"
-    admin_dsn = PG_SERVER.replace("postgresql+psycopg://", "postgresql://") + "/test"
-    try:
-        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {admin_dsn}: {exc}")
-    url = f"{PG_SERVER}/{name}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from migrated_database(request.param, tmp_path_factory)
 
 
 def _empty(state: AppState) -> None:
-    with state.engine.begin() as conn:
-        if state.engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in TABLES:
-                conn.execute(text(f"DELETE FROM {table}"))
-        conn.execute(text("UPDATE ledger_head SET seq = 0, hash = :h WHERE id = 1"), {"h": "0" * 64})
+    empty_tables(state.engine)
 
 
 @dataclass
