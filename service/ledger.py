@@ -5,34 +5,39 @@ Each entry is ``{seq, ts, actor, action, case_id, payload_hash, prev_hash, hash}
 the first entry's ``prev_hash`` is 64 zeros. Appends lock the one ``ledger_head`` row, so the chain
 stays linear under concurrent writers on PostgreSQL as on SQLite. :func:`verify` recomputes the
 chain and names the first broken entry.
+
+The ledger's canonical form is its own, named :data:`LEDGER_HASH_FORM` and specified in docs/api.md
+("The ledger's hash form"); it is NOT the manifest's RFC 8785 form (``nce.manifest.canonical_json``).
+The two agree on every value the service records (strings, integers, booleans, null, arrays and
+objects of those, keys without characters beyond U+FFFF) and differ on floats. Every stored hash is
+of this form, so it is fixed: a change would be a new, versioned form with a migration.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from nce.manifest import GENESIS_HASH, sha256_hex
 from nce.times import utc_ms
 from service.db import begin_write
 from service.models import LedgerEntry, LedgerHead, utcnow
 
-GENESIS_HASH = "0" * 64
+LEDGER_HASH_FORM: Final = "nce-ledger-json-v1"
 
 
 def canonical(value: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8."""
+    """The ledger's canonical JSON (:data:`LEDGER_HASH_FORM`): keys sorted by code point at every
+    level, no whitespace (``,`` and ``:``), non-ASCII written as itself in UTF-8, strings escaped as
+    Python's ``json`` does (``\\"``, ``\\\\``, ``\\n``-style escapes, ``\\u00XX`` for other control
+    characters), integers in decimal, ``true``/``false``/``null``."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def entry_hash(
