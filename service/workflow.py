@@ -18,8 +18,6 @@ import datetime as dt
 from service.errors import Conflict
 from service.models import Case, utcnow
 
-OPEN_STATUSES: tuple[str, ...] = ("draft", "confirmed", "notice_issued", "escalated")
-EXPORTABLE_STATUSES: tuple[str, ...] = ("confirmed", "notice_issued", "corrected", "escalated", "exported")
 # events that mean "the violation is (still) there"
 SIGHTING_EVENTS: frozenset[str] = frozenset({"opened", "confirmed", "still_present"})
 

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from nce.times import utc_ms
 from service import ledger, workflow
-from service.auth import CASE_SYSTEM_STATUSES, Principal
+from service.auth import Principal
+from service.case_status import REVIEWED_STATUSES
 from service.errors import Invalid, NotFound
 from service.legal import LegalBasisTable
 from service.models import Case, EvidenceFile, HitEventRow, Shop, utcnow
@@ -61,7 +62,7 @@ def decode_cursor(cursor: str) -> int:
 
 def _visible(query: Select[Case], principal: Principal) -> Select[Case]:
     if principal.role == "case_system":
-        return query.where(Case.status.in_(sorted(CASE_SYSTEM_STATUSES)))
+        return query.where(Case.status.in_(REVIEWED_STATUSES))
     return query
 
 
@@ -159,7 +160,7 @@ def shop_history(session: Session, *, case: Case) -> ShopHistory | None:
             .where(
                 Case.shop_id == case.shop_id,
                 Case.id != case.id,
-                Case.status.in_(sorted(CASE_SYSTEM_STATUSES)),
+                Case.status.in_(REVIEWED_STATUSES),
                 Case.first_seen < case.first_seen,
             )
             .order_by(Case.first_seen)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from service import ledger, workflow
 from service.auth import Principal
+from service.case_status import REVIEWED_STATUSES
 from service.crud.cases import case_detail, get_case
 from service.errors import Conflict
 from service.evidence_store import EvidenceStore
@@ -47,7 +48,7 @@ def export_case(
     the export (confirmed/escalated cases become exported). Commits. The caller closes the file."""
     ledger.lock_head(session)
     case = get_case(session, principal=principal, case_id=case_id, for_update=True)
-    if case.status not in workflow.EXPORTABLE_STATUSES:
+    if case.status not in REVIEWED_STATUSES:
         raise Conflict(f"case {case_id} is {case.status}; only confirmed cases can be exported")
     events = list(
         session.execute(

@@ -33,6 +33,7 @@ from nce.manifest import (
 from nce.times import utc_ms
 from service import ledger, workflow
 from service.auth import Principal
+from service.case_status import OPEN_STATUSES
 from service.errors import Forbidden, Invalid, Unauthorized, UnsupportedMedia
 from service.evidence_store import EvidenceStore, Staged
 from service.models import Case, Device, EvidenceFile, HitEventRow, IdempotencyKey, utcnow
@@ -178,7 +179,7 @@ def _case_of_hit(session: Session, *, device_id: str, hit_id: str) -> Case | Non
 def _open_case(
     session: Session, *, violation: str, shop_id: str | None, camera_id: str, zone_id: str
 ) -> Case | None:
-    q = select(Case).where(Case.violation == violation, Case.status.in_(workflow.OPEN_STATUSES))
+    q = select(Case).where(Case.violation == violation, Case.status.in_(OPEN_STATUSES))
     if shop_id is not None:
         q = q.where(Case.shop_id == shop_id)
     else:

@@ -8,8 +8,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from nce.hits import Violation
+from service.case_status import CaseStatus
 from service.legal import LegalBasis
-from service.schemas.common import AwareDatetime, CaseStatus, Input, Output
+from service.schemas.common import AwareDatetime, Input, Output
 from service.schemas.hits import EvidenceFilePublic
 from service.schemas.ledger import LedgerEntryPublic
 from service.schemas.shops import ShopPublic

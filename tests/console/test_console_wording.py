@@ -18,6 +18,7 @@ from nce.manifest import VIOLATIONS
 from nce.manifest._model import EventInfo
 from nce.times import utc_ms
 from service import ledger, workflow
+from service.case_status import CASE_STATUSES
 from service.console import routes
 from service.console.messages import CATALOGUE, LANGS, Lang, translate
 from service.console.queries import ACTIVITY_ACTIONS
@@ -38,7 +39,6 @@ from service.errors import (
     UnsupportedMedia,
 )
 from service.models import Case, LedgerEntry
-from service.schemas.common import CASE_STATUSES
 from service.schemas.ledger import LedgerEntryPublic
 
 SERVICE = Path(__file__).resolve().parents[2] / "service"
