@@ -35,6 +35,7 @@ from nce.manifest import (
 )
 
 SECRET = "delivery-test-secret-0123456789"
+CRASH_AFTER_COMMIT = Path(__file__).parent / "crash_after_commit.py"
 T0 = dt.datetime(2026, 11, 26, 2, 0, 0, tzinfo=dt.UTC)
 
 
@@ -70,14 +71,16 @@ class Service:
         self.log = root / "service.log"
         self.starts = 0
 
-    def start(self, **env: str) -> Service:
+    def start(self, *, crash_after_commit: bool = False, **env: str) -> Service:
+        """Start it; ``crash_after_commit``: through tests/crash_after_commit.py, which makes the
+        process exit 9 right after each ingest commits."""
         assert self.proc is None or self.proc.poll() is not None
         logf = self.log.open("ab")
+        command = [str(CRASH_AFTER_COMMIT)] if crash_after_commit else ["-m", "nce"]
         self.proc = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "nce",
+                *command,
                 "serve",
                 "--db",
                 self.db_url,
@@ -95,7 +98,7 @@ class Service:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                if self.proc.returncode == 9 and env.get("NCE_TEST_CRASH_AFTER_COMMIT") == "1":
+                if self.proc.returncode == 9 and crash_after_commit:
                     # the relay's retry reached it before our health check did: the crash the test
                     # asked for has already happened (the caller waits for exit 9)
                     return self

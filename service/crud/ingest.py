@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,10 @@ from service.sniff import check_type
 
 MANIFEST_PART = "manifest"
 
+# Called, in order, after an ingest has committed and before its answer is sent. Empty in the
+# product; tests add to it (tests/crash_after_commit.py kills the process here).
+AFTER_COMMIT: list[Callable[[], None]] = []
+
 
 @dataclass(frozen=True)
 class Part:
@@ -58,12 +62,9 @@ class IngestResult:
     replayed: bool
 
 
-def _test_crash_after_commit() -> None:
-    """TEST-ONLY fault injection (tests/test_delivery_faults.py): with NCE_TEST_CRASH_AFTER_COMMIT=1
-    the service process dies (exit 9, like kill -9) right after an ingest commits and before its
-    answer is sent, so that the edge's retry must get the stored result. Never set it in production."""
-    if os.environ.get("NCE_TEST_CRASH_AFTER_COMMIT") == "1":
-        os._exit(9)
+def _after_commit() -> None:
+    for hook in AFTER_COMMIT:
+        hook()
 
 
 def _parse_time(value: str) -> dt.datetime:
@@ -325,12 +326,13 @@ def ingest_package(
         session.flush()
         staged.publish()
         session.commit()
-        _test_crash_after_commit()  # TEST-ONLY fault injection, off unless its env var is set
     except BaseException:
         session.rollback()
         staged.discard()
         staged.unpublish()
         raise
+    # the package is accepted (committed): what must follow an acceptance goes here
+    _after_commit()
     return IngestResult(201, body, replayed=False)
 
 
@@ -449,8 +451,8 @@ def ingest_event(session: Session, *, principal: Principal, key: str, data: HitE
             )
         _remember(session, principal=principal, key=key, request_hash=req_hash, body=body)
         session.commit()
-        _test_crash_after_commit()  # TEST-ONLY fault injection, off unless its env var is set
     except BaseException:
         session.rollback()
         raise
+    _after_commit()
     return IngestResult(201, body, replayed=False)
