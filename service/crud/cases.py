@@ -107,7 +107,8 @@ def evidence_url(sha256: str) -> str:
 
 
 def hits_of_case(session: Session, *, case_id: int, deadline: dt.datetime | None = None) -> list[HitPublic]:
-    """The case's hit events, oldest first; those after ``deadline`` (the notice's) are marked."""
+    """The case's hit events, oldest first; those dated and received after ``deadline`` (the
+    notice's) are marked."""
     events = list(
         session.execute(
             select(HitEventRow).where(HitEventRow.case_id == case_id).order_by(HitEventRow.id)
@@ -134,7 +135,7 @@ def hits_of_case(session: Session, *, case_id: int, deadline: dt.datetime | None
             received_at=e.received_at,
             chain_gap=e.chain_gap,
             signed=e.manifest_hash is not None,
-            after_deadline=deadline is not None and e.ts > deadline,
+            after_deadline=deadline is not None and min(e.ts, e.received_at) > deadline,
             files=[
                 EvidenceFilePublic(
                     name=f.name,
@@ -233,7 +234,10 @@ def issue_notice(session: Session, *, principal: Principal, case_id: int, data: 
 
 
 def sweep_deadlines(session: Session, *, now: dt.datetime | None = None) -> list[tuple[int, str]]:
-    """Settle notice cases whose deadline passed: corrected or escalated. Commits; returns changes."""
+    """Settle notice cases whose deadline passed: corrected or escalated. Commits; returns changes.
+
+    The only place a deadline is decided. ``now`` is the server's clock (tests may pass another
+    server time; nothing a client sends reaches it)."""
     now = now or utcnow()
     due = list(
         session.execute(
@@ -249,16 +253,18 @@ def sweep_deadlines(session: Session, *, now: dt.datetime | None = None) -> list
         case = session.execute(select(Case).where(Case.id == case_id).with_for_update()).scalar_one()
         to = workflow.settle_deadline(case, now=now)
         if to is not None:
+            payload: dict[str, Any] = {
+                "from": "notice_issued",
+                "to": to,
+                "deadline": utc_ms(case.notice_deadline or now),
+            }
+            # the signed evidence it was decided on
+            evidence = case.last_seen_after_deadline if to == "escalated" else case.cleared_at
+            payload["seen_after_deadline" if to == "escalated" else "cleared_at"] = (
+                utc_ms(evidence) if evidence else None
+            )
             ledger.append(
-                session,
-                actor="system:deadline",
-                action=f"case_{to}",
-                case_id=case.id,
-                payload={
-                    "from": "notice_issued",
-                    "to": to,
-                    "deadline": utc_ms(case.notice_deadline or now),
-                },
+                session, actor="system:deadline", action=f"case_{to}", case_id=case.id, payload=payload
             )
             changed.append((case.id, to))
     session.commit()

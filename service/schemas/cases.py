@@ -61,7 +61,8 @@ class HitPublic(Output):
     after_deadline: bool = Field(
         default=False,
         description=(
-            "seen after the case's notice deadline: a signed one (still_present or confirmed package) "
+            "dated and received after the case's notice deadline: a signed one (still_present or "
+            "confirmed package) "
             "holds the 'after' stills of an escalation; the hits before are the 'before' evidence"
         ),
     )
