@@ -6,28 +6,35 @@ An entry is ``{seq, ts, actor, action, case_id, payload, payload_hash, prev_hash
 case_id, payload_hash, prev_hash}))`` with ``ts`` as :func:`nce.times.utc_ms` writes it; the first
 entry's ``prev_hash`` is :data:`GENESIS_HASH`. ``canonical`` is JSON with sorted keys, no
 whitespace, UTF-8 (not RFC 8785: the ledger predates the log and keeps its format).
+
+That canonical form is the ledger's own, named :data:`LEDGER_HASH_FORM` and specified in docs/api.md
+("The ledger's hash form"); it is NOT the manifest's RFC 8785 form (``nce.manifest.canonical_json``).
+The two agree on every value the service records (strings, integers, booleans, null, arrays and
+objects of those, keys without characters beyond U+FFFF) and differ on floats. Every stored hash is
+of this form, so it is fixed: a change would be a new, versioned form with a migration.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
+from nce.manifest import GENESIS_HASH, sha256_hex
 from nce.times import utc_ms
 
-GENESIS_HASH = "0" * 64
+__all__ = ["GENESIS_HASH", "LEDGER_HASH_FORM", "canonical", "entry_hash", "entry_problem", "sha256_hex"]
+
+LEDGER_HASH_FORM: Final = "nce-ledger-json-v1"
 
 
 def canonical(value: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8."""
+    """The ledger's canonical JSON (:data:`LEDGER_HASH_FORM`): keys sorted by code point at every
+    level, no whitespace (``,`` and ``:``), non-ASCII written as itself in UTF-8, strings escaped as
+    Python's ``json`` does (``\\"``, ``\\\\``, ``\\n``-style escapes, ``\\u00XX`` for other control
+    characters), integers in decimal, ``true``/``false``/``null``."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def entry_hash(

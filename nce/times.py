@@ -14,3 +14,8 @@ def utc_ms(t: dt.datetime) -> str:
     if t.tzinfo is None:
         raise ValueError(f"expected an aware datetime, got naive {t!r}")
     return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_utc_ms(value: str) -> dt.datetime:
+    """The aware datetime of a time written by :func:`utc_ms` (or any ISO 8601 time with an offset)."""
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))

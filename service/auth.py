@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from service.case_status import REVIEWED_STATUSES
+
 PrincipalKind = Literal["user", "device", "client"]
 
 # who may do what (routes name one of these sets)
@@ -16,8 +18,6 @@ SHOPS_READ = frozenset({"operator", "supervisor", "admin"})
 SHOPS_WRITE = frozenset({"supervisor", "admin"})
 LEDGER = frozenset({"supervisor", "admin"})
 INGEST = frozenset({"device"})
-# statuses a case system may see: reviewed and confirmed, never drafts or dismissed ones
-CASE_SYSTEM_STATUSES = frozenset({"confirmed", "notice_issued", "corrected", "escalated", "exported"})
 
 
 @dataclass(frozen=True)
@@ -35,4 +35,5 @@ class Principal:
         return f"{self.kind}:{self.name}"
 
     def may_see_status(self, status: str) -> bool:
-        return self.role != "case_system" or status in CASE_SYSTEM_STATUSES
+        """A case system sees reviewed and confirmed cases only, never drafts or dismissed ones."""
+        return self.role != "case_system" or status in REVIEWED_STATUSES

@@ -8,6 +8,7 @@ after it (``payload["case"]``, :func:`service.snapshots.case_state`), so that
 stays linear under concurrent writers on PostgreSQL as on SQLite. :func:`verify` recomputes the
 chain and names the first broken entry. The hashing itself is :mod:`nce.ledger_chain` (an auditor
 recomputes exported entries with it).
+Its canonical form is named :data:`LEDGER_HASH_FORM` (docs/api.md, "The ledger's hash form").
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 # the hashing contract lives in nce.ledger_chain (auditors recompute exported entries); re-exported
 from nce.ledger_chain import GENESIS_HASH as GENESIS_HASH
+from nce.ledger_chain import LEDGER_HASH_FORM as LEDGER_HASH_FORM
 from nce.ledger_chain import canonical as canonical
 from nce.ledger_chain import entry_hash as entry_hash
 from nce.ledger_chain import sha256_hex as sha256_hex

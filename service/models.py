@@ -180,10 +180,14 @@ class Case(Base):
 
 
 class HitEventRow(Base):
-    """One accepted submission from a device: a signed package (``seq`` set) or a plain event."""
+    """One accepted submission from a device: a signed package (``seq`` set; a public copy has
+    ``package_id`` but no ``seq``) or a plain event. A device's package ids are unique."""
 
     __tablename__ = "hit_events"
-    __table_args__ = (UniqueConstraint("device_id", "seq", name="uq_hit_events_device_seq"),)
+    __table_args__ = (
+        UniqueConstraint("device_id", "seq", name="uq_hit_events_device_seq"),
+        Index("uq_hit_events_device_package", "device_id", "package_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"), index=True)
@@ -200,7 +204,7 @@ class HitEventRow(Base):
     shop_id: Mapped[str | None] = mapped_column(String(64), default=None)
     ts: Mapped[dt.datetime] = mapped_column()
     chain_gap: Mapped[bool] = mapped_column(Boolean, default=False)
-    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, doc="the server's time of arrival")
 
 
 class EvidenceFile(Base):

@@ -297,7 +297,7 @@ def test_service_dies_between_commit_and_answer(tmp_path: Path) -> None:
     outbox_file = tmp_path / "edge" / "outbox.sqlite"
     synth = SyntheticEdge(dev, tmp_path / "edge", outbox_file)
     synth.hits(2)  # opened, package, still_present × 2
-    svc.start(NCE_TEST_CRASH_AFTER_COMMIT="1")
+    svc.start(crash_after_commit=True)
     deliver = subprocess.Popen(
         [sys.executable, "-m", "nce", "outbox", "deliver", "--config", str(cfg), "--timeout", "90"],
         cwd=tmp_path,
@@ -313,7 +313,7 @@ def test_service_dies_between_commit_and_answer(tmp_path: Path) -> None:
             assert svc.proc is not None
             assert svc.proc.wait(60) == 9, "the service should die right after its commit"
             crashes += 1
-            svc.start(NCE_TEST_CRASH_AFTER_COMMIT="1")
+            svc.start(crash_after_commit=True)
         assert svc.proc is not None
         assert svc.proc.wait(60) == 9  # crash 3: the second event after the package
         crashes += 1

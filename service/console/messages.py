@@ -110,6 +110,8 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "ledger.field.event": ("事件", "Event"),
     "ledger.field.ts": ("事件时间", "Event time"),
     "ledger.field.why": ("起因", "Cause"),
+    "ledger.field.seen_after_deadline": ("期限后再次发现", "Seen after the deadline"),
+    "ledger.field.cleared_at": ("整改完成时间", "Cleared at"),
     "ledger.field.package_id": ("证据包", "Package"),
     "ledger.field.sequence": ("序号", "Seq"),
     "ledger.field.chain_gap": ("证据链序号缺口", "sequence gap in the device's chain"),

@@ -15,10 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.auth import CASE_SYSTEM_STATUSES
+from service.case_status import REVIEWED_STATUSES
 from service.models import Case, EvidenceFile, HitEventRow, LedgerEntry, Shop
-
-REVIEWED_OK = frozenset(CASE_SYSTEM_STATUSES)  # confirmed and everything after it
 
 
 def status_counts(session: Session) -> dict[str, int]:
@@ -141,7 +139,7 @@ def stats(session: Session, *, days: int, tz: ZoneInfo, now: dt.datetime) -> Sta
             continue
         status_of[int(case_id)] = str(status)
         per_camera[str(camera)][0] += 1
-        per_camera[str(camera)][1] += status in REVIEWED_OK
+        per_camera[str(camera)][1] += status in REVIEWED_STATUSES
     per_rule: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     per_class: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     if status_of:
@@ -160,7 +158,7 @@ def stats(session: Session, *, days: int, tz: ZoneInfo, now: dt.datetime) -> Sta
             ).where(HitEventRow.id.in_(firsts))
         ).all()
         for case_id, violation, zone_kind, label in rows:
-            ok = status_of[int(case_id)] in REVIEWED_OK
+            ok = status_of[int(case_id)] in REVIEWED_STATUSES
             for table, key in ((per_rule, f"{violation}|{zone_kind or '?'}"), (per_class, label or "?")):
                 table[key][0] += 1
                 table[key][1] += ok

@@ -173,7 +173,9 @@ LEDGER_FIELDS: dict[str, str] = {
     "note": "text",
     "event": "event",
     "ts": "time",
-    "why": "why",  # "<event> at <time>", written by the ingest
+    "why": "why",  # "<event> at <time>", written by the ingest before deadlines were the sweeper's
+    "seen_after_deadline": "time",  # the signed sighting the sweeper escalated on
+    "cleared_at": "time",  # the signed clearance the sweeper corrected on
     "package_id": "id",
     "sequence": "number",
     "chain_gap": "flag",

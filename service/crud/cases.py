@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from nce.times import utc_ms
 from service import ledger, workflow
-from service.auth import CASE_SYSTEM_STATUSES, Principal
+from service.auth import Principal
+from service.case_status import REVIEWED_STATUSES
 from service.errors import Invalid, NotFound
 from service.legal import LegalBasis, LegalBasisTable
 from service.models import Case, EvidenceFile, HitEventRow, LedgerEntry, Shop, utcnow
@@ -82,7 +83,7 @@ def decode_cursor(cursor: str) -> int:
 
 def _visible(query: Select[Case], principal: Principal) -> Select[Case]:
     if principal.role == "case_system":
-        return query.where(Case.status.in_(sorted(CASE_SYSTEM_STATUSES)))
+        return query.where(Case.status.in_(REVIEWED_STATUSES))
     return query
 
 
@@ -167,7 +168,7 @@ def _hits_public(
             received_at=e.received_at,
             chain_gap=e.chain_gap,
             signed=e.manifest_hash is not None,
-            after_deadline=deadline is not None and e.ts > deadline,
+            after_deadline=deadline is not None and min(e.ts, e.received_at) > deadline,
             files=[
                 EvidenceFilePublic(
                     name=f.name,
@@ -292,7 +293,7 @@ def shop_history(session: Session, *, case: Case) -> ShopHistory | None:
             .where(
                 Case.shop_id == case.shop_id,
                 Case.id != case.id,
-                Case.status.in_(sorted(CASE_SYSTEM_STATUSES)),
+                Case.status.in_(REVIEWED_STATUSES),
                 Case.first_seen < case.first_seen,
             )
             .order_by(Case.first_seen)
@@ -423,7 +424,10 @@ def issue_notice(session: Session, *, principal: Principal, case_id: int, data: 
 
 
 def sweep_deadlines(session: Session, *, now: dt.datetime | None = None) -> list[tuple[int, str]]:
-    """Settle notice cases whose deadline passed: corrected or escalated. Commits; returns changes."""
+    """Settle notice cases whose deadline passed: corrected or escalated. Commits; returns changes.
+
+    The only place a deadline is decided. ``now`` is the server's clock (tests may pass another
+    server time; nothing a client sends reaches it)."""
     now = now or utcnow()
     due = list(
         session.execute(
@@ -439,16 +443,18 @@ def sweep_deadlines(session: Session, *, now: dt.datetime | None = None) -> list
         case = session.execute(select(Case).where(Case.id == case_id).with_for_update()).scalar_one()
         to = workflow.settle_deadline(case, now=now)
         if to is not None:
+            payload: dict[str, Any] = {
+                "from": "notice_issued",
+                "to": to,
+                "deadline": utc_ms(case.notice_deadline or now),
+            }
+            # the signed evidence it was decided on
+            evidence = case.last_seen_after_deadline if to == "escalated" else case.cleared_at
+            payload["seen_after_deadline" if to == "escalated" else "cleared_at"] = (
+                utc_ms(evidence) if evidence else None
+            )
             ledger.append(
-                session,
-                actor="system:deadline",
-                action=f"case_{to}",
-                case_id=case.id,
-                payload={
-                    "from": "notice_issued",
-                    "to": to,
-                    "deadline": utc_ms(case.notice_deadline or now),
-                },
+                session, actor="system:deadline", action=f"case_{to}", case_id=case.id, payload=payload
             )
             changed.append((case.id, to))
     session.commit()

@@ -52,6 +52,7 @@ from nce.case_export import (
 from nce.manifest import key_fingerprint, load_public_key, parse_manifest
 from service import ledger, workflow
 from service.auth import Principal
+from service.case_status import REVIEWED_STATUSES
 from service.crud.cases import case_detail, get_case, party_and_basis
 from service.errors import Conflict, ServiceError
 from service.evidence_store import EvidenceStore
@@ -139,7 +140,7 @@ def export_case(
     is that record. Commits. The caller closes the file."""
     ledger.lock_head(session)
     case = get_case(session, principal=principal, case_id=case_id, for_update=True)
-    if case.status not in workflow.EXPORTABLE_STATUSES:
+    if case.status not in REVIEWED_STATUSES:
         raise Conflict(f"case {case_id} is {case.status}; only confirmed cases can be exported")
     packages = _packages(session, case_id=case.id)
     members: dict[str, str] = {}  # zip path -> sha256

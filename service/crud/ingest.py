@@ -1,17 +1,20 @@
 """Ingest of signed evidence packages and of plain hit events.
 
-Every check that needs no database runs first (manifest, device, signature, parts, hashes, types);
-then one transaction, holding the ledger lock, checks the Idempotency-Key, replays and the device's
-hash chain, files or merges the case and appends to the ledger. Files are staged under temporary
-names and moved into the content-addressed store just before the commit; a failed commit removes
-what it moved. A rejected request stores nothing.
+Every check that needs no database runs first (manifest, device, signature, clock, parts, hashes,
+types); then one transaction, holding the ledger lock, checks the Idempotency-Key, replays, the
+package id and the device's hash chain (:func:`_check_chain`), files the case
+(:mod:`service.filing`), stores the rows (:func:`_store_rows`) and appends to the ledger
+(:func:`_ledger_payload`). Files are staged under temporary names and moved into the
+content-addressed store just before the commit; a failed commit removes what it moved. A rejected
+request stores nothing. Nothing here changes a case's status: deadlines are the sweeper's
+(:mod:`service.workflow`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,17 +33,22 @@ from nce.manifest import (
     verify_files,
     verify_signature,
 )
-from nce.times import utc_ms
-from service import ledger, workflow
+from nce.times import parse_utc_ms, utc_ms
+from service import filing, ledger, workflow
 from service.auth import Principal
+from service.clock import check_not_ahead
 from service.errors import Forbidden, Invalid, Unauthorized, UnsupportedMedia
 from service.evidence_store import EvidenceStore, Staged
-from service.models import Case, Device, EvidenceFile, HitEventRow, IdempotencyKey, utcnow
+from service.models import Device, EvidenceFile, HitEventRow, IdempotencyKey, utcnow
 from service.schemas.hits import HitAccepted, HitEventIn
 from service.sniff import check_type
 from service.transparency import log as transparency_log
 
 MANIFEST_PART = "manifest"
+
+# Called, in order, after an ingest has committed and before its answer is sent. Empty in the
+# product; tests add to it (tests/crash_after_commit.py kills the process here).
+AFTER_COMMIT: list[Callable[[], None]] = []
 
 
 @dataclass(frozen=True)
@@ -58,16 +66,9 @@ class IngestResult:
     replayed: bool
 
 
-def _test_crash_after_commit() -> None:
-    """TEST-ONLY fault injection (tests/test_delivery_faults.py): with NCE_TEST_CRASH_AFTER_COMMIT=1
-    the service process dies (exit 9, like kill -9) right after an ingest commits and before its
-    answer is sent, so that the edge's retry must get the stored result. Never set it in production."""
-    if os.environ.get("NCE_TEST_CRASH_AFTER_COMMIT") == "1":
-        os._exit(9)
-
-
-def _parse_time(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+def _after_commit() -> None:
+    for hook in AFTER_COMMIT:
+        hook()
 
 
 def _device(session: Session, principal: Principal) -> Device:
@@ -77,8 +78,20 @@ def _device(session: Session, principal: Principal) -> Device:
     return device
 
 
+def _manifest_times(manifest: Manifest) -> list[tuple[str, dt.datetime | None]]:
+    ev = manifest.event
+    return [
+        ("event.ts", parse_utc_ms(ev.ts)),
+        ("event.first_seen", parse_utc_ms(ev.first_seen)),
+        ("event.confirmed_at", parse_utc_ms(ev.confirmed_at) if ev.confirmed_at else None),
+        ("event.last_seen", parse_utc_ms(ev.last_seen)),
+        ("event.cleared_at", parse_utc_ms(ev.cleared_at) if ev.cleared_at else None),
+        ("created_at", parse_utc_ms(manifest.created_at)),
+    ]
+
+
 def check_package(
-    session: Session, *, principal: Principal, parts: list[Part]
+    session: Session, *, principal: Principal, parts: list[Part], now: dt.datetime
 ) -> tuple[Manifest, bytes, dict[str, Part]]:
     """Every check that needs no lock: returns the manifest, its bytes and the file parts by name."""
     manifest_parts = [p for p in parts if p.name == MANIFEST_PART]
@@ -99,6 +112,7 @@ def check_package(
         verify_signature(manifest, load_public_key(public_key.encode("ascii")))
     except (SignatureInvalid, ManifestError) as exc:
         raise Unauthorized(f"signature: {exc}") from exc
+    check_not_ahead(_manifest_times(manifest), now=now)
     files: dict[str, Part] = {}
     for p in parts:
         if p.name == MANIFEST_PART:
@@ -162,42 +176,120 @@ def _remember(
     )
 
 
-def _case_of_hit(session: Session, *, device_id: str, hit_id: str) -> Case | None:
-    case_id = session.execute(
-        select(HitEventRow.case_id)
-        .where(
-            HitEventRow.device_id == device_id, HitEventRow.hit_id == hit_id, HitEventRow.case_id.is_not(None)
+def _check_chain(session: Session, *, device: Device, manifest: Manifest, m_hash: str) -> bool:
+    """Refuse a replay, an older sequence, a broken link or a reused package id; move the device's
+    chain head (public copies are not part of the chain). Returns whether a sequence gap came before."""
+    seen = session.execute(select(HitEventRow.seq).where(HitEventRow.manifest_hash == m_hash)).one_or_none()
+    if seen is not None:
+        raise Invalid(
+            f"manifest replayed: package {manifest.package_id} (seq {seen.seq}) was ingested already"
         )
-        .order_by(HitEventRow.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    if case_id is None:
-        return None
-    return session.execute(select(Case).where(Case.id == case_id).with_for_update()).scalar_one()
-
-
-def _open_case(
-    session: Session, *, violation: str, shop_id: str | None, camera_id: str, zone_id: str
-) -> Case | None:
-    q = select(Case).where(Case.violation == violation, Case.status.in_(workflow.OPEN_STATUSES))
-    if shop_id is not None:
-        q = q.where(Case.shop_id == shop_id)
-    else:
-        q = q.where(Case.shop_id.is_(None), Case.camera_id == camera_id, Case.zone_id == zone_id)
-    return session.execute(q.order_by(Case.id.desc()).limit(1).with_for_update()).scalar_one_or_none()
-
-
-def _record_transition(session: Session, *, case: Case, to: str | None, actor: str, why: str) -> None:
-    if to is not None:
-        ledger.append(
-            session, actor=actor, action=f"case_{to}", case_id=case.id, payload={"to": to, "why": why}
+    in_chain = manifest.kind != "public_copy"
+    last = device.last_seq or 0
+    if in_chain and manifest.sequence <= last:
+        raise Invalid(
+            f"manifest out of order: sequence {manifest.sequence} is not after the last accepted {last}"
         )
+    chain_gap = in_chain and manifest.sequence != last + 1
+    expected = device.last_manifest_hash or GENESIS_HASH
+    if in_chain and not chain_gap and manifest.prev_manifest_hash != expected:
+        raise Invalid(
+            f"chain break: sequence {manifest.sequence} names prev_manifest_hash "
+            f"{manifest.prev_manifest_hash[:12]}…, the last accepted manifest is {expected[:12]}…"
+        )
+    used = session.execute(
+        select(HitEventRow.seq).where(
+            HitEventRow.device_id == device.device_id, HitEventRow.package_id == manifest.package_id
+        )
+    ).first()
+    if used is not None:
+        what = "a public copy" if used.seq is None else f"seq {used.seq}"
+        raise Invalid(f"package_id: {manifest.package_id} was used before by this device ({what})")
+    if in_chain:
+        device.last_seq = manifest.sequence
+        device.last_manifest_hash = m_hash
+    return chain_gap
+
+
+def _store_rows(
+    session: Session,
+    *,
+    manifest: Manifest,
+    raw: bytes,
+    m_hash: str,
+    m_sha: str,
+    case_id: int | None,
+    sighting: workflow.Sighting,
+    chain_gap: bool,
+) -> None:
+    """The package's row and one row per file (the manifest's bytes included)."""
+    public_copy = manifest.kind == "public_copy"
+    row = HitEventRow(
+        device_id=manifest.device_id,
+        hit_id=manifest.event.hit_id,
+        event=filing.PUBLIC_COPY if public_copy else manifest.event.event,
+        seq=None if public_copy else manifest.sequence,
+        package_id=manifest.package_id,
+        manifest_hash=m_hash,
+        manifest=manifest.model_dump(mode="json"),
+        case_id=case_id,
+        violation=manifest.violation,
+        camera_id=manifest.camera.id,
+        zone_id=manifest.zone.id,
+        shop_id=manifest.shop_id,
+        ts=sighting.ts,
+        chain_gap=chain_gap,
+        received_at=sighting.received_at,
+    )
+    session.add(row)
+    session.flush()
+    session.add(
+        EvidenceFile(
+            event_id=row.id,
+            name="manifest.json",
+            role="manifest",
+            sha256=m_sha,
+            size=len(raw),
+            mime="application/json",
+        )
+    )
+    for entry in manifest.files:
+        session.add(
+            EvidenceFile(
+                event_id=row.id,
+                name=entry.name,
+                role=entry.role,
+                sha256=entry.sha256,
+                size=entry.size,
+                mime=entry.mime,
+            )
+        )
+
+
+def _ledger_payload(
+    *, manifest: Manifest, m_hash: str, m_sha: str, chain_gap: bool, merged: bool
+) -> dict[str, Any]:
+    """What the ledger's ``hit_ingested`` entry records of a package."""
+    return {
+        "device_id": manifest.device_id,
+        "sequence": manifest.sequence,
+        "package_id": manifest.package_id,
+        "kind": manifest.kind,
+        "hit_id": manifest.event.hit_id,
+        "event": manifest.event.event,
+        "manifest_hash": m_hash,
+        "manifest_sha256": m_sha,  # the stored manifest.json (the bytes as received)
+        "files": {e.name: e.sha256 for e in manifest.files},
+        "chain_gap": chain_gap,
+        "merged": merged,
+    }
 
 
 def ingest_package(
     session: Session, *, store: EvidenceStore, principal: Principal, key: str, parts: list[Part]
 ) -> IngestResult:
-    manifest, raw, files = check_package(session, principal=principal, parts=parts)
+    received_at = utcnow()
+    manifest, raw, files = check_package(session, principal=principal, parts=parts, now=received_at)
     req_hash = request_hash_for(raw, files)
     m_hash = manifest_hash(manifest)
     staged = Staged(store)
@@ -214,89 +306,28 @@ def ingest_package(
             session.rollback()
             staged.discard()
             return repeat
-        seen = session.execute(
-            select(HitEventRow).where(HitEventRow.manifest_hash == m_hash)
-        ).scalar_one_or_none()
-        if seen is not None:
-            raise Invalid(
-                f"manifest replayed: package {manifest.package_id} (seq {seen.seq}) was ingested already"
-            )
         device = session.execute(
             select(Device).where(Device.device_id == principal.name).with_for_update()
         ).scalar_one()
-        chain_gap = False
-        if manifest.kind != "public_copy":
-            last = device.last_seq or 0
-            if manifest.sequence <= last:
-                raise Invalid(
-                    f"manifest out of order: sequence {manifest.sequence} is not after the last accepted {last}"
-                )
-            if manifest.sequence == last + 1:
-                expected = device.last_manifest_hash or GENESIS_HASH
-                if manifest.prev_manifest_hash != expected:
-                    raise Invalid(
-                        f"chain break: sequence {manifest.sequence} names prev_manifest_hash "
-                        f"{manifest.prev_manifest_hash[:12]}…, the last accepted manifest is {expected[:12]}…"
-                    )
-            else:
-                chain_gap = True
-            device.last_seq = manifest.sequence
-            device.last_manifest_hash = m_hash
-        ev = manifest.event
-        ts = _parse_time(ev.ts)
-        first_seen, last_seen = _parse_time(ev.first_seen), _parse_time(ev.last_seen)
-        case, merged, moved = _file_case(
+        chain_gap = _check_chain(session, device=device, manifest=manifest, m_hash=m_hash)
+        sighting = filing.package_sighting(manifest, received_at=received_at)
+        filed = filing.file_package(session, manifest=manifest, sighting=sighting, chain_gap=chain_gap)
+        case = filed.case
+        _store_rows(
             session,
             manifest=manifest,
-            ts=ts,
-            first_seen=first_seen,
-            last_seen=last_seen,
-            chain_gap=chain_gap,
-        )
-        row = HitEventRow(
-            device_id=device.device_id,
-            hit_id=ev.hit_id,
-            event="public_copy" if manifest.kind == "public_copy" else ev.event,
-            seq=None if manifest.kind == "public_copy" else manifest.sequence,
-            package_id=manifest.package_id,
-            manifest_hash=m_hash,
-            manifest=manifest.model_dump(mode="json"),
+            raw=raw,
+            m_hash=m_hash,
+            m_sha=m_sha,
             case_id=case.id if case else None,
-            violation=manifest.violation,
-            camera_id=manifest.camera.id,
-            zone_id=manifest.zone.id,
-            shop_id=manifest.shop_id,
-            ts=ts,
+            sighting=sighting,
             chain_gap=chain_gap,
         )
-        session.add(row)
-        session.flush()
-        session.add(
-            EvidenceFile(
-                event_id=row.id,
-                name="manifest.json",
-                role="manifest",
-                sha256=m_sha,
-                size=len(raw),
-                mime="application/json",
-            )
-        )
-        for entry in manifest.files:
-            session.add(
-                EvidenceFile(
-                    event_id=row.id,
-                    name=entry.name,
-                    role=entry.role,
-                    sha256=entry.sha256,
-                    size=entry.size,
-                    mime=entry.mime,
-                )
-            )
         body = HitAccepted(
-            hit_id=ev.hit_id,
+            hit_id=manifest.event.hit_id,
             case_id=case.id if case else None,
             case_status=case.status if case else None,
-            merged=merged,
+            merged=filed.merged,
             chain_gap=chain_gap,
         )
         transparency_log.append(session, manifest=manifest, manifest_hash=m_hash)
@@ -305,105 +336,32 @@ def ingest_package(
             actor=principal.actor,
             action="hit_ingested",
             case_id=case.id if case else None,
-            payload={
-                "device_id": device.device_id,
-                "sequence": manifest.sequence,
-                "package_id": manifest.package_id,
-                "kind": manifest.kind,
-                "hit_id": ev.hit_id,
-                "event": ev.event,
-                "manifest_hash": m_hash,
-                "manifest_sha256": m_sha,  # the stored manifest.json (the bytes as received)
-                "files": {e.name: e.sha256 for e in manifest.files},
-                "chain_gap": chain_gap,
-                "merged": merged,
-            },
+            payload=_ledger_payload(
+                manifest=manifest, m_hash=m_hash, m_sha=m_sha, chain_gap=chain_gap, merged=filed.merged
+            ),
         )
-        if case is not None:
-            _record_transition(
-                session, case=case, to=moved, actor="system:ingest", why=f"{ev.event} at {ev.ts}"
-            )
         _remember(session, principal=principal, key=key, request_hash=req_hash, body=body)
         session.flush()
         staged.publish()
         session.commit()
-        _test_crash_after_commit()  # TEST-ONLY fault injection, off unless its env var is set
     except BaseException:
         session.rollback()
         staged.discard()
         staged.unpublish()
         raise
+    # the package is accepted (committed): what must follow an acceptance goes here
+    _after_commit()
     return IngestResult(201, body, replayed=False)
 
 
-def _file_case(
-    session: Session,
-    *,
-    manifest: Manifest,
-    ts: dt.datetime,
-    first_seen: dt.datetime,
-    last_seen: dt.datetime,
-    chain_gap: bool,
-) -> tuple[Case | None, bool, str | None]:
-    """Find or open the case for a package; return (case, merged, status it moved to)."""
-    ev = manifest.event
-    if manifest.kind == "public_copy":
-        assert manifest.derived_from is not None
-        original = session.execute(
-            select(HitEventRow).where(HitEventRow.manifest_hash == manifest.derived_from.manifest_hash)
-        ).scalar_one_or_none()
-        if original is None:
-            raise Invalid(
-                f"derived_from: no ingested package has manifest hash {manifest.derived_from.manifest_hash}"
-            )
-        case = session.get(Case, original.case_id) if original.case_id else None
-        return case, case is not None, None
-    case = _case_of_hit(session, device_id=manifest.device_id, hit_id=ev.hit_id)
-    same_hit = case is not None
-    merged = same_hit
-    if case is None and ev.event == "confirmed" and manifest.kind == "violation":
-        case = _open_case(
-            session,
-            violation=manifest.violation,
-            shop_id=manifest.shop_id,
-            camera_id=manifest.camera.id,
-            zone_id=manifest.zone.id,
-        )
-        merged = case is not None
-        if case is None:
-            now = utcnow()
-            case = Case(
-                status="draft",
-                violation=manifest.violation,
-                site_id=manifest.site.id,
-                camera_id=manifest.camera.id,
-                zone_id=manifest.zone.id,
-                shop_id=manifest.shop_id,
-                first_seen=first_seen,
-                last_seen=last_seen,
-                sightings=0,
-                hit_count=0,
-                flags=[],
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(case)
-            session.flush()
-    if case is None:
-        return None, False, None
-    if not same_hit:
-        case.hit_count += 1
-    if chain_gap:
-        workflow.add_flag(case, "chain_gap")
-    event = "cleared" if manifest.kind == "cleared" else ev.event
-    moved = workflow.apply_sighting(case, event=event, ts=ts, first_seen=first_seen, last_seen=last_seen)
-    case.updated_at = utcnow()
-    return case, merged, moved
-
-
 def ingest_event(session: Session, *, principal: Principal, key: str, data: HitEventIn) -> IngestResult:
-    """A plain (unsigned) hit event: updates the hit's case, if it has one; never opens a case."""
+    """A plain (unsigned) hit event: sightings and times of the hit's case, if it has one; never a
+    status, never a new case."""
+    received_at = utcnow()
     _device(session, principal)
+    check_not_ahead(
+        [("ts", data.ts), ("first_seen", data.first_seen), ("last_seen", data.last_seen)], now=received_at
+    )
     req_hash = hashlib.sha256(ledger.canonical(data.model_dump(mode="json"))).hexdigest()
     try:
         ledger.lock_head(session)
@@ -411,13 +369,15 @@ def ingest_event(session: Session, *, principal: Principal, key: str, data: HitE
         if repeat is not None:
             session.rollback()
             return repeat
-        case = _case_of_hit(session, device_id=principal.name, hit_id=data.hit_id)
-        moved = None
-        if case is not None:
-            moved = workflow.apply_sighting(
-                case, event=data.event, ts=data.ts, first_seen=data.first_seen, last_seen=data.last_seen
-            )
-            case.updated_at = utcnow()
+        sighting = workflow.Sighting(
+            event=data.event,
+            ts=data.ts,
+            first_seen=data.first_seen,
+            last_seen=data.last_seen,
+            received_at=received_at,
+            signed=False,
+        )
+        case = filing.file_event(session, device_id=principal.name, hit_id=data.hit_id, sighting=sighting)
         session.add(
             HitEventRow(
                 device_id=principal.name,
@@ -429,6 +389,7 @@ def ingest_event(session: Session, *, principal: Principal, key: str, data: HitE
                 zone_id=data.zone_id,
                 shop_id=data.shop_id,
                 ts=data.ts,
+                received_at=received_at,
             )
         )
         body = HitAccepted(
@@ -437,22 +398,17 @@ def ingest_event(session: Session, *, principal: Principal, key: str, data: HitE
             case_status=case.status if case else None,
             merged=case is not None,
         )
-        payload: dict[str, Any] = {"hit_id": data.hit_id, "event": data.event, "ts": utc_ms(data.ts)}
         ledger.append(
             session,
             actor=principal.actor,
             action="hit_event",
             case_id=case.id if case else None,
-            payload=payload,
+            payload={"hit_id": data.hit_id, "event": data.event, "ts": utc_ms(data.ts)},
         )
-        if case is not None:
-            _record_transition(
-                session, case=case, to=moved, actor="system:ingest", why=f"{data.event} at {payload['ts']}"
-            )
         _remember(session, principal=principal, key=key, request_hash=req_hash, body=body)
         session.commit()
-        _test_crash_after_commit()  # TEST-ONLY fault injection, off unless its env var is set
     except BaseException:
         session.rollback()
         raise
+    _after_commit()
     return IngestResult(201, body, replayed=False)

@@ -8,8 +8,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from nce.vocabulary import Violation
+from service.case_status import CaseStatus
 from service.legal import LegalBasis
-from service.schemas.common import AwareDatetime, CaseStatus, Input, Output
+from service.schemas.common import AwareDatetime, Input, Output
 from service.schemas.hits import EvidenceFilePublic
 from service.schemas.ledger import LedgerEntryPublic
 from service.schemas.shops import ShopPublic
@@ -60,7 +61,8 @@ class HitPublic(Output):
     after_deadline: bool = Field(
         default=False,
         description=(
-            "seen after the case's notice deadline: a signed one (still_present or confirmed package) "
+            "dated and received after the case's notice deadline: a signed one (still_present or "
+            "confirmed package) "
             "holds the 'after' stills of an escalation; the hits before are the 'before' evidence"
         ),
     )

@@ -7,18 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+# the case statuses are defined in service.case_status; re-exported here for older imports
+from service.case_status import CASE_STATUSES as CASE_STATUSES
+
 Role = Literal["device", "operator", "supervisor", "admin", "case_system"]
 USER_ROLES: tuple[str, ...] = ("operator", "supervisor", "admin")
-CaseStatus = Literal["draft", "confirmed", "dismissed", "notice_issued", "corrected", "escalated", "exported"]
-CASE_STATUSES: tuple[str, ...] = (
-    "draft",
-    "confirmed",
-    "dismissed",
-    "notice_issued",
-    "corrected",
-    "escalated",
-    "exported",
-)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

@@ -17,6 +17,7 @@ from nce.manifest._model import EventInfo
 from nce.times import utc_ms
 from nce.vocabulary import VIOLATIONS
 from service import ledger, workflow
+from service.case_status import CASE_STATUSES
 from service.console import routes
 from service.console.messages import CATALOGUE, LANGS, Lang, translate
 from service.console.queries import ACTIVITY_ACTIONS
@@ -37,7 +38,6 @@ from service.errors import (
     UnsupportedMedia,
 )
 from service.models import Case, LedgerEntry
-from service.schemas.common import CASE_STATUSES
 from service.schemas.ledger import LedgerEntryPublic
 from tests.support.console import Client, World, csrf_of, sign_in
 

@@ -37,9 +37,11 @@ from service.security import hash_password
 from service.server import config as server_config
 from service.settings import Settings
 from service.state import AppState
+from tests.security.sec_service import Service as CaseService
 from tests.service.conftest import api  # noqa: F401  (the real app on a fresh database: the ledger and account tests)
 from tests.support.postgres import migrated_database
-from tests.support.servers import free_port, service_key_file
+from tests.support.servers import free_port, service_key_file, serving
+from tests.support.service_api import empty
 
 SECRET = "security-test-secret-0123456789"
 PASSWORD = "the right passphrase 1"
@@ -259,3 +261,25 @@ def browser(svc: Running) -> Iterator[Browser]:
     b = Browser(svc.url)
     yield b
     b.close()
+
+
+@pytest.fixture
+def case_svc(db_url: str, tmp_path: Path) -> Iterator[CaseService]:
+    """The case service under uvicorn for the clock, deadline, public-copy and package-id attacks
+    (tests/security/sec_service.py); the tests run the sweeper themselves, on the server's clock."""
+    settings = Settings(
+        db_url=db_url,
+        evidence_dir=tmp_path / "evidence",
+        secret_key=SECRET,
+        service_key_file=service_key_file(tmp_path),
+        migrate_on_start=False,
+        sweep_interval_s=0,
+    )
+    app = create_app(settings)
+    state: AppState = app.state.nce
+    empty(state)
+    try:
+        with serving(app) as base, httpx.Client(base_url=base, timeout=30) as http:
+            yield CaseService(http, state)
+    finally:
+        state.engine.dispose()

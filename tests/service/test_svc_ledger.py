@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import text
 
 from nce.cli import main as nce_main
+from nce.manifest import canonical_json, sha256_hex
+from service import ledger
 
 
 def _fill(api, n=3):
@@ -58,3 +62,51 @@ def test_cli_verify_ok(api, capsys):
     _fill(api, 2)
     assert nce_main(["ledger", "verify", "--db", api.url, "--json"]) == 0
     assert '"ok": true' in capsys.readouterr().out
+
+
+# The ledger's hash form (service.ledger.LEDGER_HASH_FORM, docs/api.md): these bytes and hashes are
+# pinned. Every stored ledger hash depends on them; if one of these rows fails, stored ledgers would
+# stop verifying.
+PAYLOAD = {
+    "why": "still_present at 2026-11-26T08:00:00.000Z",
+    "b": [1, True, None, '案件\n"x"'],
+    "a": {"z": 0, "k": -7},
+}
+FORM = [
+    (
+        "payload",
+        lambda: ledger.canonical(PAYLOAD),
+        '{"a":{"k":-7,"z":0},"b":[1,true,null,"案件\\n\\"x\\""],"why":"still_present at 2026-11-26T08:00:00.000Z"}'.encode(),
+    ),
+    (
+        "payload hash",
+        lambda: sha256_hex(ledger.canonical(PAYLOAD)),
+        "12c7b4070bb0475f7e93e6623df52d7b0ce79707be60acd321f3ec90967310d2",
+    ),
+    (
+        "entry hash",
+        lambda: ledger.entry_hash(
+            seq=1,
+            ts=dt.datetime(2026, 11, 26, 8, 0, 0, 123000, tzinfo=dt.UTC),
+            actor="device:edge-01",
+            action="hit_ingested",
+            case_id=1,
+            payload_hash=sha256_hex(ledger.canonical(PAYLOAD)),
+            prev_hash="0" * 64,
+        ),
+        "5c6b3aefe59435b672433856c7b063c65311438351a4046ac79b77cbe92d16a4",
+    ),
+    # where it meets and where it leaves RFC 8785 (the manifest's form), as docs/api.md says
+    (
+        "agrees with RFC 8785 without floats",
+        lambda: ledger.canonical(PAYLOAD) == canonical_json(PAYLOAD),
+        True,
+    ),
+    ("floats as Python writes them", lambda: ledger.canonical({"x": 1e-7, "y": 1.0}), b'{"x":1e-07,"y":1.0}'),
+]
+
+
+@pytest.mark.parametrize(("make", "expected"), [f[1:] for f in FORM], ids=[f[0] for f in FORM])
+def test_the_ledger_hash_form_is_pinned(make, expected):
+    assert ledger.LEDGER_HASH_FORM == "nce-ledger-json-v1"
+    assert make() == expected

@@ -1,7 +1,8 @@
 """A violation still there after the notice's deadline, end to end: the edge's real packager freezes
 signed still_present packages, the real outbox and relay deliver them over HTTP to this service, and
-the one made after the deadline escalates the case with its stills attached as the "after" evidence
-(case detail, evidence download, export)."""
+the one made (and delivered) after the deadline is the evidence on which the deadline sweeper
+escalates the case, its stills attached as the "after" evidence (case detail, evidence download,
+export)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from detector.detections import Detections
 from detector.events import Frame, HitEvent, RingSnapshot
 from detector.sinks import evidence_packager
 from nce.manifest import MANIFEST_NAME, load_public_key, parse_manifest, verify_package_dir
+from service.crud.cases import sweep_deadlines
 from service.crud.identities import add_device
 from tests.support.evidence_sim import Camera, make_config
 from tests.support.servers import serving
@@ -128,8 +130,16 @@ def test_stall_still_there_after_the_deadline_escalates_with_signed_after_stills
             [before] = edge.deliver()
             assert (before["case_id"], before["case_status"]) == (case_id, "notice_issued")
             stay(40.0)  # +100 s (before the deadline, plain) and +120 s: past it, packaged
+            while dt.datetime.now(dt.UTC) <= deadline:  # delivered after the deadline, by the server's clock
+                time.sleep(0.05)
             [after] = edge.deliver()
-            assert (after["case_id"], after["case_status"], after["merged"]) == (case_id, "escalated", True)
+            assert (after["case_id"], after["case_status"], after["merged"]) == (
+                case_id,
+                "notice_issued",
+                True,
+            )
+            with api.session() as s:  # the sweeper, on the server's clock, settles the deadline
+                assert sweep_deadlines(s) == [(case_id, "escalated")]
         finally:
             edge.close()
 
@@ -169,11 +179,11 @@ def test_stall_still_there_after_the_deadline_escalates_with_signed_after_stills
     for name in ("still-1-later.jpg", "still-1-later.annotated.jpg", "crop.jpg"):
         got = api.client.get(after_files[name]["url"], headers=op)
         assert got.status_code == 200 and got.content == (after_dir / name).read_bytes()
-    ledger = [(e["action"], e["payload"].get("event") or e["payload"].get("why")) for e in detail["ledger"]]
-    assert ledger[-2:] == [
-        ("hit_ingested", "still_present"),
-        ("case_escalated", f"still_present at {after_manifest.event.ts}"),
-    ]
+    ingested, escalated = detail["ledger"][-2:]
+    assert (ingested["action"], ingested["payload"]["event"]) == ("hit_ingested", "still_present")
+    assert (escalated["action"], escalated["actor"]) == ("case_escalated", "system:deadline")
+    seen_after = dt.datetime.fromisoformat(escalated["payload"]["seen_after_deadline"].replace("Z", "+00:00"))
+    assert seen_after > deadline
 
     # the export holds the before (violation) and after (still_present) packages, each verifying
     # offline against the device's key, and the case JSON says which is which

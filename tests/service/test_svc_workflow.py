@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import time
 import zipfile
 
 from service.crud.cases import sweep_deadlines
@@ -74,20 +75,26 @@ def test_notice_then_sighting_after_deadline_escalates(api):
         f"/api/v1/cases/{case_id}/notice", json={"deadline": "2099-01-01T00:00:00"}, headers=op
     )
     assert naive.status_code == 422
-    deadline = _now() + dt.timedelta(hours=1)
+    deadline = _now() + dt.timedelta(seconds=1)
     r = api.client.post(
         f"/api/v1/cases/{case_id}/notice", json={"deadline": deadline.isoformat()}, headers=op
     )
     assert r.status_code == 200 and r.json()["status"] == "notice_issued"
-    # the same stall, seen again after the deadline: after-stills attached, case escalated
-    after = dev.package(
-        hit_id=pkg.manifest.event.hit_id, event="still_present", ts=deadline + dt.timedelta(minutes=5)
-    )
+    # the same stall, seen again after the deadline (by both clocks): after-stills attached; the
+    # sweeper, on the server's clock, escalates the case
+    while _now() <= deadline:
+        time.sleep(0.05)
+    after = dev.package(hit_id=pkg.manifest.event.hit_id, event="still_present", ts=_now())
     res = dev.post(api.client, after).json()
-    assert (res["case_id"], res["case_status"], res["merged"]) == (case_id, "escalated", True)
+    assert (res["case_id"], res["case_status"], res["merged"]) == (case_id, "notice_issued", True)
+    with api.session() as s:
+        assert sweep_deadlines(s) == [(case_id, "escalated")]
     detail = _case(api, case_id)
+    assert detail["case"]["status"] == "escalated"
     assert [h["event"] for h in detail["hits"]] == ["confirmed", "still_present"]
+    assert [h["after_deadline"] for h in detail["hits"]] == [False, True]
     assert [e["action"] for e in detail["ledger"]][-2:] == ["hit_ingested", "case_escalated"]
+    assert detail["ledger"][-1]["actor"] == "system:deadline"
 
 
 def test_cleared_after_notice_and_quiet_deadline_is_corrected(api):
@@ -106,7 +113,7 @@ def test_cleared_after_notice_and_quiet_deadline_is_corrected(api):
         hit_id=pkg.manifest.event.hit_id,
         kind="cleared",
         event="cleared",
-        ts=_now() + dt.timedelta(minutes=30),
+        ts=_now(),
         files={"still-1-first_seen.jpg": files_for("empty")["still-1-first_seen.jpg"]},
         stills=[],
     )
@@ -216,8 +223,6 @@ def test_list_filters_and_cursor_pagination(api):
 
 def test_the_service_settles_deadlines_by_itself(api, tmp_path):
     """The background sweeper of a running app turns a quiet, cleared notice case into corrected."""
-    import time
-
     from fastapi.testclient import TestClient
 
     from service.app import create_app

@@ -53,11 +53,10 @@ class Service(NceServe):
             cwd=root,
         )
 
-    def start(self, *, allow_exit: int | None = None, **env: str) -> Service:
-        # with NCE_TEST_CRASH_AFTER_COMMIT the relay's retry may reach it before our health check
-        # does: the crash the test asked for has then already happened (the caller waits for exit 9)
-        crash = env.get("NCE_TEST_CRASH_AFTER_COMMIT") == "1"
-        super().start(allow_exit=9 if crash else allow_exit, **env)
+    def start(
+        self, *, allow_exit: int | None = None, crash_after_commit: bool = False, **env: str
+    ) -> Service:
+        super().start(allow_exit=allow_exit, crash_after_commit=crash_after_commit, **env)
         return self
 
     def enroll(self, device_id: str, pubkey: Path, token_out: Path) -> None:

@@ -22,6 +22,8 @@ import uvicorn
 from nce.manifest import generate_private_key, save_private_key
 
 SERVE_SECRET = "serve-test-secret-0123456789"
+CRASH_AFTER_COMMIT = Path(__file__).parent / "crash_after_commit.py"
+CRASH_EXIT = 9  # what crash_after_commit.py exits with
 
 
 def service_key_file(folder: Path) -> Path:
@@ -84,14 +86,21 @@ class NceServe:
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
-    def start(self, *, allow_exit: int | None = None, **env: str) -> NceServe:
+    def start(
+        self, *, allow_exit: int | None = None, crash_after_commit: bool = False, **env: str
+    ) -> NceServe:
         """Start it with ``env`` added; an exit with code ``allow_exit`` before it is up is no error
-        (the caller asked for a crash and waits for it)."""
+        (the caller asked for a crash and waits for it). ``crash_after_commit``: run it through
+        tests/support/crash_after_commit.py, which makes the process exit 9 right after each ingest
+        commits (the edge's retry may reach it before the health check does: that exit is no error)."""
+        command = [str(CRASH_AFTER_COMMIT)] if crash_after_commit else ["-m", "nce"]
+        if crash_after_commit:
+            allow_exit = CRASH_EXIT
         assert self.proc is None or self.proc.poll() is not None
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as logf:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "nce", "serve", "--db", self.db_url, "--port", str(self.port),
+                [sys.executable, *command, "serve", "--db", self.db_url, "--port", str(self.port),
                  "--evidence-dir", str(self.evidence_dir)],
                 cwd=self.cwd,
                 stdout=logf,

@@ -11,6 +11,7 @@ from starlette.background import BackgroundTask
 
 from nce.vocabulary import Violation
 from service.api.deps import CaseReader, Exporter, NoticeIssuer, Reviewer, SessionDep, StateDep
+from service.case_status import CaseStatus
 from service.crud import cases as crud
 from service.crud.export import export_case
 from service.schemas.cases import (
@@ -22,7 +23,6 @@ from service.schemas.cases import (
     NoticeIn,
     ReviewIn,
 )
-from service.schemas.common import CaseStatus
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 

@@ -61,7 +61,12 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "the manifest is from another device"},
     413: {"description": "the upload is too large"},
     415: {"description": "not multipart/form-data, or a file whose content is not its declared type"},
-    422: {"description": "bad manifest, hash mismatch (naming the file), missing or extra parts, replay"},
+    422: {
+        "description": (
+            "bad manifest, hash mismatch (naming the file), missing or extra parts, replay, a reused "
+            "package_id, a public copy of no open case of this device, a time more than 300 s ahead"
+        )
+    },
 }
 
 
@@ -143,14 +148,18 @@ async def post_hit(
     "/events",
     status_code=201,
     response_model=HitAccepted,
-    responses={200: {"model": HitAccepted, "description": "a repeat with the same Idempotency-Key"}},
+    responses={
+        200: {"model": HitAccepted, "description": "a repeat with the same Idempotency-Key"},
+        422: {"description": "a time more than 300 s ahead of the server clock (naming the field)"},
+    },
     summary="Submit a hit event without files (opened, still_present, cleared)",
 )
 def post_hit_event(
     data: HitEventIn, state: StateDep, session: SessionDep, device: Device, key: IdempotencyKey
 ) -> JSONResponse:
-    """A line of the edge's hits.jsonl. Unsigned: it updates the sightings of the hit's case (and
-    can escalate a case whose notice deadline passed) but never opens a case or attaches evidence."""
+    """A line of the edge's hits.jsonl. Unsigned: it updates the sightings and times of the hit's
+    case but never changes its status, never counts for a deadline, never opens a case or attaches
+    evidence."""
     try:
         result = ingest_event(session, principal=device, key=key, data=data)
     except ServiceError:
