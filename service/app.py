@@ -7,7 +7,8 @@ The console mounts its own router and static files on the returned app::
     app.mount("/static", StaticFiles(directory=...), name="static")
 
 Every :class:`~service.errors.ServiceError` becomes ``{"detail": "…"}`` with its status code, in the one
-handler below.
+handler below; the third-party errors that bad input can cause (``service.errors.TRANSLATED``) go
+through it as 422s, and a request that does not fit its types is a 422 listing each field.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,7 +28,7 @@ from service.api.routes import auth, cases, evidence, health, hits, ledger, shop
 from service.console import install as install_console
 from service.crud.cases import sweep_deadlines
 from service.db import make_engine, make_sessionmaker
-from service.errors import ServiceError
+from service.errors import TRANSLATED, ServiceError, request_errors, safe_text, translate
 from service.evidence_store import EvidenceStore
 from service.legal import load_legal_basis
 from service.metrics import Metrics
@@ -92,7 +94,17 @@ def create_app(settings: Settings) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         if exc.status_code == 503:
             headers = {"Retry-After": "5"}  # the edge relay waits this long before retrying
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
+        return JSONResponse({"detail": safe_text(str(exc))}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": request_errors(exc.errors())}, status_code=422)
+
+    async def _third_party(request: Request, exc: Exception) -> JSONResponse:
+        return await _service_error(request, translate(exc))  # the one place they are translated
+
+    for kind in TRANSLATED:
+        app.add_exception_handler(kind, _third_party)
 
     @app.middleware("http")
     async def _count(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

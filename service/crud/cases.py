@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from nce.bounds import INT32_MAX
 from nce.times import utc_ms
 from service import ledger, workflow
 from service.auth import CASE_SYSTEM_STATUSES, Principal
@@ -54,7 +55,7 @@ def decode_cursor(cursor: str) -> int:
         value = json.loads(raw)["before"]
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
         raise Invalid("cursor: not a cursor this service issued") from exc
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= INT32_MAX:
         raise Invalid("cursor: not a cursor this service issued")
     return value
 

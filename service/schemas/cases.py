@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from nce.bounds import Text
 from nce.hits import Violation
 from service.legal import LegalBasis
 from service.schemas.common import AwareDatetime, CaseStatus, Input, Output
@@ -92,7 +93,7 @@ class CaseDetail(Output):
 
 class ReviewIn(Input):
     decision: Literal["confirm", "dismiss"]
-    reason: str | None = Field(default=None, max_length=2000, description="required to dismiss")
+    reason: Text | None = Field(default=None, description="required to dismiss")
     violation: Violation | None = Field(default=None, description="the corrected violation, if wrong")
 
     @model_validator(mode="after")
@@ -104,4 +105,4 @@ class ReviewIn(Input):
 
 class NoticeIn(Input):
     deadline: AwareDatetime = Field(description="correct by then (UTC offset required)")
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = None
