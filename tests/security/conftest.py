@@ -24,5 +24,3 @@ def _service_conftest() -> object:
 _svc = _service_conftest()
 api = _svc.api  # type: ignore[attr-defined]
 db_url = _svc.db_url  # type: ignore[attr-defined]
-Api = _svc.Api  # type: ignore[attr-defined]
-make_settings = _svc.make_settings  # type: ignore[attr-defined]
