@@ -34,6 +34,7 @@ from detector.config import Camera, Rule, Zone
 from detector.detections import Detections
 from detector.events import EventKind, Frame, HitEvent
 from detector.zones import PolygonZone
+from nce.bounds import HIT_ID_MAX, capped_id
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +223,11 @@ class RuleEngine:
         return int(np.argmax(found.confidence))
 
     def _new_id(self, slot: _Slot, utc: dt.datetime) -> str:
+        """``<time>-<camera>-<zone>-<violation>-<6 hex>``; one longer than 128 characters (long
+        camera and zone ids) keeps its first 111 and appends ``-`` and 16 hex of its SHA-256."""
         stamp = utc.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S") + f"{utc.microsecond // 1000:03d}Z"
-        return f"{stamp}-{self.camera_id}-{slot.zone.id}-{slot.rule.violation}-{secrets.token_hex(3)}"
+        full = f"{stamp}-{self.camera_id}-{slot.zone.id}-{slot.rule.violation}-{secrets.token_hex(3)}"
+        return capped_id(full, HIT_ID_MAX)
 
     def _event(self, kind: EventKind, slot: _Slot, hit: _Hit, ts: dt.datetime) -> HitEvent:
         return HitEvent(

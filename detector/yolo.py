@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from detector.detections import Detections
 from detector.errors import ModelError, ProviderError
+from nce.bounds import LABEL_MAX, check_text
 from nce.hashing import sha256_file
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,19 @@ def parse_metadata_value(raw: str) -> Any:
         return ast.literal_eval(raw)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return raw
+
+
+def _labels(names: dict[int, str]) -> dict[int, str]:
+    """The model's class names, each fit to be a hit's ``label`` (1-64 characters, no control
+    characters), or :class:`ModelError` naming the one that is not."""
+    for i, name in names.items():
+        try:
+            if not 1 <= len(name) <= LABEL_MAX:
+                raise ValueError(f"expected 1-{LABEL_MAX} characters, got {len(name)}")
+            check_text(name)
+        except ValueError as exc:
+            raise ModelError(f"model class {i} has an unusable name {name[:80]!r}: {exc}") from exc
+    return names
 
 
 def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: float) -> npt.NDArray[np.int64]:
@@ -299,9 +313,9 @@ class YoloDetector:
         if "names" in meta:
             raw = parse_metadata_value(meta["names"])
             if isinstance(raw, dict):
-                return {int(k): str(v) for k, v in raw.items()}
+                return _labels({int(k): str(v) for k, v in raw.items()})
             if isinstance(raw, list | tuple):
-                return {i: str(v) for i, v in enumerate(raw)}
+                return _labels({i: str(v) for i, v in enumerate(raw)})
         if isinstance(out_shape[1], int) and out_shape[1] > 4 and out_shape[2] != 6:
             log.warning(
                 "model has no 'names' metadata: classes are named class_0..class_%d", out_shape[1] - 5

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from nce.bounds import Count, HitId, Id, Index, Label, UtcTime
 from nce.times import utc_ms
 from nce.vocabulary import EventKind, Violation
 
@@ -24,24 +25,24 @@ class HitEvent(BaseModel):
     never attaches evidence; only signed packages (``POST /api/v1/hits``) do.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     event: EventKind
-    hit_id: str = Field(min_length=1, max_length=128)
-    site_id: str = Field(min_length=1, max_length=64)
-    camera_id: str = Field(min_length=1, max_length=64)
-    zone_id: str = Field(min_length=1, max_length=64)
-    shop_id: str | None = Field(max_length=64)
+    hit_id: HitId
+    site_id: Id
+    camera_id: Id
+    zone_id: Id
+    shop_id: Id | None
     violation: Violation
-    track_id: int | None
-    label: str = Field(max_length=64)
+    track_id: Index | None
+    label: Label
     score: float = Field(ge=0.0, le=1.0)
     box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in frame pixels")
-    ts: AwareDatetime = Field(description="frame time of this event, UTC")
-    first_seen: AwareDatetime
-    last_seen: AwareDatetime
+    ts: UtcTime = Field(description="frame time of this event, UTC")
+    first_seen: UtcTime
+    last_seen: UtcTime
     dwell_s: float = Field(ge=0.0, description="presence so far, occlusion gaps included")
-    sightings: int = Field(ge=0, description="samples in which the object was in the zone")
+    sightings: Count = Field(description="samples in which the object was in the zone")
 
     @field_serializer("ts", "first_seen", "last_seen")
     def _ser_time(self, value: dt.datetime) -> str:

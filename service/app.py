@@ -7,9 +7,11 @@ The console mounts its own router and static files on the returned app::
     app.mount("/static", StaticFiles(directory=...), name="static")
 
 Every :class:`~service.errors.ServiceError` becomes ``{"detail": "…"}`` with its status code, in the one
-handler below; a request FastAPI cannot validate is 422 without its input (:mod:`service.api.validation`);
-every body is limited while it streams in (:mod:`service.body_limit`). ``/docs`` and ``/redoc`` (whose
-pages load Swagger UI / ReDoc from a CDN) are served in demo mode only; ``/openapi.json`` always.
+handler below; the third-party errors that bad input can cause (``service.errors.TRANSLATED``) go
+through it as 422s; a request FastAPI cannot validate is 422 listing each field without its input
+(:mod:`service.api.validation`); every body is limited while it streams in (:mod:`service.body_limit`).
+``/docs`` and ``/redoc`` (whose pages load Swagger UI / ReDoc from a CDN) are served in demo mode
+only; ``/openapi.json`` always.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from service.body_limit import BodyLimit, limit_for
 from service.console import install as install_console
 from service.crud.cases import sweep_deadlines
 from service.db import make_engine, make_sessionmaker
-from service.errors import ServiceError
+from service.errors import TRANSLATED, ServiceError, safe_text, translate
 from service.evidence_store import EvidenceStore
 from service.hash_gate import HashGate
 from service.legal import load_legal_basis
@@ -117,7 +119,13 @@ def create_app(settings: Settings) -> FastAPI:
             headers = {"Retry-After": str(exc.retry_after)}
         elif exc.status_code == 503:
             headers = {"Retry-After": "5"}  # the edge relay waits this long before retrying
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
+        return JSONResponse({"detail": safe_text(str(exc))}, status_code=exc.status_code, headers=headers)
+
+    async def _third_party(request: Request, exc: Exception) -> JSONResponse:
+        return await _service_error(request, translate(exc))  # the one place they are translated
+
+    for kind in TRANSLATED:
+        app.add_exception_handler(kind, _third_party)
 
     app.add_exception_handler(RequestValidationError, on_invalid_request)
     app.add_middleware(

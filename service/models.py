@@ -1,5 +1,8 @@
 """The stored rows (SQLAlchemy 2). Alembic migrations in ``service/migrations`` are made from these.
 
+Column sizes come from :mod:`nce.bounds`, the bounds of the contracts whose fields they store
+(tests/security/test_bounds.py proves that every bounded field fits its column).
+
 Times are stored as UTC and always come back timezone-aware (:class:`UTCDateTime`), on SQLite too.
 """
 
@@ -23,6 +26,18 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from nce.bounds import (
+    ADDRESS_MAX,
+    CODE_MAX,
+    CONTACT_MAX,
+    HIT_ID_MAX,
+    ID_MAX,
+    IDEMPOTENCY_KEY_MAX,
+    MIME_MAX,
+    NAME_MAX,
+    PACKAGE_ID_MAX,
+)
 
 
 def utcnow() -> dt.datetime:
@@ -63,7 +78,7 @@ class Device(Base):
 
     __tablename__ = "devices"
 
-    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(ID_MAX), primary_key=True)
     public_key: Mapped[str] = mapped_column(String(128), doc="raw Ed25519 public key, base64")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -78,7 +93,7 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(ID_MAX), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -94,7 +109,7 @@ class Client(Base):
     __tablename__ = "clients"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(ID_MAX), unique=True)
     role: Mapped[str] = mapped_column(String(16), default="case_system")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -135,12 +150,12 @@ class Shop(Base):
 
     __tablename__ = "shops"
 
-    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    code: Mapped[str | None] = mapped_column(String(64), default=None, doc="一店一码")
-    license_no: Mapped[str | None] = mapped_column(String(64), default=None)
-    address: Mapped[str | None] = mapped_column(String(300), default=None)
-    contact: Mapped[str | None] = mapped_column(String(100), default=None)
+    shop_id: Mapped[str] = mapped_column(String(ID_MAX), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    code: Mapped[str | None] = mapped_column(String(CODE_MAX), default=None, doc="一店一码")
+    license_no: Mapped[str | None] = mapped_column(String(CODE_MAX), default=None)
+    address: Mapped[str | None] = mapped_column(String(ADDRESS_MAX), default=None)
+    contact: Mapped[str | None] = mapped_column(String(CONTACT_MAX), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -158,16 +173,16 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     violation: Mapped[str] = mapped_column(String(32), index=True)
     original_violation: Mapped[str | None] = mapped_column(String(32), default=None)
-    site_id: Mapped[str] = mapped_column(String(64))
-    camera_id: Mapped[str] = mapped_column(String(64), index=True)
-    zone_id: Mapped[str] = mapped_column(String(64))
-    shop_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    site_id: Mapped[str] = mapped_column(String(ID_MAX))
+    camera_id: Mapped[str] = mapped_column(String(ID_MAX), index=True)
+    zone_id: Mapped[str] = mapped_column(String(ID_MAX))
+    shop_id: Mapped[str | None] = mapped_column(String(ID_MAX), default=None)
     first_seen: Mapped[dt.datetime] = mapped_column(index=True)
     last_seen: Mapped[dt.datetime] = mapped_column()
     sightings: Mapped[int] = mapped_column(Integer, default=0)
     hit_count: Mapped[int] = mapped_column(Integer, default=0)
     flags: Mapped[list[str]] = mapped_column(default=list)
-    reviewed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    reviewed_by: Mapped[str | None] = mapped_column(String(ID_MAX), default=None)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     review_reason: Mapped[str | None] = mapped_column(Text, default=None)
     notice_issued_at: Mapped[dt.datetime | None] = mapped_column(default=None)
@@ -191,17 +206,17 @@ class HitEventRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"), index=True)
-    hit_id: Mapped[str] = mapped_column(String(128), index=True)
+    hit_id: Mapped[str] = mapped_column(String(HIT_ID_MAX), index=True)
     event: Mapped[str] = mapped_column(String(16))
     seq: Mapped[int | None] = mapped_column(Integer, default=None)
-    package_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    package_id: Mapped[str | None] = mapped_column(String(PACKAGE_ID_MAX), default=None)
     manifest_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     manifest: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True, default=None)
     violation: Mapped[str] = mapped_column(String(32))
-    camera_id: Mapped[str] = mapped_column(String(64))
-    zone_id: Mapped[str] = mapped_column(String(64))
-    shop_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    camera_id: Mapped[str] = mapped_column(String(ID_MAX))
+    zone_id: Mapped[str] = mapped_column(String(ID_MAX))
+    shop_id: Mapped[str | None] = mapped_column(String(ID_MAX), default=None)
     ts: Mapped[dt.datetime] = mapped_column()
     chain_gap: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, doc="the server's time of arrival")
@@ -219,7 +234,7 @@ class EvidenceFile(Base):
     role: Mapped[str] = mapped_column(String(64))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(Integer)
-    mime: Mapped[str] = mapped_column(String(100))
+    mime: Mapped[str] = mapped_column(String(MIME_MAX))
 
 
 class IdempotencyKey(Base):
@@ -230,7 +245,7 @@ class IdempotencyKey(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     principal: Mapped[str] = mapped_column(String(80))
-    key: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(IDEMPOTENCY_KEY_MAX))
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict[str, Any]] = mapped_column()

@@ -25,7 +25,7 @@ def sniff(data: bytes) -> str | None:
     if stripped[:1] in (b"{", b"["):
         try:
             json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, or nested past the decoder's depth
             return None
         return "application/json"
     try:

@@ -6,10 +6,13 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from nce.bounds import Id  # the one id rule, shared with the manifest, the events and the service
+
+__all__ = ["ConfigModel", "Id", "TimeOfDay", "parse_hhmm"]
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def parse_hhmm(value: Any) -> dt.time:
@@ -28,24 +31,14 @@ def parse_hhmm(value: Any) -> dt.time:
     raise ValueError(f'expected a time of day "HH:MM" (00:00..23:59), got {value!r}')
 
 
-def check_id(value: str) -> str:
-    if not _ID.match(value):
-        raise ValueError(
-            f"expected an id of 1-64 letters, digits, '.', '_' or '-' (not starting with a symbol), "
-            f"got {value!r}"
-        )
-    return value
-
-
 TimeOfDay = Annotated[
     dt.time,
     Field(description='local time of day, "HH:MM"'),
     WithJsonSchema({"type": "string", "pattern": _HHMM.pattern}),
 ]
-Id = Annotated[str, AfterValidator(check_id), WithJsonSchema({"type": "string", "pattern": _ID.pattern})]
 
 
 class ConfigModel(BaseModel):
     """Base of every section: unknown keys are errors and a loaded config is a frozen value."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)

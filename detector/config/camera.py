@@ -6,6 +6,7 @@ from pydantic import Field
 
 from detector.config.base import ConfigModel, Id
 from detector.config.zones import Zone
+from nce.bounds import Address, Name
 
 
 class Location(ConfigModel):
@@ -13,7 +14,7 @@ class Location(ConfigModel):
 
     lat: float = Field(ge=-90, le=90, title="Latitude", description="degrees north", examples=[31.4045])
     lon: float = Field(ge=-180, le=180, title="Longitude", description="degrees east", examples=[121.4890])
-    address: str | None = Field(
+    address: Address | None = Field(
         None,
         title="Address",
         description="a street address for people",
@@ -27,7 +28,7 @@ class Camera(ConfigModel):
     id: Id = Field(
         title="Camera id", description="unique; hits, topics and cases name it", examples=["cam-01"]
     )
-    name: str = Field(title="Name", description="a name for people", examples=["友谊路 东口"])
+    name: Name = Field(title="Name", description="a name for people", examples=["友谊路 东口"])
     source: str = Field(
         title="Source",
         description="rtsp:// URL or a video file path",

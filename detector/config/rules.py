@@ -7,6 +7,7 @@ from pydantic import Field, field_validator
 from detector.config.base import ConfigModel
 from detector.config.schedule import TimeWindow
 from detector.config.zones import ZoneKind
+from nce.bounds import Label
 from nce.vocabulary import Violation
 
 
@@ -22,7 +23,7 @@ class Rule(ConfigModel):
         description="the kinds of zone the rule watches",
         examples=[["shop_frontage"]],
     )
-    classes: list[str] = Field(
+    classes: list[Label] = Field(
         min_length=1,
         title="Classes",
         description="detector classes that count (names from the model's metadata)",

@@ -19,14 +19,15 @@ from detector.config.rules import Rule
 from detector.config.shops import Shop
 from detector.config.uplink import Uplink
 from detector.errors import ConfigProblem, UnknownCameraError
+from nce.bounds import Label, Name
 
 
 class Site(ConfigModel):
     """The site this box watches: its id, its name and the time zone its schedules use."""
 
     id: Id = Field(title="Site id", description="hits, packages and cases name it", examples=["baoshan-demo"])
-    name: str = Field(title="Name", description="a name for people", examples=["宝山区 示范路段"])
-    timezone: str = Field(
+    name: Name = Field(title="Name", description="a name for people", examples=["宝山区 示范路段"])
+    timezone: Label = Field(
         "Asia/Shanghai",
         title="Time zone",
         description="IANA time zone of active_hours and exemptions",

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from detector.config.base import ConfigModel, Id
 from detector.config.schedule import Exemption
+from nce.bounds import Name
 
 ZoneKind = Literal["shop_frontage", "sidewalk", "road", "no_ads"]
 ZONE_KINDS: tuple[ZoneKind, ...] = get_args(ZoneKind)
@@ -27,7 +28,7 @@ class Zone(ConfigModel):
         description="what the zone is (shop_frontage | sidewalk | road | no_ads); rules pick zones by kind",
         examples=["shop_frontage"],
     )
-    shop_id: str | None = Field(
+    shop_id: Id | None = Field(
         None,
         title="Shop",
         description="the shop in `shops` whose frontage this is; a shop_frontage zone must name one",
@@ -43,7 +44,7 @@ class Zone(ConfigModel):
         title="Exemptions",
         description="allowed outdoor trading (外摆位): the zone counts as empty inside these windows",
     )
-    name: str | None = Field(
+    name: Name | None = Field(
         None,
         title="Name",
         description="a name for people (evidence manifests carry it)",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 from collections.abc import Callable
 from importlib import metadata
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nce.bounds import LONG_TEXT_MAX, clean_text
 from nce.manifest import OcrLine, OcrResult
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,10 @@ def _version(dist: str) -> str:
         return "?"
 
 
+def _finite(x: float) -> float:
+    return x if math.isfinite(x) else 0.0
+
+
 def read_text(image: npt.NDArray[np.uint8]) -> OcrResult:
     """OCR of a BGR crop; never raises (a failure becomes the result's note)."""
     ocr, name, note = _engine()
@@ -130,11 +136,17 @@ def read_text(image: npt.NDArray[np.uint8]) -> OcrResult:
         result = ocr(image)
     except Exception as exc:  # a third-party failure must not lose the package
         log.warning("OCR failed: %s", exc)
-        return OcrResult(engine=name, lines=[], text="", phones=[], note=f"OCR failed: {exc}"[:300])
+        return OcrResult(
+            engine=name, lines=[], text="", phones=[], note=clean_text(f"OCR failed: {exc}", 300)
+        )
     lines = []
     for box, raw_text, raw_score in result:
-        text, score = str(raw_text), float(raw_score)
-        points = [(round(float(x), 1), round(float(y), 1)) for x, y in box]
+        # what the engine says goes into a signed contract: one line of text, finite numbers
+        text, score = clean_text(str(raw_text), 500), _finite(float(raw_score))
+        points = [(round(_finite(float(x)), 1), round(_finite(float(y)), 1)) for x, y in box]
         lines.append(OcrLine(text=text, score=round(score, 4), box=points))
+        if sum(len(line.text) + 1 for line in lines) > LONG_TEXT_MAX:
+            lines.pop()
+            break
     joined = "\n".join(line.text for line in lines)
     return OcrResult(engine=name, lines=lines, text=joined, phones=find_phones(joined), note=None)

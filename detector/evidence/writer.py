@@ -26,6 +26,7 @@ from detector.evidence.files import PackageFile, write_files
 from detector.evidence.quota import EvidenceMetrics, EvidenceQuota
 from detector.evidence.store import ChainStore
 from nce import __version__
+from nce.bounds import TEXT_MAX, clean_text
 from nce.manifest import (
     CameraRef,
     DetectionRecord,
@@ -195,7 +196,7 @@ class PackageWriter:
         site = self.site
         camera, zone, event = parts.camera, parts.zone, parts.event
         loc = camera.location
-        notes = list(parts.notes)
+        notes = [clean_text(n, TEXT_MAX, lines=True) for n in parts.notes]  # error texts among them
         if self.model_ref is None:
             notes.append("model: not known to the packager")
         return Manifest(

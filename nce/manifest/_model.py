@@ -11,6 +11,25 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from nce.bounds import (
+    FILE_NAME_MAX,
+    INT32_MAX,
+    PACKAGE_ID_MAX,
+    YEAR_MAX,
+    YEAR_MIN,
+    Address,
+    Count,
+    HitId,
+    Id,
+    Index,
+    Int32,
+    Label,
+    LongText,
+    Mime,
+    Name,
+    Text,
+)
+from nce.bounds import Sha256Hex as Sha256Hex
 from nce.manifest._canonical import canonical_json
 from nce.manifest._errors import ManifestError
 from nce.vocabulary import EventKind, Violation
@@ -55,20 +74,21 @@ def _check_utc_ms(value: str) -> str:
     if not _UTC_MS.match(value):
         raise ValueError(f"expected UTC time with milliseconds like 2026-11-26T08:00:00.123Z, got {value!r}")
     try:
-        dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ValueError(f"not a valid time: {value!r}") from exc
+    if not YEAR_MIN <= t.year <= YEAR_MAX:
+        raise ValueError(f"expected a time in the years {YEAR_MIN}-{YEAR_MAX}, got {value!r}")
     return value
 
 
-SafeName = Annotated[str, AfterValidator(_check_file_name)]
-PackageId = Annotated[str, AfterValidator(check_safe_name)]
+SafeName = Annotated[str, Field(min_length=1, max_length=FILE_NAME_MAX), AfterValidator(_check_file_name)]
+PackageId = Annotated[str, Field(min_length=1, max_length=PACKAGE_ID_MAX), AfterValidator(check_safe_name)]
 UtcMs = Annotated[
     str,
+    Field(max_length=24, description="UTC time, ISO 8601 with milliseconds: 2026-11-26T08:00:00.123Z"),
     AfterValidator(_check_utc_ms),
-    Field(description="UTC time, ISO 8601 with milliseconds: 2026-11-26T08:00:00.123Z"),
 ]
-Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="lowercase hex SHA-256")]
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]
 
@@ -82,49 +102,49 @@ StillMoment = Literal["first_seen", "between", "confirmed", "cleared", "later"]
 
 
 class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class LocationRef(_M):
     lat: float | None = None
     lon: float | None = None
-    address: str | None = None
+    address: Address | None = None
 
 
 class SiteRef(_M):
-    id: str
-    name: str
-    timezone: str = Field(description="IANA time zone of the site (times in the manifest are UTC)")
+    id: Id
+    name: Name
+    timezone: Label = Field(description="IANA time zone of the site (times in the manifest are UTC)")
 
 
 class CameraRef(_M):
-    id: str
-    name: str
+    id: Id
+    name: Name
     location: LocationRef | None = None
 
 
 class ZoneRef(_M):
-    id: str
-    kind: str = Field(description="shop_frontage | sidewalk | road | no_ads")
-    name: str | None = None
+    id: Id
+    kind: Label = Field(description="shop_frontage | sidewalk | road | no_ads")
+    name: Name | None = None
     polygon: list[Point] = Field(description="points as fractions of the frame (0..1)")
 
 
 class RuleRef(_M):
     """The rule's parameters when the hit was decided."""
 
-    classes: list[str]
-    zone_kinds: list[str]
+    classes: list[Label]
+    zone_kinds: list[Label]
     min_dwell_s: float
     grace_s: float
     cooldown_s: float
     min_score: float
     min_area_px: float
-    active_hours: str | None = Field(description='"HH:MM-HH:MM" local time, or null for all day')
+    active_hours: Label | None = Field(description='"HH:MM-HH:MM" local time, or null for all day')
 
 
 class EventInfo(_M):
-    hit_id: str
+    hit_id: HitId
     event: EventKind = Field(description="the hit event that froze this package")
     ts: UtcMs = Field(description="frame time of that event")
     first_seen: UtcMs
@@ -132,9 +152,9 @@ class EventInfo(_M):
     last_seen: UtcMs
     cleared_at: UtcMs | None
     dwell_s: float
-    sightings: int
-    track_id: int | None
-    label: str = Field(description="detector class of the object")
+    sightings: Count
+    track_id: Index | None
+    label: Label = Field(description="detector class of the object")
     score: float
     box: Box = Field(description="x1, y1, x2, y2 in frame pixels, at ts")
 
@@ -142,32 +162,32 @@ class EventInfo(_M):
 class Still(_M):
     moment: StillMoment
     frame_utc: UtcMs
-    frame_index: int
+    frame_index: Index
     raw: SafeName = Field(description="file name of the raw frame (never drawn on)")
     annotated: SafeName | None = Field(description="file name of the annotated copy")
     box: Box | None = Field(description="the object's box in this frame, if seen")
 
 
 class ModelRef(_M):
-    name: str
+    name: Name
     sha256: Sha256Hex = Field(description="SHA-256 of the model file")
-    classes: list[str]
+    classes: list[Label]
     conf: float
     iou: float
-    providers: list[str] = Field(description="ONNX Runtime execution providers in use")
-    imgsz: tuple[int, int] | None = Field(description="input height, width")
+    providers: list[Label] = Field(description="ONNX Runtime execution providers in use")
+    imgsz: tuple[Int32, Int32] | None = Field(description="input height, width")
 
 
 class SoftwareRef(_M):
-    name: str = "nce"
-    version: str
+    name: Label = "nce"
+    version: Label
 
 
 class DetectionRecord(_M):
-    label: str
+    label: Label
     score: float
     box: Box
-    track_id: int | None
+    track_id: Index | None
 
 
 class TrackPoint(_M):
@@ -177,40 +197,42 @@ class TrackPoint(_M):
 
 
 class OcrLine(_M):
-    text: str
+    text: LongText
     score: float
     box: list[Point]
 
 
 class OcrResult(_M):
-    engine: str | None = Field(description="e.g. rapidocr 3.10.0; null when not run")
+    engine: Label | None = Field(description="e.g. rapidocr 3.10.0; null when not run")
     lines: list[OcrLine]
-    text: str = Field(description="all lines joined by newlines")
-    phones: list[str] = Field(description="phone numbers found in the text, digits only")
-    note: str | None
+    text: LongText = Field(description="all lines joined by newlines")
+    phones: list[Label] = Field(description="phone numbers found in the text, digits only")
+    note: Text | None
 
 
 class FileEntry(_M):
     name: SafeName
     role: FileRole
     sha256: Sha256Hex
-    size: int = Field(ge=0)
-    mime: str
+    size: Count
+    mime: Mime
 
 
 class DerivedFrom(_M):
     """For a public copy: the original it was made from."""
 
-    package_id: str
+    package_id: PackageId
     manifest_hash: Sha256Hex
-    method: str = Field(description="what was changed, e.g. faces and plates blurred")
+    method: Text = Field(description="what was changed, e.g. faces and plates blurred")
 
 
 class Signature(_M):
     algorithm: Literal["Ed25519"] = "Ed25519"
-    public_key: str = Field(description="base64 of the raw 32-byte Ed25519 public key")
+    public_key: Label = Field(description="base64 of the raw 32-byte Ed25519 public key")
     key_fingerprint: Sha256Hex = Field(description="hex SHA-256 of the raw public key")
-    signature: str = Field(description="base64 of the 64-byte signature over the signing payload")
+    signature: Annotated[str, Field(max_length=128)] = Field(
+        description="base64 of the 64-byte signature over the signing payload"
+    )
 
 
 class Manifest(_M):
@@ -219,8 +241,8 @@ class Manifest(_M):
     schema_version: Literal[1] = SCHEMA_VERSION
     package_id: PackageId
     kind: PackageKind
-    device_id: str
-    sequence: int = Field(ge=1, description="per device, 1, 2, 3, … without gaps")
+    device_id: Id
+    sequence: int = Field(ge=1, le=INT32_MAX, description="per device, 1, 2, 3, … without gaps")
     prev_manifest_hash: Sha256Hex = Field(
         description="manifest_hash of this device's previous manifest; 64 zeros for the first"
     )
@@ -228,7 +250,7 @@ class Manifest(_M):
     site: SiteRef
     camera: CameraRef
     zone: ZoneRef
-    shop_id: str | None
+    shop_id: Id | None
     violation: Violation
     rule: RuleRef | None
     event: EventInfo
@@ -238,7 +260,7 @@ class Manifest(_M):
     detections: list[DetectionRecord] = Field(description="all detections of the deciding sample")
     track: list[TrackPoint] = Field(description="the object's track history, oldest first")
     ocr: OcrResult | None
-    notes: list[str]
+    notes: list[Text]
     derived_from: DerivedFrom | None
     files: list[FileEntry]
     signature: Signature | None = Field(
@@ -288,7 +310,7 @@ def parse_manifest(data: bytes | str | Mapping[str, Any]) -> Manifest:
     if isinstance(data, bytes | str):
         try:
             raw = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # not JSON, not UTF-8, or an integer of more than 4300 digits
             raise ManifestError(f"manifest is not valid JSON: {exc}") from exc
         except RecursionError as exc:  # the decoder recurses once per level: thousands of levels end here
             raise ManifestError("manifest is not valid JSON: nested too deeply") from exc

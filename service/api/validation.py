@@ -14,6 +14,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from service.errors import safe_text
+
 MAX_ERRORS = 20
 MAX_LOC = 8  # path elements of one location
 MAX_NAME = 64  # characters of one location element (a field name can be the client's)
@@ -23,12 +25,12 @@ MAX_MSG = 200
 def public_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for error in list(errors)[:MAX_ERRORS]:
-        loc = [x if isinstance(x, int) else str(x)[:MAX_NAME] for x in error.get("loc", ())][:MAX_LOC]
+        loc = [x if isinstance(x, int) else safe_text(str(x), MAX_NAME) for x in error.get("loc", ())]
         out.append(
             {
-                "loc": loc,
-                "msg": str(error.get("msg", ""))[:MAX_MSG],
-                "type": str(error.get("type", ""))[:MAX_NAME],
+                "loc": loc[:MAX_LOC],
+                "msg": safe_text(str(error.get("msg", "")), MAX_MSG),
+                "type": safe_text(str(error.get("type", "")), MAX_NAME),
             }
         )
     return out

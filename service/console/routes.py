@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from nce.bounds import ID_MAX, TEXT_MAX, check_id, check_time
 from nce.vocabulary import VIOLATIONS
 from service import auth, cookies, workflow
 from service.api.deps import SessionDep, StateDep
@@ -48,7 +49,7 @@ from service.signin import client_address, sign_in
 router = APIRouter(include_in_schema=False)
 
 REASON_CODES: tuple[str, ...] = tuple(k.removeprefix("reason.") for k in CATALOGUE if k.startswith("reason."))
-REASON_MAX = 2000
+REASON_MAX = TEXT_MAX
 PAGE_SIZE = 30
 DASH_DAYS = (7, 14, 30, 90)
 
@@ -153,8 +154,17 @@ def logout(
 # --- the queue ------------------------------------------------------------------------------------
 
 
+def _is_id(value: str) -> bool:
+    try:
+        check_id(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _day_bounds(day: str) -> tuple[dt.datetime, dt.datetime]:
     d = dt.date.fromisoformat(day)
+    check_time(dt.datetime.combine(d, dt.time()))  # years 1900-2999: no overflow below
     start = dt.datetime.combine(d, dt.time(), tzinfo=console_tz())
     return start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC)
 
@@ -175,6 +185,9 @@ def queue(request: Request, state: StateDep, session: SessionDep, principal: Ope
     if violation and violation not in VIOLATIONS:
         errors.append(translate(lang, "queue.bad_filter", detail=f"violation={violation}"))
         violation = ""
+    if camera and (len(camera) > ID_MAX or not _is_id(camera)):
+        errors.append(translate(lang, "queue.bad_filter", detail=f"camera={camera[:ID_MAX]!r}"))
+        camera = ""
     since = until = None
     if day:
         try:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from nce.bounds import INT32_MAX
 from nce.times import utc_ms
 from service import ledger, workflow
 from service.auth import Principal
@@ -68,7 +69,7 @@ def _decode(cursor: str, key: str) -> int:
         value = json.loads(raw)[key]
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
         raise Invalid("cursor: not a cursor this service issued") from exc
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= INT32_MAX:
         raise Invalid("cursor: not a cursor this service issued")
     return value
 

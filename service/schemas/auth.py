@@ -6,12 +6,13 @@ import datetime as dt
 
 from pydantic import Field
 
+from nce.bounds import Id, Password
 from service.schemas.common import Input, Output, Role
 
 
 class LoginIn(Input):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
+    username: Id
+    password: Password
 
 
 class PrincipalPublic(Output):

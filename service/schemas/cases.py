@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from nce.bounds import Text
 from nce.vocabulary import Violation
 from service.case_status import CaseStatus
 from service.legal import LegalBasis
@@ -138,7 +139,7 @@ class LedgerPage(Output):
 
 class ReviewIn(Input):
     decision: Literal["confirm", "dismiss"]
-    reason: str | None = Field(default=None, max_length=2000, description="required to dismiss")
+    reason: Text | None = Field(default=None, description="required to dismiss")
     violation: Violation | None = Field(default=None, description="the corrected violation, if wrong")
 
     @model_validator(mode="after")
@@ -150,4 +151,4 @@ class ReviewIn(Input):
 
 class NoticeIn(Input):
     deadline: AwareDatetime = Field(description="correct by then (UTC offset required)")
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
+
+from nce.bounds import UtcTime
 
 # the case statuses are defined in service.case_status; re-exported here for older imports
 from service.case_status import CASE_STATUSES as CASE_STATUSES
@@ -14,19 +15,15 @@ Role = Literal["device", "operator", "supervisor", "admin", "case_system"]
 USER_ROLES: tuple[str, ...] = ("operator", "supervisor", "admin")
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        raise ValueError("expected a time with a UTC offset (e.g. 2026-11-26T08:00:00Z)")
-    return value.astimezone(dt.UTC)
-
-
-AwareDatetime = Annotated[dt.datetime, AfterValidator(_aware)]
+# a time with a UTC offset, in years 1900-2999, returned in UTC (nce.bounds: one rule for all sides)
+AwareDatetime = UtcTime
 
 
 class Input(BaseModel):
-    """Request bodies: unknown fields are errors."""
+    """Request bodies: unknown fields are errors, and every field takes its bounds from
+    :mod:`nce.bounds` (tests/security/test_bounds.py holds them to the columns they are stored in)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Output(BaseModel):

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, field_validator
 
+from nce.bounds import Address, Code, Contact, Id, Name
 from service.schemas.common import Input, Output
 
-ShopId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+ShopId = Id
 
 
 class ShopBase(Input):
-    name: str = Field(min_length=1, max_length=200)
-    code: str | None = Field(default=None, max_length=64, description="一店一码")
-    license_no: str | None = Field(default=None, max_length=64)
-    address: str | None = Field(default=None, max_length=300)
-    contact: str | None = Field(default=None, max_length=100)
+    name: Name
+    code: Code | None = Field(default=None, description="一店一码")
+    license_no: Code | None = None
+    address: Address | None = None
+    contact: Contact | None = None
 
 
 class ShopCreate(ShopBase):
@@ -25,11 +25,20 @@ class ShopCreate(ShopBase):
 
 
 class ShopUpdate(Input):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    code: str | None = Field(default=None, max_length=64)
-    license_no: str | None = Field(default=None, max_length=64)
-    address: str | None = Field(default=None, max_length=300)
-    contact: str | None = Field(default=None, max_length=100)
+    """Only the fields sent change; ``null`` clears an optional field (``name`` cannot be cleared)."""
+
+    name: Name | None = Field(default=None, description="omit to keep; never null")
+    code: Code | None = None
+    license_no: Code | None = None
+    address: Address | None = None
+    contact: Contact | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_kept(cls, value: str | None) -> str | None:
+        if value is None:
+            raise ValueError("a shop must have a name: send a new one or leave the field out")
+        return value
 
 
 class ShopPublic(Output):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
+from nce.bounds import CURSOR_MAX, INT32_MAX, Id, TimeInRange
 from nce.vocabulary import Violation
 from service.api.deps import CaseReader, Exporter, NoticeIssuer, Reviewer, SessionDep, StateDep
 from service.case_status import CaseStatus
@@ -26,7 +27,7 @@ from service.schemas.cases import (
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
-CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+CaseId = Annotated[int, Path(ge=1, le=INT32_MAX)]
 
 
 @router.get("", response_model=CasesPublic, summary="List cases, newest first")
@@ -35,11 +36,11 @@ def list_cases(
     principal: CaseReader,
     status: CaseStatus | None = None,
     violation: Violation | None = None,
-    camera_id: Annotated[str | None, Query(max_length=64)] = None,
-    shop_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[dt.datetime | None, Query(description="last seen at or after")] = None,
-    until: Annotated[dt.datetime | None, Query(description="first seen before")] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    camera_id: Annotated[Id | None, Query()] = None,
+    shop_id: Annotated[Id | None, Query()] = None,
+    since: Annotated[TimeInRange | None, Query(description="last seen at or after (no offset: UTC)")] = None,
+    until: Annotated[TimeInRange | None, Query(description="first seen before (no offset: UTC)")] = None,
+    cursor: Annotated[str | None, Query(max_length=CURSOR_MAX, pattern=r"^[A-Za-z0-9_-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=crud.MAX_PAGE)] = 50,
 ) -> CasesPublic:
     """A case system sees only reviewed and confirmed cases (never drafts or dismissed ones)."""

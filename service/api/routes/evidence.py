@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
 
+from nce.bounds import Sha256Hex, is_mime
 from service.api.deps import CaseReader, SessionDep, StateDep
 from service.crud.evidence import evidence_for
 
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
     summary="Download an evidence file by its SHA-256",
 )
 def get_evidence(
-    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+    sha256: Annotated[Sha256Hex, Path()],
     state: StateDep,
     session: SessionDep,
     principal: CaseReader,
@@ -28,7 +29,8 @@ def get_evidence(
     row = evidence_for(session, principal=principal, sha256=sha256)
     return FileResponse(
         state.store.existing_path(sha256),
-        media_type=row.mime,
+        # a type stored before types were checked could break the header: then plain bytes
+        media_type=row.mime if is_mime(row.mime) else "application/octet-stream",
         headers={
             "ETag": f'"{sha256}"',
             "Cache-Control": "private, max-age=31536000, immutable",

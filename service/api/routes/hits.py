@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from nce.bounds import IDEMPOTENCY_KEY_MAX
 from service.api.deps import Device, SessionDep, StateDep
 from service.crud.ingest import IngestResult, Part, ingest_event, ingest_package
 from service.errors import BadRequest, ServiceError, TooLarge, UnsupportedMedia
@@ -24,8 +25,9 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=200,
-        description="the same key with the same payload answers 200 with the first answer",
+        max_length=IDEMPOTENCY_KEY_MAX,
+        pattern=r"^[\x21-\x7e]+$",
+        description="visible ASCII; the same key with the same payload answers 200 with the first answer",
     ),
 ]
 

@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
+from nce.bounds import Id
 from service.api.deps import SessionDep, ShopReader, ShopWriter
 from service.crud import shops as crud
 from service.schemas.shops import ShopCreate, ShopPublic, ShopsPublic, ShopUpdate
 
 router = APIRouter(prefix="/api/v1/shops", tags=["shops"])
 
-ShopIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+ShopIdPath = Annotated[Id, Path()]
 
 
 @router.get("", response_model=ShopsPublic)
