@@ -10,6 +10,7 @@ import pytest
 from nce.cli import main as nce_main
 from service.settings import Settings
 from tests.support.devices import new_key, pub_b64
+from tests.support.servers import service_key_file
 
 
 def test_admin_commands_bootstrap_identities(api, tmp_path, capsys, monkeypatch):
@@ -93,6 +94,7 @@ def test_settings_refuse_the_default_secret_outside_demo(tmp_path, monkeypatch):
         Settings.load(db_url=f"sqlite:///{tmp_path}/x.sqlite3")
     assert Settings.load(db_url=f"sqlite:///{tmp_path}/x.sqlite3", demo=True).demo is True
     monkeypatch.setenv("NCE_SECRET_KEY", "a-real-secret-from-the-environment")
+    monkeypatch.setenv("NCE_SERVICE_KEY_FILE", str(service_key_file(tmp_path)))
     assert Settings.load().secret_key == "a-real-secret-from-the-environment"
     with pytest.raises(ServiceError, match="db_url"):
         Settings.load(db_url="mysql://x")
@@ -151,6 +153,7 @@ def test_unreachable_database_is_503_not_500(tmp_path):
         db_url="postgresql+psycopg://postgres@127.0.0.1:1/nce_nowhere?connect_timeout=2",
         evidence_dir=tmp_path / "ev",
         secret_key="test-secret-0123456789abcdef",
+        service_key_file=service_key_file(tmp_path),
         migrate_on_start=False,
         sweep_interval_s=0,
     )
