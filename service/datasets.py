@@ -155,7 +155,7 @@ def export_dataset(
     for split in SPLITS:
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)
-    provenance: list[str] = []
+    provenance: list[tuple[str, str]] = []  # (image, line)
     how: Counter[str] = Counter()
     for frame, label in chosen:
         split = side[(frame.camera_id, day_of[frame.id])]
@@ -174,12 +174,14 @@ def export_dataset(
         for b in positives:
             summary.boxes[b["label"]] += 1
         how[label.how] += 1
-        provenance.append(_provenance(frame, label, image=image, split=split, day=day_of[frame.id]))
+        provenance.append((image, _provenance(frame, label, image=image, split=split, day=day_of[frame.id])))
     for split in SPLITS:
         summary.groups[split] = sum(1 for s in side.values() if s == split)
     summary.by_how = dict(how)
     (out / "data.yaml").write_text(data_yaml(), encoding="utf-8")
-    (out / "provenance.jsonl").write_text("".join(f"{p}\n" for p in sorted(provenance)), encoding="utf-8")
+    (out / "provenance.jsonl").write_text(
+        "".join(f"{line}\n" for _, line in sorted(provenance)), encoding="utf-8"
+    )
     return summary
 
 

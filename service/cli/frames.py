@@ -128,7 +128,7 @@ def _import(args: argparse.Namespace) -> int:
                 except ServiceError as exc:
                     counts.failed += 1
                     bar.stop_task(task)
-                    console.print(f"nce frames: {exc}", markup=False, highlight=False)
+                    console.print(f"nce frames: error: {exc}", markup=False, highlight=False, soft_wrap=True)
                 bar.update(task, total=bar.tasks[task].completed)
     finally:
         engine.dispose()

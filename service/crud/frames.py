@@ -240,7 +240,7 @@ def add_frame(
                 "sha256": digest,
                 "camera_id": frame.camera_id,
                 "source": frame.source,
-                "reason": frame.reason,
+                "pick_reason": frame.reason,
                 "origin": frame.origin,
                 "width": frame.width,
                 "height": frame.height,
