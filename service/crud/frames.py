@@ -6,6 +6,8 @@ labels a case review gives for free.
 - :func:`set_labels` records a labeller's boxes after checking each against the model's classes and
   the frame's size (422 naming the box). The same labels again change nothing. Commits; a ledger
   entry ``frame_labelled``.
+- :func:`add_stored_frame` adds an image already in the store (a package's file) in the caller's
+  transaction.
 - :func:`label_from_review` runs inside a case review's transaction (:func:`service.crud.cases.review_case`):
   confirming labels the raw stills of the case's packages with the hit's class at each still's box
   (``review_confirm``, not complete: other objects on the frame are unverified); dismissing as a
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 
 MAX_PAGE = 200
 MIN_BOX_PX = 1.0  # a box narrower or lower than this is degenerate
+HEADER_BYTES = 1 << 20  # where a stored image's size must be found (a JPEG's EXIF comes first)
 MERGE_IOU = 0.5  # a review's box replaces a box of the same class overlapping it this much
 _MAX_PROBLEMS = 5
 
@@ -480,17 +483,29 @@ def _detections(records: Iterable[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _frame_for_still(
-    session: Session, *, store: EvidenceStore, case: Case, still: _Still, actor: str
+def add_stored_frame(
+    session: Session, *, store: EvidenceStore, sha256: str, data: FrameCreate, actor: str
 ) -> Frame | None:
-    frame = frame_by_sha256(session, still.sha256)
+    """The frame of an image already in the evidence store (a package's file), added to the pool in
+    the caller's transaction if it is not there yet (no commit, no ledger entry of its own: the
+    caller's entry covers it). None when the image is not in the store or not a readable JPEG/PNG.
+    Labels from reviews use it; so can the ingest of the edge's sample packages (``source: sample``)."""
+    frame = frame_by_sha256(session, sha256)
     if frame is not None:
         return frame
     try:
-        info = image_info(store.read(still.sha256), name=f"still {still.sha256[:12]}")
-    except ServiceError as exc:  # not in the store, or not a JPEG/PNG with a readable header
-        log.info("case %s: still %s not added to the frame pool: %s", case.id, still.sha256[:12], exc)
+        with open(store.existing_path(sha256), "rb") as fh:
+            head = fh.read(HEADER_BYTES)  # the size is in the header: never read a whole still here
+        info = image_info(head, name=f"image {sha256[:12]}")
+    except (ServiceError, OSError) as exc:  # not in the store, or not a JPEG/PNG with a readable header
+        log.info("image %s not added to the frame pool: %s", sha256[:12], exc)
         return None
+    return _insert_frame(session, sha256=sha256, info=info, data=data, actor=actor)
+
+
+def _frame_for_still(
+    session: Session, *, store: EvidenceStore, case: Case, still: _Still, actor: str
+) -> Frame | None:
     data = FrameCreate.model_construct(  # from a stored, validated manifest
         camera_id=case.camera_id,
         source="case",
@@ -502,7 +517,7 @@ def _frame_for_still(
         event_id=still.event.id,
         package_id=still.event.package_id,
     )
-    return _insert_frame(session, sha256=still.sha256, info=info, data=data, actor=actor)
+    return add_stored_frame(session, store=store, sha256=still.sha256, data=data, actor=actor)
 
 
 def label_from_review(
