@@ -32,6 +32,8 @@ COMMAND_MODULES: dict[str, str] = {
     "db": "service.cli.db",
     "admin": "service.cli.admin",
     "ledger": "service.cli.ledger",
+    "frames": "service.cli.frames",
+    "dataset": "service.cli.dataset",
 }
 
 

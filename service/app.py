@@ -27,7 +27,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from nce import __version__
-from service.api.routes import account, auth, cases, evidence, health, hits, ledger, shops, transparency
+from service.api.routes import (
+    account,
+    auth,
+    cases,
+    evidence,
+    frames,
+    health,
+    hits,
+    ledger,
+    shops,
+    transparency,
+)
 from service.api.validation import on_invalid_request
 from service.body_limit import BodyLimit, limit_for
 from service.console import install as install_console
@@ -142,7 +153,7 @@ def create_app(settings: Settings) -> FastAPI:
         state.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
         return response
 
-    for module in (health, auth, account, hits, cases, evidence, shops, ledger, transparency):
+    for module in (health, auth, account, hits, cases, evidence, frames, shops, ledger, transparency):
         app.include_router(module.router)
     install_console(app)  # the operator console at / (pages, /static)
     return app

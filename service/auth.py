@@ -18,6 +18,9 @@ SHOPS_READ = frozenset({"operator", "supervisor", "admin"})
 SHOPS_WRITE = frozenset({"supervisor", "admin"})
 LEDGER = frozenset({"supervisor", "admin"})
 INGEST = frozenset({"device"})
+FRAMES_READ = frozenset({"operator", "supervisor", "admin"})  # the frame pool, and labelling it
+FRAMES_LABEL = frozenset({"operator", "supervisor", "admin"})
+FRAMES_ADD = frozenset({"supervisor", "admin"})
 
 
 @dataclass(frozen=True)

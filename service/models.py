@@ -307,3 +307,52 @@ class CheckpointRow(Base):
     key_fingerprint: Mapped[str] = mapped_column(String(64))
     signed: Mapped[dict[str, Any]] = mapped_column(doc="the SignedCheckpoint as JSON")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Frame(Base):
+    """A frame in the pool the detector learns from (:mod:`service.crud.frames`): an image in the
+    evidence store (by SHA-256, one frame per image), where it came from, and the state of its labels.
+
+    ``status`` is the state of the frame's latest label (``frame_labels``, the last one counts):
+    ``unlabelled`` (none yet), ``partial`` (not every object verified) or ``labelled`` (complete)."""
+
+    __tablename__ = "frames"
+    __table_args__ = (
+        Index("ix_frames_status", "status", "id"),
+        Index("ix_frames_camera", "camera_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True, doc="the image in the evidence store")
+    mime: Mapped[str] = mapped_column(String(32), doc="image/jpeg or image/png")
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    camera_id: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16), doc="sample | import | case")
+    reason: Mapped[str | None] = mapped_column(String(64), default=None, doc="why it was picked")
+    origin: Mapped[str | None] = mapped_column(String(255), default=None, doc="e.g. the imported file")
+    detections: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, doc="the model's, if any")
+    taken_at: Mapped[dt.datetime] = mapped_column(index=True, doc="when the camera took it (or was added)")
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True, default=None)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("hit_events.id"), default=None)
+    package_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    added_by: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="unlabelled")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FrameLabel(Base):
+    """One labelling of a frame, append-only: its boxes (``[{"label", "box", "negative"}]`` in the
+    frame's pixels), whether every object is boxed, how (``label``, ``review_confirm``,
+    ``review_dismiss``), by whom and when. The frame's latest row counts."""
+
+    __tablename__ = "frame_labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    frame_id: Mapped[int] = mapped_column(ForeignKey("frames.id", ondelete="CASCADE"), index=True)
+    boxes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    complete: Mapped[bool] = mapped_column(Boolean)
+    how: Mapped[str] = mapped_column(String(16))
+    labelled_by: Mapped[str] = mapped_column(String(100))
+    case_id: Mapped[int | None] = mapped_column(Integer, default=None, doc="the reviewed case, if any")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

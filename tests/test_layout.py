@@ -3,9 +3,9 @@ and ``importlib.import_module`` / ``__import__`` with a literal name).
 
 - ``detector/`` (the edge box) never imports the toolchain, the demo or the service side: not
   ``modeling``, ``demo``, ``service``, FastAPI, SQLAlchemy, Starlette, Uvicorn or Alembic.
-- ``service/`` never imports numpy, OpenCV or Pillow (no evidence-check module of the service needs
-  them today: :data:`SERVICE_IMAGING_ALLOWED` is where one that must would be named), nor the edge
-  box, the toolchain or the demo.
+- ``service/`` never imports numpy, OpenCV or Pillow (:data:`SERVICE_IMAGING_ALLOWED` names the one
+  module that may: the video branch of ``nce frames import``), nor the edge box, the toolchain or the
+  demo.
 - ``nce/`` (the command and the contracts) imports neither side nor any heavy library; the command
   names its sub-command modules as strings in ``COMMAND_MODULES`` and imports one when it runs.
 - ``modeling/`` (the toolchain) may import ``detector`` and ``nce``, never the service or the demo.
@@ -22,8 +22,9 @@ from nce.cli import COMMAND_MODULES
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SERVICE_IMAGING_ALLOWED: frozenset[str] = frozenset()
-"""service/ modules (paths from the repository root) allowed numpy/OpenCV/Pillow for evidence checks."""
+SERVICE_IMAGING_ALLOWED: frozenset[str] = frozenset({"service/cli/video_frames.py"})
+"""service/ modules (paths from the repository root) allowed numpy/OpenCV/Pillow: only the video
+decoding of ``nce frames import`` (OpenCV imported inside its function; the server never imports it)."""
 
 SERVER_LIBRARIES = {"fastapi", "sqlalchemy", "starlette", "uvicorn", "alembic"}
 IMAGING_LIBRARIES = {"numpy", "cv2", "PIL"}
@@ -176,6 +177,8 @@ def test_command_modules_live_where_their_side_does() -> None:
         "db": "service",
         "admin": "service",
         "ledger": "service",
+        "frames": "service",
+        "dataset": "service",
     }
     for command, module in COMMAND_MODULES.items():
         assert _top(module) == home.get(command, "detector"), (command, module)

@@ -7,18 +7,11 @@ from pathlib import Path
 from pydantic import Field
 
 from detector.config.base import ConfigModel
+from nce.vocabulary import MODEL_CLASSES
 
 # The detector classes of the project's own model (ARCHITECTURE.md §2); rules map them to violations.
-DETECTOR_CLASSES: tuple[str, ...] = (
-    "stall",
-    "goods",
-    "umbrella",
-    "banner",
-    "ad_board",
-    "poster",
-    "garbage",
-    "person",
-)
+# The shipped model's classes are nce.vocabulary.MODEL_CLASSES (the service labels frames with them).
+DETECTOR_CLASSES: tuple[str, ...] = (*MODEL_CLASSES, "person")
 
 # The detection threshold `nce run` applies unless a site sets `model.conf`; `nce detect` and
 # `nce model fpcheck` default to it too (Ultralytics' predict default, 0.25, is what the library class

@@ -7,7 +7,9 @@ with exact YOLO labels; everything is deterministic by seed.
 
 from __future__ import annotations
 
-CLASSES: tuple[str, ...] = ("stall", "goods", "umbrella", "banner", "ad_board", "poster", "garbage")
+from nce.vocabulary import MODEL_CLASSES
+
+CLASSES: tuple[str, ...] = MODEL_CLASSES
 """Detector classes, in class-id order (ARCHITECTURE.md §2)."""
 
 CLASS_ID: dict[str, int] = {name: i for i, name in enumerate(CLASSES)}

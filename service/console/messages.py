@@ -100,6 +100,8 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "action.password_changed": ("修改密码", "password changed"),
     "action.client_revoked": ("吊销办案系统令牌", "client token revoked"),
     "action.client_token_issued": ("签发办案系统令牌", "client token issued"),
+    "action.frame_added": ("样本帧入库", "frame added to the pool"),
+    "action.frame_labelled": ("标注样本帧", "frame labelled"),
     # ledger entries: the payload's fields (ids and free text are shown as recorded)
     "ledger.field_value": ("{name}：{value}", "{name}: {value}"),
     "ledger.list_sep": ("；", "; "),
@@ -115,6 +117,11 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "ledger.field.package_id": ("证据包", "Package"),
     "ledger.field.sequence": ("序号", "Seq"),
     "ledger.field.chain_gap": ("证据链序号缺口", "sequence gap in the device's chain"),
+    "ledger.field.false_detection": (
+        "误检（框记为难负样本）",
+        "false detection (boxes kept as hard negatives)",
+    ),
+    "ledger.field.frame_id": ("样本帧", "Frame"),
     "ledger.field.other": ("其他", "Other"),
     "ledger.why_value": ("{when} {event}", "{event} at {when}"),
     "ledger.yes": ("是", "yes"),

@@ -391,11 +391,18 @@ def review(
     if len(reason) > REASON_MAX:
         return fail("err.reason_too_long", n=REASON_MAX)
     try:
-        data = ReviewIn(decision=decision, reason=reason or None, violation=violation or None)
+        data = ReviewIn(
+            decision=decision,
+            reason=reason or None,
+            violation=violation or None,
+            false_detection=decision == "dismiss" and code == "false_detection",
+        )
     except ValidationError as exc:
         return fail("err.service.422", detail=_invalid(exc))
     try:
-        crud.review_case(session, principal=principal, case_id=case_id, data=data, legal=state.legal)
+        crud.review_case(
+            session, principal=principal, case_id=case_id, data=data, legal=state.legal, store=state.store
+        )
     except ServiceError as exc:
         refusal = _service_error(session, lang, case_id, exc)
         return _case_page(

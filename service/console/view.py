@@ -179,6 +179,8 @@ LEDGER_FIELDS: dict[str, str] = {
     "package_id": "id",
     "sequence": "number",
     "chain_gap": "flag",
+    "false_detection": "flag",  # a dismissal: the boxes became hard negatives in the frame pool
+    "frame_id": "number",  # the frame pool: the frame an entry added or labelled
 }
 # fields recorded for the hash chain and the export, not worth a glance here (the status change is
 # shown from ``from``/``to``; ``decision`` is the same fact; ``case`` is the case's state after the
@@ -187,6 +189,8 @@ LEDGER_FIELDS: dict[str, str] = {
 LEDGER_HIDDEN: frozenset[str] = frozenset(
     {"from", "to", "decision", "device_id", "hit_id", "kind", "manifest_hash", "files", "members", "merged"}
     | {"case", "manifest_sha256", "party", "legal_basis", "shop", "devices"}
+    | {"sha256", "label_id", "how", "complete", "boxes", "case_id", "camera_id", "source", "pick_reason"}
+    | {"origin", "width", "height"}
 )
 TEXT_MAX = 200
 _WHY = re.compile(r"^([a-z_]+) at (.+)$")

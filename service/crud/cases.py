@@ -22,7 +22,9 @@ from nce.times import utc_ms
 from service import ledger, workflow
 from service.auth import Principal
 from service.case_status import REVIEWED_STATUSES
+from service.crud import frames
 from service.errors import Invalid, NotFound
+from service.evidence_store import EvidenceStore
 from service.legal import LegalBasis, LegalBasisTable
 from service.models import Case, EvidenceFile, HitEventRow, LedgerEntry, Shop, utcnow
 from service.schemas.cases import (
@@ -376,10 +378,12 @@ def case_detail(
 
 
 def review_case(
-    session: Session, *, principal: Principal, case_id: int, data: ReviewIn, legal: LegalBasisTable
-) -> Case:
+    session: Session, *, principal: Principal, case_id: int, data: ReviewIn, legal: LegalBasisTable,
+    store: EvidenceStore,
+) -> Case:  # fmt: skip
     """Confirm or dismiss a draft (the violation may be corrected on confirm); the ledger entry records
-    the party (the shop registry's row now) and the legal basis the case is reviewed under. Commits."""
+    the party (the shop registry's row now) and the legal basis the case is reviewed under. The case's
+    raw stills are labelled in the frame pool (:func:`service.crud.frames.label_from_review`). Commits."""
     ledger.lock_head(session)
     case = get_case(session, principal=principal, case_id=case_id, for_update=True)
     now = utcnow()
@@ -398,7 +402,13 @@ def review_case(
     shop = session.get(Shop, case.shop_id) if case.shop_id else None
     payload["party"] = party_record(shop)
     payload["legal_basis"] = legal_record(legal, case.violation)
+    if data.false_detection:
+        payload["false_detection"] = True
     ledger.append(session, actor=principal.actor, action="case_reviewed", case_id=case.id, payload=payload)
+    frames.label_from_review(
+        session, store=store, case=case, decision=data.decision,
+        false_detection=data.false_detection, actor=principal.actor,
+    )  # fmt: skip
     session.commit()
     return case
 

@@ -141,11 +141,20 @@ class ReviewIn(Input):
     decision: Literal["confirm", "dismiss"]
     reason: Text | None = Field(default=None, description="required to dismiss")
     violation: Violation | None = Field(default=None, description="the corrected violation, if wrong")
+    false_detection: bool = Field(
+        default=False,
+        description=(
+            "dismiss only: the detector saw an object that is not there (or not of that class); the "
+            "hit's boxes on the raw stills become hard negatives in the frame pool"
+        ),
+    )
 
     @model_validator(mode="after")
     def _reason(self) -> ReviewIn:
         if self.decision == "dismiss" and not (self.reason and self.reason.strip()):
             raise ValueError("a reason is required to dismiss")
+        if self.false_detection and self.decision != "dismiss":
+            raise ValueError("false_detection: only a dismissal can say the detection was false")
         return self
 
 

@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import pytest
 
+from tests.support.images import jpeg
+
 ROLES = ["anonymous", "device", "operator", "supervisor", "admin", "case_system"]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A multipart body: an image part and form fields."""
+
+    image: bytes
+    fields: dict[str, str]
+
+
+PEOPLE = {
+    "anonymous": 401,
+    "device": 403,
+    "operator": 200,
+    "supervisor": 200,
+    "admin": 200,
+    "case_system": 403,
+}
 FUTURE = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
 
-# (method, path, json body, {role: expected status}); {case} is a confirmed case, {draft} a draft
+# (method, path, json body or Upload, {role: expected status}); {case} is a confirmed case, {draft} a
+# draft, {frame} a frame in the pool
 MATRIX: list[tuple[str, str, object, dict[str, int]]] = [
     (
         "GET",
@@ -219,6 +241,22 @@ MATRIX: list[tuple[str, str, object, dict[str, int]]] = [
             "case_system": 403,
         },
     ),
+    ("GET", "/api/v1/frames", None, PEOPLE),
+    ("GET", "/api/v1/frames?status=unlabelled", None, PEOPLE),
+    ("GET", "/api/v1/frames/{frame}", None, PEOPLE),
+    ("GET", "/api/v1/frames/{frame}/image", None, PEOPLE),
+    (
+        "PUT",
+        "/api/v1/frames/{frame}/labels",
+        {"boxes": [{"label": "stall", "box": [1, 1, 20, 20]}], "complete": True},
+        PEOPLE,
+    ),
+    (
+        "POST",
+        "/api/v1/frames",
+        Upload(jpeg(64, 48, seed=2), {"camera_id": "cam-02"}),
+        {**PEOPLE, "operator": 403, "supervisor": 201, "admin": 201},
+    ),
     ("GET", "/api/v1/transparency/key", None, dict.fromkeys(ROLES, 200)),
     ("GET", "/api/v1/transparency/consistency?first=1&second=2", None, dict.fromkeys(ROLES, 200)),
     ("GET", "/healthz", None, dict.fromkeys(ROLES, 200)),
@@ -242,7 +280,14 @@ def build_world(api):
     for key, case_id in (("case_file", confirmed), ("draft_file", draft)):
         hit = api.client.get(f"/api/v1/cases/{case_id}", headers=sup).json()["hits"][0]
         files[key] = hit["files"][1]["sha256"]
-    return {"case": confirmed, "draft": draft, **files}
+    frame = api.client.post(
+        "/api/v1/frames",
+        files={"image": ("f.jpg", jpeg(64, 48, seed=1), "image/jpeg")},
+        data={"camera_id": "cam-01"},
+        headers=sup,
+    )
+    frame.raise_for_status()
+    return {"case": confirmed, "draft": draft, **files, "frame": frame.json()["frame_id"]}
 
 
 @pytest.fixture
@@ -259,9 +304,14 @@ def test_role_matrix(api, method, path, body, expected):
     got = {}
     for role in ROLES:
         headers = api.headers(role)
-        r = api.client.request(
-            method, path.format(**world), json=body, headers={**headers, "Idempotency-Key": "m-1"}
-        )
+        headers = {**headers, "Idempotency-Key": "m-1"}
+        if isinstance(body, Upload):
+            files = {"image": ("f.jpg", body.image, "image/jpeg")}
+            r = api.client.request(
+                method, path.format(**world), files=files, data=body.fields, headers=headers
+            )
+        else:
+            r = api.client.request(method, path.format(**world), json=body, headers=headers)
         got[role] = r.status_code
         if method != "GET" and r.status_code < 300:
             api.reset()

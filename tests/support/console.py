@@ -263,6 +263,7 @@ def seed(world: World, client: Any, names: list[str] | None = None) -> None:
                 case_id=world.cases["prior"],
                 data=ReviewIn(decision="confirm"),
                 legal=world.state.legal,
+                store=world.state.store,
             )
 
 

@@ -93,6 +93,7 @@ class DeviceHandle:
         size: int = 200,
         derived_from: DerivedFrom | None = None,
         sign_with: Ed25519PrivateKey | None = None,
+        label: str = "stall",
         **overrides: Any,
     ) -> Package:
         n = next(_counter)
@@ -142,6 +143,7 @@ class DeviceHandle:
                 confirmed_at=utc_ms(ts) if event != "opened" else None,
                 cleared_at=utc_ms(ts) if event == "cleared" else None,
                 box=(1.0, 2.0, 30.0, 40.0),
+                label=label,
             ),
             stills=stills,
             model=None,

@@ -24,6 +24,8 @@ from tests.support.users import add_user
 TEST_SECRET = "test-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"
 TABLES = [
+    "frame_labels",
+    "frames",
     "transparency_checkpoints",
     "transparency_leaves",
     "login_throttle",

@@ -103,10 +103,14 @@ def get_ledger(
 def review(
     case_id: CaseId, data: ReviewIn, state: StateDep, session: SessionDep, principal: Reviewer
 ) -> CasePublic:
-    """``dismiss`` needs a reason; ``violation`` corrects the violation type when confirming. The
-    ledger entry records the party (the shop registry's row) and the legal basis."""
+    """``dismiss`` needs a reason; ``violation`` corrects the violation type when confirming;
+    ``false_detection`` (dismiss only) records the hit's boxes as hard negatives in the frame pool. The
+    ledger entry records the party (the shop registry's row) and the legal basis. Confirming labels
+    the case's raw stills in the frame pool (partial: other objects on them are unverified)."""
     return CasePublic.model_validate(
-        crud.review_case(session, principal=principal, case_id=case_id, data=data, legal=state.legal)
+        crud.review_case(
+            session, principal=principal, case_id=case_id, data=data, legal=state.legal, store=state.store
+        )
     )
 
 
