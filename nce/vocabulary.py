@@ -2,6 +2,8 @@
 
 - :data:`Violation`: the violations NCE decides; :data:`VIOLATIONS` is the same list as a tuple.
 - :data:`EventKind`: the events of a hit's life; :data:`EVENT_KINDS` is the same list as a tuple.
+- :data:`SampleReason`: why the edge picked a frame to learn from (a *sample* package);
+  :data:`SAMPLE_REASONS` is the same list as a tuple.
 
 Each is a ``Literal`` type (so that mypy checks every use and pydantic validates it); each tuple is
 derived from its type, never written out a second time. The manifest model, the hit-event contract,
@@ -12,10 +14,13 @@ from __future__ import annotations
 
 from typing import Final, Literal, get_args
 
-__all__ = ["EVENT_KINDS", "VIOLATIONS", "EventKind", "Violation"]
+__all__ = ["EVENT_KINDS", "SAMPLE_REASONS", "VIOLATIONS", "EventKind", "SampleReason", "Violation"]
 
 Violation = Literal["out_of_shop_trading", "street_vending", "piled_goods", "illegal_ad", "exposed_garbage"]
 VIOLATIONS: Final[tuple[Violation, ...]] = get_args(Violation)
 
 EventKind = Literal["opened", "confirmed", "still_present", "cleared"]
 EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
+
+SampleReason = Literal["low_confidence", "near_miss", "periodic"]
+SAMPLE_REASONS: Final[tuple[SampleReason, ...]] = get_args(SampleReason)

@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 
 from nce.manifest import (
     GENESIS_HASH,
+    EventInfo,
     Manifest,
     ManifestError,
     SignatureInvalid,
+    ZoneRef,
     is_safe_name,
     load_public_key,
     manifest_hash,
@@ -31,6 +33,7 @@ from nce.manifest import (
     verify_signature,
 )
 from nce.times import utc_ms
+from nce.vocabulary import Violation
 from service import ledger, workflow
 from service.auth import Principal
 from service.errors import Forbidden, Invalid, Unauthorized, UnsupportedMedia
@@ -242,7 +245,16 @@ def ingest_package(
                 chain_gap = True
             device.last_seq = manifest.sequence
             device.last_manifest_hash = m_hash
-        ev = manifest.event
+        if manifest.kind == "sample":  # a frame to learn from: stored and recorded, never a case
+            body = _store_sample(session, manifest=manifest, m_hash=m_hash, m_sha=m_sha, raw=raw,
+                                 chain_gap=chain_gap, actor=principal.actor)  # fmt: skip
+            _remember(session, principal=principal, key=key, request_hash=req_hash, body=body)
+            session.flush()
+            staged.publish()
+            session.commit()
+            _test_crash_after_commit()  # TEST-ONLY fault injection, off unless its env var is set
+            return IngestResult(201, body, replayed=False)
+        zone, violation, ev = _hit_of(manifest)
         ts = _parse_time(ev.ts)
         first_seen, last_seen = _parse_time(ev.first_seen), _parse_time(ev.last_seen)
         case, merged, moved = _file_case(
@@ -262,9 +274,9 @@ def ingest_package(
             manifest_hash=m_hash,
             manifest=manifest.model_dump(mode="json"),
             case_id=case.id if case else None,
-            violation=manifest.violation,
+            violation=violation,
             camera_id=manifest.camera.id,
-            zone_id=manifest.zone.id,
+            zone_id=zone.id,
             shop_id=manifest.shop_id,
             ts=ts,
             chain_gap=chain_gap,
@@ -336,6 +348,72 @@ def ingest_package(
     return IngestResult(201, body, replayed=False)
 
 
+def _hit_of(manifest: Manifest) -> tuple[ZoneRef, Violation, EventInfo]:
+    """A hit package's zone, violation and event (the manifest model sets them for every kind but
+    a sample)."""
+    zone, violation, ev = manifest.zone, manifest.violation, manifest.event
+    if zone is None or violation is None or ev is None:
+        raise Invalid(f"a {manifest.kind} package needs zone, violation and event")
+    return zone, violation, ev
+
+
+def _store_sample(
+    session: Session, *, manifest: Manifest, m_hash: str, m_sha: str, raw: bytes, chain_gap: bool, actor: str
+) -> HitAccepted:
+    """A sample package (a frame the edge picked to learn from; ``nce run`` with ``learning``): its
+    row, its files, its log leaf and a ``sample_ingested`` ledger entry, as for every package, and
+    never a case. The row has ``event == "sample"``, the package id as ``hit_id``, no violation or
+    zone (empty strings) and the frame's time as ``ts``; the frame pool reads sample packages from
+    these rows and their ``evidence_files`` (docs/delivery.md)."""
+    sample = manifest.sample
+    if sample is None:
+        raise Invalid("a sample package needs its sample block")
+    row = HitEventRow(
+        device_id=manifest.device_id,
+        hit_id=manifest.package_id,
+        event="sample",
+        seq=manifest.sequence,
+        package_id=manifest.package_id,
+        manifest_hash=m_hash,
+        manifest=manifest.model_dump(mode="json"),
+        case_id=None,
+        violation="",
+        camera_id=manifest.camera.id,
+        zone_id="",
+        shop_id=None,
+        ts=_parse_time(sample.frame_utc),
+        chain_gap=chain_gap,
+    )
+    session.add(row)
+    session.flush()
+    files = [("manifest.json", "manifest", m_sha, len(raw), "application/json")]
+    files += [(e.name, e.role, e.sha256, e.size, e.mime) for e in manifest.files]
+    for name, role, sha, size, mime in files:
+        session.add(EvidenceFile(event_id=row.id, name=name, role=role, sha256=sha, size=size, mime=mime))
+    transparency_log.append(session, manifest=manifest, manifest_hash=m_hash)
+    ledger.append(
+        session,
+        actor=actor,
+        action="sample_ingested",
+        case_id=None,
+        payload={
+            "device_id": manifest.device_id,
+            "sequence": manifest.sequence,
+            "package_id": manifest.package_id,
+            "kind": manifest.kind,
+            "camera_id": manifest.camera.id,
+            "reason": sample.reason,
+            "manifest_hash": m_hash,
+            "manifest_sha256": m_sha,  # the stored manifest.json (the bytes as received)
+            "files": {e.name: e.sha256 for e in manifest.files},
+            "chain_gap": chain_gap,
+        },
+    )
+    return HitAccepted(
+        hit_id=manifest.package_id, case_id=None, case_status=None, merged=False, chain_gap=chain_gap
+    )
+
+
 def _file_case(
     session: Session,
     *,
@@ -346,7 +424,7 @@ def _file_case(
     chain_gap: bool,
 ) -> tuple[Case | None, bool, str | None]:
     """Find or open the case for a package; return (case, merged, status it moved to)."""
-    ev = manifest.event
+    zone, violation, ev = _hit_of(manifest)
     if manifest.kind == "public_copy":
         assert manifest.derived_from is not None
         original = session.execute(
@@ -364,20 +442,20 @@ def _file_case(
     if case is None and ev.event == "confirmed" and manifest.kind == "violation":
         case = _open_case(
             session,
-            violation=manifest.violation,
+            violation=violation,
             shop_id=manifest.shop_id,
             camera_id=manifest.camera.id,
-            zone_id=manifest.zone.id,
+            zone_id=zone.id,
         )
         merged = case is not None
         if case is None:
             now = utcnow()
             case = Case(
                 status="draft",
-                violation=manifest.violation,
+                violation=violation,
                 site_id=manifest.site.id,
                 camera_id=manifest.camera.id,
-                zone_id=manifest.zone.id,
+                zone_id=zone.id,
                 shop_id=manifest.shop_id,
                 first_seen=first_seen,
                 last_seen=last_seen,
