@@ -181,4 +181,6 @@ def config_warnings(config: SiteConfig) -> list[str]:
     for ci, cam in enumerate(config.cameras):
         if not cam.zones:
             warnings.append(f"cameras[{ci}].zones: camera {cam.id!r} has no zones, so it finds nothing")
+    if config.learning.enabled and config.uplink is None:
+        warnings.append("learning.enabled: no uplink, so sample packages stay where `nce run --out` writes")
     return warnings
