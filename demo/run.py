@@ -5,7 +5,8 @@
 3. the case service on SQLite under ``var/demo`` (``nce serve --demo``), a demo operator account
    and the edge box enrolled (``nce admin``),
 4. the edge pipeline on the scenario with the shipped model (``nce run``), hits delivered through the
-   outbox,
+   outbox, with ``learning`` on: sample packages (frames to learn from) go to the service's frame
+   pool the same way,
 5. a summary (hits, cases filed, packages verified) and the console URL; then it serves until
    Ctrl-C, or with ``--exit --json`` prints the summary as one JSON object and stops.
 
@@ -118,6 +119,12 @@ def _scenario(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     return doc
 
 
+def learning_section() -> dict[str, Any]:
+    """The demo's ``learning`` section: on, so that the frame pool has samples to label (one
+    ordinary frame per camera and minute, low-confidence and near-miss frames at most every 10 s)."""
+    return {"enabled": True, "periodic_every_s": 60, "min_gap_s": 10}
+
+
 def _site_config(args: argparse.Namespace, root: Path, url: str, token_file: Path, key_file: Path) -> Path:
     data: dict[str, Any] = yaml.safe_load((root / "scenario" / "site.yaml").read_text(encoding="utf-8"))
     data["model"]["path"] = str(args.model.resolve())
@@ -131,9 +138,10 @@ def _site_config(args: argparse.Namespace, root: Path, url: str, token_file: Pat
         "data_dir": str((root / "edge").resolve()),
         "drain_s": 60.0,
     }
+    data["learning"] = learning_section()
     path = root / "site.demo.yaml"
     path.write_text(
-        "# Written by `nce demo`: the scenario's site config with the demo key and uplink.\n"
+        "# Written by `nce demo`: the scenario's site config with the demo key, uplink and learning on.\n"
         + yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
         encoding="utf-8",
     )
@@ -258,6 +266,7 @@ def _demo(args: argparse.Namespace) -> int:
         op_token = login.json()["access_token"]
         summary = {
             "hits": _confirmed_hits(root / "edge" / "hits.jsonl"),
+            "samples": sum(1 for _ in (root / "edge" / "evidence").glob("*-sample/manifest.json")),
             "delivered": status["delivered"],
             "cases": _count_cases(url, op_token),
             "verified": verified,
@@ -273,7 +282,7 @@ def _demo(args: argparse.Namespace) -> int:
         else:
             print(
                 f"NCE demo: {summary['hits']} confirmed hit(s) ({summary['delivered']} outbox item(s) delivered), "
-                f"{summary['cases']} case(s) filed, "
+                f"{summary['cases']} case(s) filed, {summary['samples']} learning sample(s) sent, "
                 f"{verified} evidence package(s) verified offline (device key, hash chain), "
                 f"ledger of {ledger_entries} entries intact.\n"
                 f"Console: {url}/  — sign in as {DEMO_USER} / {DEMO_PASSWORD}\n"

@@ -4,6 +4,8 @@
   clock (for files: the media position, so that a recording run faster than real time keeps its
   own timeline).
 - :class:`HitEvent`: one line of ``hits.jsonl``; what rules emit and sinks consume.
+- :class:`LearningSample`: a frame picked to learn from (:mod:`detector.learning`), which the
+  evidence packager writes as a signed *sample* package.
 - :class:`EventSink`: where hit events go (the hits file, the evidence packager, the outbox).
   Sinks are called from the pipeline's one inference thread, in order.
 """
@@ -20,10 +22,11 @@ import numpy.typing as npt
 
 from detector.detections import Detections
 from nce.hits import HitEvent
+from nce.manifest import NearMiss
 from nce.times import utc_ms
-from nce.vocabulary import EventKind
+from nce.vocabulary import EventKind, SampleReason
 
-__all__ = ["EventKind", "EventSink", "Frame", "HitEvent", "RingSnapshot", "utc_ms"]
+__all__ = ["EventKind", "EventSink", "Frame", "HitEvent", "LearningSample", "RingSnapshot", "utc_ms"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,25 @@ class Frame:
 RingSnapshot = Callable[[], Sequence[Frame]]
 
 
+@dataclass(frozen=True, slots=True)
+class LearningSample:
+    """A frame picked to learn from, why, and what the model saw on it (masked detections left out).
+
+    ``detections`` are those that count for the rules (tracked, scored above ``model.conf``);
+    ``below`` those scored from ``score_floor`` up to ``model.conf``, seen only for learning
+    (untracked). ``picked`` indexes the detections that made the frame a sample in ``detections``
+    followed by ``below``; ``near_miss`` says which rule almost fired (reason ``near_miss`` only).
+    """
+
+    reason: SampleReason
+    frame: Frame
+    detections: Detections
+    below: Detections
+    picked: tuple[int, ...]
+    score_floor: float
+    near_miss: NearMiss | None = None
+
+
 class EventSink(Protocol):
     """Receives hit events in order. ``frame``/``detections`` are the sample the event was decided
     on; ``ring`` returns the camera's recent decoded frames (pre-roll for clips) when called.
@@ -56,6 +78,12 @@ class EventSink(Protocol):
     def on_sample(self, frame: Frame, ring: RingSnapshot) -> None:
         """Called for every inferred sample of every camera (lets sinks finish clips later)."""
         ...
+
+    def on_learning_sample(self, sample: LearningSample) -> None:
+        """A frame picked to learn from (``learning`` in the site config); the evidence packager
+        writes it as a sample package, the outbox sink hears of that package as of every other.
+        The other sinks ignore it (this default)."""
+        return None
 
     def close(self) -> None:
         """Flush and release; called once at shutdown, after the last event."""

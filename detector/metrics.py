@@ -2,7 +2,8 @@
 
 Per camera: frames decoded / sampled / inferred / skipped by the change gate, read errors,
 reconnects and whether the stream is up; for the shared model: inference latency and batch sizes;
-hit events by kind. :meth:`PipelineMetrics.serve` exposes the text format over HTTP.
+hit events by kind; detections dropped by a camera's masks; learning samples picked and each camera's
+budget left today. :meth:`PipelineMetrics.serve` exposes the text format over HTTP.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import start_http_server
+
+from nce.vocabulary import SAMPLE_REASONS
 
 BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -55,6 +58,24 @@ class PipelineMetrics:
             "nce_batch_size", "Frames per detector call", buckets=BATCH_BUCKETS, registry=r
         )
         self.hit_events = Counter("nce_hit_events", "Hit events emitted", ["camera", "event"], registry=r)
+        self.masked_detections = Counter(
+            "nce_masked_detections",
+            "Detections dropped by the camera's masks before the tracker and the rules",
+            ["camera", "class"],
+            registry=r,
+        )
+        self.samples = Counter(
+            "nce_samples",
+            "Learning samples picked (sample packages; the budget is spent when picked)",
+            ["camera", "reason"],
+            registry=r,
+        )
+        self.samples_budget_left = Gauge(
+            "nce_samples_budget_left",
+            "Learning samples the camera may still send today (local day, all reasons)",
+            ["camera"],
+            registry=r,
+        )
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -70,6 +91,12 @@ class PipelineMetrics:
         ):
             metric.labels(camera_id)
         self.stream_up.labels(camera_id).set(0)
+
+    def add_learning(self, camera_id: str, daily_budget: int) -> None:
+        """A camera's learning series, at zero samples and its whole budget left."""
+        for reason in SAMPLE_REASONS:
+            self.samples.labels(camera_id, reason)
+        self.samples_budget_left.labels(camera_id).set(daily_budget)
 
     def value(self, name: str, labels: dict[str, str] | None = None) -> float:
         """A sample's current value (``nce_frames_decoded_total``, ``nce_batch_size_count``…); 0 if absent."""

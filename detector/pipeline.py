@@ -9,8 +9,11 @@ the calling thread (the one inference thread the sinks are called from, in order
 2. ask each camera's change gate whether the sample needs the model (or is due for a re-check);
 3. letterbox the samples that do into batches of at most ``model.max_batch`` and hand each to the
    inference thread (``session.run``);
-4. track, apply the rules (a skipped sample re-uses the camera's last detections: nothing changed),
-   and hand the events to every sink (``on_event``), then ``on_sample`` for inferred samples.
+4. drop what the camera's masks cover (:mod:`detector.masks`), track, apply the rules (a skipped
+   sample re-uses the camera's last detections: nothing changed), and hand the events to every sink
+   (``on_event``), then ``on_sample`` for inferred samples; with ``learning`` enabled, the camera's
+   :class:`~detector.learning.SampleSelector` may pick the frame to learn from
+   (``on_learning_sample``: the evidence packager writes it as a sample package).
 
 With ``overlap``, steps 1–3 of the next batch run while the model works on the current one, and
 step 4 of a batch runs while the model works on the next: ONNX Runtime releases the GIL, so the
@@ -43,8 +46,10 @@ import numpy.typing as npt
 
 from detector.config import Camera, SiteConfig
 from detector.detections import Detections
-from detector.events import EventSink, Frame, HitEvent
+from detector.events import EventSink, Frame, HitEvent, LearningSample
 from detector.gate import ChangeGate, GateSettings
+from detector.learning import SampleSelector, split_below
+from detector.masks import DetectionMasks
 from detector.metrics import PipelineMetrics
 from detector.rules import RuleEngine
 from detector.sources import CameraReader, ReaderOptions, StreamState
@@ -76,6 +81,8 @@ class CameraRuntime:
     gate: ChangeGate
     tracker: IouTracker
     rules: RuleEngine
+    masks: DetectionMasks | None = None
+    sampler: SampleSelector | None = None
     last_detections: Detections = field(default_factory=Detections.empty)
     last_frame: Frame | None = None
 
@@ -141,11 +148,15 @@ def overlap_pays(detector: YoloDetector) -> bool:
 
 
 def detector_from_config(config: SiteConfig) -> YoloDetector:
+    """The site's detector. With ``learning`` enabled it reports down to the lower ``low_conf``
+    bound when that is below ``model.conf``; the pipeline then keeps those detections for the
+    learning samples only (:func:`detector.learning.split_below`)."""
     m = config.model
+    conf = min(m.conf, config.learning.low_conf[0]) if config.learning.enabled else m.conf
     return YoloDetector(
         m.path,
         providers=m.providers,
-        conf=m.conf,
+        conf=conf,
         iou=m.iou,
         allow_fallback=m.allow_fallback,
         intra_op_threads=m.intra_op_threads,
@@ -203,7 +214,15 @@ class Pipeline:
             gate = ChangeGate(replace(opts.gate, recheck_s=camera.recheck_s))
             tracker = IouTracker(buffer_s=max(opts.track_buffer_s, grace))
             rules = RuleEngine(camera, config.rules, names, site_id=config.site.id, tz=config.site.tz)
-            self.cameras.append(CameraRuntime(camera, reader, gate, tracker, rules))
+            rt = CameraRuntime(camera, reader, gate, tracker, rules)
+            if camera.masks:
+                rt.masks = DetectionMasks(camera.id, camera.masks, names)
+            if config.learning.enabled:
+                rt.sampler = SampleSelector(
+                    camera.id, config.learning, tz=config.site.tz, score_floor=detector.conf
+                )
+                self.metrics.add_learning(camera.id, config.learning.daily_budget)
+            self.cameras.append(rt)
         # the model's thread, and one input buffer per batch that can be in flight (two turns' worth)
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._slots = 2 * max(1, math.ceil(len(self.cameras) / self.max_batch)) + 1
@@ -388,8 +407,12 @@ class Pipeline:
         t0 = time.perf_counter()
         for rt, frame in batch.samples:
             inferred = rt.camera.id in found
+            below = Detections.empty()
             if inferred:
-                rt.last_detections = rt.tracker.update(found[rt.camera.id], frame.mono)
+                dets = self._unmasked(rt, found[rt.camera.id], frame)
+                if rt.sampler is not None:
+                    dets, below = split_below(dets, self.config.model.conf)
+                rt.last_detections = rt.tracker.update(dets, frame.mono)
             rt.last_frame = frame
             events = rt.rules.update(rt.last_detections, frame)
             self._dispatch(rt, frame, events)
@@ -397,7 +420,44 @@ class Pipeline:
                 for sink in self.sinks:
                     with _guarded(sink, "on_sample"):
                         sink.on_sample(frame, rt.reader.ring)
+            if rt.sampler is not None:
+                self._learn(rt, rt.sampler, frame, below, events, inferred=inferred)
         self.summary.busy_s += time.perf_counter() - t0
+
+    def _unmasked(self, rt: CameraRuntime, detections: Detections, frame: Frame) -> Detections:
+        """The detections the camera's masks do not cover (the masked ones counted)."""
+        if rt.masks is None:
+            return detections
+        kept, masked = rt.masks.apply(detections, frame.shape_hw)
+        for label, n in masked.items():
+            self.metrics.masked_detections.labels(rt.camera.id, label).inc(n)
+        return kept
+
+    def _learn(
+        self,
+        rt: CameraRuntime,
+        sampler: SampleSelector,
+        frame: Frame,
+        below: Detections,
+        events: list[HitEvent],
+        *,
+        inferred: bool,
+    ) -> None:
+        """Let the camera's sample selector pick this frame (or a dwell near miss) to learn from."""
+        misses = rt.rules.below_min_score(rt.last_detections, frame) if inferred else []
+        sample = sampler.update(frame, rt.last_detections, below, events, misses, inferred=inferred)
+        self.metrics.samples_budget_left.labels(rt.camera.id).set(sampler.budget_left)
+        if sample is not None:
+            self.metrics.samples.labels(rt.camera.id, sample.reason).inc()
+            self._dispatch_sample(sample)
+
+    def _dispatch_sample(self, sample: LearningSample) -> None:
+        log.info(
+            "learning sample %s of %s (frame %d)", sample.reason, sample.frame.camera_id, sample.frame.index
+        )
+        for sink in self.sinks:
+            with _guarded(sink, "on_learning_sample"):
+                sink.on_learning_sample(sample)
 
     def _dispatch(self, rt: CameraRuntime, frame: Frame, events: list[HitEvent]) -> None:
         for event in events:

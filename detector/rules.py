@@ -18,6 +18,8 @@ slot holds at most one hit at a time: two objects in one zone make one hit per z
 
 Durations use the frames' monotonic clock (media time for files), timestamps their UTC time.
 :meth:`RuleEngine.flush` sends a last *still_present* for every confirmed hit still open at shutdown.
+:meth:`RuleEngine.below_min_score` names the objects that a slot would have counted but for their
+score (near misses, for the learning samples of :mod:`detector.learning`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from detector.detections import Detections
 from detector.events import EventKind, Frame, HitEvent
 from detector.zones import PolygonZone
 from nce.bounds import HIT_ID_MAX, capped_id
+from nce.vocabulary import Violation
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,15 @@ class _Hit:
     confirmed: bool = False
     cleared: bool = False
     last_update_mono: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScoreMiss:
+    """An object that a rule would have counted in a zone but for its score (below ``min_score``)."""
+
+    zone_id: str
+    violation: Violation
+    index: int  # into the detections given
 
 
 @dataclass
@@ -136,6 +148,24 @@ class RuleEngine:
         if keep.any():
             keep &= self.zone(slot.zone, frame_hw).trigger(detections)
         return detections[keep]
+
+    def below_min_score(self, detections: Detections, frame: Frame) -> list[ScoreMiss]:
+        """Objects that stand in a zone, of a rule's class and size, while the rule applies, but
+        scored below its ``min_score`` (rules with ``min_score`` 0 have none)."""
+        out: list[ScoreMiss] = []
+        if not len(detections):
+            return out
+        for slot in self.slots:
+            rule = slot.rule
+            if rule.min_score <= 0 or self.suppressed(slot, frame.utc):
+                continue
+            keep = np.fromiter((int(c) in slot.class_ids for c in detections.class_id), bool, len(detections))
+            keep &= detections.confidence < rule.min_score
+            keep &= detections.area >= rule.min_area_px
+            if keep.any():
+                keep &= self.zone(slot.zone, frame.shape_hw).trigger(detections)
+            out.extend(ScoreMiss(slot.zone.id, rule.violation, int(i)) for i in np.flatnonzero(keep))
+        return out
 
     def update(self, detections: Detections, frame: Frame) -> list[HitEvent]:
         now, utc = frame.mono, frame.utc

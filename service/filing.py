@@ -38,7 +38,7 @@ class Filed:
 
 def package_sighting(manifest: Manifest, *, received_at: dt.datetime) -> workflow.Sighting:
     """A signed package's event as its case sees it (a ``cleared`` package is a clearance)."""
-    ev = manifest.event
+    ev = manifest.hit().event
     return workflow.Sighting(
         event="cleared" if manifest.kind == "cleared" else ev.event,
         ts=parse_utc_ms(ev.ts),
@@ -83,12 +83,13 @@ def open_case(
 
 def _new_case(session: Session, manifest: Manifest, sighting: workflow.Sighting) -> Case:
     now = utcnow()
+    zone, violation, _ev = manifest.hit()
     case = Case(
         status="draft",
-        violation=manifest.violation,
+        violation=violation,
         site_id=manifest.site.id,
         camera_id=manifest.camera.id,
-        zone_id=manifest.zone.id,
+        zone_id=zone.id,
         shop_id=manifest.shop_id,
         first_seen=sighting.first_seen,
         last_seen=sighting.last_seen,
@@ -139,15 +140,16 @@ def file_package(
     """Find or open the case of a signed package and fold its event into it."""
     if manifest.kind == "public_copy":
         return Filed(case_of_original(session, manifest), merged=True)
-    case = case_of_hit(session, device_id=manifest.device_id, hit_id=manifest.event.hit_id)
+    zone, violation, ev = manifest.hit()
+    case = case_of_hit(session, device_id=manifest.device_id, hit_id=ev.hit_id)
     same_hit = merged = case is not None
-    if case is None and manifest.kind == "violation" and manifest.event.event == "confirmed":
+    if case is None and manifest.kind == "violation" and ev.event == "confirmed":
         case = open_case(
             session,
-            violation=manifest.violation,
+            violation=violation,
             shop_id=manifest.shop_id,
             camera_id=manifest.camera.id,
-            zone_id=manifest.zone.id,
+            zone_id=zone.id,
         )
         merged = case is not None
         if case is None:

@@ -3,10 +3,11 @@
 The hash chain (:func:`service.ledger.verify`) proves that the ledger was not edited; this module
 proves that the tables agree with it. It reads the ledger in order and builds, per case, the state the
 entries say the case has (``payload["case"]``, :mod:`service.snapshots`), its packages and their files
-(``hit_ingested``: manifest hash, package id, every file's SHA-256) and its plain events
-(``hit_event``), and per shop the registry row (``shop_created|updated|deleted``). Then it compares
-that with ``cases``, ``hit_events``, ``evidence_files`` and ``shops`` and reports each difference on
-one line, naming the entry that says otherwise::
+(``hit_ingested``, and ``sample_ingested`` of packages in no case: manifest hash, package id, every
+file's SHA-256) and its plain events (``hit_event``), and per shop the registry row
+(``shop_created|updated|deleted``). Then it compares that with ``cases``, ``hit_events``,
+``evidence_files`` and ``shops`` and reports each difference on one line, naming the entry that says
+otherwise::
 
     case 12: status is 'confirmed' in cases, ledger says 'dismissed' (entry 57)
     case 12: evidence file sha256 ab12… (clip.mp4 of package edge-01-00000007) not in the ledger
@@ -33,6 +34,8 @@ from service.snapshots import CASE_FIELDS, case_state
 
 SHOP_FIELDS: tuple[str, ...] = ("name", "code", "license_no", "address", "contact")
 MANIFEST_FILE = "manifest.json"
+# the entries that record an accepted package (a sample package files no case: service.crud.ingest)
+PACKAGE_ACTIONS = ("hit_ingested", "sample_ingested")
 # what an entry written before case-state snapshots may have changed without recording it
 _LEGACY_UNRECORDED: dict[str, tuple[str, ...]] = {
     "hit_ingested": (
@@ -172,7 +175,7 @@ def _replay_entry(r: _Replay, e: LedgerEntry) -> None:
     p = e.payload
     if e.case_id is not None:
         _replay_case(r, e, e.case_id)
-    if e.action == "hit_ingested" and isinstance(p.get("manifest_hash"), str):
+    if e.action in PACKAGE_ACTIONS and isinstance(p.get("manifest_hash"), str):
         files = {str(k): str(v) for k, v in (p.get("files") or {}).items()}
         if isinstance(p.get("manifest_sha256"), str):
             files[MANIFEST_FILE] = p["manifest_sha256"]

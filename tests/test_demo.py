@@ -31,6 +31,7 @@ def test_demo_files_cases_and_verifies_packages(tmp_path: Path) -> None:
     assert 1 <= summary["cases"] <= summary["hits"]
     assert summary["verified"] >= summary["hits"]  # a package per confirmed hit (+ cleared ones)
     assert summary["pending"] == 0 and summary["poisoned"] == 0
+    assert summary["samples"] >= 1, "learning is on in the demo: sample packages for the frame pool"
     assert summary["ledger_entries"] >= summary["verified"]  # each ingested package is in the ledger
     assert summary["url"].startswith("http://127.0.0.1:")
     packages = list((tmp_path / "demo" / "edge" / "evidence").glob("*/manifest.json"))

@@ -39,11 +39,19 @@ def _check(args: argparse.Namespace) -> int:
     )
     for cam in config.cameras:
         kinds = ", ".join(f"{z.id} ({z.kind})" for z in cam.zones) or "no zones"
-        print(f"  camera {cam.id} {cam.name} @ {cam.detect_fps:g} fps: {kinds}")
+        masks = f"; {len(cam.masks)} mask(s)" if cam.masks else ""
+        print(f"  camera {cam.id} {cam.name} @ {cam.detect_fps:g} fps: {kinds}{masks}")
     for rule in config.rules:
         print(
             f"  rule {rule.violation}: {'/'.join(rule.classes)} in {'/'.join(rule.zone_kinds)} "
             f"for {rule.min_dwell_s:g} s"
+        )
+    learning = config.learning
+    if learning.enabled:
+        low, high = learning.low_conf
+        print(
+            f"  learning: up to {learning.daily_budget} sample(s) per camera and day "
+            f"(low_confidence [{low:g}, {high:g}), near_miss, periodic every {learning.periodic_every_s:g} s)"
         )
     for warning in config_warnings(config):
         print(f"  warning: {warning}")

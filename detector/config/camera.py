@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from detector.config.base import ConfigModel, Id
+from detector.config.masks import Mask
 from detector.config.zones import Zone
 from nce.bounds import Address, Name
 
@@ -51,4 +52,9 @@ class Camera(ConfigModel):
     enabled: bool = Field(True, title="Enabled", description="false: kept in the config but not run")
     zones: list[Zone] = Field(
         default_factory=list, title="Zones", description="the zones on this camera's frame"
+    )
+    masks: list[Mask] = Field(
+        default_factory=list,
+        title="Masks",
+        description="places where detections of some classes are dropped before the rules (learned masks)",
     )

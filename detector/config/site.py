@@ -13,6 +13,7 @@ from detector.config.base import ConfigModel, Id
 from detector.config.camera import Camera
 from detector.config.device import Device
 from detector.config.evidence import EvidenceSettings
+from detector.config.learning import LearningSettings
 from detector.config.model import ModelSettings
 from detector.config.mqtt import Mqtt
 from detector.config.rules import Rule
@@ -72,6 +73,11 @@ class SiteConfig(ConfigModel):
     )
     evidence: EvidenceSettings = Field(
         default_factory=EvidenceSettings, title="Evidence", description="evidence packages"
+    )
+    learning: LearningSettings = Field(
+        default_factory=LearningSettings,
+        title="Learning",
+        description="sample packages: frames picked for the service's frame pool (off unless enabled)",
     )
     # the folder relative paths are resolved against (detector.config.paths), set when loaded
     _base_dir: Path | None = PrivateAttr(default=None)
@@ -150,6 +156,12 @@ def cross_check(config: SiteConfig, file: str) -> list[ConfigProblem]:
                         f"unknown shop {zone.shop_id!r} (shops: {known})",
                     )
                 )
+    if config.learning.enabled and config.device is None:
+        problems.append(
+            ConfigProblem(
+                file, "learning.enabled", "sample packages are signed: set device.id and device.key_file too"
+            )
+        )
     if config.uplink is not None and config.device is None:
         problems.append(
             ConfigProblem(
@@ -170,4 +182,6 @@ def config_warnings(config: SiteConfig) -> list[str]:
     for ci, cam in enumerate(config.cameras):
         if not cam.zones:
             warnings.append(f"cameras[{ci}].zones: camera {cam.id!r} has no zones, so it finds nothing")
+    if config.learning.enabled and config.uplink is None:
+        warnings.append("learning.enabled: no uplink, so sample packages stay where `nce run --out` writes")
     return warnings

@@ -54,23 +54,29 @@ class Zone(ConfigModel):
     @field_validator("polygon", mode="before")
     @classmethod
     def _polygon(cls, value: Any) -> Any:
-        if not isinstance(value, list):
-            raise ValueError(f"expected a list of [x, y] points, got {type(value).__name__}")
-        if len(value) < 3:
-            raise ValueError(f"expected at least 3 points, got {len(value)}")
-        for i, point in enumerate(value):
-            if not isinstance(point, list | tuple) or len(point) != 2:
-                raise ValueError(f"point {i}: expected [x, y], got {point!r}")
-            for v in point:
-                if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                    raise ValueError(f"point {i}: expected numbers, got {point!r}")
-                if not 0.0 <= float(v) <= 1.0:
-                    raise ValueError(
-                        f"point {i} {list(point)} is outside the frame: coordinates are fractions 0..1"
-                    )
-        if polygon_area(value) <= 1e-9:
-            raise ValueError("the polygon has no area (its points are on one line)")
-        return value
+        return check_polygon(value)
+
+
+def check_polygon(value: Any) -> Any:
+    """A polygon of the frame as written: at least 3 ``[x, y]`` points, fractions 0..1, some area
+    (zones and camera masks)."""
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of [x, y] points, got {type(value).__name__}")
+    if len(value) < 3:
+        raise ValueError(f"expected at least 3 points, got {len(value)}")
+    for i, point in enumerate(value):
+        if not isinstance(point, list | tuple) or len(point) != 2:
+            raise ValueError(f"point {i}: expected [x, y], got {point!r}")
+        for v in point:
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise ValueError(f"point {i}: expected numbers, got {point!r}")
+            if not 0.0 <= float(v) <= 1.0:
+                raise ValueError(
+                    f"point {i} {list(point)} is outside the frame: coordinates are fractions 0..1"
+                )
+    if polygon_area(value) <= 1e-9:
+        raise ValueError("the polygon has no area (its points are on one line)")
+    return value
 
 
 def polygon_area(points: list[Any]) -> float:

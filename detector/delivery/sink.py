@@ -22,7 +22,9 @@ lost. The sink comes after the packager in the pipeline's sinks, and
   queued right after the package, so they never reach the service before the case exists;
   when no package comes (disk full, an error) they are queued as they are;
 - ``opened`` and the events of hits that never confirm go as they come (the service records
-  them; it never opens a case from an unsigned event).
+  them; it never opens a case from an unsigned event);
+- a sample package (``learning``: a frame to learn from, evidence of no hit) is queued like every
+  package, in chain order, as hit id = its package id and event ``sample``.
 
 On start the sink re-queues packages on disk that the outbox does not know (a crash between the
 package's rename and its outbox commit; delivered markers of an earlier version are adopted by the
@@ -55,8 +57,12 @@ _MAX_REMEMBERED = 10000
 KEEP_DELIVERED_S = 30 * 86400.0  # delivered outbox rows are kept this long (the outbox stays small)
 
 
-def _event_of(manifest: Manifest) -> str:
-    return "cleared" if manifest.kind == "cleared" else manifest.event.event
+def _item_of(manifest: Manifest) -> tuple[str, str]:
+    """The outbox item's (hit id, event) for a package: its hit's, or for a sample package (which
+    is evidence of no hit) its package id and ``sample``."""
+    if manifest.event is None:
+        return manifest.package_id, "sample"
+    return manifest.event.hit_id, "cleared" if manifest.kind == "cleared" else manifest.event.event
 
 
 class OutboxSink(EventSink):
@@ -173,14 +179,14 @@ class OutboxSink(EventSink):
         if manifest.sequence > self.last_sequence + 1:
             self._catch_up(manifest.sequence)  # an earlier package whose queueing failed goes first
         self._add_package(manifest, folder)
-        hit_id = manifest.event.hit_id
-        if _event_of(manifest) == "confirmed" and hit_id in self.held:
+        hit_id, what = _item_of(manifest)
+        if what == "confirmed" and hit_id in self.held:
             for event in self.held.pop(hit_id):
                 if event.event != "confirmed":  # the package is the confirmation
                     self._add_event(event)
 
     def _add_package(self, manifest: Manifest, folder: Path) -> None:
-        event = _event_of(manifest)
+        hit_id, event = _item_of(manifest)
         if self.backlog:
             self._flush_backlog()
         payload = {"package_id": manifest.package_id, "sequence": manifest.sequence, "kind": manifest.kind}
@@ -188,7 +194,7 @@ class OutboxSink(EventSink):
             self.outbox.add(
                 device_id=self.device_id,
                 kind="package",
-                hit_id=manifest.event.hit_id,
+                hit_id=hit_id,
                 event=event,
                 payload=payload,
                 package_dir=folder,
@@ -199,9 +205,10 @@ class OutboxSink(EventSink):
             log.error("outbox: cannot queue package %s now: %s", manifest.package_id, exc)
             return
         self.last_sequence = max(self.last_sequence, manifest.sequence)
-        self.packaged[(manifest.event.hit_id, event, manifest.event.ts)] = None
-        while len(self.packaged) > _MAX_REMEMBERED:
-            self.packaged.popitem(last=False)
+        if manifest.event is not None:
+            self.packaged[(hit_id, event, manifest.event.ts)] = None
+            while len(self.packaged) > _MAX_REMEMBERED:
+                self.packaged.popitem(last=False)
         self.metrics.refresh(self.outbox)
 
     # -- events ----------------------------------------------------------------------------------

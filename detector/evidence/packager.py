@@ -19,6 +19,10 @@ Per hit (all calls come from the pipeline's one inference thread):
   notice's deadline it is the signed "after" evidence of the escalation. A hit resumed within
   ``cooldown_s`` keeps its rate; the first sighting after it came back usually packages at once.
 
+- a learning sample (``learning`` in the site config, :mod:`detector.learning`): a *sample*
+  package of the raw frame (JPEG, never drawn on) with the model's detections on it and why it was
+  picked; no stills, no clip, no hit. It takes the device's chain like every package.
+
 Writing a package never raises into the pipeline: a failure (disk full, quota) is logged, counted
 in ``nce_evidence_skipped`` and the hit goes on. Starting does raise: without a signing key
 (``device.key_file``), a CJK font or ffmpeg there is no packaging.
@@ -53,14 +57,14 @@ from prometheus_client import CollectorRegistry
 from detector.config import Camera, Device, EvidenceSettings, ModelSettings, Rule, Site, Zone
 from detector.detections import Detections
 from detector.errors import EvidenceError
-from detector.events import EventSink, Frame, HitEvent, RingSnapshot
+from detector.events import EventSink, Frame, HitEvent, LearningSample, RingSnapshot
 from detector.evidence.clip import CLIP_EXT, ClipWriter, ffmpeg_path
 from detector.evidence.files import PackageFile
 from detector.evidence.quota import DeliveredPackages, EvidenceMetrics, EvidenceQuota
-from detector.evidence.render import find_cjk_font
+from detector.evidence.render import encode_jpeg, find_cjk_font
 from detector.evidence.stills import StillRenderer
 from detector.evidence.store import ChainStore
-from detector.evidence.writer import PackageParts, PackageWriter
+from detector.evidence.writer import SAMPLE_FRAME, PackageParts, PackageWriter
 from nce.manifest import (
     Manifest,
     ManifestError,
@@ -270,6 +274,24 @@ class EvidencePackager(EventSink):
                 except (EvidenceError, OSError) as exc:
                     log.error("evidence for hit %s: %s", hit.opened.hit_id, exc)
                     self._failed(exc)
+
+    def on_learning_sample(self, sample: LearningSample) -> None:
+        """Write a sample package of the frame (a failure is logged and counted, never raised)."""
+        camera = self.cameras.get(sample.frame.camera_id)
+        if camera is None:
+            log.error("learning sample of unknown camera %s: not written", sample.frame.camera_id)
+            return
+        try:
+            frame = PackageFile(
+                SAMPLE_FRAME,
+                "still_raw",
+                "image/jpeg",
+                encode_jpeg(sample.frame.image, self.settings.jpeg_quality),
+            )
+            self.writer.write_sample(camera, sample, [frame])
+        except (EvidenceError, OSError) as exc:
+            log.error("%s sample of %s: %s", sample.reason, camera.id, exc)
+            self._failed(exc)
 
     def close(self) -> None:
         for hit in list(self.hits.values()):

@@ -199,6 +199,8 @@ def publish_copy(
     original = report.manifest
     if original.kind == "public_copy":
         raise EvidenceError(f"{src}: is a public copy already")
+    if original.kind == "sample":
+        raise EvidenceError(f"{src}: is a sample package (a frame to learn from, evidence of no hit)")
     folder = Path(out_dir) / f"{original.package_id}-public"
     if folder.exists():
         raise EvidenceError(f"{folder}: exists already")

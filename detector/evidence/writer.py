@@ -5,6 +5,8 @@ pictures and clip (:class:`PackageParts`); :class:`PackageWriter` turns them int
 it makes room under the quota, takes the next sequence number and the previous manifest's hash from
 the chain store, writes and hashes the files, assembles the :class:`~nce.manifest.Manifest` (the one
 contract the service verifies), signs it with the device key and commits the folder atomically.
+A sample package (:meth:`PackageWriter.write_sample`: a frame picked to learn from) takes the same
+way through the same chain.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from detector.config import Camera, ModelSettings, Rule, Site, Zone
 from detector.detections import Detections
-from detector.events import HitEvent
+from detector.events import HitEvent, LearningSample
 from detector.evidence.files import PackageFile, write_files
 from detector.evidence.quota import EvidenceMetrics, EvidenceQuota
 from detector.evidence.store import ChainStore
@@ -37,6 +39,7 @@ from nce.manifest import (
     ModelRef,
     OcrResult,
     RuleRef,
+    SampleInfo,
     SiteRef,
     SoftwareRef,
     Still,
@@ -52,7 +55,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PackageCallback = Callable[[Manifest, Path], None]
-PackageName = Literal["violation", "still_present", "cleared"]  # the package id's suffix
+PackageName = Literal["violation", "still_present", "cleared", "sample"]  # the package id's suffix
+SAMPLE_FRAME = "frame.jpg"  # a sample package's raw frame
 
 
 @dataclass
@@ -153,22 +157,44 @@ class PackageWriter:
         self.written: list[Path] = []
 
     def write(self, name: PackageName, parts: PackageParts) -> Path | None:
-        """Write one package; ``None`` when the quota has no room for it (counted and logged)."""
-        need = sum(f.size for f in parts.files)
-        if not self.quota.ensure_room(need + 64 * 1024):
-            self.metrics.skipped.labels(reason="quota").inc()
-            log.error("evidence quota: no %s package for hit %s", name, parts.event.hit_id)
-            return None
+        """Write one hit package; ``None`` when the quota has no room for it (counted and logged)."""
         # the contract's kinds: a still_present package is a "violation" package whose event is
         # still_present (nce.manifest is not forked)
         kind: Literal["violation", "cleared"] = "cleared" if name == "cleared" else "violation"
+
+        def build(package_id: str, sequence: int, prev_hash: str, entries: list[FileEntry]) -> Manifest:
+            return self.manifest(kind, package_id, sequence, prev_hash, parts, entries)
+
+        return self._write(name, parts.files, f"hit {parts.event.hit_id}", build)
+
+    def write_sample(self, camera: Camera, sample: LearningSample, files: list[PackageFile]) -> Path | None:
+        """Write one sample package (its raw frame is ``files``' :data:`SAMPLE_FRAME`); ``None``
+        when the quota has no room for it (counted and logged)."""
+
+        def build(package_id: str, sequence: int, prev_hash: str, entries: list[FileEntry]) -> Manifest:
+            return self.sample_manifest(package_id, sequence, prev_hash, camera, sample, entries)
+
+        return self._write("sample", files, f"{sample.reason} sample of {camera.id}", build)
+
+    def _write(
+        self,
+        name: PackageName,
+        files: list[PackageFile],
+        what: str,
+        build: Callable[[str, int, str, list[FileEntry]], Manifest],
+    ) -> Path | None:
+        need = sum(f.size for f in files)
+        if not self.quota.ensure_room(need + 64 * 1024):
+            self.metrics.skipped.labels(reason="quota").inc()
+            log.error("evidence quota: no %s package for %s", name, what)
+            return None
         state = self.store.state
         sequence = state.last_sequence + 1
         package_id = f"{self.device_id}-{sequence:08d}-{name}"
         folder = self.store.new_tmp(package_id)
         try:
-            entries = write_files(folder, parts.files)
-            manifest = self.manifest(kind, package_id, sequence, state.last_hash, parts, entries)
+            entries = write_files(folder, files)
+            manifest = build(package_id, sequence, state.last_hash, entries)
             signed = sign_manifest(manifest, self.key)
             final = self.store.commit(folder, signed, signed.to_json_bytes())
         except BaseException:
@@ -241,4 +267,63 @@ class PackageWriter:
             derived_from=None,
             files=files,
             signature=None,
+        )
+
+    def sample_manifest(
+        self,
+        package_id: str,
+        sequence: int,
+        prev_hash: str,
+        camera: Camera,
+        sample: LearningSample,
+        files: list[FileEntry],
+    ) -> Manifest:
+        """The unsigned manifest of a sample package whose files are written and hashed."""
+        site, frame = self.site, sample.frame
+        loc = camera.location
+        notes = [] if self.model_ref is not None else ["model: not known to the packager"]
+        h, w = frame.shape_hw
+        return Manifest(
+            package_id=package_id,
+            kind="sample",
+            device_id=self.device_id,
+            sequence=sequence,
+            prev_manifest_hash=prev_hash,
+            created_at=utc_ms(self.clock()),
+            site=SiteRef(id=site.id, name=site.name, timezone=site.timezone),
+            camera=CameraRef(
+                id=camera.id,
+                name=camera.name,
+                location=LocationRef(lat=loc.lat, lon=loc.lon, address=loc.address) if loc else None,
+            ),
+            zone=None,
+            shop_id=None,
+            violation=None,
+            rule=None,
+            event=None,
+            stills=[],
+            model=self.model_ref,
+            software=SoftwareRef(version=__version__),
+            detections=[],
+            track=[],
+            ocr=None,
+            notes=notes,
+            derived_from=None,
+            files=files,
+            signature=None,
+            sample=SampleInfo(
+                reason=sample.reason,
+                frame=SAMPLE_FRAME,
+                frame_utc=utc_ms(frame.utc),
+                frame_index=frame.index,
+                width=w,
+                height=h,
+                score_floor=round(sample.score_floor, 5),
+                detections=[
+                    *detection_records(sample.detections, self.names),
+                    *detection_records(sample.below, self.names),
+                ],
+                picked=list(sample.picked),
+                near_miss=sample.near_miss,
+            ),
         )

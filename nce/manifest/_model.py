@@ -1,5 +1,19 @@
 """The manifest model (pydantic v2, ``extra="forbid"``), its field rules (safe file names, UTC
-times with milliseconds), parsing in normal form only, and its JSON Schema."""
+times with milliseconds), parsing in normal form only, and its JSON Schema.
+
+Two families of package share the one model, told apart by ``kind``:
+
+- a *hit* package (``violation``, ``cleared``, ``public_copy``): ``zone``, ``violation`` and ``event``
+  say which hit it is evidence of; it has no ``sample`` member;
+- a *sample* package (``sample``): a raw frame the edge picked to learn from, with the model's
+  detections on it and why it was picked (:class:`SampleInfo`); ``zone``, ``violation``, ``event``,
+  ``rule``, ``shop_id`` and ``ocr`` are null and ``stills``, ``track`` and ``detections`` are empty
+  (the frame's detections are ``sample.detections``): it is evidence of no hit and files no case.
+
+The ``sample`` member is left out of the JSON of every other package (never ``"sample": null``), so
+every manifest written before samples existed is still in normal form, with the same signature and
+hash.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +21,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -32,7 +46,7 @@ from nce.bounds import (
 from nce.bounds import Sha256Hex as Sha256Hex
 from nce.manifest._canonical import canonical_json
 from nce.manifest._errors import ManifestError
-from nce.vocabulary import EventKind, Violation
+from nce.vocabulary import EventKind, SampleReason, Violation
 
 SCHEMA_VERSION: Literal[1] = 1
 MANIFEST_NAME = "manifest.json"
@@ -92,7 +106,7 @@ UtcMs = Annotated[
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]
 
-PackageKind = Literal["violation", "cleared", "public_copy"]
+PackageKind = Literal["violation", "cleared", "public_copy", "sample"]
 FileRole = Literal["still_raw", "still_annotated", "crop", "clip", "other"]
 StillMoment = Literal["first_seen", "between", "confirmed", "cleared", "later"]
 
@@ -226,6 +240,49 @@ class DerivedFrom(_M):
     method: Text = Field(description="what was changed, e.g. faces and plates blurred")
 
 
+class NearMiss(_M):
+    """For a ``near_miss`` sample: the zone rule that almost fired on this frame, and why it did not."""
+
+    zone_id: str
+    violation: Violation
+    why: Literal["score", "dwell"] = Field(
+        description=(
+            "score: an object of the rule's classes stood in the zone, scored below the rule's min_score; "
+            "dwell: a hit opened on this frame and cleared before min_dwell_s (the object left too soon)"
+        )
+    )
+
+
+class SampleInfo(_M):
+    """A sample package's frame: why it was picked, its size and the model's detections on it."""
+
+    reason: SampleReason = Field(
+        description=(
+            "low_confidence: a detection scored inside the site's learning.low_conf bounds; near_miss: a "
+            "zone rule almost fired (see near_miss); periodic: an ordinary frame, one per camera and "
+            "learning.periodic_every_s, with or without detections"
+        )
+    )
+    frame: SafeName = Field(description="file name of the raw frame (JPEG, never drawn on)")
+    frame_utc: UtcMs
+    frame_index: int
+    width: int = Field(ge=1, description="frame width in pixels")
+    height: int = Field(ge=1, description="frame height in pixels")
+    score_floor: float = Field(
+        description="the model reported every detection scored above this (the boxes of a frame are complete down to it)"
+    )
+    detections: list[DetectionRecord] = Field(
+        description="every detection of the model on this frame, in frame pixels (masked ones left out)"
+    )
+    picked: list[int] = Field(
+        description=(
+            "indexes into detections of those that made the frame a sample (the low-scored ones, the "
+            "object that almost fired); empty for periodic"
+        )
+    )
+    near_miss: NearMiss | None = Field(description="set exactly when reason is near_miss")
+
+
 class Signature(_M):
     algorithm: Literal["Ed25519"] = "Ed25519"
     public_key: Label = Field(description="base64 of the raw 32-byte Ed25519 public key")
@@ -233,6 +290,14 @@ class Signature(_M):
     signature: Annotated[str, Field(max_length=128)] = Field(
         description="base64 of the 64-byte signature over the signing payload"
     )
+
+
+class HitParts(NamedTuple):
+    """What a hit package says of its hit (:meth:`Manifest.hit`)."""
+
+    zone: ZoneRef
+    violation: Violation
+    event: EventInfo
 
 
 class Manifest(_M):
@@ -249,11 +314,11 @@ class Manifest(_M):
     created_at: UtcMs
     site: SiteRef
     camera: CameraRef
-    zone: ZoneRef
+    zone: ZoneRef | None = Field(description="the hit's zone; null exactly for a sample package")
     shop_id: Id | None
-    violation: Violation
+    violation: Violation | None = Field(description="the hit's violation; null exactly for a sample package")
     rule: RuleRef | None
-    event: EventInfo
+    event: EventInfo | None = Field(description="the hit's event; null exactly for a sample package")
     stills: list[Still]
     model: ModelRef | None
     software: SoftwareRef
@@ -265,6 +330,11 @@ class Manifest(_M):
     files: list[FileEntry]
     signature: Signature | None = Field(
         description="null while being built, and for a public copy made without a key"
+    )
+    sample: SampleInfo | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="a sample package's frame (kind sample only; absent from every other package)",
     )
 
     @model_validator(mode="after")
@@ -279,10 +349,48 @@ class Manifest(_M):
                     raise ValueError(f"stills: {ref!r} is not among files")
         if (self.kind == "public_copy") != (self.derived_from is not None):
             raise ValueError("derived_from is set exactly when kind is public_copy")
+        if self.kind == "sample":
+            self._check_sample(names)
+        else:
+            if self.sample is not None:
+                raise ValueError("sample is set exactly when kind is sample")
+            missing = [n for n in ("zone", "violation", "event") if getattr(self, n) is None]
+            if missing:
+                raise ValueError(f"a {self.kind} package needs {', '.join(missing)} (null only for a sample)")
         return self
+
+    def _check_sample(self, names: list[str]) -> None:
+        sample = self.sample
+        if sample is None:
+            raise ValueError("a sample package needs its sample block")
+        hit = [
+            n
+            for n in ("zone", "violation", "event", "rule", "shop_id", "ocr")
+            if getattr(self, n) is not None
+        ]
+        hit += [n for n in ("stills", "track", "detections") if getattr(self, n)]
+        if hit:
+            raise ValueError(
+                f"a sample package is evidence of no hit: {', '.join(hit)} must be empty "
+                "(its detections are sample.detections)"
+            )
+        if sample.frame not in names:
+            raise ValueError(f"sample.frame: {sample.frame!r} is not among files")
+        bad = [i for i in sample.picked if not 0 <= i < len(sample.detections)]
+        if bad:
+            raise ValueError(f"sample.picked: {bad} are not indexes of sample.detections")
+        if (sample.reason == "near_miss") != (sample.near_miss is not None):
+            raise ValueError("sample.near_miss is set exactly when sample.reason is near_miss")
 
     def file(self, name: str) -> FileEntry | None:
         return next((f for f in self.files if f.name == name), None)
+
+    def hit(self) -> HitParts:
+        """The zone, violation and event of a hit package (every kind but ``sample``, which the
+        model guarantees to carry them); :class:`ManifestError` for a sample package."""
+        if self.zone is None or self.violation is None or self.event is None:
+            raise ManifestError(f"a {self.kind} package is evidence of no hit")
+        return HitParts(self.zone, self.violation, self.event)
 
     def to_json_bytes(self) -> bytes:
         """The bytes of ``manifest.json``: the canonical form (so the file hashes reproducibly)."""

@@ -85,6 +85,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     # ledger actions
     "action.hit_ingested": ("接收证据包", "evidence package received"),
     "action.hit_event": ("接收事件", "hit event received"),
+    "action.sample_ingested": ("接收学习样本", "learning sample received"),
     "action.case_reviewed": ("人工审核", "reviewed"),
     "action.notice_issued": ("发出告知", "notice issued"),
     "action.case_corrected": ("已整改", "corrected"),

@@ -188,7 +188,7 @@ LEDGER_FIELDS: dict[str, str] = {
 # service/snapshots.py)
 LEDGER_HIDDEN: frozenset[str] = frozenset(
     {"from", "to", "decision", "device_id", "hit_id", "kind", "manifest_hash", "files", "members", "merged"}
-    | {"case", "manifest_sha256", "party", "legal_basis", "shop", "devices"}
+    | {"case", "manifest_sha256", "party", "legal_basis", "shop", "devices", "frame_id"}
     | {"sha256", "label_id", "how", "complete", "boxes", "case_id", "camera_id", "source", "pick_reason"}
     | {"origin", "width", "height"}
 )

@@ -490,17 +490,49 @@ def add_stored_frame(
     the caller's transaction if it is not there yet (no commit, no ledger entry of its own: the
     caller's entry covers it). None when the image is not in the store or not a readable JPEG/PNG.
     Labels from reviews use it; so can the ingest of the edge's sample packages (``source: sample``)."""
+    if frame_by_sha256(session, sha256) is None:
+        try:
+            with open(store.existing_path(sha256), "rb") as fh:
+                head = fh.read(HEADER_BYTES)  # the size is in the header: never read a whole still here
+        except OSError as exc:  # not in the store
+            log.info("image %s not added to the frame pool: %s", sha256[:12], exc)
+            return None
+    else:
+        head = b""
+    return add_frame_image(session, sha256=sha256, head=head, data=data, actor=actor)
+
+
+def add_frame_image(
+    session: Session, *, sha256: str, head: bytes, data: FrameCreate, actor: str
+) -> Frame | None:
+    """The frame of the image whose first bytes are ``head`` (its size is read from its header),
+    added to the pool in the caller's transaction if it is not there yet (no commit, no ledger entry
+    of its own). None when it is not a readable JPEG/PNG. The ingest of the edge's sample packages
+    (``source: sample``) calls it with the frame's bytes before they reach the store."""
     frame = frame_by_sha256(session, sha256)
     if frame is not None:
         return frame
     try:
-        with open(store.existing_path(sha256), "rb") as fh:
-            head = fh.read(HEADER_BYTES)  # the size is in the header: never read a whole still here
-        info = image_info(head, name=f"image {sha256[:12]}")
-    except (ServiceError, OSError) as exc:  # not in the store, or not a JPEG/PNG with a readable header
+        info = image_info(head[:HEADER_BYTES], name=f"image {sha256[:12]}")
+    except ServiceError as exc:  # not a JPEG/PNG with a readable header
         log.info("image %s not added to the frame pool: %s", sha256[:12], exc)
         return None
     return _insert_frame(session, sha256=sha256, info=info, data=data, actor=actor)
+
+
+def sample_frame(manifest_sample: Any, *, camera_id: str, event_id: int, package_id: str) -> FrameCreate:
+    """What the pool records of a sample package's frame (from a validated manifest)."""
+    return FrameCreate.model_construct(
+        camera_id=camera_id,
+        source="sample",
+        reason=manifest_sample.reason,
+        origin=None,
+        detections=_detections(d.model_dump(mode="json") for d in manifest_sample.detections),
+        taken_at=_parse_utc(manifest_sample.frame_utc),
+        case_id=None,
+        event_id=event_id,
+        package_id=package_id,
+    )
 
 
 def _frame_for_still(

@@ -37,6 +37,7 @@ from nce.times import parse_utc_ms, utc_ms
 from service import filing, ledger, workflow
 from service.auth import Principal
 from service.clock import check_not_ahead
+from service.crud import frames
 from service.errors import Forbidden, Invalid, Unauthorized, UnsupportedMedia
 from service.evidence_store import EvidenceStore, Staged
 from service.models import Device, EvidenceFile, HitEventRow, IdempotencyKey, utcnow
@@ -79,7 +80,12 @@ def _device(session: Session, principal: Principal) -> Device:
 
 
 def _manifest_times(manifest: Manifest) -> list[tuple[str, dt.datetime | None]]:
-    ev = manifest.event
+    if manifest.sample is not None:
+        return [
+            ("sample.frame_utc", parse_utc_ms(manifest.sample.frame_utc)),
+            ("created_at", parse_utc_ms(manifest.created_at)),
+        ]
+    ev = manifest.hit().event
     return [
         ("event.ts", parse_utc_ms(ev.ts)),
         ("event.first_seen", parse_utc_ms(ev.first_seen)),
@@ -224,18 +230,19 @@ def _store_rows(
 ) -> None:
     """The package's row and one row per file (the manifest's bytes included)."""
     public_copy = manifest.kind == "public_copy"
+    zone, violation, ev = manifest.hit()
     row = HitEventRow(
         device_id=manifest.device_id,
-        hit_id=manifest.event.hit_id,
-        event=filing.PUBLIC_COPY if public_copy else manifest.event.event,
+        hit_id=ev.hit_id,
+        event=filing.PUBLIC_COPY if public_copy else ev.event,
         seq=None if public_copy else manifest.sequence,
         package_id=manifest.package_id,
         manifest_hash=m_hash,
         manifest=manifest.model_dump(mode="json"),
         case_id=case_id,
-        violation=manifest.violation,
+        violation=violation,
         camera_id=manifest.camera.id,
-        zone_id=manifest.zone.id,
+        zone_id=zone.id,
         shop_id=manifest.shop_id,
         ts=sighting.ts,
         chain_gap=chain_gap,
@@ -275,8 +282,8 @@ def _ledger_payload(
         "sequence": manifest.sequence,
         "package_id": manifest.package_id,
         "kind": manifest.kind,
-        "hit_id": manifest.event.hit_id,
-        "event": manifest.event.event,
+        "hit_id": manifest.hit().event.hit_id,
+        "event": manifest.hit().event.event,
         "manifest_hash": m_hash,
         "manifest_sha256": m_sha,  # the stored manifest.json (the bytes as received)
         "files": {e.name: e.sha256 for e in manifest.files},
@@ -310,36 +317,16 @@ def ingest_package(
             select(Device).where(Device.device_id == principal.name).with_for_update()
         ).scalar_one()
         chain_gap = _check_chain(session, device=device, manifest=manifest, m_hash=m_hash)
-        sighting = filing.package_sighting(manifest, received_at=received_at)
-        filed = filing.file_package(session, manifest=manifest, sighting=sighting, chain_gap=chain_gap)
-        case = filed.case
-        _store_rows(
-            session,
-            manifest=manifest,
-            raw=raw,
-            m_hash=m_hash,
-            m_sha=m_sha,
-            case_id=case.id if case else None,
-            sighting=sighting,
-            chain_gap=chain_gap,
-        )
-        body = HitAccepted(
-            hit_id=manifest.event.hit_id,
-            case_id=case.id if case else None,
-            case_status=case.status if case else None,
-            merged=filed.merged,
-            chain_gap=chain_gap,
-        )
-        transparency_log.append(session, manifest=manifest, manifest_hash=m_hash)
-        ledger.append(
-            session,
-            actor=principal.actor,
-            action="hit_ingested",
-            case_id=case.id if case else None,
-            payload=_ledger_payload(
-                manifest=manifest, m_hash=m_hash, m_sha=m_sha, chain_gap=chain_gap, merged=filed.merged
-            ),
-        )
+        if manifest.kind == "sample":  # a frame to learn from: stored and recorded, never a case
+            body = _store_sample(
+                session, manifest=manifest, m_hash=m_hash, m_sha=m_sha, raw=raw, files=files,
+                chain_gap=chain_gap, actor=principal.actor,
+            )  # fmt: skip
+        else:
+            body = _store_hit(
+                session, manifest=manifest, raw=raw, m_hash=m_hash, m_sha=m_sha, chain_gap=chain_gap,
+                received_at=received_at, actor=principal.actor,
+            )  # fmt: skip
         _remember(session, principal=principal, key=key, request_hash=req_hash, body=body)
         session.flush()
         staged.publish()
@@ -352,6 +339,126 @@ def ingest_package(
     # the package is accepted (committed): what must follow an acceptance goes here
     _after_commit()
     return IngestResult(201, body, replayed=False)
+
+
+def _store_hit(
+    session: Session,
+    *,
+    manifest: Manifest,
+    raw: bytes,
+    m_hash: str,
+    m_sha: str,
+    chain_gap: bool,
+    received_at: dt.datetime,
+    actor: str,
+) -> HitAccepted:
+    """A hit package (violation, cleared, still_present, public copy): filed into its case (or none),
+    its rows, its log leaf and a ``hit_ingested`` ledger entry."""
+    sighting = filing.package_sighting(manifest, received_at=received_at)
+    filed = filing.file_package(session, manifest=manifest, sighting=sighting, chain_gap=chain_gap)
+    case = filed.case
+    _store_rows(
+        session,
+        manifest=manifest,
+        raw=raw,
+        m_hash=m_hash,
+        m_sha=m_sha,
+        case_id=case.id if case else None,
+        sighting=sighting,
+        chain_gap=chain_gap,
+    )
+    body = HitAccepted(
+        hit_id=manifest.hit().event.hit_id,
+        case_id=case.id if case else None,
+        case_status=case.status if case else None,
+        merged=filed.merged,
+        chain_gap=chain_gap,
+    )
+    transparency_log.append(session, manifest=manifest, manifest_hash=m_hash)
+    ledger.append(
+        session,
+        actor=actor,
+        action="hit_ingested",
+        case_id=case.id if case else None,
+        payload=_ledger_payload(
+            manifest=manifest, m_hash=m_hash, m_sha=m_sha, chain_gap=chain_gap, merged=filed.merged
+        ),
+    )
+    return body
+
+
+def _store_sample(
+    session: Session,
+    *,
+    manifest: Manifest,
+    m_hash: str,
+    m_sha: str,
+    raw: bytes,
+    files: dict[str, Part],
+    chain_gap: bool,
+    actor: str,
+) -> HitAccepted:
+    """A sample package (a frame the edge picked to learn from; ``nce run`` with ``learning``): its
+    row, its files, its log leaf and a ``sample_ingested`` ledger entry, as for every package, and
+    never a case. The row has ``event == "sample"``, the package id as ``hit_id``, no violation or
+    zone (empty strings) and the frame's time as ``ts``; its frame joins the frame pool (source
+    ``sample``, the model's detections pre-filled) to be labelled."""
+    sample = manifest.sample
+    if sample is None:
+        raise Invalid("a sample package needs its sample block")
+    row = HitEventRow(
+        device_id=manifest.device_id,
+        hit_id=manifest.package_id,
+        event="sample",
+        seq=manifest.sequence,
+        package_id=manifest.package_id,
+        manifest_hash=m_hash,
+        manifest=manifest.model_dump(mode="json"),
+        case_id=None,
+        violation="",
+        camera_id=manifest.camera.id,
+        zone_id="",
+        shop_id=None,
+        ts=parse_utc_ms(sample.frame_utc),
+        chain_gap=chain_gap,
+    )
+    session.add(row)
+    session.flush()
+    stored = [("manifest.json", "manifest", m_sha, len(raw), "application/json")]
+    stored += [(e.name, e.role, e.sha256, e.size, e.mime) for e in manifest.files]
+    for name, role, sha, size, mime in stored:
+        session.add(EvidenceFile(event_id=row.id, name=name, role=role, sha256=sha, size=size, mime=mime))
+    entry = manifest.file(sample.frame)
+    frame = None
+    if entry is not None:  # the model guarantees it; the frame joins the pool to be labelled
+        data = frames.sample_frame(
+            sample, camera_id=manifest.camera.id, event_id=row.id, package_id=manifest.package_id
+        )
+        head = files[entry.name].data
+        frame = frames.add_frame_image(session, sha256=entry.sha256, head=head, data=data, actor=actor)
+    transparency_log.append(session, manifest=manifest, manifest_hash=m_hash)
+    ledger.append(
+        session,
+        actor=actor,
+        action="sample_ingested",
+        case_id=None,
+        payload={
+            "device_id": manifest.device_id,
+            "sequence": manifest.sequence,
+            "package_id": manifest.package_id,
+            "kind": manifest.kind,
+            "camera_id": manifest.camera.id,
+            "reason": sample.reason,
+            "frame_id": frame.id if frame is not None else None,
+            "manifest_hash": m_hash,
+            "manifest_sha256": m_sha,  # the stored manifest.json (the bytes as received)
+            "files": {e.name: e.sha256 for e in manifest.files},
+            "chain_gap": chain_gap,
+        },
+    )
+    return HitAccepted(
+        hit_id=manifest.package_id, case_id=None, case_status=None, merged=False, chain_gap=chain_gap
+    )
 
 
 def ingest_event(session: Session, *, principal: Principal, key: str, data: HitEventIn) -> IngestResult:

@@ -2,8 +2,8 @@
 check a database against a checkpoint kept elsewhere.
 
 A checkpoint is made under the ledger lock, so its tree size and its ledger head are one instant:
-the ledger then holds exactly the ``hit_ingested`` entries of those leaves. It is stored in
-``transparency_checkpoints`` in the caller's transaction.
+the ledger then holds exactly the ``hit_ingested`` (and ``sample_ingested``) entries of those leaves.
+It is stored in ``transparency_checkpoints`` in the caller's transaction.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Evidence manifests and package folders (real keys, real files; no model, no numpy): the one
-manifest builder of the tests. ``make_manifest`` fills every field with a plausible confirmed hit;
-callers override what they test (the service's devices in :mod:`tests.support.devices`, the edge's
+manifest builder of the tests. ``make_manifest`` fills every field with a plausible confirmed hit
+(``sample_fields`` turns it into a sample package: a frame to learn from, no hit); callers override
+what they test (the service's devices in :mod:`tests.support.devices`, the edge's
 synthetic outbox in :mod:`tests.support.delivery`).
 """
 
@@ -16,11 +17,13 @@ from nce.manifest import (
     GENESIS_HASH,
     MANIFEST_NAME,
     CameraRef,
+    DetectionRecord,
     EventInfo,
     FileEntry,
     Manifest,
     ModelRef,
     RuleRef,
+    SampleInfo,
     SiteRef,
     SoftwareRef,
     Still,
@@ -41,6 +44,50 @@ FILES: dict[str, tuple[str, str, bytes]] = {
     "crop.jpg": ("crop", "image/jpeg", b"\xff\xd8\xff\xe0" + b"e" * 100),
     "clip.mp4": ("clip", "video/mp4", b"\x00\x00\x00\x20ftypisom" + b"f" * 300),
 }
+
+
+SAMPLE_FILES: dict[str, tuple[str, str, bytes]] = {
+    "frame.jpg": ("still_raw", "image/jpeg", b"\xff\xd8\xff\xe0" + b"s" * 300),
+}
+
+
+def sample_info(**changes: Any) -> SampleInfo:
+    """A low_confidence sample of a 1920 x 1080 frame: a stall at 0.22 (picked) and a person at 0.8."""
+    fields: dict[str, Any] = dict(
+        reason="low_confidence",
+        frame="frame.jpg",
+        frame_utc=utc_ms(T0),
+        frame_index=1234,
+        width=1920,
+        height=1080,
+        score_floor=0.15,
+        detections=[
+            DetectionRecord(label="person", score=0.8, box=(100.0, 200.0, 180.0, 420.0), track_id=3),
+            DetectionRecord(label="stall", score=0.22, box=(600.0, 500.0, 900.0, 800.0), track_id=None),
+        ],
+        picked=[1],
+        near_miss=None,
+    )
+    fields.update(changes)
+    return SampleInfo(**fields)
+
+
+def sample_fields(**changes: Any) -> dict[str, Any]:
+    """``make_manifest`` overrides that make a sample package (pass ``files=SAMPLE_FILES`` too)."""
+    fields: dict[str, Any] = dict(
+        kind="sample",
+        zone=None,
+        shop_id=None,
+        violation=None,
+        rule=None,
+        event=None,
+        stills=[],
+        detections=[],
+        track=[],
+        ocr=None,
+        sample=sample_info(**changes),
+    )
+    return fields
 
 
 def event_info(*, first_seen: str, ts: str, hit_id: str = "hit-1", **changes: Any) -> EventInfo:
