@@ -390,9 +390,15 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "labeljs.source.import": ("导入", "imported"),
     "labeljs.source.case": ("案件截图", "case still"),
     "labeljs.prefill.labels": ("已载入最近一次标注", "The latest labels are loaded"),
-    "labeljs.prefill.detections": ("已载入模型检测结果，请核对", "The model's detections are loaded: check them"),
+    "labeljs.prefill.detections": (
+        "已载入模型检测结果，请核对",
+        "The model's detections are loaded: check them",
+    ),
     "labeljs.prefill.none": ("模型未检测到目标", "The model found nothing here"),
-    "labeljs.negative_hint": ("虚线：审核认定的误报（保存后不保留）", "Dashed: a review's false detection (not kept on save)"),
+    "labeljs.negative_hint": (
+        "虚线：审核认定的误报（保存后不保留）",
+        "Dashed: a review's false detection (not kept on save)",
+    ),
     "labeljs.no_boxes": ("无框（保存即为无目标）", "No boxes (saving marks the frame as empty)"),
     "labeljs.next_class": ("新框类别：{cls}", "Next box: {cls}"),
     "labeljs.saved": ("已保存帧 #{id}（{n} 个框）", "Saved frame #{id} ({n} boxes)"),
