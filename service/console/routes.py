@@ -536,11 +536,12 @@ HANDLERS = {CsrfRejected: on_csrf, NotForConsole: on_not_for_console, LoginRequi
 
 def install(app: FastAPI) -> None:
     """Add the console's pages, ``/static`` and its error pages to ``app``."""
-    from service.console import account, case_more  # they import this module's helpers
+    from service.console import account, case_more, labelling  # they import this module's helpers
 
     app.include_router(router)
     app.include_router(account.router)  # /account/password
     app.include_router(case_more.router)  # /cases/{id}/events, /cases/{id}/ledger
+    app.include_router(labelling.router)  # /label
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for handlers in (HANDLERS, account.HANDLERS):
         for exc_type, handler in handlers.items():
