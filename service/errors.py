@@ -105,6 +105,7 @@ def translate(exc: Exception) -> ServiceError:
 
 
 def safe_text(value: str, limit: int = 500) -> str:
-    """``value`` fit for a JSON answer: lone surrogates escaped, at most ``limit`` characters."""
+    """``value`` fit for a JSON answer: lone surrogates escaped, at most ``limit`` characters (a cut
+    one ends in "…")."""
     value = value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value if len(value) <= limit else value[:limit] + "…"
+    return value if len(value) <= limit else value[: max(limit - 1, 0)] + "…"

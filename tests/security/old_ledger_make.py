@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,7 @@ def fill(client: TestClient, state: Any) -> None:
     )
     cleared = dev.package(
         hit_id=a_pkg.manifest.event.hit_id, kind="cleared", event="cleared", shop_id="S-0001",
-        ts=now + dt.timedelta(minutes=10),
+        ts=dt.datetime.now(dt.UTC),  # after the notice, before its deadline: corrected by the sweeper
         files={"still-1-first_seen.jpg": files_for("a-clear")["still-1-first_seen.jpg"]}, stills=[],
     )  # fmt: skip
     post(cleared)
@@ -149,17 +150,18 @@ def fill(client: TestClient, state: Any) -> None:
             )
         )
     ok(client.post(f"/api/v1/cases/{d}/review", json={"decision": "confirm"}, headers=sup))
-    d_deadline = now + dt.timedelta(hours=1)
+    # the deadline is decided on the server's clock only, from signed evidence dated and received
+    # after it (the code this file first ran on took an event's own time: a later time escalated)
+    d_deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
     ok(client.post(f"/api/v1/cases/{d}/notice", json={"deadline": d_deadline.isoformat()}, headers=sup))
-    late = _event(d_pkg, "still_present", d_deadline + dt.timedelta(minutes=5))
-    assert (
-        ok(
-            client.post(
-                "/api/v1/hits/events", json=late, headers={**dev.headers, "Idempotency-Key": "d-late"}
-            )
-        )["case_status"]
-        == "escalated"
-    )
+    time.sleep(max(0.0, (d_deadline - dt.datetime.now(dt.UTC)).total_seconds()) + 0.2)
+    late = dev.package(
+        hit_id=d_pkg.manifest.event.hit_id, event="still_present", shop_id="S-0001", violation="piled_goods",
+        ts=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    post(late)
+    with state.sessions() as s:
+        assert sweep_deadlines(s) == [(d, "escalated")]
     assert client.get(f"/api/v1/cases/{d}/export", headers=sup).status_code == 200
 
     # E: a draft after a chain gap; F: an opened package that has no case

@@ -283,12 +283,23 @@ STILL_REFUSED: list[tuple[str, Req, int, str]] = [
         422,
         "nested",
     ),
-    (
+    (  # 200 KB: past the JSON routes' body limit before anything parses it
         "body-nested-100k-deep",
         Req(
             "POST",
             "/api/v1/cases/1/review",
             content=b"[" * 100_000 + b"]" * 100_000,
+            headers={"Content-Type": "application/json"},
+        ),
+        413,
+        "larger than",
+    ),
+    (  # within the body limit, nested past the JSON decoder's depth
+        "body-nested-16k-deep",
+        Req(
+            "POST",
+            "/api/v1/cases/1/review",
+            content=b"[" * 16_000 + b"]" * 16_000,
             headers={"Content-Type": "application/json"},
         ),
         400,

@@ -302,16 +302,16 @@ def test_a_direct_edit_of_the_tables_is_reported(api, capsys, tamper, line, coun
 
 
 def test_every_flow_of_the_service_verifies_clean(api, capsys):
-    """Reviews, a corrected violation, notices settled by the deadline sweep (corrected) and by a late
-    sighting (escalated), exports, a public copy, merged hits, plain events, a chain gap, a package
+    """Reviews, a corrected violation, notices settled by the deadline sweep (corrected, and escalated
+    on a signed sighting after the deadline), exports, a public copy, merged hits, plain events, a chain gap, a package
     without a case, shop renames and deletions: no difference, nothing left unchecked."""
     fill(api.client, api.state)
     state = state_api(api)
     assert state["ok"] is True and state["differences"] == [] and state["unchecked"] == [], state
-    assert state["cases"] == 5 and state["packages"] == 9 and state["shops"] == 2, state
+    assert state["cases"] == 5 and state["packages"] == 10 and state["shops"] == 2, state
     assert verify_api(api)["ok"] is True
     assert nce_main(["ledger", "verify", "--db", api.url]) == 0
-    assert "tables OK: 5 cases, 9 packages" in capsys.readouterr().out
+    assert "tables OK: 5 cases, 10 packages" in capsys.readouterr().out
 
 
 # --- a ledger written by the old code ----------------------------------------------------------------
