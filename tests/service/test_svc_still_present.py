@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from detector.delivery import OutboxSink
-from detector.delivery.outbox import Outbox, OutboxItem
+from detector.delivery.outbox import Outbox
+from detector.delivery.outbox_items import OutboxItem
 from detector.delivery.relay import Relay
 from detector.delivery.transport import HttpTransport, Outcome
 from detector.detections import Detections
