@@ -26,7 +26,7 @@ from detector.detections import Detections
 from detector.events import Frame, HitEvent, RingSnapshot
 from detector.sinks import evidence_packager
 from nce.manifest import MANIFEST_NAME, load_public_key, parse_manifest, verify_package_dir
-from service.crud.cases import sweep_deadlines
+from service.crud.case_actions import sweep_deadlines
 from service.crud.identities import add_device
 from tests.support.evidence_sim import Camera, make_config
 from tests.support.servers import serving

@@ -13,6 +13,7 @@ from nce.bounds import CURSOR_MAX, INT32_MAX, Id, TimeInRange
 from nce.vocabulary import Violation
 from service.api.deps import CaseReader, Exporter, NoticeIssuer, Reviewer, SessionDep, StateDep
 from service.case_status import CaseStatus
+from service.crud import case_actions
 from service.crud import cases as crud
 from service.crud.export import export_case
 from service.schemas.cases import (
@@ -106,14 +107,14 @@ def review(
     """``dismiss`` needs a reason; ``violation`` corrects the violation type when confirming. The
     ledger entry records the party (the shop registry's row) and the legal basis."""
     return CasePublic.model_validate(
-        crud.review_case(session, principal=principal, case_id=case_id, data=data, legal=state.legal)
+        case_actions.review_case(session, principal=principal, case_id=case_id, data=data, legal=state.legal)
     )
 
 
 @router.post("/{case_id}/notice", response_model=CasePublic, summary="Issue a notice with a deadline")
 def notice(case_id: CaseId, data: NoticeIn, session: SessionDep, principal: NoticeIssuer) -> CasePublic:
     return CasePublic.model_validate(
-        crud.issue_notice(session, principal=principal, case_id=case_id, data=data)
+        case_actions.issue_notice(session, principal=principal, case_id=case_id, data=data)
     )
 
 
