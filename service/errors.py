@@ -107,4 +107,4 @@ def translate(exc: Exception) -> ServiceError:
 def safe_text(value: str, limit: int = 500) -> str:
     """``value`` fit for a JSON answer: lone surrogates escaped, at most ``limit`` characters."""
     value = value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value if len(value) <= limit else value[:limit] + "…"
+    return value if len(value) <= limit else value[: limit - 1] + "…"
