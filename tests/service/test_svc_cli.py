@@ -87,8 +87,10 @@ def test_db_upgrade_on_a_fresh_sqlite_file(tmp_path, capsys):
 
 def test_settings_refuse_the_default_secret_outside_demo(tmp_path, monkeypatch):
     from service.errors import ServiceError
+    from tests.support.servers import service_key_file
 
     monkeypatch.delenv("NCE_SECRET_KEY", raising=False)
+    monkeypatch.setenv("NCE_SERVICE_KEY_FILE", str(service_key_file(tmp_path)))
     with pytest.raises(ServiceError, match="default demo secret"):
         Settings.load(db_url=f"sqlite:///{tmp_path}/x.sqlite3")
     assert Settings.load(db_url=f"sqlite:///{tmp_path}/x.sqlite3", demo=True).demo is True
@@ -146,11 +148,13 @@ def test_unreachable_database_is_503_not_500(tmp_path):
     from fastapi.testclient import TestClient
 
     from service.app import create_app
+    from tests.support.servers import service_key_file
 
     settings = Settings(
         db_url="postgresql+psycopg://postgres@127.0.0.1:1/nce_nowhere?connect_timeout=2",
         evidence_dir=tmp_path / "ev",
         secret_key="test-secret-0123456789abcdef",
+        service_key_file=service_key_file(tmp_path),
         migrate_on_start=False,
         sweep_interval_s=0,
     )
