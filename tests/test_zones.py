@@ -173,7 +173,9 @@ def one_zone_site() -> SiteConfig:
 
 def test_rule_engine_makes_each_mask_once_per_frame_size() -> None:
     config = one_zone_site()
-    engine = RuleEngine(config, config.cameras[0], {0: "stall"})
+    engine = RuleEngine(
+        config.cameras[0], config.rules, {0: "stall"}, site_id=config.site.id, tz=config.site.tz
+    )
     utc = dt.datetime(2026, 11, 27, 4, 0, tzinfo=dt.UTC)
     stall = Detections(
         xyxy=np.array([[30, 30, 50, 55]], np.float32),

@@ -17,16 +17,17 @@ from typing import Any
 
 import numpy as np
 import yaml
-from detector.outbox import Outbox
-from detector.relay import HttpTransport, Relay
 from sqlalchemy import text
 
 from detector.config import load_site_config
 from detector.delivery import OutboxSink
+from detector.delivery.outbox import Outbox
+from detector.delivery.relay import Relay
+from detector.delivery.transport import HttpTransport
 from detector.detections import Detections
 from detector.events import Frame
-from detector.evidence import EvidencePackager
 from detector.rules import RuleEngine
+from detector.sinks import evidence_packager
 from nce import bounds
 from nce.manifest import generate_private_key, public_key_b64, save_private_key
 from service.crud.identities import add_device
@@ -128,10 +129,11 @@ def test_a_config_of_longest_ids_is_delivered_and_stored(api, tmp_path: Path):
     camera = config.cameras[0]
 
     outbox = Outbox(tmp_path / "outbox.sqlite")
-    packager = EvidencePackager(config, tmp_path / "edge", is_delivered=outbox.is_delivered)
-    sink = OutboxSink(outbox, device_id, packager.evidence_dir, awaiting=packager.awaiting_package)
-    packager.on_package = sink.package_written
-    engine = RuleEngine(config, camera, names={0: config.rules[0].classes[0]})
+    packager = evidence_packager(config, tmp_path / "edge", delivered=outbox)
+    sink = OutboxSink(outbox, device_id, packager.evidence_dir)
+    packager.listener = sink
+    names = {0: config.rules[0].classes[0]}
+    engine = RuleEngine(camera, config.rules, names, site_id=config.site.id, tz=config.site.tz)
     ring: list[Frame] = []
 
     def snapshot() -> list[Frame]:

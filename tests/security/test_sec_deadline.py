@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from svc_factory import DeviceHandle, files_for
 
 from tests.security.sec_service import Notice, Service, now, package, wait_until
+from tests.support.devices import DeviceHandle, files_for
 
 SEC = dt.timedelta(seconds=1)
 DEADLINE_S = 2.0

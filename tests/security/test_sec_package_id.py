@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from svc_factory import DeviceHandle, Package, files_for
 
 from nce.manifest import DerivedFrom
 from tests.security.sec_service import Service
+from tests.support.devices import DeviceHandle, Package, files_for
 
 
 def _later_violation(dev: DeviceHandle, first: Package) -> Package:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from svc_factory import DeviceHandle, Package, files_for
 
 from nce.manifest import DerivedFrom
 from tests.security.sec_service import Service
+from tests.support.devices import DeviceHandle, Package, files_for
 
 
 def public_copy(dev: DeviceHandle, original: Package, **kwargs: object) -> Package:
