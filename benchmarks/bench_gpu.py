@@ -1,4 +1,4 @@
-"""GPU (issue 9, part 6): records whether an accelerator was there to measure, and why not.
+"""GPU: records whether an accelerator was there to measure the detector on it, and why not.
 
 The GPU measurement (detector with the CUDA and TensorRT execution providers, batch 1/8/32, fp16;
 cameras at 2 fps one GPU holds) runs only on a machine lent with an accelerator, as one script of at
@@ -68,8 +68,9 @@ def main() -> None:
         "**Not measured.** "
         + why[:1].upper()
         + why[1:]
-        + ". The GPU numbers of issue 9 part 6 need a session lent an accelerator (the `device` tool), "
-        "onnxruntime-gpu wheels carried there, and one script of at most 8 minutes; every other number "
+        + ". The GPU numbers (the detector with the CUDA and TensorRT providers at batch 1/8/32 in fp16, "
+        "and how many cameras at 2 fps one GPU holds) need a session lent an accelerator (the `device` "
+        "tool), onnxruntime-gpu wheels carried there, and one script of at most 8 minutes; every other number "
         "on this page is CPU-only."
     )
     if devices and gpu_providers:

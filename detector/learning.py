@@ -16,7 +16,7 @@ whose budget allows it:
 
 2. ``low_confidence`` — on an inferred frame, a detection scored inside ``learning.low_conf``
    ``[low, high)``. The model reports down to ``low`` when ``low`` is below ``model.conf`` (see
-   :func:`detector.pipeline.detector_from_config`); those detections never reach the tracker or the
+   :func:`detector.model_setup.detector_from_config`); those detections never reach the tracker or the
    rules (:func:`split_below`).
 
 3. ``periodic`` — the first inferred frame of each ``periodic_every_s`` slot of the local day

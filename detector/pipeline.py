@@ -21,7 +21,7 @@ Python stages cost the model no time where a core (or the GPU) would otherwise w
 batches are in flight; every camera's samples still reach the tracker, the rules and the sinks in
 order, one batch later at most. It pays when the model leaves the CPU room (a GPU provider, or fewer
 ONNX Runtime threads than cores); when the model's threads already use every core, the Python stages
-would only take cores from it, so by default it is on exactly then (:func:`overlap_pays`).
+would only take cores from it, so by default it is on exactly then (:func:`detector.model_setup.overlap_pays`).
 
 It ends on :meth:`Pipeline.stop` (signals), after ``duration_s``, when every reader has ended, or —
 with ``until_eof`` — when every file has ended. Shutdown stops the readers, flushes the open hits
@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -51,7 +49,9 @@ from detector.gate import ChangeGate, GateSettings
 from detector.learning import SampleSelector, split_below
 from detector.masks import DetectionMasks
 from detector.metrics import PipelineMetrics
+from detector.model_setup import overlap_pays
 from detector.rules import RuleEngine
+from detector.run_summary import RunSummary
 from detector.sources import CameraReader, ReaderOptions, StreamState
 from detector.tracker import IouTracker
 from detector.yolo import Letterbox, YoloDetector
@@ -88,30 +88,6 @@ class CameraRuntime:
 
 
 @dataclass
-class RunSummary:
-    elapsed_s: float = 0.0
-    samples: int = 0
-    inferred: int = 0
-    gate_skipped: int = 0
-    batches: int = 0
-    largest_batch: int = 0
-    busy_s: float = 0.0  # the loop's own time: gating, letterboxing, decoding, tracking, rules, sinks
-    model_s: float = 0.0  # time in session.run (in the inference thread when overlapping)
-    events: Counter[str] = field(default_factory=Counter)
-    cameras: dict[str, str] = field(default_factory=dict)
-
-    def line(self) -> str:
-        events = ", ".join(f"{k} {v}" for k, v in sorted(self.events.items())) or "none"
-        cams = ", ".join(f"{k} {v}" for k, v in self.cameras.items())
-        return (
-            f"{self.elapsed_s:.1f} s: {self.samples} samples, {self.inferred} inferred in {self.batches} "
-            f"batches (largest {self.largest_batch}), {self.gate_skipped} skipped by the gate, "
-            f"{self.busy_s:.1f} s busy; "
-            f"events: {events}; cameras: {cams}"
-        )
-
-
-@dataclass
 class _Chunk:
     """One batch handed to the model: its samples, their letterboxes, the pending raw output."""
 
@@ -136,33 +112,6 @@ def _guarded(sink: EventSink, method: str) -> Iterator[None]:
         yield
     except Exception:
         log.exception("sink %s.%s failed", type(sink).__name__, method)
-
-
-def overlap_pays(detector: YoloDetector) -> bool:
-    """Whether the model leaves the CPU room for the loop: it runs on an accelerator, or on fewer
-    ONNX Runtime intra-op threads than the machine has cores."""
-    if any(p != "CPUExecutionProvider" for p in detector.info.providers):
-        return True
-    threads = detector.intra_op_threads
-    return 0 < threads < (os.cpu_count() or 1)
-
-
-def detector_from_config(config: SiteConfig) -> YoloDetector:
-    """The site's detector. With ``learning`` enabled it reports down to the lower ``low_conf``
-    bound when that is below ``model.conf``; the pipeline then keeps those detections for the
-    learning samples only (:func:`detector.learning.split_below`)."""
-    m = config.model
-    conf = min(m.conf, config.learning.low_conf[0]) if config.learning.enabled else m.conf
-    return YoloDetector(
-        m.path,
-        providers=m.providers,
-        conf=conf,
-        iou=m.iou,
-        allow_fallback=m.allow_fallback,
-        intra_op_threads=m.intra_op_threads,
-        inter_op_threads=m.inter_op_threads,
-        rect=m.rect,
-    )
 
 
 class Pipeline:

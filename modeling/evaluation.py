@@ -245,17 +245,9 @@ def read_labels(path: Path, w: int, h: int) -> tuple[FloatArray, npt.NDArray[np.
 
 @contextmanager
 def _progress(enabled: bool, label: str, total: int) -> Iterator[object]:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from modeling.progress import progress_bar
 
-    with Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not enabled,
-    ) as bar:
+    with progress_bar(label, quiet=not enabled) as bar:
         task = bar.add_task(label, total=total)
 
         def advance(n: int) -> None:

@@ -177,15 +177,17 @@ def parse_signed_checkpoint(data: bytes | str) -> SignedCheckpoint:
     try:
         return SignedCheckpoint.model_validate_json(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "checkpoint"
-        raise CheckpointError(f"not a signed checkpoint: {where}: {first['msg']}") from exc
+        raise CheckpointError(f"not a signed checkpoint: {_first_error(exc, 'checkpoint')}") from exc
 
 
 def parse_inclusion_proof(data: bytes | str) -> InclusionProof:
     try:
         return InclusionProof.model_validate_json(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "proof"
-        raise ProofError(f"not an inclusion proof: {where}: {first['msg']}") from exc
+        raise ProofError(f"not an inclusion proof: {_first_error(exc, 'proof')}") from exc
+
+
+def _first_error(exc: ValidationError, whole: str) -> str:
+    """``FIELD: why`` of the first error (``whole`` names the document when it is the field)."""
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc']) or whole}: {first['msg']}"

@@ -42,7 +42,7 @@ from service.api.routes import (
 from service.api.validation import on_invalid_request
 from service.body_limit import BodyLimit, limit_for
 from service.console import install as install_console
-from service.crud.cases import sweep_deadlines
+from service.crud.case_actions import sweep_deadlines
 from service.db import make_engine, make_sessionmaker
 from service.errors import TRANSLATED, ServiceError, safe_text, translate
 from service.evidence_store import EvidenceStore

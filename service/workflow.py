@@ -10,7 +10,7 @@
 A new confirmed hit joins an *open* case of the same shop (or the same camera and zone when there is
 no shop) and violation; otherwise it opens a new draft (:mod:`service.filing`).
 
-Who decides: a person reviews and gives notice (:mod:`service.crud.cases`); a notice's deadline is
+Who decides: a person reviews and gives notice (:mod:`service.crud.case_actions`); a notice's deadline is
 settled by the sweeper alone, on the server's clock (:func:`settle_deadline`). A hit event only
 records evidence for the sweeper, and only a signed one does:
 

@@ -1,4 +1,4 @@
-"""An item the service answers with the same 5xx again and again is set aside (issue 14 §4, edge):
+"""An item the service answers with the same 5xx again and again is set aside (on the edge):
 ``uplink.poison_after_5xx`` identical answers (status + body digest) in a row poison it, with the
 answer kept and counted, so the rest of the queue moves; ``nce outbox retry-poisoned`` brings it
 back. A service that is away (connection refused, 502/503/504) never poisons anything.

@@ -185,3 +185,75 @@ def test_command_modules_live_where_their_side_does() -> None:
         path = ROOT / Path(*module.split(".")).with_suffix(".py")
         assert path.is_file(), (command, module)
         assert "def register(" in path.read_text(encoding="utf-8"), module
+
+
+# -- size and runtime checks of the product code ---------------------------------------------------
+
+PRODUCT_PACKAGES = ("nce", "detector", "service", "modeling", "demo")
+MAX_MODULE_LINES = 450
+"""A module over this is split by what it owns (STYLE.md) before it grows further."""
+
+
+def long_modules(root: Path, packages: tuple[str, ...], limit: int = MAX_MODULE_LINES) -> list[str]:
+    """``FILE: N lines`` for every ``.py`` file under ``packages`` longer than ``limit`` lines."""
+    found = []
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            n = len(path.read_text(encoding="utf-8").splitlines())
+            if n > limit:
+                found.append(f"{path.relative_to(root).as_posix()}: {n} lines")
+    return found
+
+
+def asserts(root: Path, packages: tuple[str, ...]) -> list[str]:
+    """``FILE:LINE`` of every ``assert`` statement under ``packages`` (gone under ``python -O``: a
+    runtime check raises an error of its side's tree instead)."""
+    found = []
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            rel = path.relative_to(root).as_posix()
+            found += [f"{rel}:{n.lineno}" for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+    return found
+
+
+def test_every_product_package_is_walked() -> None:
+    assert all((ROOT / p / "__init__.py").is_file() for p in PRODUCT_PACKAGES)
+
+
+def test_no_product_module_is_over_the_limit() -> None:
+    assert long_modules(ROOT, PRODUCT_PACKAGES) == []
+
+
+def test_product_code_has_no_assert() -> None:
+    assert asserts(ROOT, PRODUCT_PACKAGES) == []
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (MAX_MODULE_LINES, []),
+        (MAX_MODULE_LINES + 1, [f"nce/sub/long.py: {MAX_MODULE_LINES + 1} lines"]),
+    ],
+)
+def test_a_long_module_is_reported(tmp_path: Path, lines: int, expected: list[str]) -> None:
+    path = tmp_path / "nce" / "sub" / "long.py"
+    path.parent.mkdir(parents=True)
+    path.write_text("x = 1\n" * lines, encoding="utf-8")
+    assert long_modules(tmp_path, ("nce",)) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("assert x is not None\n", ["detector/x.py:1"]),
+        ("def f(x: int) -> None:\n    if x:\n        assert x > 0, 'positive'\n", ["detector/x.py:3"]),
+        ("# assert x\ntext = 'assert x'\n", []),
+        ("self.assertEqual(a, b)\n", []),
+    ],
+)
+def test_an_assert_is_reported(tmp_path: Path, source: str, expected: list[str]) -> None:
+    path = tmp_path / "detector" / "x.py"
+    path.parent.mkdir(parents=True)
+    path.write_text(source, encoding="utf-8")
+    assert asserts(tmp_path, ("detector",)) == expected

@@ -14,7 +14,8 @@ from detector.config import load_site_config
 from detector.detections import Detections
 from detector.events import Frame, HitEvent, LearningSample, RingSnapshot
 from detector.metrics import PipelineMetrics
-from detector.pipeline import Pipeline, PipelineOptions, detector_from_config
+from detector.model_setup import detector_from_config
+from detector.pipeline import Pipeline, PipelineOptions
 from tests.support import pipelines as pf
 from tests.support.onnx_models import colour_patch_model
 

@@ -18,7 +18,8 @@ from detector.detections import Detections
 from detector.events import Frame, HitEvent, RingSnapshot
 from detector.gate import ChangeGate, GateSettings
 from detector.metrics import PipelineMetrics
-from detector.pipeline import Pipeline, PipelineOptions, detector_from_config, overlap_pays
+from detector.model_setup import detector_from_config, overlap_pays
+from detector.pipeline import Pipeline, PipelineOptions
 from detector.sources import CameraReader, ReaderOptions, StreamState, redact
 from detector.tracker import IouTracker
 from detector.yolo import YoloDetector

@@ -17,7 +17,8 @@ import pytest
 
 from detector.config import load_site_config
 from detector.metrics import PipelineMetrics
-from detector.pipeline import Pipeline, PipelineOptions, detector_from_config
+from detector.model_setup import detector_from_config
+from detector.pipeline import Pipeline, PipelineOptions
 from detector.sources import CameraReader, ReaderOptions, StreamState
 from tests.support import pipelines as pf
 from tests.support.rtsp import MISSING, RtspServer, gst_rtsp_available

@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from detector.config import load_site_config
 from detector.errors import ModelError, ProviderError
-from detector.pipeline import detector_from_config
+from detector.model_setup import detector_from_config
 from detector.yolo import YoloDetector, letterbox, nms, parse_metadata_value, rect_shape
 from tests.support.onnx_models import constant_output_model, e2e_raw, save_graph_model, v8_raw, without_cuda
 

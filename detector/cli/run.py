@@ -85,7 +85,8 @@ def _run(args: argparse.Namespace) -> int:
         return CONFIG_PROBLEMS_EXIT
 
     from detector.metrics import PipelineMetrics
-    from detector.pipeline import Pipeline, PipelineOptions, detector_from_config
+    from detector.model_setup import detector_from_config
+    from detector.pipeline import Pipeline, PipelineOptions
 
     detector = detector_from_config(config)
     metrics = PipelineMetrics()

@@ -15,194 +15,38 @@ service's last answer, retried only by ``nce outbox retry-poisoned``).
 The outbox is the one owner of "delivered": the evidence quota asks :meth:`Outbox.is_delivered`
 before it deletes a package. Delivered rows are forgotten after 30 days, but a delivered package
 whose folder is still on disk stays known (table ``delivered_package``) until the folder is gone.
+
+The items and answers it holds are :mod:`~detector.delivery.outbox_items`; the file's tables, and
+how an older file is brought up to date, :mod:`~detector.delivery.outbox_schema`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from detector.errors import DetectorError
-
-ItemKind = Literal["event", "package"]
-ItemStatus = Literal["pending", "delivered", "poisoned"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-    device_id       TEXT    NOT NULL,
-    kind            TEXT    NOT NULL CHECK (kind IN ('event', 'package')),
-    hit_id          TEXT    NOT NULL,
-    event           TEXT    NOT NULL,
-    payload         TEXT    NOT NULL,
-    package_dir     TEXT,
-    created_at      REAL    NOT NULL,
-    status          TEXT    NOT NULL DEFAULT 'pending'
-                    CHECK (status IN ('pending', 'delivered', 'poisoned')),
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL    NOT NULL DEFAULT 0,
-    last_error      TEXT,
-    delivered_at    REAL,
-    response        TEXT,
-    answer_status   INTEGER,
-    answer_body     TEXT,
-    answer_digest   TEXT,
-    answer_repeats  INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, seq);
-CREATE INDEX IF NOT EXISTS outbox_package ON outbox (package_dir);
-CREATE TABLE IF NOT EXISTS outbox_meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS delivered_package (
-    package_dir  TEXT PRIMARY KEY,
-    delivered_at REAL NOT NULL
-);
-"""
-# columns added after the first release: an older outbox file gets them on open
-_ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("answer_status", "INTEGER"),
-    ("answer_body", "TEXT"),
-    ("answer_digest", "TEXT"),
-    ("answer_repeats", "INTEGER NOT NULL DEFAULT 0"),
+from detector.delivery.outbox_items import (
+    Answer,
+    ItemKind,
+    ItemStatus,
+    OutboxItem,
+    OutboxStatus,
+    answer_columns,
+    item_of_row,
+    poisoned_view,
 )
-ANSWER_BODY_MAX = 2000  # characters of an answer's body the outbox keeps
+from detector.delivery.outbox_schema import connect, create_or_upgrade
+from detector.errors import DetectorError
 
 
 class OutboxError(DetectorError):
     """The outbox database cannot be opened or written."""
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The service's HTTP answer to an item, as the outbox keeps it: the status, the body's first
-    :data:`ANSWER_BODY_MAX` characters, and the SHA-256 of the whole body (two answers are the same
-    when their status and digest are)."""
-
-    status: int
-    body: str
-    digest: str
-
-    @classmethod
-    def of(cls, status: int, body: str) -> Answer:
-        digest = hashlib.sha256(body.encode("utf-8", "surrogateescape")).hexdigest()
-        return cls(status, body[:ANSWER_BODY_MAX], digest)
-
-    def same_as(self, other: Answer | None) -> bool:
-        return other is not None and (self.status, self.digest) == (other.status, other.digest)
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    seq: int
-    device_id: str
-    kind: ItemKind
-    hit_id: str
-    event: str
-    payload: dict[str, Any]
-    package_dir: Path | None
-    created_at: float
-    status: ItemStatus
-    attempts: int
-    next_attempt_at: float
-    last_error: str | None
-    epoch: str = ""
-    answer: Answer | None = None  # the service's last answer (kept while retrying and when poisoned)
-    answer_repeats: int = 0  # how many times in a row the service gave that answer (counted 5xx)
-
-    @property
-    def idempotency_key(self) -> str:
-        if not self.epoch:
-            return f"{self.device_id}:{self.seq}"
-        return f"{self.device_id}:{self.epoch}:{self.seq}"
-
-
-class AnswerView(BaseModel):
-    """The service's last answer to a poisoned item (its body truncated)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    status: int
-    body: str
-
-
-class PoisonedItem(BaseModel):
-    """A poisoned item in ``nce outbox status --json``: why it was set aside."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    seq: int
-    kind: ItemKind
-    hit_id: str
-    event: str
-    package_id: str | None
-    attempts: int
-    reason: str | None
-    answer: AnswerView | None
-
-
-class OutboxStatus(BaseModel):
-    """``nce outbox status --json``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    pending: int
-    delivered: int
-    poisoned: int
-    oldest_pending_s: float | None
-    poisoned_items: list[PoisonedItem] = []
-
-
-def _answer(row: sqlite3.Row) -> Answer | None:
-    if row["answer_status"] is None:
-        return None
-    return Answer(int(row["answer_status"]), row["answer_body"] or "", row["answer_digest"] or "")
-
-
-def _row(row: sqlite3.Row, epoch: str) -> OutboxItem:
-    return OutboxItem(
-        seq=row["seq"],
-        device_id=row["device_id"],
-        kind=row["kind"],
-        hit_id=row["hit_id"],
-        event=row["event"],
-        payload=json.loads(row["payload"]),
-        package_dir=Path(row["package_dir"]) if row["package_dir"] else None,
-        created_at=row["created_at"],
-        status=row["status"],
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
-        last_error=row["last_error"],
-        epoch=epoch,
-        answer=_answer(row),
-        answer_repeats=int(row["answer_repeats"] or 0),
-    )
-
-
-def _poisoned(item: OutboxItem) -> PoisonedItem:
-    package_id = item.payload.get("package_id") if item.kind == "package" else None
-    return PoisonedItem(
-        seq=item.seq,
-        kind=item.kind,
-        hit_id=item.hit_id,
-        event=item.event,
-        package_id=str(package_id) if package_id is not None else None,
-        attempts=item.attempts,
-        reason=item.last_error,
-        answer=AnswerView(status=item.answer.status, body=item.answer.body) if item.answer else None,
-    )
 
 
 class Outbox:
@@ -214,40 +58,13 @@ class Outbox:
         self.changed = threading.Event()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._conn.row_factory = sqlite3.Row
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute("PRAGMA busy_timeout=10000")
-            self.epoch = self._init_schema()
+            self._conn = connect(self.path)
+            with self._tx() as conn:
+                self.epoch = create_or_upgrade(conn)
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open the outbox {self.path}: {exc}") from exc
         except OutboxError as exc:  # from _tx: say it as an open failure, with SQLite's reason
             raise OutboxError(f"cannot open the outbox {self.path}: {exc.__cause__}") from exc.__cause__
-
-    def _init_schema(self) -> str:
-        """Create the tables (idempotent) and return this outbox's epoch, drawing it on first open."""
-        with self._tx() as conn:
-            tables = {
-                row[0]
-                for row in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('outbox', 'outbox_meta')"
-                )
-            }
-            for statement in _SCHEMA.split(";"):  # executescript would commit the transaction
-                if statement.strip():
-                    conn.execute(statement)
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
-            for name, decl in _ADDED_COLUMNS:
-                if name not in columns:
-                    conn.execute(f"ALTER TABLE outbox ADD COLUMN {name} {decl}")
-            row = conn.execute("SELECT value FROM outbox_meta WHERE key = 'epoch'").fetchone()
-            if row is not None:
-                return str(row[0])
-            # an outbox from before epochs existed keeps its old keys (items may have been sent)
-            epoch = "" if "outbox" in tables else secrets.token_hex(4)
-            conn.execute("INSERT INTO outbox_meta (key, value) VALUES ('epoch', ?)", (epoch,))
-            return epoch
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -310,7 +127,7 @@ class Outbox:
             row = self._conn.execute(
                 "SELECT * FROM outbox WHERE status = 'pending' ORDER BY seq LIMIT 1"
             ).fetchone()
-        return _row(row, self.epoch) if row else None
+        return item_of_row(row, self.epoch) if row else None
 
     def mark_delivered(self, seq: int, response: dict[str, Any] | None = None) -> None:
         with self._tx() as conn:
@@ -335,7 +152,7 @@ class Outbox:
             conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
                 "answer_status = ?, answer_body = ?, answer_digest = ?, answer_repeats = ? WHERE seq = ?",
-                (error, next_attempt_at, *_answer_columns(answer), answer_repeats, seq),
+                (error, next_attempt_at, *answer_columns(answer), answer_repeats, seq),
             )
 
     def mark_poisoned(
@@ -346,7 +163,7 @@ class Outbox:
             conn.execute(
                 "UPDATE outbox SET status = 'poisoned', attempts = attempts + 1, last_error = ?, "
                 "answer_status = ?, answer_body = ?, answer_digest = ?, answer_repeats = ? WHERE seq = ?",
-                (reason, *_answer_columns(answer), answer_repeats, seq),
+                (reason, *answer_columns(answer), answer_repeats, seq),
             )
 
     def retry_poisoned(self) -> int:
@@ -458,7 +275,7 @@ class Outbox:
             delivered=counts.get("delivered", 0),
             poisoned=counts.get("poisoned", 0),
             oldest_pending_s=None if oldest is None else max(0.0, now - oldest),
-            poisoned_items=[_poisoned(i) for i in poisoned],
+            poisoned_items=[poisoned_view(i) for i in poisoned],
         )
 
     def items(self, status: ItemStatus | None = None) -> list[OutboxItem]:
@@ -469,7 +286,7 @@ class Outbox:
                 rows = self._conn.execute(
                     "SELECT * FROM outbox WHERE status = ? ORDER BY seq", (status,)
                 ).fetchall()
-        return [_row(r, self.epoch) for r in rows]
+        return [item_of_row(r, self.epoch) for r in rows]
 
     def is_delivered(self, package_dir: Path) -> bool:
         """Whether the service has this package: every outbox item of it was delivered, or it was
@@ -489,9 +306,3 @@ class Outbox:
         except sqlite3.Error as exc:  # closed at shutdown, or unreadable
             raise OutboxError(f"outbox {self.path}: {exc}") from exc
         return kept is not None
-
-
-def _answer_columns(answer: Answer | None) -> tuple[int | None, str | None, str | None]:
-    if answer is None:
-        return None, None, None
-    return answer.status, answer.body, answer.digest

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detector.delivery.metrics import DeliveryMetrics, PoisonReason
-from detector.delivery.outbox import Answer, Outbox, OutboxItem
+from detector.delivery.outbox import Outbox
+from detector.delivery.outbox_items import Answer, OutboxItem
 from detector.delivery.transport import Outcome
 from detector.errors import DetectorError
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import httpx
 
-from detector.delivery.outbox import Answer, OutboxItem
+from detector.delivery.outbox_items import Answer, OutboxItem
 from detector.errors import DetectorError
 
 RETRYABLE_4XX = {408, 409, 425, 429}

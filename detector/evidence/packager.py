@@ -36,7 +36,8 @@ a confirmed hit's package is *pending* (waiting for its clip's post-roll), a pac
 asks its listener anything.
 
 The pictures come from :mod:`detector.evidence.stills`; :mod:`detector.evidence.writer` writes,
-signs and commits each package (files, manifest, chain); this module holds the hits and the clips.
+signs and commits each package (files, manifest, chain); what is kept of each hit until then (frames,
+clip, track, notes) is :mod:`detector.evidence.hits`; this module decides when each package is due.
 """
 
 from __future__ import annotations
@@ -44,10 +45,8 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import logging
-import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -58,8 +57,9 @@ from detector.config import Camera, Device, EvidenceSettings, ModelSettings, Rul
 from detector.detections import Detections
 from detector.errors import EvidenceError
 from detector.events import EventSink, Frame, HitEvent, LearningSample, RingSnapshot
-from detector.evidence.clip import CLIP_EXT, ClipWriter, ffmpeg_path
+from detector.evidence.clip import ffmpeg_path
 from detector.evidence.files import PackageFile
+from detector.evidence.hits import OpenHit, PackagedHit, own
 from detector.evidence.quota import DeliveredPackages, EvidenceMetrics, EvidenceQuota
 from detector.evidence.render import encode_jpeg, find_cjk_font
 from detector.evidence.stills import StillRenderer
@@ -70,8 +70,6 @@ from nce.manifest import (
     ManifestError,
     OcrResult,
     Still,
-    StillMoment,
-    TrackPoint,
     load_private_key,
     utc_ms,
 )
@@ -81,9 +79,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Box = tuple[float, float, float, float]
 MAX_OPEN_CLIPS = 16
-MAX_TRACK_POINTS = 500
 MAX_REMEMBERED_HITS = 10000
 
 
@@ -105,41 +101,6 @@ class PackageListener(Protocol):
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _own(frame: Frame) -> Frame:
-    """A frame whose pixels this packager owns (the pipeline may reuse its buffers)."""
-    return replace(frame, image=frame.image.copy())
-
-
-@dataclass
-class _Hit:
-    opened: HitEvent
-    camera: Camera
-    zone: Zone
-    rule: Rule | None
-    first: Frame
-    first_box: Box
-    between: Frame | None = None
-    between_target: float | None = None
-    clip: ClipWriter | None = None
-    clip_end: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    track: list[TrackPoint] = field(default_factory=list)
-    confirmed: tuple[HitEvent, Frame, Detections] | None = None
-    packaged: bool = False
-
-
-@dataclass
-class _Later:
-    """A hit whose violation package was frozen: what its ``still_present`` packages need."""
-
-    camera: Camera
-    zone: Zone
-    rule: Rule | None
-    confirmed_at: str
-    last_mono: float  # frame time of its last package (the violation package at first)
-    track: list[TrackPoint] = field(default_factory=list)  # since that package
 
 
 class EvidencePackager(EventSink):
@@ -188,12 +149,12 @@ class EvidencePackager(EventSink):
         )  # fmt: skip
         self.listener = listener
         self.written = self.writer.written
-        self.hits: dict[str, _Hit] = {}
+        self.hits: dict[str, OpenHit] = {}
         # hits that confirmed (hit id → confirmed_at), so that a clearance after a resumed hit
         # still gets its package
         self.confirmed_at: OrderedDict[str, str] = OrderedDict()
         # hits whose violation package was frozen (hit id → state), for still_present packages
-        self.later: OrderedDict[str, _Later] = OrderedDict()
+        self.later: OrderedDict[str, PackagedHit] = OrderedDict()
 
     def _written(self, manifest: Manifest, folder: Path) -> None:
         if self.listener is not None:
@@ -243,7 +204,7 @@ class EvidencePackager(EventSink):
             elif event.event == "still_present":
                 hit = self.hits.get(event.hit_id)
                 if hit is not None:
-                    self._track(hit, event)
+                    hit.add_track(event)
                 else:
                     self._still_present(event, frame, detections)
             elif event.event == "cleared":
@@ -258,16 +219,11 @@ class EvidencePackager(EventSink):
             return
         recent: Sequence[Frame] | None = None
         for hit in active:
-            if hit.clip is not None and not hit.clip.finished:
+            if hit.recording:
                 if recent is None:
                     recent = sorted(ring(), key=lambda f: f.mono)
-                self._feed(hit, [*recent, frame])
-            if hit.confirmed is None and hit.between_target is not None:
-                best = hit.between
-                target = hit.between_target
-                closer = best is None or abs(frame.mono - target) < abs(best.mono - target)
-                if closer and frame.mono > hit.first.mono:
-                    hit.between = _own(frame)
+                hit.feed([*recent, frame])
+            hit.offer_between(frame)
             if hit.confirmed is not None and (hit.clip is None or hit.clip.done):
                 try:
                     self._freeze(hit)
@@ -333,69 +289,37 @@ class EvidencePackager(EventSink):
 
     # -- events --------------------------------------------------------------------------------
 
-    def _track(self, hit: _Hit, event: HitEvent) -> None:
-        if len(hit.track) < MAX_TRACK_POINTS:
-            hit.track.append(TrackPoint(t=utc_ms(event.ts), box=event.box, score=event.score))
-
     def _opened(self, event: HitEvent, frame: Frame, ring: RingSnapshot) -> None:
         if event.hit_id in self.hits:
             return
         camera, zone, rule = self._where(event)
-        hit = _Hit(opened=event, camera=camera, zone=zone, rule=rule, first=_own(frame), first_box=event.box)
-        self._track(hit, event)
+        hit = OpenHit(
+            opened=event, camera=camera, zone=zone, rule=rule, first=own(frame), first_box=event.box
+        )
+        hit.add_track(event)
         if rule is not None and rule.min_dwell_s > 0:
             hit.between_target = frame.mono + rule.min_dwell_s / 2
         self.hits[event.hit_id] = hit
-        open_clips = sum(1 for h in self.hits.values() if h.clip is not None and not h.clip.finished)
+        open_clips = sum(1 for h in self.hits.values() if h.recording)
         if open_clips >= MAX_OPEN_CLIPS:
             hit.notes.append(f"clip: not recorded ({open_clips} clips were being recorded already)")
             return
-        s = self.settings
-        ext, _mime = CLIP_EXT[s.clip_codec]
-        path = self.store.tmp / f"clip-{len(self.written)}-{os.getpid()}-{id(hit):x}{ext}"
-        hit.clip = ClipWriter(
-            path,
-            start_mono=frame.mono - s.clip_pre_s,
-            fps=s.clip_fps,
-            frame_hw=frame.shape_hw,
-            codec=s.clip_codec,
-        )
-        hit.clip_end = frame.mono + s.clip_post_s
-        recent = sorted(ring(), key=lambda f: f.mono)
-        before = [f for f in recent if f.mono <= hit.clip.start_mono]
-        frames = before[-1:] + [f for f in recent if f.mono > hit.clip.start_mono]
-        earliest = frames[0].mono if frames else frame.mono
-        if earliest > hit.clip.start_mono + 1.0 / s.clip_fps:
-            hit.notes.append(
-                f"clip: pre-roll {max(0.0, frame.mono - earliest):.1f} s of the {s.clip_pre_s:g} s "
-                "asked for (the ring buffer held no more)"
-            )
-        self._feed(hit, [*frames, frame])
-
-    def _feed(self, hit: _Hit, frames: Sequence[Frame]) -> None:
-        clip = hit.clip
-        if clip is None or clip.finished:
-            return
-        for f in frames:
-            if clip.last_mono is None or f.mono > clip.last_mono:
-                clip.push(f.image, f.mono)
-        if clip.last_mono is not None and clip.last_mono >= hit.clip_end:
-            clip.finish(hit.clip_end)
+        hit.start_clip(self.settings, self.store.tmp, len(self.written), frame, ring)
 
     def _confirmed(self, event: HitEvent, frame: Frame, detections: Detections, ring: RingSnapshot) -> None:
         hit = self.hits.get(event.hit_id)
         if hit is None:
             log.warning("hit %s confirmed without an opened event: no evidence", event.hit_id)
             return
-        self._track(hit, event)
+        hit.add_track(event)
         self.confirmed_at[event.hit_id] = utc_ms(event.ts)
         while len(self.confirmed_at) > 10000:
             self.confirmed_at.popitem(last=False)
-        hit.confirmed = (event, _own(frame), detections)
+        hit.confirmed = (event, own(frame), detections)
         if self.listener is not None:
             self.listener.package_pending(event.hit_id)
-        if hit.clip is not None and not hit.clip.finished:
-            self._feed(hit, [*sorted(ring(), key=lambda f: f.mono), frame])
+        if hit.recording:
+            hit.feed([*sorted(ring(), key=lambda f: f.mono), frame])
         if hit.clip is None or hit.clip.done:
             self._freeze(hit)
         # else: frozen from on_sample once the clip has its post-roll and ffmpeg has finished
@@ -414,7 +338,7 @@ class EvidencePackager(EventSink):
 
     # -- packages ------------------------------------------------------------------------------
 
-    def _freeze(self, hit: _Hit) -> None:
+    def _freeze(self, hit: OpenHit) -> None:
         if hit.packaged or hit.confirmed is None:
             return
         hit.packaged = True
@@ -424,9 +348,9 @@ class EvidencePackager(EventSink):
             if self.listener is not None:
                 self.listener.package_settled(hit.opened.hit_id)
 
-    def _freeze_package(self, hit: _Hit, event: HitEvent, frame: Frame, detections: Detections) -> None:
+    def _freeze_package(self, hit: OpenHit, event: HitEvent, frame: Frame, detections: Detections) -> None:
         self.hits.pop(event.hit_id, None)  # its frames are not needed once the package is frozen
-        self.later[event.hit_id] = _Later(
+        self.later[event.hit_id] = PackagedHit(
             hit.camera, hit.zone, hit.rule, confirmed_at=utc_ms(event.ts), last_mono=frame.mono
         )
         while len(self.later) > MAX_REMEMBERED_HITS:
@@ -435,15 +359,7 @@ class EvidencePackager(EventSink):
             hit.clip.finish()
         files: list[PackageFile] = []
         stills: list[Still] = []
-        between = hit.between
-        if between is None or not hit.first.mono < between.mono < frame.mono:
-            hit.notes.append("stills: no sample between first seen and confirmed was kept")
-            between = None
-        moments: list[tuple[StillMoment, Frame, Box | None]] = [("first_seen", hit.first, hit.first_box)]
-        if between is not None:
-            moments.append(("between", between, None))
-        moments.append(("confirmed", frame, event.box))
-        for n, (moment, f, box) in enumerate(moments, start=1):
+        for n, (moment, f, box) in enumerate(hit.moments(frame, event), start=1):
             still, fs = self.stills.still(n, moment, f, box, event, hit.zone)
             stills.append(still)
             files += fs
@@ -456,16 +372,9 @@ class EvidencePackager(EventSink):
             ocr = read_text(crop)
             if ocr.note:
                 hit.notes.append(ocr.note)
-        if hit.clip is not None:
-            ext, mime = CLIP_EXT[hit.clip.codec]
-            try:
-                path = hit.clip.wait()
-                files.append(PackageFile(f"clip{ext}", "clip", mime, path=path))
-                if hit.clip.duration_s + 1e-6 < self.settings.clip_pre_s + self.settings.clip_post_s:
-                    hit.notes.append(f"clip: {hit.clip.duration_s:.1f} s long")
-            except EvidenceError as exc:
-                hit.notes.append(f"clip: {exc}")
-                hit.clip.abort()
+        clip = hit.clip_file(self.settings)
+        if clip is not None:
+            files.append(clip)
         try:
             parts = PackageParts(
                 event, hit.camera, hit.zone, hit.rule, stills, files, detections, hit.track, ocr, hit.notes,
@@ -482,8 +391,7 @@ class EvidencePackager(EventSink):
         every = self.settings.still_present_package_s
         if later is None or every <= 0:
             return
-        if len(later.track) < MAX_TRACK_POINTS:
-            later.track.append(TrackPoint(t=utc_ms(event.ts), box=event.box, score=event.score))
+        later.add_track(event)
         if frame.mono - later.last_mono < every - 1e-6:
             return
         later.last_mono = frame.mono  # the rate holds even when this package cannot be written

@@ -6,8 +6,9 @@ import argparse
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+
+from modeling.progress import progress_bar
 
 
 def register(subparsers: Any) -> None:
@@ -57,14 +58,7 @@ def _synth(args: argparse.Namespace) -> int:
     from modeling.synth.dataset import synth_dataset
 
     console = Console(stderr=True)
-    with Progress(
-        TextColumn("synth"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=args.json,
-    ) as bar:
+    with progress_bar("synth", console=console, quiet=args.json) as bar:
         task = bar.add_task("synth", total=args.n)
         summary = synth_dataset(
             args.out,
@@ -99,14 +93,7 @@ def _scenario(args: argparse.Namespace) -> int:
     from modeling.synth.scenario import render_scenario
 
     console = Console(stderr=True)
-    with Progress(
-        TextColumn("render"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=args.json,
-    ) as bar:
+    with progress_bar("render", console=console, quiet=args.json) as bar:
         task = bar.add_task("render", total=None)
 
         def progress(i: int, total: int) -> None:

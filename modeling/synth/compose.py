@@ -16,8 +16,9 @@ import numpy.typing as npt
 
 from modeling.synth import CLASS_ID, CLASSES
 from modeling.synth.backgrounds import Background, Person, PhotoSpec
+from modeling.synth.canvas import Sprite
 from modeling.synth.fonts import CjkFont
-from modeling.synth.objects import DRAWERS, REAL_HEIGHT_M, Sprite
+from modeling.synth.objects import DRAWERS, REAL_HEIGHT_M
 
 Image = npt.NDArray[np.uint8]
 Mask = npt.NDArray[np.bool_]

@@ -33,9 +33,10 @@ from modeling.synth.backgrounds import (
     read_video_frames,
     vtest_path,
 )
+from modeling.synth.canvas import Sprite
 from modeling.synth.compose import _light, person_height_px, warp_sprite
 from modeling.synth.fonts import find_cjk_fonts
-from modeling.synth.objects import DRAWERS, Sprite
+from modeling.synth.objects import DRAWERS
 
 log = logging.getLogger(__name__)
 Image = npt.NDArray[np.uint8]

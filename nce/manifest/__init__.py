@@ -89,10 +89,8 @@ from nce.manifest._model import (
     ZoneRef,
     check_safe_name,
     is_safe_name,
-    manifest_json_schema,
-    manifest_schema_text,
-    parse_manifest,
 )
+from nce.manifest._parse import manifest_json_schema, manifest_schema_text, parse_manifest
 from nce.manifest._signing import (
     KeyUsed,
     manifest_hash,

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nce.hashing import sha256_file
 from nce.manifest._canonical import sha256_hex
 from nce.manifest._errors import ManifestError, SignatureInvalid
-from nce.manifest._model import MANIFEST_NAME, Manifest, is_safe_name, parse_manifest
+from nce.manifest._model import MANIFEST_NAME, Manifest, is_safe_name
+from nce.manifest._parse import parse_manifest
 from nce.manifest._signing import KeyUsed, manifest_hash, verify_signature
 
 ProblemCode = Literal[

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from service import accounts
 from service.api.deps import SessionDep, StateDep
 from service.auth import Principal
+from service.console.deps import FormStr
 from service.console.guard import PasswordChangeRequired, check_csrf, principal_of
 from service.console.messages import translate
 from service.console.render import render, request_lang
@@ -30,7 +31,6 @@ def _person(request: Request, state: StateDep, session: SessionDep) -> Principal
 
 
 Person = Annotated[Principal, Depends(_person)]
-FormStr = Annotated[str, Form()]
 
 
 def _page(

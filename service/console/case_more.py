@@ -6,31 +6,27 @@ The case page shows the latest ones (a case seen for weeks has thousands); its "
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from service.api.deps import SessionDep, StateDep
 from service.auth import Principal
-from service.console.guard import principal_of
+from service.console.deps import CaseId, Operator
 from service.console.messages import translate
 from service.console.render import render, request_lang
 from service.crud import cases as crud
 from service.errors import NotFound
+from service.schemas.cases import HitPublic
+from service.schemas.ledger import LedgerEntryPublic
 
 router = APIRouter(include_in_schema=False)
 PAGE = 100
 
-CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Before = Annotated[int | None, Query(ge=1, le=2**62)]
-
-
-def _operator(request: Request, state: StateDep, session: SessionDep) -> Principal:
-    return principal_of(request, state, session)
-
-
-Operator = Annotated[Principal, Depends(_operator)]
+RowT = TypeVar("RowT", HitPublic, LedgerEntryPublic)
 
 
 def _not_found(request: Request, state: StateDep, principal: Principal, case_id: int) -> Response:
@@ -39,6 +35,15 @@ def _not_found(request: Request, state: StateDep, principal: Principal, case_id:
         request, state, "error.html", principal=principal, status_code=404,
         message=translate(lang, "err.not_found", id=case_id),
     )  # fmt: skip
+
+
+def _one_page(rows: list[RowT], key: Callable[[RowT], int]) -> tuple[list[RowT], int | None]:
+    """Of the newest ``PAGE + 1`` rows fetched, the ``PAGE`` shown and the key the page before them
+    ends at (``before=``), or ``None`` when there is no page before."""
+    if len(rows) <= PAGE:
+        return rows, None
+    shown = rows[1:]
+    return shown, key(shown[0])
 
 
 @router.get("/cases/{case_id}/events")
@@ -57,11 +62,10 @@ def older_events(
     rows = crud.hits_of_case(
         session, case_id=case_id, deadline=case.notice_deadline, before=before, limit=PAGE + 1, newest=True
     )
-    more = len(rows) > PAGE
-    rows = rows[1:] if more else rows
+    hits, earlier = _one_page(rows, lambda h: h.id)
     return render(
-        request, state, "case_more.html", principal=principal, kind="events", case_id=case_id, hits=rows,
-        entries=[], earlier=rows[0].id if more and rows else None,
+        request, state, "case_more.html", principal=principal, kind="events", case_id=case_id, hits=hits,
+        entries=[], earlier=earlier,
     )  # fmt: skip
 
 
@@ -79,9 +83,8 @@ def older_ledger(
     except NotFound:
         return _not_found(request, state, principal, case_id)
     rows = crud.ledger_of_case(session, case_id=case_id, before=before, limit=PAGE + 1, newest=True)
-    more = len(rows) > PAGE
-    rows = rows[1:] if more else rows
+    entries, earlier = _one_page(rows, lambda e: e.seq)
     return render(
         request, state, "case_more.html", principal=principal, kind="ledger", case_id=case_id, hits=[],
-        entries=rows, earlier=rows[0].seq if more and rows else None,
+        entries=entries, earlier=earlier,
     )  # fmt: skip

@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import Final
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import distinct, func, select
@@ -25,8 +25,7 @@ from sqlalchemy.orm import Session
 from nce.bounds import ID_MAX
 from nce.vocabulary import MODEL_CLASSES
 from service.api.deps import SessionDep, StateDep
-from service.auth import Principal
-from service.console.guard import principal_of
+from service.console.deps import Operator
 from service.console.messages import CATALOGUE, Lang, translate
 from service.console.render import console_tz, render, request_lang
 from service.models import Frame, FrameLabel, utcnow
@@ -38,13 +37,6 @@ STATUSES: Final[tuple[FrameStatus, ...]] = ("unlabelled", "partial", "labelled")
 SEE_COUNTS: Final = frozenset({"supervisor", "admin"})  # who sees the per-labeller counts
 RECENT_DAYS: Final = 7
 _CAMERA = TypeAdapter(CameraId)
-
-
-def _operator(request: Request, state: StateDep, session: SessionDep) -> Principal:
-    return principal_of(request, state, session)
-
-
-Operator = Annotated[Principal, Depends(_operator)]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Read-only queries the console needs beyond the API's (counts, thumbnails, neighbours, statistics).
 
-Nothing here changes a row: every action goes through :mod:`service.crud.cases`, so the ledger
+Nothing here changes a row: every action goes through :mod:`service.crud.case_actions`, so the ledger
 records it exactly as it records the API's.
 """
 

@@ -1,6 +1,6 @@
-"""Cases: list, detail (paged hits and ledger), review, notice, deadlines.
+"""Cases as they are read: list, one case, its detail (paged hits and ledger), its party and basis.
 
-A review records the case's party (the shop registry row) and legal basis in the ledger; the detail
+What changes a case (review, notice, deadlines) is :mod:`service.crud.case_actions`. A review records the case's party (the shop registry row) and legal basis in the ledger; the detail
 and the export show the latest recorded ones from then on (:func:`recorded_basis`), never the registry
 as it is now.
 """
@@ -12,31 +12,25 @@ import binascii
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from nce.bounds import INT32_MAX
-from nce.times import utc_ms
-from service import ledger, workflow
 from service.auth import Principal
 from service.case_status import REVIEWED_STATUSES
-from service.crud import frames
 from service.errors import Invalid, NotFound
-from service.evidence_store import EvidenceStore
 from service.legal import LegalBasis, LegalBasisTable
-from service.models import Case, EvidenceFile, HitEventRow, LedgerEntry, Shop, utcnow
+from service.models import Case, EvidenceFile, HitEventRow, LedgerEntry, Shop
 from service.schemas.cases import (
     CaseDetail,
     CasePublic,
     HitPublic,
     HitsPage,
     LedgerPage,
-    NoticeIn,
     PriorCase,
     RecordedBasis,
-    ReviewIn,
     ShopHistory,
 )
 from service.schemas.hits import EvidenceFilePublic
@@ -47,6 +41,7 @@ from service.snapshots import legal_record, party_record
 MAX_PAGE = 200
 DETAIL_PAGE = 100  # hits and ledger entries in a case detail (and the default page of each)
 ITEMS_MAX_PAGE = 500
+RowT = TypeVar("RowT", HitEventRow, LedgerEntry)
 # the entries that record the party and the legal basis
 RECORDING_ACTIONS: tuple[str, ...] = ("case_reviewed", "case_exported")
 
@@ -136,14 +131,23 @@ def _hit_rows(
 ) -> list[HitEventRow]:  # fmt: skip
     """The case's hit events by id: oldest first, or the newest ``limit`` (still oldest first)."""
     q = select(HitEventRow).where(HitEventRow.case_id == case_id)
+    return _rows(session, q, HitEventRow.id, after=after, before=before, limit=limit, newest=newest)
+
+
+def _rows(
+    session: Session, query: Select[RowT], key: InstrumentedAttribute[int], *, after: int | None,
+    before: int | None, limit: int | None, newest: bool,
+) -> list[RowT]:  # fmt: skip
+    """The rows of ``query`` by ``key`` between ``after`` and ``before``: oldest first, or the newest
+    ``limit`` (still oldest first)."""
     if after is not None:
-        q = q.where(HitEventRow.id > after)
+        query = query.where(key > after)
     if before is not None:
-        q = q.where(HitEventRow.id < before)
-    q = q.order_by(HitEventRow.id.desc() if newest else HitEventRow.id)
+        query = query.where(key < before)
+    query = query.order_by(key.desc() if newest else key)
     if limit is not None:
-        q = q.limit(limit)
-    rows = list(session.execute(q).scalars())
+        query = query.limit(limit)
+    rows = list(session.execute(query).scalars())
     return rows[::-1] if newest else rows
 
 
@@ -230,15 +234,7 @@ def _ledger_rows(
 ) -> list[LedgerEntry]:  # fmt: skip
     """The case's ledger entries by seq: oldest first, or the newest ``limit`` (still oldest first)."""
     q = select(LedgerEntry).where(LedgerEntry.case_id == case_id)
-    if after is not None:
-        q = q.where(LedgerEntry.seq > after)
-    if before is not None:
-        q = q.where(LedgerEntry.seq < before)
-    q = q.order_by(LedgerEntry.seq.desc() if newest else LedgerEntry.seq)
-    if limit is not None:
-        q = q.limit(limit)
-    rows = list(session.execute(q).scalars())
-    return rows[::-1] if newest else rows
+    return _rows(session, q, LedgerEntry.seq, after=after, before=before, limit=limit, newest=newest)
 
 
 def ledger_of_case(
@@ -375,98 +371,3 @@ def case_detail(
         ledger_next_cursor=ledger_cursor,
         ledger_next=_next_url(case.id, "ledger", ledger_cursor, limit or DETAIL_PAGE),
     )
-
-
-def review_case(
-    session: Session, *, principal: Principal, case_id: int, data: ReviewIn, legal: LegalBasisTable,
-    store: EvidenceStore,
-) -> Case:  # fmt: skip
-    """Confirm or dismiss a draft (the violation may be corrected on confirm); the ledger entry records
-    the party (the shop registry's row now) and the legal basis the case is reviewed under. The case's
-    raw stills are labelled in the frame pool (:func:`service.crud.frames.label_from_review`). Commits."""
-    ledger.lock_head(session)
-    case = get_case(session, principal=principal, case_id=case_id, for_update=True)
-    now = utcnow()
-    to = "confirmed" if data.decision == "confirm" else "dismissed"
-    old = workflow.move(case, to, now)
-    payload: dict[str, Any] = {"decision": data.decision, "reason": data.reason, "from": old, "to": to}
-    if data.violation is not None and data.violation != case.violation:
-        if data.decision != "confirm":
-            raise Invalid("violation: may only be corrected when confirming")
-        payload["violation"] = {"from": case.violation, "to": str(data.violation)}
-        case.original_violation = case.original_violation or case.violation
-        case.violation = str(data.violation)
-    case.reviewed_by = principal.name
-    case.reviewed_at = now
-    case.review_reason = data.reason
-    shop = session.get(Shop, case.shop_id) if case.shop_id else None
-    payload["party"] = party_record(shop)
-    payload["legal_basis"] = legal_record(legal, case.violation)
-    if data.false_detection:
-        payload["false_detection"] = True
-    ledger.append(session, actor=principal.actor, action="case_reviewed", case_id=case.id, payload=payload)
-    frames.label_from_review(
-        session, store=store, case=case, decision=data.decision,
-        false_detection=data.false_detection, actor=principal.actor,
-    )  # fmt: skip
-    session.commit()
-    return case
-
-
-def issue_notice(session: Session, *, principal: Principal, case_id: int, data: NoticeIn) -> Case:
-    """A warning with a deadline (责令改正). Commits."""
-    ledger.lock_head(session)
-    case = get_case(session, principal=principal, case_id=case_id, for_update=True)
-    now = utcnow()
-    if data.deadline <= now:
-        raise Invalid(f"deadline: must be in the future (now is {utc_ms(now)})")
-    old = workflow.move(case, "notice_issued", now)
-    case.notice_issued_at = now
-    case.notice_deadline = data.deadline
-    ledger.append(
-        session,
-        actor=principal.actor,
-        action="notice_issued",
-        case_id=case.id,
-        payload={"deadline": utc_ms(data.deadline), "note": data.note, "from": old, "to": case.status},
-    )
-    session.commit()
-    return case
-
-
-def sweep_deadlines(session: Session, *, now: dt.datetime | None = None) -> list[tuple[int, str]]:
-    """Settle notice cases whose deadline passed: corrected or escalated. Commits; returns changes.
-
-    The only place a deadline is decided. ``now`` is the server's clock (tests may pass another
-    server time; nothing a client sends reaches it)."""
-    now = now or utcnow()
-    due = list(
-        session.execute(
-            select(Case.id).where(Case.status == "notice_issued", Case.notice_deadline <= now)
-        ).scalars()
-    )
-    changed: list[tuple[int, str]] = []
-    if not due:
-        session.rollback()
-        return changed
-    ledger.lock_head(session)
-    for case_id in due:
-        case = session.execute(select(Case).where(Case.id == case_id).with_for_update()).scalar_one()
-        to = workflow.settle_deadline(case, now=now)
-        if to is not None:
-            payload: dict[str, Any] = {
-                "from": "notice_issued",
-                "to": to,
-                "deadline": utc_ms(case.notice_deadline or now),
-            }
-            # the signed evidence it was decided on
-            evidence = case.last_seen_after_deadline if to == "escalated" else case.cleared_at
-            payload["seen_after_deadline" if to == "escalated" else "cleared_at"] = (
-                utc_ms(evidence) if evidence else None
-            )
-            ledger.append(
-                session, actor="system:deadline", action=f"case_{to}", case_id=case.id, payload=payload
-            )
-            changed.append((case.id, to))
-    session.commit()
-    return changed

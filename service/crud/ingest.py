@@ -37,7 +37,7 @@ from nce.times import parse_utc_ms, utc_ms
 from service import filing, ledger, workflow
 from service.auth import Principal
 from service.clock import check_not_ahead
-from service.crud import frames
+from service.crud.samples import store_sample
 from service.errors import Forbidden, Invalid, Unauthorized, UnsupportedMedia
 from service.evidence_store import EvidenceStore, Staged
 from service.models import Device, EvidenceFile, HitEventRow, IdempotencyKey, utcnow
@@ -48,7 +48,7 @@ from service.transparency import log as transparency_log
 MANIFEST_PART = "manifest"
 
 # Called, in order, after an ingest has committed and before its answer is sent. Empty in the
-# product; tests add to it (tests/crash_after_commit.py kills the process here).
+# product; tests add to it (tests/support/crash_after_commit.py kills the process here).
 AFTER_COMMIT: list[Callable[[], None]] = []
 
 
@@ -318,7 +318,7 @@ def ingest_package(
         ).scalar_one()
         chain_gap = _check_chain(session, device=device, manifest=manifest, m_hash=m_hash)
         if manifest.kind == "sample":  # a frame to learn from: stored and recorded, never a case
-            body = _store_sample(
+            body = store_sample(
                 session, manifest=manifest, m_hash=m_hash, m_sha=m_sha, raw=raw, files=files,
                 chain_gap=chain_gap, actor=principal.actor,
             )  # fmt: skip
@@ -385,80 +385,6 @@ def _store_hit(
         ),
     )
     return body
-
-
-def _store_sample(
-    session: Session,
-    *,
-    manifest: Manifest,
-    m_hash: str,
-    m_sha: str,
-    raw: bytes,
-    files: dict[str, Part],
-    chain_gap: bool,
-    actor: str,
-) -> HitAccepted:
-    """A sample package (a frame the edge picked to learn from; ``nce run`` with ``learning``): its
-    row, its files, its log leaf and a ``sample_ingested`` ledger entry, as for every package, and
-    never a case. The row has ``event == "sample"``, the package id as ``hit_id``, no violation or
-    zone (empty strings) and the frame's time as ``ts``; its frame joins the frame pool (source
-    ``sample``, the model's detections pre-filled) to be labelled."""
-    sample = manifest.sample
-    if sample is None:
-        raise Invalid("a sample package needs its sample block")
-    row = HitEventRow(
-        device_id=manifest.device_id,
-        hit_id=manifest.package_id,
-        event="sample",
-        seq=manifest.sequence,
-        package_id=manifest.package_id,
-        manifest_hash=m_hash,
-        manifest=manifest.model_dump(mode="json"),
-        case_id=None,
-        violation="",
-        camera_id=manifest.camera.id,
-        zone_id="",
-        shop_id=None,
-        ts=parse_utc_ms(sample.frame_utc),
-        chain_gap=chain_gap,
-    )
-    session.add(row)
-    session.flush()
-    stored = [("manifest.json", "manifest", m_sha, len(raw), "application/json")]
-    stored += [(e.name, e.role, e.sha256, e.size, e.mime) for e in manifest.files]
-    for name, role, sha, size, mime in stored:
-        session.add(EvidenceFile(event_id=row.id, name=name, role=role, sha256=sha, size=size, mime=mime))
-    entry = manifest.file(sample.frame)
-    frame = None
-    if entry is not None:  # the model guarantees it; the frame joins the pool to be labelled
-        data = frames.sample_frame(
-            sample, camera_id=manifest.camera.id, event_id=row.id, package_id=manifest.package_id
-        )
-        head = files[entry.name].data
-        frame = frames.add_frame_image(session, sha256=entry.sha256, head=head, data=data, actor=actor)
-    transparency_log.append(session, manifest=manifest, manifest_hash=m_hash)
-    ledger.append(
-        session,
-        actor=actor,
-        action="sample_ingested",
-        case_id=None,
-        payload={
-            "device_id": manifest.device_id,
-            "sequence": manifest.sequence,
-            "package_id": manifest.package_id,
-            "kind": manifest.kind,
-            "camera_id": manifest.camera.id,
-            "reason": sample.reason,
-            "frame_id": frame.id if frame is not None else None,
-            "manifest_hash": m_hash,
-            "manifest_sha256": m_sha,  # the stored manifest.json (the bytes as received)
-            "files": {e.name: e.sha256 for e in manifest.files},
-            "chain_gap": chain_gap,
-        },
-    )
-    return HitAccepted(
-        hit_id=manifest.package_id, case_id=None, case_status=None, merged=False, chain_gap=chain_gap
-    )
 
 
 def ingest_event(session: Session, *, principal: Principal, key: str, data: HitEventIn) -> IngestResult:

@@ -98,11 +98,11 @@ def active_lockout(session: Session, keys: list[str], now: dt.datetime) -> Locko
         .scalars()
         .all()
     )
-    if not rows:
+    locks = [(row.locked_until, row.key) for row in rows if row.locked_until is not None]
+    if not locks:
         return None
-    row = max(rows, key=lambda r: r.locked_until or now)
-    assert row.locked_until is not None
-    return Lockout(row.key, scope_of(row.key), _seconds(row.locked_until, now))
+    until, key = max(locks, key=lambda lock: lock[0])
+    return Lockout(key, scope_of(key), _seconds(until, now))
 
 
 def _insert_missing(session: Session, keys: list[str], policy: Policy, now: dt.datetime) -> None:

@@ -1,4 +1,4 @@
-"""The service's transparency log (issue 14): every accepted package's manifest hash, appended to an
+"""The service's transparency log: every accepted package's manifest hash, appended to an
 RFC 9162 Merkle tree (:mod:`nce.merkle`, leaves as :mod:`nce.transparency` defines them), and signed
 checkpoints of that tree and of the ledger's head, made with the service's own Ed25519 key.
 

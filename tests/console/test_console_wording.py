@@ -18,13 +18,13 @@ from nce.times import utc_ms
 from nce.vocabulary import VIOLATIONS
 from service import ledger, workflow
 from service.case_status import CASE_STATUSES
-from service.console import routes
 from service.console.messages import CATALOGUE, LANGS, Lang, translate
 from service.console.queries import ACTIVITY_ACTIONS
 from service.console.refusal import INVALID_FIELDS, explain
 from service.console.render import Page, console_tz
 from service.console.view import LEDGER_FIELDS, LEDGER_HIDDEN, ledger_detail
-from service.crud.cases import sweep_deadlines
+from service.crud import case_actions
+from service.crud.case_actions import sweep_deadlines
 from service.errors import (
     BadRequest,
     Conflict,
@@ -304,7 +304,7 @@ def test_an_unavailable_service_is_explained(world: Client, monkeypatch: pytest.
     def down(*_a: object, **_k: object) -> None:
         raise Unavailable("database: connection refused")
 
-    monkeypatch.setattr(routes.crud, "review_case", down)
+    monkeypatch.setattr(case_actions, "review_case", down)
     case_id = w.cases["newest"]
     r = post_form(client, f"/cases/{case_id}/review", {"decision": "confirm"}, page=f"/cases/{case_id}")
     assert r.status_code == 503

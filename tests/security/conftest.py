@@ -8,14 +8,8 @@ tests can reach and outlive them. Sign-in counters are emptied before each test.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
@@ -40,7 +33,7 @@ from service.state import AppState
 from tests.security.sec_service import Service as CaseService
 from tests.service.conftest import api  # noqa: F401  (the real app on a fresh database: the ledger and account tests)
 from tests.support.postgres import migrated_database
-from tests.support.servers import free_port, service_key_file, serving
+from tests.support.servers import NceServe, free_port, service_key_file, serving, serving_config
 from tests.support.service_api import empty
 
 SECRET = "security-test-secret-0123456789"
@@ -134,71 +127,23 @@ def running(db_url: str, evidence_dir: Path, **overrides: Any) -> Iterator[Runni
     )
     app = create_app(settings)
     port = free_port()
-    server = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
     state: AppState = app.state.nce
     try:
-        yield Running(f"http://127.0.0.1:{port}", port, state)
+        with serving_config(
+            server_config(app, settings, host="127.0.0.1", port=port, log_level="warning")
+        ) as url:
+            yield Running(url, port, state)
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
         state.engine.dispose()
 
 
-@dataclass
-class Process:
-    """``nce serve`` in a subprocess: its own memory (RSS) and its own interpreter (no GIL shared
-    with the test's clients)."""
-
-    url: str
-    port: int
-    pid: int
-
-    def rss(self) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise AssertionError("no VmRSS")
-
-
 @contextmanager
-def nce_serve(db_url: str, evidence_dir: Path, **env: str) -> Iterator[Process]:
-    """``nce serve`` on a free port; ``env`` adds ``NCE_*`` settings. Stopped with SIGTERM."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nce", "serve", "--port", str(port), "--db", db_url,
-         "--evidence-dir", str(evidence_dir)],
-        env={
-            **os.environ,
-            "NCE_SECRET_KEY": SECRET,
-            "NCE_SERVICE_KEY_FILE": str(service_key_file(evidence_dir.parent)),
-            **env,
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(proc.communicate()[0]) from None
-                time.sleep(0.2)
-        yield Process(base, port, proc.pid)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
+def nce_serve(db_url: str, evidence_dir: Path, **env: str) -> Iterator[NceServe]:
+    """``nce serve`` in a subprocess on a free port: its own memory (RSS) and its own interpreter (no
+    GIL shared with the test's clients); ``env`` adds ``NCE_*`` settings. Stopped with SIGTERM."""
+    log = evidence_dir.parent / "nce-serve.log"
+    with NceServe(db_url=db_url, evidence_dir=evidence_dir, log=log, secret=SECRET, env=env) as serve:
+        yield serve
 
 
 @pytest.fixture(scope="session")

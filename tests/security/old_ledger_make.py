@@ -29,7 +29,7 @@ from sqlalchemy import text
 
 from nce.manifest import DerivedFrom
 from service.app import create_app
-from service.crud.cases import sweep_deadlines
+from service.crud.case_actions import sweep_deadlines
 from service.crud.identities import add_client, add_device
 from service.models import AuthSession, Base, User
 from service.security import new_token, token_hash

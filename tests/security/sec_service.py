@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 
 from nce.hits import HitEvent
 from nce.manifest import sign_manifest, utc_ms
-from service.crud.cases import sweep_deadlines
+from service.crud.case_actions import sweep_deadlines
 from service.crud.identities import add_device
 from service.models import AuthSession, HitEventRow, User
 from service.security import new_token, token_hash

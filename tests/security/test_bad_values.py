@@ -1,4 +1,4 @@
-"""Every value that used to be a 500 (issue 14 §4) is now a 4xx that names the field, on SQLite and on
+"""Every value that used to be a 500 is now a 4xx that names the field, on SQLite and on
 PostgreSQL, and a refused upload stores nothing.
 
 Each row of the table was a 500 on PostgreSQL (most on SQLite too), or was stored and broke a later
@@ -275,7 +275,7 @@ def _deep_manifest(dev: DeviceHandle) -> list[Any]:
     return parts
 
 
-# values issue 14 names that were already refused on this code: they stay refused (not regressions)
+# hostile values that were already refused before that: they stay refused (not regressions)
 STILL_REFUSED: list[tuple[str, Req, int, str]] = [
     (
         "manifest-nested-100k-deep",

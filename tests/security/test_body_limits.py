@@ -24,8 +24,9 @@ from nce.manifest import public_key_b64
 from service.crud.identities import add_device
 from service.db import make_engine
 from service.migrate import upgrade
+from tests.support.servers import NceServe
 
-from .conftest import PASSWORD, Process, Running, nce_serve
+from .conftest import PASSWORD, Running, nce_serve
 
 HUGE = 400 * 1024 * 1024  # what the attack sent
 UPLOAD_LIMIT = 2 * 1024 * 1024
@@ -35,7 +36,7 @@ SENT_SLACK = 16 * 1024 * 1024  # socket buffers: what the client pushed before i
 
 @dataclass
 class Served:
-    process: Process
+    process: NceServe
     device_token: str
 
     @property

@@ -1,4 +1,4 @@
-"""An export is exactly the evidence of its case (issue 14 §2, §5): attacks on the zip and on the
+"""An export is exactly the evidence of its case, and the log proves it: attacks on the zip and on the
 log, against the real service over HTTP (SQLite and PostgreSQL) and the real ``nce`` commands.
 
 - two devices' packages with the same ``package_id`` merged into one case by shop: both folders

@@ -3,7 +3,7 @@
 Two parts:
 
 - schemathesis generates requests from the OpenAPI document (more examples for the write routes);
-- hand-written Hypothesis strategies feed the nasty values of issue 14 §4 (huge integers, times near
+- hand-written Hypothesis strategies feed nasty values (huge integers, times near
   year 1 and 9999, control characters and lone surrogates, deep nesting, strings at and over every
   bound of ``nce.bounds``, non-finite numbers, wrong types) into one slot of an otherwise valid
   request: each path, query and header parameter, each field of each JSON body and each field of a

@@ -132,9 +132,8 @@ def test_a_config_of_longest_ids_is_delivered_and_stored(api, tmp_path: Path):
     packager = evidence_packager(config, tmp_path / "edge", delivered=outbox)
     sink = OutboxSink(outbox, device_id, packager.evidence_dir)
     packager.listener = sink
-    engine = RuleEngine(
-        camera, config.rules, {0: config.rules[0].classes[0]}, site_id=config.site.id, tz=config.site.tz
-    )
+    names = {0: config.rules[0].classes[0]}
+    engine = RuleEngine(camera, config.rules, names, site_id=config.site.id, tz=config.site.tz)
     ring: list[Frame] = []
 
     def snapshot() -> list[Frame]:

@@ -90,6 +90,7 @@ def test_settings_refuse_the_default_secret_outside_demo(tmp_path, monkeypatch):
     from service.errors import ServiceError
 
     monkeypatch.delenv("NCE_SECRET_KEY", raising=False)
+    monkeypatch.setenv("NCE_SERVICE_KEY_FILE", str(service_key_file(tmp_path)))
     with pytest.raises(ServiceError, match="default demo secret"):
         Settings.load(db_url=f"sqlite:///{tmp_path}/x.sqlite3")
     assert Settings.load(db_url=f"sqlite:///{tmp_path}/x.sqlite3", demo=True).demo is True

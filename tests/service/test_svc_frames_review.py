@@ -125,7 +125,7 @@ def test_a_review_keeps_what_a_frame_had_and_adds_its_box(api):
         f"/api/v1/frames/{frame['frame_id']}/labels", json={"boxes": boxes, "complete": True}, headers=sup
     )
     assert r.status_code == 200
-    from service.crud.frames import label_from_review
+    from service.crud.frame_sources import label_from_review
     from service.models import Case
 
     with api.session() as s:

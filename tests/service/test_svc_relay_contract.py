@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from detector.delivery.outbox import OutboxItem
+from detector.delivery.outbox_items import OutboxItem
 from detector.delivery.transport import HttpTransport
 from tests.support.servers import serving
 

@@ -18,14 +18,15 @@ from typing import Any
 import pytest
 
 from detector.delivery import OutboxSink
-from detector.delivery.outbox import Outbox, OutboxItem
+from detector.delivery.outbox import Outbox
+from detector.delivery.outbox_items import OutboxItem
 from detector.delivery.relay import Relay
 from detector.delivery.transport import HttpTransport, Outcome
 from detector.detections import Detections
 from detector.events import Frame, HitEvent, RingSnapshot
 from detector.sinks import evidence_packager
 from nce.manifest import MANIFEST_NAME, load_public_key, parse_manifest, verify_package_dir
-from service.crud.cases import sweep_deadlines
+from service.crud.case_actions import sweep_deadlines
 from service.crud.identities import add_device
 from tests.support.evidence_sim import Camera, make_config
 from tests.support.servers import serving

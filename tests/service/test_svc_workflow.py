@@ -8,7 +8,7 @@ import json
 import time
 import zipfile
 
-from service.crud.cases import sweep_deadlines
+from service.crud.case_actions import sweep_deadlines
 from tests.support.devices import files_for
 
 

@@ -253,7 +253,7 @@ def seed(world: World, client: Any, names: list[str] | None = None) -> None:
         world.cases[name] = int(body["case_id"])
     if "prior" in world.cases:
         from service.auth import Principal
-        from service.crud.cases import review_case
+        from service.crud.case_actions import review_case
         from service.schemas.cases import ReviewIn
 
         with world.session() as s:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -43,27 +43,33 @@ def free_port() -> int:
 
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
+    """``app`` under uvicorn on a free loopback port; yields its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off")
+    with serving_config(config) as url:
+        yield url
+
+
+@contextmanager
+def serving_config(config: uvicorn.Config) -> Iterator[str]:
+    """A uvicorn server of ``config`` in a thread, until the block ends; yields its base URL."""
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{config.host}:{config.port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=15)
 
 
 class NceServe:
-    """``python -m nce serve --db DB --port PORT --evidence-dir DIR`` as a subprocess, its output
-    appended to ``log``. ``start()`` returns once ``/healthz`` answers 200; the port stays fixed, so
+    """``python -m nce serve --db DB --port PORT --evidence-dir DIR`` as a subprocess (``env`` added to
+    its environment), its output appended to ``log``. ``start()`` returns once ``/healthz`` answers 200; the port stays fixed, so
     that the service can be stopped or killed and started again where its clients expect it."""
 
     def __init__(
@@ -75,6 +81,7 @@ class NceServe:
         port: int | None = None,
         secret: str = SERVE_SECRET,
         cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.db_url = db_url
         self.evidence_dir = evidence_dir
@@ -83,6 +90,7 @@ class NceServe:
         self.url = f"http://127.0.0.1:{self.port}"
         self.secret = secret
         self.cwd = cwd
+        self.env = dict(env or {})  # added to the environment of every start
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -110,6 +118,7 @@ class NceServe:
                     "NCE_SECRET_KEY": self.secret,
                     "NCE_SERVICE_KEY_FILE": str(service_key_file(self.log.parent)),
                     "PYTHONUNBUFFERED": "1",
+                    **self.env,
                     **env,
                 },
             )  # fmt: skip
@@ -127,6 +136,19 @@ class NceServe:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"nce serve did not come up:\n{self.output()[-3000:]}")
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise RuntimeError("nce serve was never started")
+        return self.proc.pid
+
+    def rss(self) -> int:
+        """Its resident memory now, in bytes (Linux ``/proc``)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError(f"no VmRSS for process {self.pid}")
 
     def output(self) -> str:
         """Everything it wrote so far (all starts)."""

@@ -13,6 +13,7 @@ from nce.bounds import CURSOR_MAX, INT32_MAX, Id, TimeInRange
 from nce.vocabulary import Violation
 from service.api.deps import CaseReader, Exporter, NoticeIssuer, Reviewer, SessionDep, StateDep
 from service.case_status import CaseStatus
+from service.crud import case_actions
 from service.crud import cases as crud
 from service.crud.export import export_case
 from service.schemas.cases import (
@@ -108,7 +109,7 @@ def review(
     ledger entry records the party (the shop registry's row) and the legal basis. Confirming labels
     the case's raw stills in the frame pool (partial: other objects on them are unverified)."""
     return CasePublic.model_validate(
-        crud.review_case(
+        case_actions.review_case(
             session, principal=principal, case_id=case_id, data=data, legal=state.legal, store=state.store
         )
     )
@@ -117,7 +118,7 @@ def review(
 @router.post("/{case_id}/notice", response_model=CasePublic, summary="Issue a notice with a deadline")
 def notice(case_id: CaseId, data: NoticeIn, session: SessionDep, principal: NoticeIssuer) -> CasePublic:
     return CasePublic.model_validate(
-        crud.issue_notice(session, principal=principal, case_id=case_id, data=data)
+        case_actions.issue_notice(session, principal=principal, case_id=case_id, data=data)
     )
 
 

@@ -1,33 +1,10 @@
-"""Verify a case export offline, from the zip (or its extracted folder) alone.
-
-What :func:`verify_export` checks (layout: :mod:`nce.case_export`), each failure one line:
-
-1. the zip names no member twice and nothing outside the layout;
-2. the service key (``transparency/service.pub``) is the pinned one, when a fingerprint is given;
-   the checkpoint's signature verifies against it;
-3. every device key in ``devices/`` has the fingerprint ``devices/index.json`` names;
-4. every package folder: the manifest is valid and signed by its device's key from the export, it
-   sits in the folder its device and sequence name, every file listed is there with its size and
-   SHA-256 and nothing else is; its inclusion proof is for this manifest and leads to the signed
-   checkpoint's root;
-5. the last entry of ``ledger.json`` is this export's (``case_exported``), hashes to itself, and is
-   the ledger head the checkpoint signs; its member list (path → SHA-256) is exactly the package
-   files in the export, and its device fingerprints are the index's;
-6. per device, where each package stands in its chain: the sequence, and whether the previous
-   sequence is in the export and links (``prev_manifest_hash``). A gap is not a problem (a case
-   holds only some of a device's packages); a broken link between two packages it holds is.
-
-Never needs another case's evidence, the service, or the network.
-"""
+"""The checks of a case export (the package's docstring lists them), each failure one line in the
+report's problems."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -48,7 +25,8 @@ from nce.case_export import (
     package_dir,
     proof_path,
 )
-from nce.errors import NceError
+from nce.export_verify._report import ExportReport, PackageResult
+from nce.export_verify._source import ExportSource, open_export
 from nce.ledger_chain import entry_problem
 from nce.manifest import (
     GENESIS_HASH,
@@ -72,135 +50,10 @@ from nce.transparency import (
 )
 
 
-class ExportUnreadable(NceError):
-    """The path is not a case export at all (no zip, no folder, or not one of ours)."""
-
-
-@dataclass
-class PackageResult:
-    folder: str
-    manifest: Manifest | None = None
-    manifest_hash: str | None = None
-    files_checked: int = 0
-    leaf_index: int | None = None
-    chain: str = ""
-
-
-@dataclass
-class ExportReport:
-    path: str
-    problems: list[str] = field(default_factory=list)
-    packages: list[PackageResult] = field(default_factory=list)
-    checkpoint: SignedCheckpoint | None = None
-    service_key_fingerprint: str | None = None
-    pinned: bool = False
-    devices: dict[str, str] = field(default_factory=dict)  # device_id -> key fingerprint
-    ledger_seq: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def manifests(self) -> list[Manifest]:
-        return [p.manifest for p in self.packages if p.manifest is not None]
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading a zip or a folder the same way
-
-
-class _Source:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._zip: zipfile.ZipFile | None = None
-        self._root: Path | None = None
-        self.duplicates: list[str] = []
-        self.unsafe: list[str] = []
-        if path.is_file():
-            try:
-                self._zip = zipfile.ZipFile(path)
-            except (zipfile.BadZipFile, OSError) as exc:
-                raise ExportUnreadable(f"{path}: not a zip file: {exc}") from exc
-            seen: set[str] = set()
-            names = []
-            for info in self._zip.infolist():
-                if info.is_dir():
-                    continue
-                if info.filename in seen:
-                    self.duplicates.append(info.filename)
-                seen.add(info.filename)
-                names.append(info.filename)
-            self.names = sorted(set(names))
-        elif path.is_dir():
-            self._root = path
-            self.names = sorted(
-                p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() or p.is_symlink()
-            )
-        else:
-            raise ExportUnreadable(f"{path}: no such file or folder")
-        for name in self.names:
-            pure = PurePosixPath(name)
-            if pure.is_absolute() or ".." in pure.parts or "\\" in name:
-                self.unsafe.append(name)
-        self._set = set(self.names)
-        self._digests: dict[str, tuple[str, int]] = {}
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._set
-
-    def read(self, name: str) -> bytes:
-        if self._zip is not None:
-            return self._zip.read(name)
-        assert self._root is not None
-        p = self._root / name
-        if p.is_symlink():
-            raise ExportUnreadable(f"{name}: a symbolic link, not a file")
-        return p.read_bytes()
-
-    def digest(self, name: str) -> tuple[str, int]:
-        """SHA-256 and size of a member (streamed; remembered, so each file is read once)."""
-        if name not in self._digests:
-            h = hashlib.sha256()
-            size = 0
-            for chunk in self._chunks(name):
-                h.update(chunk)
-                size += len(chunk)
-            self._digests[name] = (h.hexdigest(), size)
-        return self._digests[name]
-
-    def _chunks(self, name: str) -> Iterator[bytes]:
-        if self._zip is not None:
-            with self._zip.open(name) as f:
-                yield from iter(lambda: f.read(1 << 20), b"")
-            return
-        assert self._root is not None
-        p = self._root / name
-        if p.is_symlink():
-            raise ExportUnreadable(f"{name}: a symbolic link, not a file")
-        with p.open("rb") as f:
-            yield from iter(lambda: f.read(1 << 20), b"")
-
-    def close(self) -> None:
-        if self._zip is not None:
-            self._zip.close()
-
-
-def is_export(path: Path) -> bool:
-    """A zip file, or a folder holding ``transparency/checkpoint.json``."""
-    if path.is_file():
-        return zipfile.is_zipfile(path)
-    return (path / CHECKPOINT).is_file()
-
-
-# ---------------------------------------------------------------------------------------------
-# The checks
-
-
 def verify_export(path: str | Path, *, service_key_fingerprint: str | None = None) -> ExportReport:
     """Every check of the module doc; never raises for what it finds (see ``report.problems``).
     Raises :class:`ExportUnreadable` when ``path`` is not an export at all."""
-    src = _Source(Path(path))
+    src = open_export(Path(path))
     report = ExportReport(path=str(path))
     try:
         _verify(src, report, service_key_fingerprint)
@@ -209,7 +62,7 @@ def verify_export(path: str | Path, *, service_key_fingerprint: str | None = Non
     return report
 
 
-def _verify(src: _Source, report: ExportReport, pin: str | None) -> None:
+def _verify(src: ExportSource, report: ExportReport, pin: str | None) -> None:
     problems = report.problems
     for name in src.duplicates:
         problems.append(f"{name}: the zip holds this member more than once (which one is evidence?)")
@@ -230,7 +83,7 @@ def _verify(src: _Source, report: ExportReport, pin: str | None) -> None:
     _chain_positions(report)
 
 
-def _checkpoint(src: _Source, report: ExportReport, pin: str | None) -> SignedCheckpoint | None:
+def _checkpoint(src: ExportSource, report: ExportReport, pin: str | None) -> SignedCheckpoint | None:
     try:
         service_key = load_public_key(src.read(SERVICE_KEY))
     except (ManifestError, ValueError) as exc:
@@ -255,7 +108,7 @@ def _checkpoint(src: _Source, report: ExportReport, pin: str | None) -> SignedCh
     return signed
 
 
-def _devices(src: _Source, report: ExportReport) -> tuple[dict[str, Ed25519PublicKey], set[str]]:
+def _devices(src: ExportSource, report: ExportReport) -> tuple[dict[str, Ed25519PublicKey], set[str]]:
     """The device keys whose fingerprints match the index, and every key file the index names."""
     try:
         index = DevicesIndex.model_validate_json(src.read(DEVICES_INDEX))
@@ -285,7 +138,7 @@ def _devices(src: _Source, report: ExportReport) -> tuple[dict[str, Ed25519Publi
     return keys, {ref.key_file for ref in index.root.values()}
 
 
-def _package_folders(src: _Source, report: ExportReport, key_files: set[str]) -> dict[str, list[str]]:
+def _package_folders(src: ExportSource, report: ExportReport, key_files: set[str]) -> dict[str, list[str]]:
     """``packages/X`` and ``public/X`` folders and their file names; every other member is checked
     against the layout here."""
     folders: dict[str, list[str]] = {}
@@ -309,7 +162,7 @@ def _package_folders(src: _Source, report: ExportReport, key_files: set[str]) ->
 
 
 def _package(
-    src: _Source,
+    src: ExportSource,
     report: ExportReport,
     folder: str,
     files: list[str],
@@ -362,7 +215,7 @@ def _package(
 
 
 def _inclusion(
-    src: _Source,
+    src: ExportSource,
     result: PackageResult,
     folder: str,
     manifest: Manifest,
@@ -399,7 +252,10 @@ def _inclusion(
 
 
 def _ledger(
-    src: _Source, report: ExportReport, checkpoint: SignedCheckpoint | None, folders: dict[str, list[str]]
+    src: ExportSource,
+    report: ExportReport,
+    checkpoint: SignedCheckpoint | None,
+    folders: dict[str, list[str]],
 ) -> None:
     bad = report.problems
     try:
@@ -453,15 +309,13 @@ def _ledger(
 
 
 def _chain_positions(report: ExportReport) -> None:
-    by_device: dict[str, list[PackageResult]] = {}
+    by_device: dict[str, list[tuple[PackageResult, Manifest]]] = {}
     for p in report.packages:
         if p.manifest is not None and p.manifest.kind != "public_copy":
-            by_device.setdefault(p.manifest.device_id, []).append(p)
+            by_device.setdefault(p.manifest.device_id, []).append((p, p.manifest))
     for device, results in by_device.items():
-        by_seq = {r.manifest.sequence: r for r in results if r.manifest is not None}
-        for r in results:
-            m = r.manifest
-            assert m is not None
+        by_seq = {m.sequence: r for r, m in results}
+        for r, m in results:
             prev = by_seq.get(m.sequence - 1)
             if m.sequence == 1:
                 ok = m.prev_manifest_hash == GENESIS_HASH
@@ -481,33 +335,3 @@ def _chain_positions(report: ExportReport) -> None:
     for p in report.packages:
         if p.manifest is not None and p.manifest.kind == "public_copy":
             p.chain = "public copy (not in the chain)"
-
-
-def report_lines(report: ExportReport) -> list[str]:
-    """What ``nce evidence verify`` prints for an export."""
-    if not report.ok:
-        n = len(report.packages)
-        return [*report.problems, f"FAILED: {len(report.problems)} problem(s) in the export ({n} package(s))"]
-    cp = report.checkpoint
-    assert cp is not None
-    lines = []
-    for p in report.packages:
-        m = p.manifest
-        assert m is not None
-        lines.append(
-            f"OK {p.folder}: {m.kind}, device {m.device_id} seq {m.sequence} ({p.chain}), "
-            f"{p.files_checked} file(s) re-hashed, signed by the enrolled key sha256 "
-            f"{report.devices[m.device_id][:16]}…, log index {p.leaf_index} of {cp.checkpoint.tree_size} leaves"
-        )
-    pin = (
-        "pinned"
-        if report.pinned
-        else "NOT pinned: compare it with the published fingerprint, or pass --service-key FINGERPRINT"
-    )
-    lines.append(
-        f"OK: {len(report.packages)} package(s) from {len(report.devices)} device(s) verified from the export "
-        f"alone; checkpoint of log {cp.checkpoint.log!r} ({cp.checkpoint.tree_size} leaves, {cp.checkpoint.time}) "
-        f"signed by service key sha256 {report.service_key_fingerprint} ({pin}); "
-        f"its ledger head is this export's entry (seq {report.ledger_seq}) and lists exactly these files"
-    )
-    return lines

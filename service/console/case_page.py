@@ -1,0 +1,123 @@
+"""One case's page (``/cases/{id}``): the evidence timeline, the stills, the party and legal basis,
+the ledger, and the review and notice forms the operator's role and the case's status allow.
+
+A case seen for weeks has thousands of hits and ledger entries: the page shows the oldest and the
+latest hits and the latest :data:`LEDGER_ROWS` entries; the rest are on :mod:`service.console.case_more`.
+The forms post to :mod:`service.console.case_forms`, which shows this page again with its error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from nce.vocabulary import VIOLATIONS
+from service import auth, workflow
+from service.api.deps import SessionDep, StateDep
+from service.auth import Principal
+from service.console import queries
+from service.console.deps import CaseId, Operator
+from service.console.messages import CATALOGUE, translate
+from service.console.render import console_tz, render, request_lang
+from service.console.view import TIMELINE_HEAD, TIMELINE_TAIL, build
+from service.crud import cases as crud
+from service.errors import NotFound
+from service.models import utcnow
+from service.schemas.cases import CaseDetail
+from service.schemas.common import CASE_STATUSES
+from service.schemas.ledger import LedgerEntryPublic
+
+router = APIRouter(include_in_schema=False)
+REASON_CODES: tuple[str, ...] = tuple(k.removeprefix("reason.") for k in CATALOGUE if k.startswith("reason."))
+
+
+def case_page_response(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    principal: Principal,
+    case_id: int,
+    *,
+    error: str | None = None,
+    error_detail: str | None = None,
+    status_code: int = 200,
+    form: dict[str, str] | None = None,
+) -> Response:
+    lang, _ = request_lang(request)
+    try:
+        detail = crud.case_detail(session, principal=principal, case_id=case_id, legal=state.legal)
+    except NotFound:
+        return render(
+            request, state, "error.html", principal=principal, status_code=404,
+            message=translate(lang, "err.not_found", id=case_id),
+        )  # fmt: skip
+    queue_status = request.query_params.get("s", "draft")
+    if queue_status not in CASE_STATUSES:
+        queue_status = "draft"
+    prev_id, next_id = queries.neighbours(session, case_id=case_id, status=queue_status)
+    detail, ledger_rows = _latest(session, detail)
+    view = build(detail, queries.manifests(session, [h.id for h in detail.hits]))
+    done = request.query_params.get("done")
+    flash = (
+        translate(lang, f"done.{done}", id=case_id)
+        if done in ("confirmed", "dismissed", "notice_issued")
+        else None
+    )
+    status = detail.case.status
+    now_local = utcnow().astimezone(console_tz())
+    presets = {h: (now_local + dt.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M") for h in (2, 24, 72, 168)}
+    return render(
+        request,
+        state,
+        "case.html",
+        principal=principal,
+        status_code=status_code,
+        v=view,
+        c=detail.case,
+        error=error,
+        error_detail=error_detail,
+        flash=flash,
+        prev_id=prev_id,
+        next_id=next_id,
+        queue_status=queue_status,
+        can_review=workflow.can_move(status, "confirmed") and principal.role in auth.REVIEW,
+        can_notice=workflow.can_move(status, "notice_issued") and principal.role in auth.NOTICE,
+        violations=VIOLATIONS,
+        reason_codes=REASON_CODES,
+        ledger_rows=ledger_rows,
+        ledger_hidden=detail.ledger_total - len(ledger_rows),
+        form=form or {},
+        presets=presets,
+    )
+
+
+LEDGER_ROWS = 100  # the latest entries on the case page; older ones: /cases/{id}/ledger
+
+
+def _latest(session: Session, detail: CaseDetail) -> tuple[CaseDetail, list[LedgerEntryPublic]]:
+    """The hits the page shows (the oldest, from the detail's first page, and the latest) and the latest
+    ledger entries: a case seen for weeks has thousands of each."""
+    if detail.hits_next is not None:
+        head = detail.hits[:TIMELINE_HEAD]
+        tail = crud.hits_of_case(
+            session,
+            case_id=detail.case.id,
+            deadline=detail.case.notice_deadline,
+            limit=TIMELINE_TAIL,
+            newest=True,
+        )
+        detail = detail.model_copy(update={"hits": head + [h for h in tail if h.id > head[-1].id]})
+    entries = detail.ledger
+    if detail.ledger_total > len(entries):
+        entries = crud.ledger_of_case(session, case_id=detail.case.id, limit=LEDGER_ROWS, newest=True)
+    return detail, entries
+
+
+@router.get("/cases/{case_id}")
+def case_page(
+    case_id: CaseId, request: Request, state: StateDep, session: SessionDep, principal: Operator
+) -> Response:
+    return case_page_response(request, state, session, principal, case_id)

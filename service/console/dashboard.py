@@ -1,0 +1,61 @@
+"""The dashboard (``/dashboard``): cases per day and violation, review rates per camera, rule and
+class, and the latest actions, over the last 7, 14, 30 or 90 days."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from nce.vocabulary import VIOLATIONS
+from service.api.deps import SessionDep, StateDep
+from service.console import queries
+from service.console.charts import rate_bars, stacked_days
+from service.console.deps import Operator
+from service.console.messages import translate, translate_or
+from service.console.render import console_tz, render, request_lang
+from service.models import utcnow
+from service.schemas.ledger import LedgerEntryPublic
+
+router = APIRouter(include_in_schema=False)
+DASH_DAYS = (7, 14, 30, 90)
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, state: StateDep, session: SessionDep, principal: Operator) -> Response:
+    lang, _ = request_lang(request)
+    try:
+        days = int(request.query_params.get("days", "14"))
+    except ValueError:
+        days = 14
+    days = days if days in DASH_DAYS else 14
+    s = queries.stats(session, days=days, tz=console_tz(), now=utcnow())
+
+    def t(key: str, **values: object) -> str:
+        return translate(lang, key, **values)
+
+    def violation_label(v: str) -> str:
+        return t(f"violation.{v}") if v in VIOLATIONS else v
+
+    def rule_label(key: str) -> str:
+        v, _, zone = key.partition("|")
+        zone_label = translate_or(lang, f"zone.{zone}", zone)
+        return f"{violation_label(v)} · {zone_label}"
+
+    def reviewed(n: int) -> str:
+        return t("dash.reviewed", n=n)
+
+    activity = [LedgerEntryPublic.model_validate(e) for e in queries.recent_activity(session)]
+
+    return render(
+        request,
+        state,
+        "dashboard.html",
+        principal=principal,
+        days=days,
+        day_choices=DASH_DAYS,
+        per_day=stacked_days(s.days, s.per_day, VIOLATIONS, violation_label, t("dash.total")),
+        per_camera=rate_bars(s.per_camera, str, reviewed) if s.per_camera else None,
+        per_rule=rate_bars(s.per_rule, rule_label, reviewed) if s.per_rule else None,
+        per_class=rate_bars(s.per_class, str, reviewed) if s.per_class else None,
+        activity=activity,
+    )
