@@ -241,7 +241,7 @@ class DerivedFrom(_M):
 class NearMiss(_M):
     """For a ``near_miss`` sample: the zone rule that almost fired on this frame, and why it did not."""
 
-    zone_id: str
+    zone_id: Id
     violation: Violation
     why: Literal["score", "dwell"] = Field(
         description=(
@@ -263,16 +263,16 @@ class SampleInfo(_M):
     )
     frame: SafeName = Field(description="file name of the raw frame (JPEG, never drawn on)")
     frame_utc: UtcMs
-    frame_index: int
-    width: int = Field(ge=1, description="frame width in pixels")
-    height: int = Field(ge=1, description="frame height in pixels")
+    frame_index: Index
+    width: int = Field(ge=1, le=INT32_MAX, description="frame width in pixels")
+    height: int = Field(ge=1, le=INT32_MAX, description="frame height in pixels")
     score_floor: float = Field(
         description="the model reported every detection scored above this (the boxes of a frame are complete down to it)"
     )
     detections: list[DetectionRecord] = Field(
         description="every detection of the model on this frame, in frame pixels (masked ones left out)"
     )
-    picked: list[int] = Field(
+    picked: list[Index] = Field(
         description=(
             "indexes into detections of those that made the frame a sample (the low-scored ones, the "
             "object that almost fired); empty for periodic"

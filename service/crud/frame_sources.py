@@ -21,7 +21,7 @@ from service.errors import ServiceError
 from service.evidence_store import EvidenceStore
 from service.image_header import image_info
 from service.models import Case, EvidenceFile, Frame, HitEventRow
-from service.schemas.frames import FrameCreate
+from service.schemas.frames import FrameCreate, FrameDetection
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +116,14 @@ def _parse_utc(text: str) -> dt.datetime | None:
     return t.astimezone(dt.UTC) if t.tzinfo is not None else None
 
 
-def _detections(records: Iterable[Any]) -> list[dict[str, Any]]:
+def _detections(records: Iterable[Any]) -> list[FrameDetection]:
+    """The model's detections of a stored, validated manifest, as the pool keeps them."""
     out = []
     for d in records:
         if isinstance(d, dict) and isinstance(d.get("label"), str) and isinstance(d.get("box"), list):
-            out.append({"label": d["label"], "score": d.get("score"), "box": d["box"]})
+            out.append(
+                FrameDetection.model_validate({"label": d["label"], "score": d.get("score"), "box": d["box"]})
+            )
     return out
 
 

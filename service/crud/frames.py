@@ -194,7 +194,7 @@ def insert_frame(session: Session, *, sha256: str, info: ImageInfo, data: FrameC
         source=data.source,
         reason=data.reason,
         origin=data.origin,
-        detections=data.detections,
+        detections=[d.model_dump(mode="json") for d in data.detections],
         taken_at=data.taken_at or now,
         case_id=data.case_id,
         event_id=data.event_id,

@@ -9,17 +9,18 @@ made by a review.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
+from nce.bounds import INT32_MAX, Id, Label
 from nce.vocabulary import MODEL_CLASSES
 from service.schemas.common import Input, Output
 
 FrameSource = Literal["sample", "import", "case"]
 LabelHow = Literal["label", "review_confirm", "review_dismiss"]
 FrameStatus = Literal["unlabelled", "partial", "labelled"]
-CameraId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+CameraId = Id
 
 MAX_BOXES = 256  # boxes on one frame (a street scene has tens)
 MAX_DETECTIONS = 300  # the model's detections kept with a frame
@@ -44,6 +45,14 @@ class LabelsIn(Input):
     )
 
 
+class FrameDetection(Input):
+    """One of the model's detections on a frame, pre-filled as an editable box."""
+
+    label: Label
+    score: float | None = Field(default=None, ge=0, le=1)
+    box: tuple[float, float, float, float]
+
+
 class FrameCreate(Input):
     """A frame to add to the pool (the image comes separately; its size is read from it)."""
 
@@ -51,10 +60,10 @@ class FrameCreate(Input):
     source: FrameSource
     reason: str | None = Field(default=None, max_length=64)
     origin: str | None = Field(default=None, max_length=255)
-    detections: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_DETECTIONS)
+    detections: list[FrameDetection] = Field(default_factory=list, max_length=MAX_DETECTIONS)
     taken_at: dt.datetime | None = Field(default=None, description="default: now")
-    case_id: int | None = None
-    event_id: int | None = None
+    case_id: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    event_id: int | None = Field(default=None, ge=1, le=INT32_MAX)
     package_id: str | None = Field(default=None, max_length=128)
 
 

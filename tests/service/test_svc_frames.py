@@ -154,8 +154,15 @@ BAD_LABELS = [
     ([{"label": "stall", "box": [50, 10, 50, 60]}], "boxes[0].box: degenerate (0 x 50 px"),
     ([{"label": "stall", "box": [60, 10, 50, 60]}], "boxes[0].box: degenerate (-10 x 50 px"),
     ([{"label": "stall", "box": [10, 10, 60, 10.5]}], "boxes[0].box: degenerate (50 x 0.5 px"),
-    ([{"label": "stall", "box": [math.nan, 10, 60, 60]}], "boxes[0].box: x1 nan is not a finite number"),
-    ([{"label": "stall", "box": [10, 10, math.inf, 60]}], "boxes[0].box: x2 inf is not a finite number"),
+    # refused by the request type (nce.bounds: no NaN or infinity anywhere), naming the coordinate
+    (
+        [{"label": "stall", "box": [math.nan, 10, 60, 60]}],
+        "['body', 'boxes', 0, 'box', 0], 'msg': 'Input should be a finite number'",
+    ),
+    (
+        [{"label": "stall", "box": [10, 10, math.inf, 60]}],
+        "['body', 'boxes', 0, 'box', 2], 'msg': 'Input should be a finite number'",
+    ),
     (
         [{"label": "stall", "box": [10, 10, 60, 60]}, {"label": "stall", "box": [10.001, 10, 60, 60]}],
         "boxes[1]: the same as boxes[0]",
