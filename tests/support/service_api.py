@@ -77,7 +77,7 @@ class Api:
         self.state.store.tmp.mkdir(parents=True, exist_ok=True)
 
     def device(self, device_id: str | None = None) -> DeviceHandle:
-        device_id = device_id or f"edge-{secrets.token_hex(3)}"
+        device_id = device_id or f"edge-{secrets.token_hex(8)}"  # thousands per fuzz run: no collisions
         key = new_key()
         with self.session() as s:
             token = add_device(s, device_id=device_id, public_key=pub_b64(key))
@@ -85,13 +85,13 @@ class Api:
 
     def user(self, role: str, username: str | None = None) -> dict[str, str]:
         """Bearer headers of a new user (password hash precomputed: Argon2 is slow on purpose)."""
-        username = username or f"{role}-{secrets.token_hex(3)}"
+        username = username or f"{role}-{secrets.token_hex(8)}"
         token = add_user(self.state.sessions, role=role, username=username, password_hash=_password_hash())
         return {"Authorization": f"Bearer {token}"}
 
     def case_system(self, name: str | None = None) -> dict[str, str]:
         with self.session() as s:
-            token = add_client(s, name=name or f"ecase-{secrets.token_hex(3)}")
+            token = add_client(s, name=name or f"ecase-{secrets.token_hex(8)}")
         return {"Authorization": f"Bearer {token}"}
 
     def headers(self, role: str) -> dict[str, str]:
