@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from nce.manifest import canonical_json, key_fingerprint, public_key_b64, sha256_hex, signing_payload
+from nce.manifest import sha256_hex
 from tests.support.devices import DeviceHandle, files_for
+from tests.support.manifests import plain_event, sign_raw
 
 NUL = "\x00"
 TABLES = ("hit_events", "evidence_files", "cases", "idempotency_keys", "ledger")
@@ -26,42 +27,6 @@ TABLES = ("hit_events", "evidence_files", "cases", "idempotency_keys", "ledger")
 
 def cursor(before: object) -> str:
     return base64.urlsafe_b64encode(json.dumps({"before": before}).encode()).decode().rstrip("=")
-
-
-def event(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "event": "still_present",
-        "hit_id": "h-1",
-        "site_id": "sh-bs-01",
-        "camera_id": "cam-01",
-        "zone_id": "z-front-1",
-        "shop_id": "S-0001",
-        "violation": "out_of_shop_trading",
-        "track_id": 7,
-        "label": "stall",
-        "score": 0.9,
-        "box": [1.0, 2.0, 3.0, 4.0],
-        "ts": "2026-11-26T12:00:00.000Z",
-        "first_seen": "2026-11-26T08:00:00.000Z",
-        "last_seen": "2026-11-26T12:00:00.000Z",
-        "dwell_s": 60.0,
-        "sightings": 9,
-    }
-    body.update(changes)
-    return body
-
-
-def signed_raw(dev: DeviceHandle, doc: dict[str, Any]) -> bytes:
-    """``doc`` signed by the device as it stands (no model in between: it may break any rule)."""
-    pub = dev.key.public_key()
-    doc = {k: v for k, v in doc.items() if k != "signature"}
-    doc["signature"] = {
-        "algorithm": "Ed25519",
-        "public_key": public_key_b64(pub),
-        "key_fingerprint": key_fingerprint(pub),
-        "signature": base64.b64encode(dev.key.sign(signing_payload(doc))).decode(),
-    }
-    return canonical_json(doc)
 
 
 @dataclass(frozen=True)
@@ -82,7 +47,7 @@ def package(edit: Callable[[dict[str, Any]], None], files: Any = None) -> Callab
         doc = json.loads(pkg.manifest_bytes)
         edit(doc)
         parts = pkg.multipart()
-        parts[0] = ("manifest", ("manifest.json", signed_raw(dev, doc), "application/json"))
+        parts[0] = ("manifest", ("manifest.json", sign_raw(dev.key, doc), "application/json"))
         return parts
 
     return build
@@ -182,25 +147,32 @@ CASES: list[tuple[str, Req, int, str]] = [
     ),
     (
         "event-camera-nul",
-        Req("POST", "/api/v1/hits/events", role="device", json=event(camera_id=f"cam{NUL}")),
+        Req("POST", "/api/v1/hits/events", role="device", json=plain_event(camera_id=f"cam{NUL}")),
         422,
         "camera_id",
     ),
     (
         "event-ts-year-9999",
-        Req("POST", "/api/v1/hits/events", role="device", json=event(ts="9999-12-31T23:59:59.999-05:00")),
+        Req(
+            "POST", "/api/v1/hits/events", role="device", json=plain_event(ts="9999-12-31T23:59:59.999-05:00")
+        ),
         422,
         "ts",
     ),
     (
         "event-first-seen-year-1",
-        Req("POST", "/api/v1/hits/events", role="device", json=event(first_seen="0001-01-01T00:00:00+05:00")),
+        Req(
+            "POST",
+            "/api/v1/hits/events",
+            role="device",
+            json=plain_event(first_seen="0001-01-01T00:00:00+05:00"),
+        ),
         422,
         "first_seen",
     ),
     (
         "event-sightings-beyond-int32",
-        Req("POST", "/api/v1/hits/events", role="device", json=event(sightings=2**70)),
+        Req("POST", "/api/v1/hits/events", role="device", json=plain_event(sightings=2**70)),
         422,
         "sightings",
     ),
@@ -210,7 +182,7 @@ CASES: list[tuple[str, Req, int, str]] = [
             "POST",
             "/api/v1/hits/events",
             role="device",
-            content=json.dumps(event(dwell_s=float("inf"))).encode(),
+            content=json.dumps(plain_event(dwell_s=float("inf"))).encode(),
             headers={"Content-Type": "application/json"},
         ),
         422,

@@ -15,7 +15,6 @@ Two parts:
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import uuid
@@ -34,14 +33,11 @@ from nce import bounds
 from nce.manifest import (
     Manifest,
     ManifestError,
-    canonical_json,
-    key_fingerprint,
-    public_key_b64,
-    signing_payload,
 )
 from tests.security.schema_walk import leaves
 from tests.service.test_svc_roles import ROLES, build_world
 from tests.support.devices import DeviceHandle
+from tests.support.manifests import sign_raw
 from tests.support.service_api import PASSWORD
 
 READ_EXAMPLES = 4  # per operation and role, from the schema: the machine has two cores
@@ -296,18 +292,6 @@ def baseline_params(world: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def signed(dev: DeviceHandle, doc: dict[str, Any]) -> bytes:
-    pub = dev.key.public_key()
-    doc = {k: v for k, v in doc.items() if k != "signature"}
-    doc["signature"] = {
-        "algorithm": "Ed25519",
-        "public_key": public_key_b64(pub),
-        "key_fingerprint": key_fingerprint(pub),
-        "signature": base64.b64encode(dev.key.sign(signing_payload(doc))).decode(),
-    }
-    return canonical_json(doc)
-
-
 def json_text(doc: Any, path: str, nasty: Nasty) -> bytes:
     text = json.dumps(set_path(doc, path, PLACEHOLDER), ensure_ascii=False)
     return text.replace(json.dumps(PLACEHOLDER), nasty.raw).encode("utf-8", "surrogatepass")
@@ -318,7 +302,7 @@ def manifest_bytes(dev: DeviceHandle, doc: dict[str, Any], path: str, nasty: Nas
     signature check to the checks and the database behind it)."""
     try:
         value = json.loads(nasty.raw)
-        return signed(dev, set_path(doc, path, value))
+        return sign_raw(dev.key, set_path(doc, path, value))
     except (ValueError, TypeError, RecursionError, ManifestError):  # not JSON, or not canonical JSON
         return json_text(doc, path, nasty)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from detector.delivery.outbox_items import OutboxItem
 from detector.delivery.transport import HttpTransport
+from tests.support.manifests import plain_event
 from tests.support.servers import serving
 
 
@@ -35,24 +36,7 @@ def test_relay_delivers_packages_and_events_exactly_once(api, tmp_path):
     (folder / "manifest.json").write_bytes(pkg.manifest_bytes)
     for name, (_role, _mime, data) in pkg.files.items():
         (folder / name).write_bytes(data)
-    event = {
-        "event": "still_present",
-        "hit_id": pkg.manifest.event.hit_id,
-        "site_id": "sh-bs-01",
-        "camera_id": "cam-01",
-        "zone_id": "z-front-1",
-        "shop_id": "S-0001",
-        "violation": "out_of_shop_trading",
-        "track_id": 7,
-        "label": "stall",
-        "score": 0.9,
-        "box": [1.0, 2.0, 3.0, 4.0],
-        "ts": "2026-11-26T12:00:00.000Z",
-        "first_seen": "2026-11-26T08:00:00.000Z",
-        "last_seen": "2026-11-26T12:00:00.000Z",
-        "dwell_s": 14400.0,
-        "sightings": 900,
-    }
+    event = plain_event(hit_id=pkg.manifest.event.hit_id, dwell_s=14400.0, sightings=900)
     with serving(api.client.app) as base:
         transport = HttpTransport(base, dev.token)
         try:

@@ -7,6 +7,7 @@ synthetic outbox in :mod:`tests.support.delivery`).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,12 @@ from nce.manifest import (
     SoftwareRef,
     Still,
     ZoneRef,
+    canonical_json,
+    key_fingerprint,
+    public_key_b64,
     sha256_hex,
     sign_manifest,
+    signing_payload,
     utc_ms,
 )
 
@@ -223,3 +228,41 @@ def write_package(
 def make_package(root: Path, key: Ed25519PrivateKey, **kwargs: Any) -> tuple[Path, Manifest]:
     m = make_signed(key, **kwargs)
     return write_package(root, m, kwargs.get("files")), m
+
+
+def plain_event(**changes: Any) -> dict[str, Any]:
+    """The JSON body of an unsigned ``still_present`` hit event (``POST /api/v1/hits/events``)."""
+    body: dict[str, Any] = {
+        "event": "still_present",
+        "hit_id": "h-1",
+        "site_id": "sh-bs-01",
+        "camera_id": "cam-01",
+        "zone_id": "z-front-1",
+        "shop_id": "S-0001",
+        "violation": "out_of_shop_trading",
+        "track_id": 7,
+        "label": "stall",
+        "score": 0.9,
+        "box": [1.0, 2.0, 3.0, 4.0],
+        "ts": "2026-11-26T12:00:00.000Z",
+        "first_seen": "2026-11-26T08:00:00.000Z",
+        "last_seen": "2026-11-26T12:00:00.000Z",
+        "dwell_s": 60.0,
+        "sightings": 9,
+    }
+    body.update(changes)
+    return body
+
+
+def sign_raw(key: Ed25519PrivateKey, doc: dict[str, Any]) -> bytes:
+    """``doc`` signed as it stands, no model in between (so it may break any rule): the canonical
+    bytes of a manifest an attacker's own device could send."""
+    pub = key.public_key()
+    doc = {k: v for k, v in doc.items() if k != "signature"}
+    doc["signature"] = {
+        "algorithm": "Ed25519",
+        "public_key": public_key_b64(pub),
+        "key_fingerprint": key_fingerprint(pub),
+        "signature": base64.b64encode(key.sign(signing_payload(doc))).decode(),
+    }
+    return canonical_json(doc)
