@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -138,11 +139,14 @@ def train(
     threads: int | None = None,
     arch: str | None = None,
     warmup_epochs: float | None = None,
+    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train a detector on a YOLO ``data.yaml``: from scratch (``model`` an architecture yaml), or
     fine-tune Ultralytics weights (``.pt``) or an exported NCE model (``.onnx``, e.g. the shipped
     ``models/street-v1.onnx``: its weights are rebuilt into a checkpoint first, see
-    :mod:`modeling.onnx_checkpoint`)."""
+    :mod:`modeling.onnx_checkpoint`). ``on_epoch(epoch, epochs, metrics)`` is called after each
+    epoch's validation (metrics: Ultralytics' ``metrics/mAP50(B)`` and the like), and once more with
+    ``epoch = epochs + 1`` after the final validation of the kept weights."""
     folders = train_folders(data)
     if epochs < 1:
         raise DataError(f"--epochs must be at least 1, got {epochs}")
@@ -167,6 +171,14 @@ def train(
         )  # fmt: skip
         model = rebuilt.checkpoint
     yolo = YOLO(model)
+    if on_epoch is not None:
+        report = on_epoch
+
+        def _epoch_end(trainer: Any) -> None:
+            metrics = {str(k): float(v) for k, v in (getattr(trainer, "metrics", None) or {}).items()}
+            report(int(trainer.epoch) + 1, int(trainer.epochs), metrics)
+
+        yolo.add_callback("on_fit_epoch_end", _epoch_end)
     yolo.train(
         data=str(Path(data).resolve()),
         epochs=epochs,

@@ -11,6 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from detector.config import DEFAULT_CONF
+from modeling.finetune import (
+    FINETUNE_EPOCHS,
+    FINETUNE_IMGSZ,
+    FINETUNE_MODEL,
+    FINETUNE_WARMUP,
+    REPLAY_N,
+    REPLAY_SEED,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -18,17 +26,59 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="model_command", metavar="ACTION")
     sub.required = True
 
-    t = sub.add_parser("train", help="train from scratch on a YOLO data.yaml (needs the `train` extra)")
+    t = sub.add_parser(
+        "train",
+        help="train on a YOLO data.yaml, or fine-tune on a frame-pool export with replay (needs the `train` extra)",
+    )
     t.add_argument("--data", help="data.yaml (from `nce data synth` or your own labels)")
+    t.add_argument(
+        "--dataset",
+        metavar="EXPORT_DIR",
+        help="fine-tune on an `nce dataset export` folder, with synthetic replay (defaults below change: "
+        "--model models/street-v1.onnx --imgsz 480 --epochs 10 --warmup-epochs 0.5)",
+    )
+    t.add_argument(
+        "--replay",
+        metavar="SYNTH_DIR",
+        action="append",
+        default=[],
+        help="with --dataset: a synthetic set (`nce data synth`) trained and validated on alongside (repeatable; "
+        "default: one of --replay-n images made once under --out and reused)",
+    )
+    t.add_argument(
+        "--replay-n",
+        type=int,
+        default=REPLAY_N,
+        help=f"images in the default replay set (default {REPLAY_N})",
+    )
+    t.add_argument(
+        "--replay-seed",
+        type=int,
+        default=REPLAY_SEED,
+        help=f"seed of the default replay set (default {REPLAY_SEED})",
+    )
+    t.add_argument(
+        "--no-replay",
+        action="store_true",
+        help="with --dataset: train on the export alone (the model forgets the original domain)",
+    )
     t.add_argument(
         "--resume", metavar="LAST_PT", help="continue a run from its last.pt (--epochs: new total)"
     )
-    t.add_argument("--epochs", type=int, default=None, help="total epochs (default 50)")
-    t.add_argument("--imgsz", type=int, default=384)
+    t.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"total epochs (default 50; {FINETUNE_EPOCHS} with --dataset)",
+    )
+    t.add_argument(
+        "--imgsz", type=int, default=None, help=f"input size (default 384; {FINETUNE_IMGSZ} with --dataset)"
+    )
     t.add_argument(
         "--model",
-        default="yolo11n.yaml",
-        help="architecture yaml (from scratch), or .pt / exported .onnx weights to fine-tune",
+        default=None,
+        help="architecture yaml (from scratch), or .pt / exported .onnx weights to fine-tune "
+        f"(default yolo11n.yaml; {FINETUNE_MODEL} with --dataset)",
     )
     t.add_argument(
         "--arch",
@@ -39,7 +89,8 @@ def register(subparsers: Any) -> None:
         "--warmup-epochs",
         type=float,
         default=None,
-        help="learning-rate warm-up (Ultralytics' default 3; 0.5-1 suits a fine-tune of trained weights)",
+        help="learning-rate warm-up (Ultralytics' default 3; 0.5-1 suits a fine-tune of trained weights; "
+        f"{FINETUNE_WARMUP} with --dataset)",
     )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--batch", type=int, default=16)
@@ -97,17 +148,26 @@ def _train(args: argparse.Namespace) -> int:
     from detector.errors import DataError
     from modeling.training import TrainResult, resume, train
 
+    given = [f"--{k}" for k in ("data", "dataset", "resume") if getattr(args, k)]
+    if len(given) > 1:
+        raise DataError(f"{' and '.join(given)} exclude each other: give one")
+    if not args.dataset and (args.replay or args.no_replay):
+        raise DataError(f"{'--replay' if args.replay else '--no-replay'} goes with --dataset EXPORT_DIR")
+    if args.dataset:
+        from modeling.cli.finetune import run_finetune
+
+        return run_finetune(args)
     res: TrainResult
     if args.resume:
         res = resume(args.resume, epochs=args.epochs, workers=args.workers, threads=args.threads)
     elif not args.data:
-        raise DataError("--data is required (or --resume LAST_PT)")
+        raise DataError("--data or --dataset is required (or --resume LAST_PT)")
     else:
         res = train(
             args.data,
             epochs=args.epochs or 50,
-            imgsz=args.imgsz,
-            model=args.model,
+            imgsz=args.imgsz or 384,
+            model=args.model or "yolo11n.yaml",
             seed=args.seed,
             out=args.out,
             name=args.name,
