@@ -179,6 +179,8 @@ def _provenance(root: Path) -> list[dict[str, Any]] | None:
 
 def _source(kind: Kind, root: Path, doc: dict[str, Any], what: str) -> tuple[Source, dict[str, list[Path]]]:
     folders = {split: [f for f in split_folders(root, doc, split) if _images(f)] for split in SPLITS}
+    if any(f in folders["train"] for f in folders["val"]):  # e.g. a synth set too small for a val split
+        folders["val"] = [f for f in folders["val"] if f not in folders["train"]]
     counts = {split: count([i for f in folders[split] for i in _images(f)]) for split in SPLITS}
     if kind == "city_export" and counts["train"].images == 0:
         raise DataError(
@@ -211,7 +213,7 @@ def _source(kind: Kind, root: Path, doc: dict[str, Any], what: str) -> tuple[Sou
         elif doc.get("seed") is not None:
             src.synth = {"seed": doc["seed"]}
     if counts["val"].images == 0:
-        src.notes.append("no val images")
+        src.notes.append("no val images of its own")
     return src, folders
 
 
