@@ -7,8 +7,8 @@
 - ``modeling.evaluation``: mAP on a labelled dataset and the false-positive check on real footage,
   measured with the edge's own ONNX runtime.
 - ``modeling.cli``: the ``nce data`` and ``nce model`` commands.
-- Datasets (frame pools, labelling and review decisions, dataset export with replay) belong here
-  too, as a module or package of their own.
+- ``modeling.finetune``: fine-tuning on an export of the service's frame pool mixed with synthetic
+  replay sets (``nce model train --dataset``), and what came from where.
 
 The dependency runs one way: ``modeling`` imports ``detector`` (its runtime, config and error tree)
 and ``nce`` (the contracts); ``detector`` never imports ``modeling`` (a test walks its source), so

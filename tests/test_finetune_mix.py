@@ -203,6 +203,12 @@ def test_the_command_refuses_bad_arguments_on_one_line(
         (["--dataset", str(tmp_path / "missing")], f"--dataset {tmp_path / 'missing'}: no data.yaml there"),
         (["--dataset", str(export), "--replay-n", "0"], "--replay-n must be at least 1, got 0"),
         ([], "--data or --dataset is required"),
+        (["--data", "x.yaml", "--replay-n", "10"], "--replay-n goes with --dataset EXPORT_DIR"),
+        (
+            ["--dataset", str(export), "--replay", str(synth), "--replay-seed", "3"],
+            "make the default replay set",
+        ),
+        (["--dataset", str(export), "--no-replay", "--replay-n", "10"], "not with --replay or --no-replay"),
     ):
         assert main([*base, *args]) == 2
         err = capsys.readouterr().err.strip()

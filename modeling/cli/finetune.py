@@ -17,6 +17,8 @@ from modeling.finetune import (
     FINETUNE_IMGSZ,
     FINETUNE_MODEL,
     FINETUNE_WARMUP,
+    REPLAY_N,
+    REPLAY_SEED,
     FinetuneResult,
     MixSummary,
     SplitCounts,
@@ -84,7 +86,7 @@ def run_finetune(args: argparse.Namespace) -> int:
 
         def progress(i: int) -> None:
             if not tasks:
-                tasks.append(bar.add_task("replay", total=args.replay_n))
+                tasks.append(bar.add_task("replay", total=args.replay_n or REPLAY_N))
             bar.update(tasks[0], completed=i)
 
         mix = prepare(
@@ -92,8 +94,8 @@ def run_finetune(args: argparse.Namespace) -> int:
             [Path(r) for r in args.replay],
             runs=runs,
             name=name,
-            replay_n=args.replay_n,
-            replay_seed=args.replay_seed,
+            replay_n=REPLAY_N if args.replay_n is None else args.replay_n,
+            replay_seed=REPLAY_SEED if args.replay_seed is None else args.replay_seed,
             no_replay=args.no_replay,
             progress=progress,
         )

@@ -48,13 +48,13 @@ def register(subparsers: Any) -> None:
     t.add_argument(
         "--replay-n",
         type=int,
-        default=REPLAY_N,
+        default=None,
         help=f"images in the default replay set (default {REPLAY_N})",
     )
     t.add_argument(
         "--replay-seed",
         type=int,
-        default=REPLAY_SEED,
+        default=None,
         help=f"seed of the default replay set (default {REPLAY_SEED})",
     )
     t.add_argument(
@@ -151,8 +151,14 @@ def _train(args: argparse.Namespace) -> int:
     given = [f"--{k}" for k in ("data", "dataset", "resume") if getattr(args, k)]
     if len(given) > 1:
         raise DataError(f"{' and '.join(given)} exclude each other: give one")
-    if not args.dataset and (args.replay or args.no_replay):
-        raise DataError(f"{'--replay' if args.replay else '--no-replay'} goes with --dataset EXPORT_DIR")
+    extra = [f for f, v in (("--replay", args.replay), ("--replay-n", args.replay_n is not None),
+                            ("--replay-seed", args.replay_seed is not None), ("--no-replay", args.no_replay)) if v]  # fmt: skip
+    if not args.dataset and extra:
+        raise DataError(f"{extra[0]} goes with --dataset EXPORT_DIR")
+    if (args.replay or args.no_replay) and (args.replay_n is not None or args.replay_seed is not None):
+        raise DataError(
+            "--replay-n and --replay-seed make the default replay set: not with --replay or --no-replay"
+        )
     if args.dataset:
         from modeling.cli.finetune import run_finetune
 
