@@ -128,7 +128,9 @@ def enroll(url: str, devices: int) -> list[tuple[str, Ed25519PrivateKey, str]]:
         for i in range(devices):
             key = Ed25519PrivateKey.generate()
             device_id = f"bench-{i:02d}-{secrets.token_hex(2)}"
-            token = add_device(s, device_id=device_id, public_key=public_key_b64(key.public_key()).encode())
+            token = add_device(
+                s, device_id=device_id, public_key=public_key_b64(key.public_key()).encode(), actor="bench"
+            )
             out.append((device_id, key, token))
     engine.dispose()
     return out

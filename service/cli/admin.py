@@ -87,6 +87,12 @@ def _register_accounts(inner: Any) -> None:
     issue.set_defaults(func=_new_client_token)
 
 
+def _actor() -> str:
+    from service.accounts import cli_actor
+
+    return cli_actor()
+
+
 def _with_session(url: str | None, fn: Callable[[Session], Any]) -> Any:
     from service.db import make_engine, make_sessionmaker
     from service.migrate import upgrade
@@ -107,7 +113,9 @@ def _add_device(args: argparse.Namespace) -> int:
         key = Path(args.pubkey).read_bytes()
     except OSError as exc:
         raise Invalid(f"{args.pubkey}: cannot read the public key: {exc.strerror}") from exc
-    token: str = _with_session(args.db, lambda s: add_device(s, device_id=args.device_id, public_key=key))
+    token: str = _with_session(
+        args.db, lambda s: add_device(s, device_id=args.device_id, public_key=key, actor=_actor())
+    )
     _write_token(args.token_out, token)
     print(token)
     print(f"device {args.device_id} enrolled; the token above is shown once (stored hashed)", file=sys.stderr)
@@ -127,7 +135,8 @@ def _set_device_enabled(args: argparse.Namespace) -> int:
     from service.crud.identities import set_device_enabled
 
     changed = _with_session(
-        args.db, lambda s: set_device_enabled(s, device_id=args.device_id, enabled=args.enabled)
+        args.db,
+        lambda s: set_device_enabled(s, device_id=args.device_id, enabled=args.enabled, actor=_actor()),
     )
     state = "enabled" if args.enabled else "disabled"
     print(f"device {args.device_id} {state}" + ("" if changed else " (it already was)"), file=sys.stderr)
@@ -137,7 +146,9 @@ def _set_device_enabled(args: argparse.Namespace) -> int:
 def _new_device_token(args: argparse.Namespace) -> int:
     from service.crud.identities import new_device_token
 
-    token: str = _with_session(args.db, lambda s: new_device_token(s, device_id=args.device_id))
+    token: str = _with_session(
+        args.db, lambda s: new_device_token(s, device_id=args.device_id, actor=_actor())
+    )
     _write_token(args.token_out, token)
     print(token)
     print(
@@ -150,7 +161,10 @@ def _add_user(args: argparse.Namespace) -> int:
     from service.crud.identities import add_user
 
     password = sys.stdin.readline().rstrip("\r\n")
-    _with_session(args.db, lambda s: add_user(s, username=args.username, role=args.role, password=password))
+    _with_session(
+        args.db,
+        lambda s: add_user(s, username=args.username, role=args.role, password=password, actor=_actor()),
+    )
     print(f"user {args.username} ({args.role}) added")
     return 0
 
@@ -158,7 +172,7 @@ def _add_user(args: argparse.Namespace) -> int:
 def _add_client(args: argparse.Namespace) -> int:
     from service.crud.identities import add_client
 
-    token: str = _with_session(args.db, lambda s: add_client(s, name=args.name))
+    token: str = _with_session(args.db, lambda s: add_client(s, name=args.name, actor=_actor()))
     print(token)
     print(f"client {args.name} (case_system) added; the token above is shown once", file=sys.stderr)
     return 0

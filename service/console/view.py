@@ -181,6 +181,10 @@ LEDGER_FIELDS: dict[str, str] = {
     "chain_gap": "flag",
     "false_detection": "flag",  # a dismissal: the boxes became hard negatives in the frame pool
     "frame_id": "number",  # the frame pool: the frame an entry added or labelled
+    "username": "id",  # identities: a person added, disabled, enabled, reset
+    "role": "role",
+    "name": "id",  # a case system registered, revoked, given a new token
+    "key_fingerprint": "id",  # a device enrolled: the key its packages are checked against
 }
 # fields recorded for the hash chain and the export, not worth a glance here (the status change is
 # shown from ``from``/``to``; ``decision`` is the same fact; ``case`` is the case's state after the
@@ -272,6 +276,8 @@ def ledger_detail(entry: LedgerEntryPublic, words: Words) -> list[LedgerPart]:
             out.append(_time_part(words, key, value))
         elif kind == "event":
             out.append(_field(words, key, _label(words, "event", value)))
+        elif kind == "role":
+            out.append(_field(words, key, _label(words, "role", value)))
         elif kind == "why":
             out.append(_why(words, value))
         elif kind == "flag":

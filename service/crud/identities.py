@@ -8,7 +8,8 @@ import re
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from nce.manifest import ManifestError, load_public_key, public_key_b64
+from nce.manifest import ManifestError, key_fingerprint, load_public_key, public_key_b64
+from service import ledger
 from service.auth import Principal
 from service.db import begin_write
 from service.errors import Conflict, Invalid, NotFound, Unauthorized
@@ -26,25 +27,40 @@ def _check_name(what: str, value: str) -> str:
     return value
 
 
-def public_key_from_bytes(data: bytes) -> str:
-    """The base64 raw key from a key file (PEM, base64 of 32 bytes, or raw 32 bytes)."""
+def _public_key(data: bytes) -> tuple[str, str]:
+    """The base64 raw key and its fingerprint from a key file (PEM, base64 of 32 bytes, or raw 32 bytes)."""
     try:
-        return public_key_b64(load_public_key(data))
+        key = load_public_key(data)
     except ManifestError as exc:
         raise Invalid(str(exc)) from exc
     except ValueError as exc:
         raise Invalid(f"not an Ed25519 public key: {exc}") from exc
+    return public_key_b64(key), key_fingerprint(key)
 
 
-def add_device(session: Session, *, device_id: str, public_key: bytes) -> str:
-    """Enroll a device; return its API token (shown once, stored hashed). Commits."""
+def public_key_from_bytes(data: bytes) -> str:
+    """The base64 raw key from a key file (PEM, base64 of 32 bytes, or raw 32 bytes)."""
+    return _public_key(data)[0]
+
+
+def add_device(session: Session, *, device_id: str, public_key: bytes, actor: str) -> str:
+    """Enroll a device; return its API token (shown once, stored hashed). The enrolment is a ledger
+    entry naming the key's fingerprint: the key every later package of the device is checked
+    against. Commits."""
     _check_name("device id", device_id)
-    key_b64 = public_key_from_bytes(public_key)
-    begin_write(session)
+    key_b64, fingerprint = _public_key(public_key)
+    ledger.lock_head(session)
     if session.get(Device, device_id) is not None:
         raise Conflict(f"device {device_id} is already enrolled")
     token = new_token("device")
     session.add(Device(device_id=device_id, public_key=key_b64, token_hash=token_hash(token)))
+    ledger.append(
+        session,
+        actor=actor,
+        action="device_enrolled",
+        case_id=None,
+        payload={"device_id": device_id, "key_fingerprint": fingerprint},
+    )
     session.commit()
     return token
 
@@ -56,50 +72,64 @@ def _device(session: Session, device_id: str) -> Device:
     return device
 
 
-def set_device_enabled(session: Session, *, device_id: str, enabled: bool) -> bool:
+def set_device_enabled(session: Session, *, device_id: str, enabled: bool, actor: str) -> bool:
     """Disable an edge box (a stolen or retired one: its token and packages are refused at once) or
-    enable it again; returns whether anything changed. Its key and hash chain are kept. Commits."""
-    begin_write(session)
+    enable it again; returns whether anything changed (a change is a ledger entry). Its key and hash
+    chain are kept. Commits."""
+    ledger.lock_head(session)
     device = _device(session, device_id)
     changed = device.enabled != enabled
     device.enabled = enabled
+    if changed:
+        action = "device_enabled" if enabled else "device_disabled"
+        ledger.append(session, actor=actor, action=action, case_id=None, payload={"device_id": device_id})
     session.commit()
     return changed
 
 
-def new_device_token(session: Session, *, device_id: str) -> str:
-    """Give a device a new API token (shown once, stored hashed); the old one stops working. Commits."""
-    begin_write(session)
+def new_device_token(session: Session, *, device_id: str, actor: str) -> str:
+    """Give a device a new API token (shown once, stored hashed); the old one stops working. A ledger
+    entry (never the token). Commits."""
+    ledger.lock_head(session)
     device = _device(session, device_id)
     token = new_token("device")
     device.token_hash = token_hash(token)
+    ledger.append(
+        session, actor=actor, action="device_token_issued", case_id=None, payload={"device_id": device_id}
+    )
     session.commit()
     return token
 
 
-def add_user(session: Session, *, username: str, role: str, password: str) -> User:
+def add_user(session: Session, *, username: str, role: str, password: str, actor: str) -> User:
+    """Add a person (a ledger entry: who and in which role, never the password). Commits."""
     _check_name("username", username)
     if role not in USER_ROLES:
         raise Invalid(f"role must be one of {', '.join(USER_ROLES)}, got {role!r}")
     check_new_password(password, username=username)
-    password_hash = hash_password(password)
-    begin_write(session)
+    password_hash = hash_password(password)  # slow on purpose: before taking the ledger lock
+    ledger.lock_head(session)
     if session.execute(select(User).where(User.username == username)).scalar_one_or_none() is not None:
         raise Conflict(f"user {username} exists")
     user = User(username=username, role=role, password_hash=password_hash)
     session.add(user)
+    ledger.append(
+        session, actor=actor, action="user_added", case_id=None, payload={"username": username, "role": role}
+    )
     session.commit()
     return user
 
 
-def add_client(session: Session, *, name: str) -> str:
-    """Register a case system; return its API token (shown once, stored hashed). Commits."""
+def add_client(session: Session, *, name: str, actor: str) -> str:
+    """Register a case system; return its API token (shown once, stored hashed). A ledger entry.
+    Commits."""
     _check_name("client name", name)
-    begin_write(session)
+    ledger.lock_head(session)
     if session.execute(select(Client).where(Client.name == name)).scalar_one_or_none() is not None:
         raise Conflict(f"client {name} exists")
     token = new_token("client")
     session.add(Client(name=name, role="case_system", token_hash=token_hash(token)))
+    ledger.append(session, actor=actor, action="client_added", case_id=None, payload={"name": name})
     session.commit()
     return token
 

@@ -80,7 +80,7 @@ class Service:
         device_id = device_id or f"edge-{secrets.token_hex(3)}"
         key = new_key()
         with self.state.sessions() as s:
-            token = add_device(s, device_id=device_id, public_key=pub_b64(key))
+            token = add_device(s, device_id=device_id, public_key=pub_b64(key), actor="test")
         return DeviceHandle(device_id, key, token)
 
     def operator(self) -> dict[str, str]:

@@ -27,7 +27,7 @@ NEW = "a brand new passphrase 2"
 
 def person(api: Api, username: str = "alice", role: str = "operator", password: str = OLD) -> None:
     with api.session() as s:
-        add_user(s, username=username, role=role, password=password)
+        add_user(s, username=username, role=role, password=password, actor="test")
 
 
 def login(api: Api, username: str, password: str) -> Any:
@@ -293,3 +293,43 @@ def test_add_user_follows_the_policy(api, capsys, monkeypatch):
         == 2
     )
     assert f"at least {MIN_LENGTH} characters" in capsys.readouterr().err
+
+
+def test_every_identity_change_is_a_ledger_entry(api, capsys, tmp_path, monkeypatch):
+    """Enrolling a device key, adding a person or a case system, switching a device off and on and
+    giving it a new token: each is one ledger entry naming the admin who did it, never a token or a
+    password; the enrolment names the key's fingerprint, the root every later package is checked by."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from nce.manifest import key_fingerprint, public_key_b64
+
+    key = Ed25519PrivateKey.generate().public_key()
+    pub = tmp_path / "edge-77.pub"
+    pub.write_text(public_key_b64(key))
+    assert admin(api, "add-device", "--device-id", "edge-77", "--pubkey", str(pub)) == 0
+    assert admin(api, "add-device", "--device-id", "edge-77", "--pubkey", str(pub)) == 2  # no second entry
+    assert admin(api, "disable-device", "--device-id", "edge-77") == 0
+    assert admin(api, "disable-device", "--device-id", "edge-77") == 0  # nothing changed: no entry
+    assert admin(api, "enable-device", "--device-id", "edge-77") == 0
+    assert admin(api, "new-device-token", "--device-id", "edge-77") == 0
+    assert admin(api, "add-client", "--name", "ecase-77") == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO(NEW + "\n"))
+    assert admin(api, "add-user", "--username", "bob", "--role", "supervisor", "--password-stdin") == 0
+    tokens = [line for line in capsys.readouterr().out.split() if line.startswith(("nced_", "ncec_"))]
+    assert len(tokens) == 3
+    expected = [
+        ("device_enrolled", {"device_id": "edge-77", "key_fingerprint": key_fingerprint(key)}),
+        ("device_disabled", {"device_id": "edge-77"}),
+        ("device_enabled", {"device_id": "edge-77"}),
+        ("device_token_issued", {"device_id": "edge-77"}),
+        ("client_added", {"name": "ecase-77"}),
+        ("user_added", {"username": "bob", "role": "supervisor"}),
+    ]
+    for action, payload in expected:
+        got = entries(api, action)
+        assert [(a.split(":")[0], p) for a, p in got] == [("admin-cli", payload)], (action, got)
+    with api.session() as s:
+        dumped = json.dumps([dict(e.payload) for e in s.execute(select(LedgerEntry)).scalars()])
+    assert NEW not in dumped and not any(t in dumped for t in tokens)
+    verify = api.client.get("/api/v1/ledger/verify", headers=api.user("admin")).json()
+    assert verify["ok"] is True, verify

@@ -62,6 +62,7 @@ def served(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
             s,
             device_id=f"edge-{secrets.token_hex(4)}",
             public_key=public_key_b64(Ed25519PrivateKey.generate().public_key()).encode(),
+            actor="test",
         )
     engine.dispose()
     with nce_serve(url, tmp / "ev", NCE_MAX_REQUEST_BYTES=str(UPLOAD_LIMIT)) as process:

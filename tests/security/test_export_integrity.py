@@ -349,8 +349,9 @@ def test_export_of_a_package_missing_from_the_log_is_refused_and_changes_nothing
     case_id, *_ = _merged_case(api, http)
     with api.state.engine.begin() as conn:
         conn.execute(text("DELETE FROM transparency_leaves WHERE idx = 1"))
+    ecase = api.case_system()  # registering it is a ledger entry of its own
     entries = api.count("ledger")
-    r = http.get(f"/api/v1/cases/{case_id}/export", headers=api.case_system())
+    r = http.get(f"/api/v1/cases/{case_id}/export", headers=ecase)
     assert r.status_code == 500
     assert r.json() == {"detail": f"export refused: {B} not in the transparency log"}
     assert api.count("ledger") == entries and api.count("transparency_checkpoints") == 0
@@ -476,7 +477,12 @@ LOG_TAMPERING: list[tuple[str, Callable[[Any], None], bool, str]] = [
     # (what, edit, does `nce ledger verify` alone (chain and replay) still pass?, reason with --checkpoint)
     # a tail cut from the ledger leaves the tables ahead of it: the replay alone finds that too
     ("ledger truncated below the checkpoint, head rewound", _truncate_ledger_to_2, False, "ledger truncated"),
-    ("ledger entry rewritten, chain recomputed", _rewrite_entry_2, True, "ledger rewritten: entry 3"),
+    (
+        "ledger entry rewritten, chain recomputed",
+        _rewrite_entry_2,
+        True,
+        "ledger rewritten: entry 4",
+    ),  # the head it signed
     (
         "log truncated",
         lambda conn: conn.execute(text("DELETE FROM transparency_leaves WHERE idx >= 2")),
@@ -529,7 +535,7 @@ def test_log_or_ledger_tampered_after_a_checkpoint_is_found(
     assert nce_main(["ledger", "checkpoint", "--db", api.url, "--key-file", key_file, "--out", str(cp)]) == 0
     signed = parse_signed_checkpoint(cp.read_bytes())
     assert json.loads(capsys.readouterr().out) == signed.model_dump(mode="json")
-    assert (signed.checkpoint.tree_size, signed.checkpoint.ledger_seq) == (3, 3)
+    assert (signed.checkpoint.tree_size, signed.checkpoint.ledger_seq) == (3, 1 + 3)  # the enrolment, 3
     for _ in range(2):  # the log and the ledger grow after the checkpoint
         assert dev.post(http, dev.package()).status_code == 201
     assert (

@@ -158,7 +158,7 @@ def test_a_config_of_longest_ids_is_delivered_and_stored(api, tmp_path: Path):
 
     with api.session() as session:
         pub = public_key_b64(packager.key.public_key()).encode()
-        token = add_device(session, device_id=device_id, public_key=pub)
+        token = add_device(session, device_id=device_id, public_key=pub, actor="test")
     with serving(api.client.app) as base:
         transport = HttpTransport(base, token)
         try:

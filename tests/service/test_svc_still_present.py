@@ -90,7 +90,9 @@ def test_stall_still_there_after_the_deadline_escalates_with_signed_after_stills
     keys = tmp_path / "keys"
     make_config(tmp_path)  # writes the device key pair
     with api.session() as s:
-        token = add_device(s, device_id="edge-01", public_key=(keys / "edge-01.pub").read_bytes())
+        token = add_device(
+            s, device_id="edge-01", public_key=(keys / "edge-01.pub").read_bytes(), actor="test"
+        )
     op = api.user("operator")
     with serving(api.client.app) as base:
         edge = Edge(tmp_path, base, token)

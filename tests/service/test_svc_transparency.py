@@ -47,7 +47,8 @@ def test_checkpoints_are_public_and_consistency_proofs_verify(api, capsys):
     for signed in (first, second):
         assert verify_checkpoint(signed, fingerprint=key["fingerprint"]) == key["fingerprint"]
     a, b = first.checkpoint, second.checkpoint
-    assert (a.tree_size, b.tree_size) == (3, 7) and (a.ledger_seq, b.ledger_seq) == (3, 7)
+    # the ledger also holds the case system's registration and each device's enrolment
+    assert (a.tree_size, b.tree_size) == (3, 7) and (a.ledger_seq, b.ledger_seq) == (1 + 1 + 3, 5 + 1 + 4)
     assert b.log == "nce-case-service"
     proof = c.get("/api/v1/transparency/consistency", params={"first": 3, "second": 7}).json()
     assert proof["first"] == 3 and proof["second"] == 7 and proof["proof"]
@@ -91,7 +92,7 @@ def test_the_sweeper_makes_checkpoints_only_when_the_log_grew(api):
             time.sleep(0.1)
         assert 2 <= made() <= 3  # after the first package, maybe, and after the second
         latest = _latest(client).checkpoint
-        assert latest.ledger_seq == 2 and latest.log == settings.log_origin
+        assert latest.ledger_seq == 1 + 2 and latest.log == settings.log_origin  # the enrolment, 2 packages
 
 
 def _latest(client: TestClient) -> SignedCheckpoint:
@@ -146,7 +147,7 @@ def test_migration_logs_the_packages_accepted_before_it(tmp_path):
     with TestClient(app) as client:
         key = new_key()
         with app.state.nce.sessions() as s:
-            token = add_device(s, device_id="edge-old", public_key=pub_b64(key))
+            token = add_device(s, device_id="edge-old", public_key=pub_b64(key), actor="test")
         dev = DeviceHandle("edge-old", key, token)
         hashes = []
         for _ in range(3):

@@ -206,7 +206,7 @@ class World:
 
     def case_system_token(self) -> str:
         with self.session() as s:
-            return add_client(s, name=f"ecase-{secrets.token_hex(3)}")
+            return add_client(s, name=f"ecase-{secrets.token_hex(3)}", actor="test")
 
     def count(self, table: str) -> int:
         with self.state.engine.connect() as conn:
@@ -237,7 +237,7 @@ def make_world(base: Path, template: Path | None, password_hash: str, db_url: st
     state: AppState = app.state.nce
     key = new_key()
     with state.sessions() as s:
-        token = add_device(s, device_id="edge-01", public_key=pub_b64(key))
+        token = add_device(s, device_id="edge-01", public_key=pub_b64(key), actor="test")
         s.add(Shop(shop_id="S-0001", name="老王水果店", code="310113-0001", address="宝山区友谊路 88 号"))
         s.add(Shop(shop_id="S-0002", name="好运便利店", code="310113-0002", address="宝山区友谊路 92 号"))
         s.commit()

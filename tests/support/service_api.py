@@ -80,7 +80,7 @@ class Api:
         device_id = device_id or f"edge-{secrets.token_hex(8)}"  # thousands per fuzz run: no collisions
         key = new_key()
         with self.session() as s:
-            token = add_device(s, device_id=device_id, public_key=pub_b64(key))
+            token = add_device(s, device_id=device_id, public_key=pub_b64(key), actor="test")
         return DeviceHandle(device_id, key, token)
 
     def user(self, role: str, username: str | None = None) -> dict[str, str]:
@@ -91,7 +91,7 @@ class Api:
 
     def case_system(self, name: str | None = None) -> dict[str, str]:
         with self.session() as s:
-            token = add_client(s, name=name or f"ecase-{secrets.token_hex(8)}")
+            token = add_client(s, name=name or f"ecase-{secrets.token_hex(8)}", actor="test")
         return {"Authorization": f"Bearer {token}"}
 
     def headers(self, role: str) -> dict[str, str]:
