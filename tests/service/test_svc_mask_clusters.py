@@ -85,7 +85,12 @@ def test_every_dismissed_foot_is_inside_the_polygon_with_its_margin(feet: list[t
 
 def test_the_polygon_covers_the_bottom_parts_not_the_whole_boxes():
     polygon = mask_polygon([(0.4, 0.2, 0.6, 0.6)], 0.02)  # w 0.2, h 0.4
-    assert polygon == [(0.43, 0.48), (0.57, 0.48), (0.57, 0.62), (0.43, 0.62)]  # middle half across, lowest quarter up
+    assert polygon == [
+        (0.43, 0.48),
+        (0.57, 0.48),
+        (0.57, 0.62),
+        (0.43, 0.62),
+    ]  # middle half across, lowest quarter up
     assert not inside(polygon, (0.5, 0.3))  # the box's upper part is not masked
     assert inside(polygon, (0.5, 0.6))
 

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from pydantic import TypeAdapter
 
-from detector.config.masks import Mask
 from detector.config.load import load_site_config
+from detector.config.masks import Mask
 from service import ledger, ledger_replay
 from service.models import LedgerEntry, utcnow
 from tests.support.frame_pool import deliver
@@ -63,7 +63,9 @@ def test_false_detection_reviews_propose_masks_other_dismissals_do_not(api: Api)
     found = masks(api, sup)
     # each case's stills box the object at two places (the first still, the confirmed one): two proposals
     assert len(found) == 2
-    assert {(m["camera_id"], tuple(m["classes"]), m["status"]) for m in found} == {("cam-09", ("ad_board",), "proposed")}
+    assert {(m["camera_id"], tuple(m["classes"]), m["status"]) for m in found} == {
+        ("cam-09", ("ad_board",), "proposed")
+    }
     assert all(m["case_ids"] == cases[2:] and m["dismissals"] == 3 for m in found)
     first = next(m for m in found if m["polygon"][0][0] < 0.5)
     # still-1's box (100, 120, 300, 400) on 640x480: its bottom part, padded by 0.02
@@ -88,7 +90,10 @@ def test_roles_decisions_and_the_ledger(api: Api):
     assert one.status_code == 200 and one.json()["case_ids"] == [11, 12, 13]
     for headers in (op, api.case_system(), api.device().headers):
         assert api.client.post("/api/v1/masks/1/accept", headers=headers).status_code == 403
-        assert api.client.post("/api/v1/masks/1/reject", json={"reason": "x"}, headers=headers).status_code == 403
+        assert (
+            api.client.post("/api/v1/masks/1/reject", json={"reason": "x"}, headers=headers).status_code
+            == 403
+        )
         assert api.client.post("/api/v1/masks/recompute", headers=headers).status_code == 403
     assert api.client.get("/api/v1/masks").status_code == 401
     assert api.client.get("/api/v1/masks", headers=api.case_system()).status_code == 403
@@ -97,7 +102,9 @@ def test_roles_decisions_and_the_ledger(api: Api):
     assert accepted.status_code == 200, accepted.text
     body = accepted.json()
     assert (body["status"], body["decided_by"], body["reason"]) == ("accepted", "user:sup-masks", None)
-    rejected = api.client.post("/api/v1/masks/2/reject", json={"reason": "  是真实张贴物，需要执法 "}, headers=sup)
+    rejected = api.client.post(
+        "/api/v1/masks/2/reject", json={"reason": "  是真实张贴物，需要执法 "}, headers=sup
+    )
     assert rejected.status_code == 200 and rejected.json()["reason"] == "是真实张贴物，需要执法"
     again = api.client.post("/api/v1/masks/1/reject", json={"reason": "x"}, headers=sup)
     assert again.status_code == 409 and "accepted already" in again.json()["detail"]
@@ -109,7 +116,10 @@ def test_roles_decisions_and_the_ledger(api: Api):
     assert (a.actor, a.case_id, a.seq) == ("user:sup-masks", None, body["decision_seq"])
     assert a.payload["camera_id"] == "cam-05" and a.payload["classes"] == ["ad_board"]
     assert a.payload["polygon"] == body["polygon"] and a.payload["cases"] == [11, 12, 13]
-    assert a.payload["proposal_id"] == 1 and entries["mask_rejected"].payload["reason"] == "是真实张贴物，需要执法"
+    assert (
+        a.payload["proposal_id"] == 1
+        and entries["mask_rejected"].payload["reason"] == "是真实张贴物，需要执法"
+    )
     assert_ledger_agrees(api)
     v = api.client.get("/api/v1/ledger/verify", headers=sup).json()
     assert v["ok"] is True, v
@@ -135,7 +145,10 @@ def test_a_rejected_place_stays_rejected_until_new_dismissals_reach_the_count(ap
     for case_id in (1, 2, 3):
         dismissal(api.state, case_id=case_id, box=PLACE)
     recompute(api, sup)
-    assert api.client.post("/api/v1/masks/1/reject", json={"reason": "真实广告牌"}, headers=sup).status_code == 200
+    assert (
+        api.client.post("/api/v1/masks/1/reject", json={"reason": "真实广告牌"}, headers=sup).status_code
+        == 200
+    )
     assert recompute(api, sup) == {"created": [], "updated": []}
     # two more at the same place after the rejection: not enough on their own
     for case_id in (4, 5):
@@ -207,4 +220,3 @@ def test_the_accepted_masks_as_yaml_lines_the_edge_takes(api: Api, tmp_path: Pat
     assert [m.classes for m in site.cameras[0].masks] == [["ad_board"], ["garbage"]]
     for query in ("", "?camera_id=", "?camera_id=../x", "?camera_id=" + "c" * 65):
         assert api.client.get(f"/api/v1/masks.yaml{query}", headers=op).status_code == 422
-
