@@ -36,6 +36,7 @@ from service.api.routes import (
     health,
     hits,
     ledger,
+    masks,
     shops,
     transparency,
 )
@@ -153,7 +154,7 @@ def create_app(settings: Settings) -> FastAPI:
         state.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
         return response
 
-    for module in (health, auth, account, hits, cases, evidence, frames, shops, ledger, transparency):
+    for module in (health, auth, account, hits, cases, evidence, frames, masks, shops, ledger, transparency):
         app.include_router(module.router)
     install_console(app)  # the operator console at / (pages, /static)
     return app

@@ -21,6 +21,8 @@ INGEST = frozenset({"device"})
 FRAMES_READ = frozenset({"operator", "supervisor", "admin"})  # the frame pool, and labelling it
 FRAMES_LABEL = frozenset({"operator", "supervisor", "admin"})
 FRAMES_ADD = frozenset({"supervisor", "admin"})
+MASKS_READ = frozenset({"operator", "supervisor", "admin"})  # learned-mask proposals
+MASKS_DECIDE = frozenset({"supervisor", "admin"})
 
 
 @dataclass(frozen=True)

@@ -356,3 +356,31 @@ class FrameLabel(Base):
     labelled_by: Mapped[str] = mapped_column(String(100))
     case_id: Mapped[int | None] = mapped_column(Integer, default=None, doc="the reviewed case, if any")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MaskProposal(Base):
+    """A learned mask proposed from repeated false-detection dismissals at one place of one camera
+    (:mod:`service.crud.masks`): its class, its polygon (fractions of the frame), the dismissals it
+    rests on, and a supervisor's decision (``proposed`` → ``accepted`` | ``rejected``; a ledger
+    entry ``mask_accepted`` / ``mask_rejected``, whose seq is ``decision_seq``)."""
+
+    __tablename__ = "mask_proposals"
+    __table_args__ = (Index("ix_mask_proposals_camera", "camera_id", "label", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(String(ID_MAX))
+    label: Mapped[str] = mapped_column(String(32), doc="the detector class masked")
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    polygon: Mapped[list[Any]] = mapped_column(JSON, doc="[[x, y], …] fractions 0..1")
+    evidence: Mapped[list[Any]] = mapped_column(
+        JSON, doc="[{case_id, frame_id, box: [x1, y1, x2, y2] fractions, at: UTC ms}] the dismissed boxes"
+    )
+    cases: Mapped[int] = mapped_column(Integer, doc="distinct cases among the evidence")
+    first_at: Mapped[dt.datetime] = mapped_column()
+    last_at: Mapped[dt.datetime] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    decision_seq: Mapped[int | None] = mapped_column(Integer, default=None, doc="the ledger entry")

@@ -113,6 +113,22 @@ class Settings(BaseModel):
         max_length=200,
         description="the transparency log's name in its checkpoints",
     )
+    # learned masks (service.masks): when false-detection dismissals make a mask proposal
+    mask_proposal_min_dismissals: int = Field(
+        default=3, ge=2, le=1000, description="distinct cases dismissed as false at one place"
+    )
+    mask_proposal_days: int = Field(
+        default=14, ge=1, le=365, description="only dismissals of the last this many days count"
+    )
+    mask_proposal_radius: float = Field(
+        default=0.05,
+        gt=0,
+        le=0.5,
+        description="one place: the boxes' bottom-centres within this distance (fractions of the frame)",
+    )
+    mask_proposal_margin: float = Field(
+        default=0.02, ge=0.001, le=0.2, description="padding of a proposed polygon (fractions of the frame)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -177,6 +193,10 @@ class Settings(BaseModel):
             "service_key_file": "NCE_SERVICE_KEY_FILE",
             "checkpoint_interval_s": "NCE_CHECKPOINT_INTERVAL_S",
             "log_origin": "NCE_LOG_ORIGIN",
+            "mask_proposal_min_dismissals": "NCE_MASK_PROPOSAL_MIN_DISMISSALS",
+            "mask_proposal_days": "NCE_MASK_PROPOSAL_DAYS",
+            "mask_proposal_radius": "NCE_MASK_PROPOSAL_RADIUS",
+            "mask_proposal_margin": "NCE_MASK_PROPOSAL_MARGIN",
         }
         for field, var in env.items():
             if var in os.environ:

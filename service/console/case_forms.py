@@ -28,6 +28,7 @@ from service.console.refusal import Refusal, explain
 from service.console.render import console_tz, request_lang
 from service.crud import case_actions
 from service.errors import ServiceError
+from service.masks import MaskRules
 from service.models import Case, utcnow
 from service.schemas.cases import NoticeIn, ReviewIn
 from service.schemas.common import CASE_STATUSES
@@ -102,7 +103,7 @@ def review(
         return fail("err.reason_required")
     if len(reason) > REASON_MAX:
         return fail("err.reason_too_long", n=REASON_MAX)
-    try:
+    try:  # 误检 (the detector was wrong) makes hard negatives; 非违规 (not_violation) is a plain dismissal
         data = ReviewIn(
             decision=decision,
             reason=reason or None,
@@ -113,8 +114,9 @@ def review(
         return fail("err.service.422", detail=_invalid(exc))
     try:
         case_actions.review_case(
-            session, principal=principal, case_id=case_id, data=data, legal=state.legal, store=state.store
-        )
+            session, principal=principal, case_id=case_id, data=data, legal=state.legal, store=state.store,
+            mask_rules=MaskRules.of(state.settings),
+        )  # fmt: skip
     except ServiceError as exc:
         refusal = _service_error(session, lang, case_id, exc)
         return case_page_response(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final, Literal
 
 from service.console.messages_labelling import LABELLING
+from service.console.messages_masks import MASKS
 
 Lang = Literal["zh-CN", "en"]
 LANGS: Final[tuple[Lang, ...]] = ("zh-CN", "en")
@@ -282,10 +283,15 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "case.preset.7d": ("7 天", "7 days"),
     "case.tz_note": ("时间为 {tz}", "Times in {tz}"),
     # dismiss reasons (stored in the ledger in Chinese, the language of the record)
-    "reason.false_detection": ("非违规/误检", "Not a violation / false detection"),
+    # 误检: the detector saw an object that is not there (hard negatives; may propose a mask)
+    "reason.false_detection": ("误检：画面中无此目标", "False detection: no such object"),
+    # 非违规: the object is real but no violation (a permitted stall, an event): teaches nothing
+    "reason.not_violation": ("非违规：目标属实但不违规", "Not a violation: the object is real"),
     "reason.permitted_hours": ("外摆位许可时段", "Permitted outdoor-trading hours"),
     "reason.self_corrected": ("已自行整改", "Already corrected by the shop"),
     "reason.unclear": ("画面不清", "Image unclear"),
+    # the one common reason recorded before 误检 and 非违规 were told apart (never offered again)
+    "reason_legacy.false_detection": ("非违规/误检", "Not a violation / false detection"),
     # outcomes (flash after a redirect)
     "done.confirmed": ("已确认案件 #{id}。", "Case #{id} confirmed."),
     "done.dismissed": ("已驳回案件 #{id}。", "Case #{id} dismissed."),
@@ -353,6 +359,8 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "err.back": ("返回", "Back"),
     # labelling (/label): service/console/messages_labelling.py
     **LABELLING,
+    # learned masks (/masks): service/console/messages_masks.py
+    **MASKS,
     # the model's classes (nce.vocabulary.MODEL_CLASSES)
     "class.stall": ("摊位", "stall"),
     "class.goods": ("货物", "goods"),

@@ -3,7 +3,8 @@
 :func:`install` adds every page's router: sign-in (:mod:`~service.console.login`), the queue
 (:mod:`~service.console.queue`), a case (:mod:`~service.console.case_page`, its forms
 :mod:`~service.console.case_forms`, its older hits and ledger entries :mod:`~service.console.case_more`),
-the dashboard (:mod:`~service.console.dashboard`) and one's account (:mod:`~service.console.account`).
+the dashboard (:mod:`~service.console.dashboard`), the labelling page (:mod:`~service.console.labelling`),
+the learned masks (:mod:`~service.console.masks`) and one's account (:mod:`~service.console.account`).
 Pages read through :mod:`service.crud.cases` (the API's functions) and :mod:`service.console.queries`;
 the forms act through :mod:`service.crud.case_actions`, as the API does.
 """
@@ -16,7 +17,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from service.console import account, case_forms, case_more, case_page, dashboard, labelling, login, queue
+from service.console import (
+    account,
+    case_forms,
+    case_more,
+    case_page,
+    dashboard,
+    labelling,
+    login,
+    masks,
+    queue,
+)
 from service.console.deps import redirect
 from service.console.guard import CsrfRejected, LoginRequired, NotForConsole
 from service.console.messages import translate
@@ -55,7 +66,7 @@ HANDLERS = {CsrfRejected: on_csrf, NotForConsole: on_not_for_console, LoginRequi
 
 def install(app: FastAPI) -> None:
     """Add the console's pages, ``/static`` and its error pages to ``app``."""
-    for module in (login, queue, case_page, case_forms, case_more, dashboard, account, labelling):
+    for module in (login, queue, case_page, case_forms, case_more, dashboard, account, labelling, masks):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for handlers in (HANDLERS, account.HANDLERS):

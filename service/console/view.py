@@ -12,7 +12,7 @@ from service.console.messages import CATALOGUE, Lang, translate, translate_or
 from service.schemas.cases import CaseDetail, HitPublic
 from service.schemas.ledger import LedgerEntryPublic
 
-REASON_KEYS: tuple[str, ...] = tuple(k for k in CATALOGUE if k.startswith("reason."))
+REASON_KEYS: tuple[str, ...] = tuple(k for k in CATALOGUE if k.startswith(("reason.", "reason_legacy.")))
 
 MAX_STILLS = 6
 TIMELINE_HEAD, TIMELINE_TAIL = 10, 50  # a case seen for days has hundreds of still_present updates

@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 from nce.times import utc_ms
 from service import ledger, workflow
 from service.auth import Principal
-from service.crud import frame_sources
+from service.crud import frame_sources, masks
 from service.crud.cases import get_case
 from service.errors import Invalid
 from service.evidence_store import EvidenceStore
 from service.legal import LegalBasisTable
+from service.masks import MaskRules
 from service.models import Case, Shop, utcnow
 from service.schemas.cases import NoticeIn, ReviewIn
 from service.snapshots import legal_record, party_record
@@ -28,11 +29,13 @@ from service.snapshots import legal_record, party_record
 
 def review_case(
     session: Session, *, principal: Principal, case_id: int, data: ReviewIn, legal: LegalBasisTable,
-    store: EvidenceStore,
+    store: EvidenceStore, mask_rules: MaskRules | None = None,
 ) -> Case:  # fmt: skip
     """Confirm or dismiss a draft (the violation may be corrected on confirm); the ledger entry records
     the party (the shop registry's row now) and the legal basis the case is reviewed under. The case's
-    raw stills are labelled in the frame pool (:func:`service.crud.frame_sources.label_from_review`). Commits."""
+    raw stills are labelled in the frame pool (:func:`service.crud.frame_sources.label_from_review`);
+    a false detection's dismissal then brings the camera's learned-mask proposals up to date
+    (:func:`service.crud.masks.refresh`, with ``mask_rules``: the service's settings). Commits."""
     ledger.lock_head(session)
     case = get_case(session, principal=principal, case_id=case_id, for_update=True)
     now = utcnow()
@@ -58,6 +61,8 @@ def review_case(
         session, store=store, case=case, decision=data.decision,
         false_detection=data.false_detection, actor=principal.actor,
     )  # fmt: skip
+    if data.false_detection and mask_rules is not None:
+        masks.refresh(session, mask_rules, now=now, camera_id=case.camera_id)
     session.commit()
     return case
 

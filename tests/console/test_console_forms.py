@@ -466,8 +466,8 @@ def test_dashboard_confirm_rates(world: Client) -> None:
     # recent activity: the dismissal (newest) above the earlier confirmation
     activity = html[html.index('id="activity"') :]
     # the reason is recorded in Chinese; the English page names the common reason in English
-    assert activity.index("Reason: Not a violation / false detection") < activity.index("Draft → Confirmed")
-    assert 'title="非违规/误检"' in activity
+    assert activity.index("Reason: False detection: no such object") < activity.index("Draft → Confirmed")
+    assert 'title="误检：画面中无此目标"' in activity
     assert f"user:{OPERATOR}" in activity
 
 

@@ -16,6 +16,7 @@ from service.case_status import CaseStatus
 from service.crud import case_actions
 from service.crud import cases as crud
 from service.crud.export import export_case
+from service.masks import MaskRules
 from service.schemas.cases import (
     CaseDetail,
     CasePublic,
@@ -105,14 +106,16 @@ def review(
     case_id: CaseId, data: ReviewIn, state: StateDep, session: SessionDep, principal: Reviewer
 ) -> CasePublic:
     """``dismiss`` needs a reason; ``violation`` corrects the violation type when confirming;
-    ``false_detection`` (dismiss only) records the hit's boxes as hard negatives in the frame pool. The
-    ledger entry records the party (the shop registry's row) and the legal basis. Confirming labels
-    the case's raw stills in the frame pool (partial: other objects on them are unverified)."""
-    return CasePublic.model_validate(
-        case_actions.review_case(
-            session, principal=principal, case_id=case_id, data=data, legal=state.legal, store=state.store
-        )
-    )
+    ``false_detection`` (dismiss only: the detector saw an object that is not there) records the hit's
+    boxes as hard negatives in the frame pool and may propose a learned mask for the camera; a real
+    object that is no violation (a permitted stall, an event) is a plain dismissal with its reason.
+    The ledger entry records the party (the shop registry's row) and the legal basis. Confirming
+    labels the case's raw stills in the frame pool (partial: other objects on them are unverified)."""
+    case = case_actions.review_case(
+        session, principal=principal, case_id=case_id, data=data, legal=state.legal, store=state.store,
+        mask_rules=MaskRules.of(state.settings),
+    )  # fmt: skip
+    return CasePublic.model_validate(case)
 
 
 @router.post("/{case_id}/notice", response_model=CasePublic, summary="Issue a notice with a deadline")

@@ -123,4 +123,40 @@
       reason.addEventListener("focus", function () { dismissForm.classList.add("armed"); });
     }
   }
+  // learned masks: J/K select a proposal, A accepts it, R writes the reason to reject (Enter submits)
+  if (page === "masks") {
+    var cards = Array.prototype.slice.call(document.querySelectorAll("article.mask[data-status=proposed]"));
+    var at = -1;
+    var pick = function (i) {
+      if (!cards.length) { return; }
+      if (at >= 0) { cards[at].classList.remove("sel"); }
+      at = Math.max(0, Math.min(cards.length - 1, i));
+      cards[at].classList.add("sel");
+      cards[at].scrollIntoView({ block: "nearest" });
+    };
+    pick(0);
+    document.querySelectorAll("textarea.reject-reason").forEach(function (area) {
+      area.addEventListener("keydown", function (e) {
+        if (e.key === "Escape") { area.blur(); }
+        else if (e.key === "Enter" && !e.shiftKey) {
+          e.preventDefault();
+          area.form.requestSubmit(area.form.querySelector("button.reject-btn"));
+        }
+      });
+    });
+    document.addEventListener("keydown", function (e) {
+      if (typing(e) || e.ctrlKey || e.metaKey || e.altKey || at < 0) { return; }
+      var k = e.key.toLowerCase();
+      var card = cards[at];
+      if (k === "j") { pick(at + 1); e.preventDefault(); }
+      else if (k === "k") { pick(at - 1); e.preventDefault(); }
+      else if (k === "a") {
+        var f = card.querySelector("form.accept-form");
+        if (f) { e.preventDefault(); f.requestSubmit(f.querySelector("button.accept-btn")); }
+      } else if (k === "r") {
+        var area = card.querySelector("textarea.reject-reason");
+        if (area) { e.preventDefault(); area.focus(); }
+      }
+    });
+  }
 })();
