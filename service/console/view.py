@@ -185,6 +185,9 @@ LEDGER_FIELDS: dict[str, str] = {
     "role": "role",
     "name": "id",  # a case system registered, revoked, given a new token
     "key_fingerprint": "id",  # a device enrolled: the key its packages are checked against
+    "proposal_id": "number",  # a learned mask accepted or rejected (polygon and cases on the masks page)
+    "classes": "classes",
+    "dismissals": "number",
 }
 # fields recorded for the hash chain and the export, not worth a glance here (the status change is
 # shown from ``from``/``to``; ``decision`` is the same fact; ``case`` is the case's state after the
@@ -194,7 +197,7 @@ LEDGER_HIDDEN: frozenset[str] = frozenset(
     {"from", "to", "decision", "device_id", "hit_id", "kind", "manifest_hash", "files", "members", "merged"}
     | {"case", "manifest_sha256", "party", "legal_basis", "shop", "devices", "frame_id"}
     | {"sha256", "label_id", "how", "complete", "boxes", "case_id", "camera_id", "source", "pick_reason"}
-    | {"origin", "width", "height"}
+    | {"origin", "width", "height", "polygon", "cases", "first_at", "last_at"}
 )
 TEXT_MAX = 200
 _WHY = re.compile(r"^([a-z_]+) at (.+)$")
@@ -278,6 +281,10 @@ def ledger_detail(entry: LedgerEntryPublic, words: Words) -> list[LedgerPart]:
             out.append(_field(words, key, _label(words, "event", value)))
         elif kind == "role":
             out.append(_field(words, key, _label(words, "role", value)))
+        elif kind == "classes":
+            names = value if isinstance(value, list) else [value]
+            shown = words.t("ledger.list_sep").join(_label(words, "class", v) for v in names)
+            out.append(_field(words, key, shown))
         elif kind == "why":
             out.append(_why(words, value))
         elif kind == "flag":

@@ -16,7 +16,10 @@ from pydantic import TypeAdapter
 from detector.config.load import load_site_config
 from detector.config.masks import Mask
 from service import ledger, ledger_replay
+from service.console.render import Page, console_tz
+from service.console.view import ledger_detail
 from service.models import LedgerEntry, utcnow
+from service.schemas.ledger import LedgerEntryPublic
 from tests.support.frame_pool import deliver
 from tests.support.masks import dismissal
 from tests.support.service_api import Api
@@ -123,6 +126,15 @@ def test_roles_decisions_and_the_ledger(api: Api):
     assert_ledger_agrees(api)
     v = api.client.get("/api/v1/ledger/verify", headers=sup).json()
     assert v["ok"] is True, v
+    # the console words both entries, nothing left under "other"
+    page = Page("zh-CN", console_tz(), "", None, "/", {})
+    shown = {
+        k: [p.text for p in ledger_detail(LedgerEntryPublic.model_validate(e), page)]
+        for k, e in entries.items()
+    }
+    assert shown["mask_accepted"] == ["屏蔽区建议：1", "目标类别：广告牌", "误检次数：3"], shown
+    assert shown["mask_rejected"][0].startswith("理由："), shown
+    assert not any(t.startswith("其他") for texts in shown.values() for t in texts), shown
 
 
 @pytest.mark.parametrize(
