@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -108,7 +109,21 @@ def test_two_devices_same_package_id_merged_by_shop_export_holds_both(api, http,
     export_entry = json.loads(zf.read("ledger.json"))[-1]
     assert export_entry["action"] == "case_exported"
     members = export_entry["payload"]["members"]
-    assert {m.rsplit("/", 1)[0] for m in members} == {A, B}
+    documents = {"README.txt", "README.zh-CN.txt", "证据清单.html"}
+    assert {m.rsplit("/", 1)[0] for m in members if m not in documents} == {A, B}
+    assert {m for m in members if "/" not in m} == documents
+    for doc in documents:
+        assert members[doc] == sha256_hex(zf.read(doc)), doc
+    listing = zf.read("证据清单.html").decode()
+    for folder, pkg in ((A, pa), (B, pb)):
+        for name, (_role, _mime, body) in pkg.files.items():
+            assert sha256_hex(body) in listing, name  # every file's SHA-256 on the printable list
+    assert "supervisor" in listing and "://" not in listing  # the reviewer; nothing fetched from elsewhere
+    for img in re.findall(r'<img src="([^"]+)"', listing):
+        assert img in names, img  # stills link into the zip itself
+    readme_zh = zf.read("README.zh-CN.txt").decode()
+    assert "离线核验" in readme_zh and _fingerprint(api) in readme_zh
+    assert key_fingerprint(a.key.public_key()) in readme_zh and key_fingerprint(b.key.public_key()) in readme_zh
     assert members[f"{A}/manifest.json"] == pa.hash and members[f"{B}/manifest.json"] == pb.hash
     checkpoint = json.loads(zf.read("transparency/checkpoint.json"))["checkpoint"]
     assert (checkpoint["ledger_seq"], checkpoint["ledger_head_hash"]) == (
@@ -233,6 +248,18 @@ def _extra_file(z: dict[str, bytes], w: World) -> None:
     z[f"{A}/note.txt"] = b"added later"
 
 
+def _document_edited(z: dict[str, bytes], w: World) -> None:
+    z["证据清单.html"] = z["证据清单.html"].replace("证据清单".encode(), "证据目录".encode())
+
+
+def _document_removed(z: dict[str, bytes], w: World) -> None:
+    del z["README.zh-CN.txt"]
+
+
+def _unknown_document_added(z: dict[str, bytes], w: World) -> None:
+    z["说明.html"] = b"<p>added later</p>"
+
+
 def _duplicate_member(z: dict[str, bytes], w: World) -> list[tuple[str, bytes]]:
     return [*z.items(), (f"{A}/manifest.json", z[f"{B}/manifest.json"])]
 
@@ -277,6 +304,9 @@ TAMPERING: list[tuple[str, Mutation, str]] = [
     ("package removed", _package_removed, "recorded in the export's ledger entry, missing from the export"),
     ("package of another case added", _package_of_another_case_added, "not among the members"),
     ("extra file in a package", _extra_file, f"{A}: extra file note.txt"),
+    ("evidence list edited", _document_edited, "证据清单.html: differs from the SHA-256"),
+    ("document removed", _document_removed, "README.zh-CN.txt: recorded in the export's ledger entry, missing"),
+    ("unknown document added", _unknown_document_added, "说明.html: not part of a case export"),
     ("duplicate member", _duplicate_member, "holds this member more than once"),
     ("ledger entry edited", _ledger_members_edited, "payload does not match its payload_hash"),
     (
