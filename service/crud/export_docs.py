@@ -19,7 +19,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from nce.case_export import CHECKPOINT, DEVICES_INDEX, EVIDENCE_LIST, LEDGER_JSON, README_ZH, SERVICE_KEY
-from service.console.messages import translate_or
 from service.schemas.cases import CasePublic
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -58,6 +57,9 @@ class DocInput:
 
 
 def _zh(kind: str, value: str | None) -> str:
+    # imported here: the console package imports its pages, one of which imports the export
+    from service.console.messages import translate_or
+
     return "—" if value is None else translate_or("zh-CN", f"{kind}.{value}", value)
 
 
@@ -155,8 +157,14 @@ def _basis(basis: dict[str, Any] | None) -> str:
     pairs: list[tuple[str, object]] = [
         ("依据表", f"{basis.get('id')}（{basis.get('jurisdiction')}，{basis.get('version')}）")
     ]
-    for key, label in (("regulation", "法规"), ("article", "条款"), ("penalty", "罚则")):
+    for key, label in (("regulation", "法规"), ("article", "条款")):
         if row.get(key) is not None:
+            pairs.append((label, row[key]))
+    penalty = row.get("penalty")
+    if isinstance(penalty, dict):
+        pairs.append(("罚款幅度", f"{penalty.get('min_yuan')}–{penalty.get('max_yuan')} 元"))
+    for key, label in (("note", "说明"), ("source", "来源")):
+        if row.get(key):
             pairs.append((label, row[key]))
     if row.get("verified") is not None:
         pairs.append(("核实", "已核实" if row["verified"] else "未核实"))

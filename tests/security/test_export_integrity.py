@@ -117,13 +117,15 @@ def test_two_devices_same_package_id_merged_by_shop_export_holds_both(api, http,
     listing = zf.read("证据清单.html").decode()
     for folder, pkg in ((A, pa), (B, pb)):
         for name, (_role, _mime, body) in pkg.files.items():
-            assert sha256_hex(body) in listing, name  # every file's SHA-256 on the printable list
+            assert sha256_hex(body) in listing and f"{folder}/{name}" in listing, name  # every file, hashed
     assert "supervisor" in listing and "://" not in listing  # the reviewer; nothing fetched from elsewhere
     for img in re.findall(r'<img src="([^"]+)"', listing):
         assert img in names, img  # stills link into the zip itself
     readme_zh = zf.read("README.zh-CN.txt").decode()
     assert "离线核验" in readme_zh and _fingerprint(api) in readme_zh
-    assert key_fingerprint(a.key.public_key()) in readme_zh and key_fingerprint(b.key.public_key()) in readme_zh
+    assert (
+        key_fingerprint(a.key.public_key()) in readme_zh and key_fingerprint(b.key.public_key()) in readme_zh
+    )
     assert members[f"{A}/manifest.json"] == pa.hash and members[f"{B}/manifest.json"] == pb.hash
     checkpoint = json.loads(zf.read("transparency/checkpoint.json"))["checkpoint"]
     assert (checkpoint["ledger_seq"], checkpoint["ledger_head_hash"]) == (
@@ -305,7 +307,11 @@ TAMPERING: list[tuple[str, Mutation, str]] = [
     ("package of another case added", _package_of_another_case_added, "not among the members"),
     ("extra file in a package", _extra_file, f"{A}: extra file note.txt"),
     ("evidence list edited", _document_edited, "证据清单.html: differs from the SHA-256"),
-    ("document removed", _document_removed, "README.zh-CN.txt: recorded in the export's ledger entry, missing"),
+    (
+        "document removed",
+        _document_removed,
+        "README.zh-CN.txt: recorded in the export's ledger entry, missing",
+    ),
     ("unknown document added", _unknown_document_added, "说明.html: not part of a case export"),
     ("duplicate member", _duplicate_member, "holds this member more than once"),
     ("ledger entry edited", _ledger_members_edited, "payload does not match its payload_hash"),
@@ -632,3 +638,46 @@ def test_refused_packages_leave_no_leaf_and_concurrent_ingest_is_gap_free(api, h
         logged = {r[0] for r in conn.execute(text("SELECT manifest_hash FROM transparency_leaves"))}
         packages = {r[0] for r in conn.execute(text("SELECT manifest_hash FROM hit_events"))}
     assert idx == list(range(12)) and logged == packages and len(packages) == 12
+
+
+def _as_before_documents(z: dict[str, bytes], key: Any, *, keep_zh: bool) -> None:
+    """The export as the service wrote it before the documents were recorded: the entry's members
+    are the package files only (re-hashed, and the checkpoint re-signed with the service's own key)."""
+    import datetime as dt
+
+    for doc in ("证据清单.html", *(() if keep_zh else ("README.zh-CN.txt",))):
+        del z[doc]
+    entries = json.loads(z["ledger.json"])
+    last = entries[-1]
+    last["payload"]["members"] = {k: v for k, v in last["payload"]["members"].items() if "/" in k}
+    last["payload_hash"] = sha256_hex(canonical(last["payload"]))
+    last["hash"] = entry_hash(
+        seq=last["seq"],
+        ts=dt.datetime.fromisoformat(last["ts"].replace("Z", "+00:00")),
+        actor=last["actor"],
+        action=last["action"],
+        case_id=last["case_id"],
+        payload_hash=last["payload_hash"],
+        prev_hash=last["prev_hash"],
+    )
+    z["ledger.json"] = json.dumps(entries).encode()
+    cp = parse_signed_checkpoint(z["transparency/checkpoint.json"]).checkpoint
+    z["transparency/checkpoint.json"] = sign_checkpoint(
+        cp.model_copy(update={"ledger_head_hash": last["hash"]}), key
+    ).to_json_bytes()
+
+
+@pytest.mark.parametrize(
+    ("keep_zh", "problem"), [(False, None), (True, "README.zh-CN.txt: in the export but not")]
+)
+def test_an_export_from_before_the_documents_verifies(api, http, tmp_path, capsys, keep_zh, problem):
+    """Its README.txt was never recorded and passes; a document of today's layout must be recorded."""
+    z = _world(api, http).export
+    _as_before_documents(z, api.state.transparency.key, keep_zh=keep_zh)
+    path = tmp_path / "old.zip"
+    _write_zip(path, list(z.items()))
+    code, out = _verify(capsys, path, "--service-key", _fingerprint(api))
+    if problem is None:
+        assert code == 0, out
+    else:
+        assert code == 1 and any(problem in line for line in out), out
