@@ -4,6 +4,9 @@
 ::
 
     README.txt                                  how to verify
+    README.zh-CN.txt                            the same in Chinese: what is inside, how to verify
+    证据清单.html                               the printable evidence list (case, party, legal
+                                                basis, stills, every file's SHA-256, reviewer)
     case.json                                   the case detail
     ledger.json                                 the case's ledger entries, this export's entry last
     packages/<device_id>-<sequence:08d>/        one signed package: manifest.json + its files
@@ -16,6 +19,10 @@
 
 A package folder is named by device and sequence, which the service keeps unique (a ``package_id``
 is the edge's name and two devices may use the same one).
+
+The export's ledger entry records every package file and every document (:data:`DOCUMENTS`) with its
+SHA-256 in ``members``; an export made before the documents were recorded holds ``README.txt`` only,
+unrecorded (:data:`LEGACY_DOCUMENT`).
 """
 
 from __future__ import annotations
@@ -25,6 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 from nce.manifest import Manifest
 
 README = "README.txt"
+README_ZH = "README.zh-CN.txt"
+EVIDENCE_LIST = "证据清单.html"
+DOCUMENTS = (README, README_ZH, EVIDENCE_LIST)
+LEGACY_DOCUMENT = README
 CASE_JSON = "case.json"
 LEDGER_JSON = "ledger.json"
 PACKAGES = "packages"

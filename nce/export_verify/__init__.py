@@ -12,7 +12,9 @@ What :func:`verify_export` checks (layout: :mod:`nce.case_export`), each failure
    checkpoint's root;
 5. the last entry of ``ledger.json`` is this export's (``case_exported``), hashes to itself, and is
    the ledger head the checkpoint signs; its member list (path → SHA-256) is exactly the package
-   files in the export, and its device fingerprints are the index's;
+   files and the documents (``README.txt``, ``README.zh-CN.txt``, ``证据清单.html``) in the export,
+   and its device fingerprints are the index's (an export made before documents were recorded:
+   its ``README.txt`` only, unrecorded, is let through);
 6. per device, where each package stands in its chain: the sequence, and whether the previous
    sequence is in the export and links (``prev_manifest_hash``). A gap is not a problem (a case
    holds only some of a device's packages); a broken link between two packages it holds is.

@@ -14,12 +14,13 @@ from nce.case_export import (
     CASE_JSON,
     CHECKPOINT,
     DEVICES_INDEX,
+    DOCUMENTS,
     EXPORT_ACTION,
     INCLUSION,
     LEDGER_JSON,
+    LEGACY_DOCUMENT,
     PACKAGES,
     PUBLIC,
-    README,
     SERVICE_KEY,
     DevicesIndex,
     package_dir,
@@ -142,7 +143,7 @@ def _package_folders(src: ExportSource, report: ExportReport, key_files: set[str
     """``packages/X`` and ``public/X`` folders and their file names; every other member is checked
     against the layout here."""
     folders: dict[str, list[str]] = {}
-    fixed = {README, CASE_JSON, LEDGER_JSON, DEVICES_INDEX, SERVICE_KEY, CHECKPOINT}
+    fixed = {*DOCUMENTS, CASE_JSON, LEDGER_JSON, DEVICES_INDEX, SERVICE_KEY, CHECKPOINT}
     proofs: set[str] = set()
     for name in src.names:
         parts = name.split("/")
@@ -294,6 +295,9 @@ def _ledger(
     payload = last.get("payload") or {}
     recorded: dict[str, str] = payload.get("members") or {}
     present = {f"{folder}/{name}" for folder, names in folders.items() for name in names}
+    present |= {d for d in DOCUMENTS if d in src}
+    if LEGACY_DOCUMENT in present and not set(DOCUMENTS) & set(recorded):
+        present.discard(LEGACY_DOCUMENT)  # an export made before the documents were recorded
     for name in sorted(set(recorded) - present):
         bad.append(f"{name}: recorded in the export's ledger entry, missing from the export")
     for name in sorted(present - set(recorded)):

@@ -18,6 +18,7 @@ from nce.vocabulary import VIOLATIONS
 from service import auth, workflow
 from service.api.deps import SessionDep, StateDep
 from service.auth import Principal
+from service.case_status import REVIEWED_STATUSES
 from service.console import queries
 from service.console.deps import CaseId, Operator
 from service.console.messages import CATALOGUE, translate
@@ -85,6 +86,7 @@ def case_page_response(
         queue_status=queue_status,
         can_review=workflow.can_move(status, "confirmed") and principal.role in auth.REVIEW,
         can_notice=workflow.can_move(status, "notice_issued") and principal.role in auth.NOTICE,
+        can_export=principal.role in auth.EXPORT and status in REVIEWED_STATUSES,
         violations=VIOLATIONS,
         reason_codes=REASON_CODES,
         ledger_rows=ledger_rows,

@@ -1,5 +1,6 @@
 """The dashboard (``/dashboard``): cases per day and violation, review rates per camera, rule and
-class, and the latest actions, over the last 7, 14, 30 or 90 days."""
+class, and the latest actions, over the last 7, 14, 30 or 90 days; reviews per operator over the last
+7 days (:mod:`service.console.throughput`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi.responses import Response
 
 from nce.vocabulary import VIOLATIONS
 from service.api.deps import SessionDep, StateDep
-from service.console import queries
+from service.console import queries, throughput
 from service.console.charts import rate_bars, stacked_days
 from service.console.deps import Operator
 from service.console.messages import translate, translate_or
@@ -46,6 +47,16 @@ def dashboard(request: Request, state: StateDep, session: SessionDep, principal:
 
     activity = [LedgerEntryPublic.model_validate(e) for e in queries.recent_activity(session)]
 
+    def duration(seconds: float | None) -> str:
+        if seconds is None:
+            return "—"
+        minutes = seconds / 60
+        return (
+            t("dash.minutes", n=round(minutes))
+            if minutes < 120
+            else t("dash.hours", n=round(minutes / 60, 1))
+        )
+
     return render(
         request,
         state,
@@ -58,4 +69,6 @@ def dashboard(request: Request, state: StateDep, session: SessionDep, principal:
         per_rule=rate_bars(s.per_rule, rule_label, reviewed) if s.per_rule else None,
         per_class=rate_bars(s.per_class, str, reviewed) if s.per_class else None,
         activity=activity,
+        operators=throughput.per_operator(session, tz=console_tz(), now=utcnow()),
+        duration=duration,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
+from service.console.messages_admin import ADMIN
 from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
 
@@ -408,22 +409,8 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "labeljs.error": ("未保存：{detail}", "Not saved: {detail}"),
     "labeljs.load_error": ("加载失败：{detail}", "Could not load: {detail}"),
     "labeljs.http": ("HTTP {status}", "HTTP {status}"),
-    # dashboard
-    "dash.title": ("统计", "Dashboard"),
-    "dash.window": ("最近 {days} 天", "Last {days} days"),
-    "dash.per_day": ("每日案件数（按违法类型）", "Cases per day, by violation"),
-    "dash.rate_camera": ("各摄像头确认率", "Confirm rate per camera"),
-    "dash.rate_rule": ("各规则确认率（违法类型 · 区域）", "Confirm rate per rule (violation · zone)"),
-    "dash.rate_class": ("各检测类别确认率", "Confirm rate per detected class"),
-    "dash.rate_note": (
-        "确认率 = 已确认（含后续状态）÷ 已审核；低确认率即误报多，需调整区域、阈值或模型。",
-        "Confirm rate = confirmed (or later) ÷ reviewed; a low rate means false alarms: "
-        "tune the zone, the thresholds or the model.",
-    ),
-    "dash.reviewed": ("已审 {n}", "{n} reviewed"),
-    "dash.no_data": ("暂无数据。", "No data yet."),
-    "dash.activity": ("最近动态", "Recent activity"),
-    "dash.total": ("合计", "total"),
+    # supervisors and admins (audit log, users, export, dashboard): service/console/messages_admin.py
+    **ADMIN,
 }
 
 

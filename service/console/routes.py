@@ -4,7 +4,9 @@
 (:mod:`~service.console.queue`), a case (:mod:`~service.console.case_page`, its forms
 :mod:`~service.console.case_forms`, its older hits and ledger entries :mod:`~service.console.case_more`),
 the dashboard (:mod:`~service.console.dashboard`), the labelling page (:mod:`~service.console.labelling`),
-the learned masks (:mod:`~service.console.masks`) and one's account (:mod:`~service.console.account`).
+the learned masks (:mod:`~service.console.masks`), one's account (:mod:`~service.console.account`),
+the audit log (:mod:`~service.console.audit`), user management (:mod:`~service.console.users`) and the
+case page's export button (:mod:`~service.console.case_export`).
 Pages read through :mod:`service.crud.cases` (the API's functions) and :mod:`service.console.queries`;
 the forms act through :mod:`service.crud.case_actions`, as the API does.
 """
@@ -19,6 +21,8 @@ from fastapi.staticfiles import StaticFiles
 
 from service.console import (
     account,
+    audit,
+    case_export,
     case_forms,
     case_more,
     case_page,
@@ -27,6 +31,7 @@ from service.console import (
     login,
     masks,
     queue,
+    users,
 )
 from service.console.deps import redirect
 from service.console.guard import CsrfRejected, LoginRequired, NotForConsole
@@ -66,7 +71,8 @@ HANDLERS = {CsrfRejected: on_csrf, NotForConsole: on_not_for_console, LoginRequi
 
 def install(app: FastAPI) -> None:
     """Add the console's pages, ``/static`` and its error pages to ``app``."""
-    for module in (login, queue, case_page, case_forms, case_more, dashboard, account, labelling, masks):
+    pages = (login, queue, case_page, case_forms, case_more, dashboard, account, labelling, masks)
+    for module in (*pages, audit, users, case_export):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for handlers in (HANDLERS, account.HANDLERS):

@@ -4,6 +4,7 @@ itself alone (``nce evidence verify nce-case-ID.zip``). Its layout is :mod:`nce.
 ::
 
     case.json, ledger.json, README.txt
+    README.zh-CN.txt, 证据清单.html           in Chinese: how to verify; the printable evidence list
     packages/<device_id>-<sequence>/…        each original package: manifest.json as received + files
     public/<device_id>-<sequence>-<hash16>/… disclosure copies (faces and plates blurred), if any
     devices/index.json, devices/<id>.pub     the enrolled key of each device, with its fingerprint
@@ -11,8 +12,9 @@ itself alone (``nce evidence verify nce-case-ID.zip``). Its layout is :mod:`nce.
     transparency/checkpoint.json             a checkpoint signed now: covers every package of the case
     transparency/inclusion/<folder>.json     each package's inclusion proof to that checkpoint
 
-The ledger entry of the export (its payload names every package member with its SHA-256, and each
-device key's fingerprint) is the ledger head that the checkpoint signs, so the checkpoint binds the
+The ledger entry of the export (its payload names every package member and every document —
+README.txt, README.zh-CN.txt, 证据清单.html, :mod:`service.crud.export_docs` — with its SHA-256, and
+each device key's fingerprint) is the ledger head that the checkpoint signs, so the checkpoint binds the
 member list: a package removed from or added to the zip is found. The zip writer refuses to write
 one name twice.
 
@@ -23,6 +25,7 @@ them again, so that a later change of the shop registry never changes what was e
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import tempfile
 import zipfile
@@ -39,9 +42,11 @@ from nce.case_export import (
     CASE_JSON,
     CHECKPOINT,
     DEVICES_INDEX,
+    EVIDENCE_LIST,
     EXPORT_ACTION,
     LEDGER_JSON,
     README,
+    README_ZH,
     SERVICE_KEY,
     DeviceKeyRef,
     DevicesIndex,
@@ -49,11 +54,13 @@ from nce.case_export import (
     package_dir,
     proof_path,
 )
-from nce.manifest import key_fingerprint, load_public_key, parse_manifest
+from nce.ledger_chain import sha256_hex
+from nce.manifest import Manifest, key_fingerprint, load_public_key, parse_manifest
 from service import ledger, workflow
 from service.auth import Principal
 from service.case_status import REVIEWED_STATUSES
 from service.crud.cases import case_detail, get_case, party_and_basis
+from service.crud.export_docs import DocFile, DocInput, DocStill, evidence_list, readme_zh
 from service.errors import Conflict, ServiceError
 from service.evidence_store import EvidenceStore
 from service.legal import LegalBasisTable
@@ -78,7 +85,8 @@ publishes (nce ledger publish-key). The command checks:
   - that every package was logged by the service: its inclusion proof (transparency/inclusion/)
     leads to the root of transparency/checkpoint.json, signed by transparency/service.pub;
   - that the checkpoint's ledger head is this export's own ledger entry (the last in ledger.json),
-    whose payload lists every package file with its SHA-256: nothing was added or left out;
+    whose payload lists every package file, this README, README.zh-CN.txt and 证据清单.html with
+    its SHA-256: nothing was added, left out or changed;
   - and it reports where each package stands in its device's hash chain (sequence, and the link
     to the previous package when that one is in this case too).
 
@@ -102,6 +110,7 @@ class _Package:
     device_id: str
     manifest_hash: str
     files: list[EvidenceFile]
+    manifest: Manifest
 
 
 class ZipOut:
@@ -157,6 +166,13 @@ def export_case(
         raise ExportError(f"export refused: {', '.join(unlogged)} not in the transparency log")
     party, basis, _entry = party_and_basis(session, case=case, legal=legal)
     now = utcnow()
+    name = f"nce-case-{case.id}.zip"
+    service_pub = tlog.key.public_key()
+    docs = _documents(
+        session, principal=principal, case_id=case.id, legal=legal, name=name, now=now,
+        fingerprint=key_fingerprint(service_pub), party=party, basis=basis, packages=packages,
+        devices={d: (ref.key_file, ref.fingerprint) for d, (ref, _) in devices.items()},
+    )  # fmt: skip
     old = case.status
     if old in ("confirmed", "escalated"):
         workflow.move(case, "exported", now)
@@ -169,7 +185,7 @@ def export_case(
         payload={
             "from": old,
             "to": case.status,
-            "members": members,
+            "members": {**members, **{doc: sha256_hex(data) for doc, data in docs.items()}},
             "devices": {d: ref.fingerprint for d, (ref, _) in devices.items()},
             "party": party,
             "legal_basis": basis,
@@ -181,17 +197,12 @@ def export_case(
     with tlog.tree.synced(session) as tree:
         proofs = {p.folder: log.inclusion_proof(tree, leaves[p.manifest_hash], size) for p in packages}
     detail = case_detail(session, principal=principal, case_id=case.id, legal=legal, limit=None)
-    name = f"nce-case-{case.id}.zip"
-    service_pub = tlog.key.public_key()
     out: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - returned open
     try:
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
             z = ZipOut(zf)
-            z.text(
-                README,
-                README_TEXT.format(zip_name=name, fingerprint=key_fingerprint(service_pub))
-                + _readme_party(party, basis, detail),
-            )
+            for doc, data in docs.items():
+                z.text(doc, data)
             z.text(CASE_JSON, detail.model_dump_json(indent=2))
             z.text(
                 LEDGER_JSON,
@@ -213,6 +224,43 @@ def export_case(
         raise
     out.seek(0)
     return name, out
+
+
+def _documents(
+    session: Session,
+    *,
+    principal: Principal,
+    case_id: int,
+    legal: LegalBasisTable,
+    name: str,
+    now: dt.datetime,
+    fingerprint: str,
+    party: dict[str, Any] | None,
+    basis: dict[str, Any] | None,
+    packages: list[_Package],
+    devices: dict[str, tuple[str, str]],
+) -> dict[str, bytes]:
+    """README.txt, README.zh-CN.txt and 证据清单.html, from the case as it stands before the export."""
+    detail = case_detail(session, principal=principal, case_id=case_id, legal=legal, limit=None)
+    files = [DocFile(f"{p.folder}/{f.name}", f.role, f.size, f.sha256) for p in packages for f in p.files]
+    stills = [
+        DocStill(
+            s.moment, s.frame_utc, f"{p.folder}/{s.raw}", f"{p.folder}/{s.annotated}" if s.annotated else None
+        )
+        for p in packages
+        if p.manifest.kind != "public_copy"
+        for s in p.manifest.stills
+    ]
+    doc = DocInput(
+        zip_name=name, service_fingerprint=fingerprint, case=detail.case, party=party, basis=basis,
+        files=files, stills=stills, devices=devices, exporter=principal.actor, exported_at=now,
+    )  # fmt: skip
+    readme = README_TEXT.format(zip_name=name, fingerprint=fingerprint) + _readme_party(party, basis, detail)
+    return {
+        README: readme.encode("utf-8"),
+        README_ZH: readme_zh(doc).encode("utf-8"),
+        EVIDENCE_LIST: evidence_list(doc).encode("utf-8"),
+    }
 
 
 def _readme_party(party: dict[str, Any] | None, basis: dict[str, Any] | None, detail: CaseDetail) -> str:
@@ -261,7 +309,11 @@ def _packages(session: Session, *, case_id: int) -> list[_Package]:
         manifest = parse_manifest(e.manifest)
         out.append(
             _Package(
-                package_dir(manifest, e.manifest_hash), e.device_id, e.manifest_hash, files.get(e.id, [])
+                package_dir(manifest, e.manifest_hash),
+                e.device_id,
+                e.manifest_hash,
+                files.get(e.id, []),
+                manifest,
             )
         )
     return out

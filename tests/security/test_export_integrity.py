@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -108,7 +109,23 @@ def test_two_devices_same_package_id_merged_by_shop_export_holds_both(api, http,
     export_entry = json.loads(zf.read("ledger.json"))[-1]
     assert export_entry["action"] == "case_exported"
     members = export_entry["payload"]["members"]
-    assert {m.rsplit("/", 1)[0] for m in members} == {A, B}
+    documents = {"README.txt", "README.zh-CN.txt", "证据清单.html"}
+    assert {m.rsplit("/", 1)[0] for m in members if m not in documents} == {A, B}
+    assert {m for m in members if "/" not in m} == documents
+    for doc in documents:
+        assert members[doc] == sha256_hex(zf.read(doc)), doc
+    listing = zf.read("证据清单.html").decode()
+    for folder, pkg in ((A, pa), (B, pb)):
+        for name, (_role, _mime, body) in pkg.files.items():
+            assert sha256_hex(body) in listing and f"{folder}/{name}" in listing, name  # every file, hashed
+    assert "supervisor" in listing and "://" not in listing  # the reviewer; nothing fetched from elsewhere
+    for img in re.findall(r'<img src="([^"]+)"', listing):
+        assert img in names, img  # stills link into the zip itself
+    readme_zh = zf.read("README.zh-CN.txt").decode()
+    assert "离线核验" in readme_zh and _fingerprint(api) in readme_zh
+    assert (
+        key_fingerprint(a.key.public_key()) in readme_zh and key_fingerprint(b.key.public_key()) in readme_zh
+    )
     assert members[f"{A}/manifest.json"] == pa.hash and members[f"{B}/manifest.json"] == pb.hash
     checkpoint = json.loads(zf.read("transparency/checkpoint.json"))["checkpoint"]
     assert (checkpoint["ledger_seq"], checkpoint["ledger_head_hash"]) == (
@@ -233,6 +250,18 @@ def _extra_file(z: dict[str, bytes], w: World) -> None:
     z[f"{A}/note.txt"] = b"added later"
 
 
+def _document_edited(z: dict[str, bytes], w: World) -> None:
+    z["证据清单.html"] = z["证据清单.html"].replace("证据清单".encode(), "证据目录".encode())
+
+
+def _document_removed(z: dict[str, bytes], w: World) -> None:
+    del z["README.zh-CN.txt"]
+
+
+def _unknown_document_added(z: dict[str, bytes], w: World) -> None:
+    z["说明.html"] = b"<p>added later</p>"
+
+
 def _duplicate_member(z: dict[str, bytes], w: World) -> list[tuple[str, bytes]]:
     return [*z.items(), (f"{A}/manifest.json", z[f"{B}/manifest.json"])]
 
@@ -277,6 +306,13 @@ TAMPERING: list[tuple[str, Mutation, str]] = [
     ("package removed", _package_removed, "recorded in the export's ledger entry, missing from the export"),
     ("package of another case added", _package_of_another_case_added, "not among the members"),
     ("extra file in a package", _extra_file, f"{A}: extra file note.txt"),
+    ("evidence list edited", _document_edited, "证据清单.html: differs from the SHA-256"),
+    (
+        "document removed",
+        _document_removed,
+        "README.zh-CN.txt: recorded in the export's ledger entry, missing",
+    ),
+    ("unknown document added", _unknown_document_added, "说明.html: not part of a case export"),
     ("duplicate member", _duplicate_member, "holds this member more than once"),
     ("ledger entry edited", _ledger_members_edited, "payload does not match its payload_hash"),
     (
@@ -602,3 +638,46 @@ def test_refused_packages_leave_no_leaf_and_concurrent_ingest_is_gap_free(api, h
         logged = {r[0] for r in conn.execute(text("SELECT manifest_hash FROM transparency_leaves"))}
         packages = {r[0] for r in conn.execute(text("SELECT manifest_hash FROM hit_events"))}
     assert idx == list(range(12)) and logged == packages and len(packages) == 12
+
+
+def _as_before_documents(z: dict[str, bytes], key: Any, *, keep_zh: bool) -> None:
+    """The export as the service wrote it before the documents were recorded: the entry's members
+    are the package files only (re-hashed, and the checkpoint re-signed with the service's own key)."""
+    import datetime as dt
+
+    for doc in ("证据清单.html", *(() if keep_zh else ("README.zh-CN.txt",))):
+        del z[doc]
+    entries = json.loads(z["ledger.json"])
+    last = entries[-1]
+    last["payload"]["members"] = {k: v for k, v in last["payload"]["members"].items() if "/" in k}
+    last["payload_hash"] = sha256_hex(canonical(last["payload"]))
+    last["hash"] = entry_hash(
+        seq=last["seq"],
+        ts=dt.datetime.fromisoformat(last["ts"].replace("Z", "+00:00")),
+        actor=last["actor"],
+        action=last["action"],
+        case_id=last["case_id"],
+        payload_hash=last["payload_hash"],
+        prev_hash=last["prev_hash"],
+    )
+    z["ledger.json"] = json.dumps(entries).encode()
+    cp = parse_signed_checkpoint(z["transparency/checkpoint.json"]).checkpoint
+    z["transparency/checkpoint.json"] = sign_checkpoint(
+        cp.model_copy(update={"ledger_head_hash": last["hash"]}), key
+    ).to_json_bytes()
+
+
+@pytest.mark.parametrize(
+    ("keep_zh", "problem"), [(False, None), (True, "README.zh-CN.txt: in the export but not")]
+)
+def test_an_export_from_before_the_documents_verifies(api, http, tmp_path, capsys, keep_zh, problem):
+    """Its README.txt was never recorded and passes; a document of today's layout must be recorded."""
+    z = _world(api, http).export
+    _as_before_documents(z, api.state.transparency.key, keep_zh=keep_zh)
+    path = tmp_path / "old.zip"
+    _write_zip(path, list(z.items()))
+    code, out = _verify(capsys, path, "--service-key", _fingerprint(api))
+    if problem is None:
+        assert code == 0, out
+    else:
+        assert code == 1 and any(problem in line for line in out), out
