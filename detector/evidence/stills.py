@@ -55,7 +55,7 @@ class StillRenderer:
         return Annotation(
             camera=camera,
             time_text=self.time_text(frame.utc),
-            caption=f"{violation_text} · {moment_text}",
+            caption=f"{violation_text}{' - ' if self.font is None else ' · '}{moment_text}",
             polygon01=zone.polygon,
             box=box,
             label=f"{violation_text} {label_text} {hit_event.score:.2f}" if box is not None else None,
