@@ -103,6 +103,14 @@ def test_without_a_cjk_font_the_labels_are_english(monkeypatch: pytest.MonkeyPat
 
 
 @pytest.mark.parametrize("preferred", ["/nonexistent/font.ttc", __file__])
-def test_a_configured_font_that_cannot_draw_chinese_is_an_error(preferred: str) -> None:
-    with pytest.raises(EvidenceError, match="cannot draw Chinese"):
-        find_label_font(preferred)
+def test_a_configured_font_that_cannot_draw_chinese_is_an_error_not_english(
+    preferred: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(render, "FONT_CANDIDATES", ())
+    monkeypatch.setattr(render, "FONT_GLOBS", ())
+    find_cjk_font.cache_clear()
+    try:
+        with pytest.raises(EvidenceError, match="cannot draw Chinese"):
+            find_label_font(preferred)
+    finally:
+        find_cjk_font.cache_clear()
