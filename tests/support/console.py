@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import text
 
+from detector.evidence.render import CLASS_ZH
 from nce.manifest import CameraRef, LocationRef, ModelRef, OcrResult, Still, ZoneRef, utc_ms
 from service.app import create_app
 from service.crud.identities import add_client, add_device
@@ -73,7 +74,12 @@ def street(tag: str, shift: int = 0, *, annotated: bool = False, label: str = "s
         pts = [(x * W, y * H) for x, y in ZONE]
         d.line([*pts, pts[0]], fill=(255, 212, 59), width=2)
         d.rectangle(box, outline=(255, 0, 0), width=3)
-        d.text((box[0], box[1] - 52), f"{label} 0.91 占道", font=_font(16), fill=(255, 255, 0))
+        d.text(
+            (box[0], box[1] - 52),
+            f"{CLASS_ZH.get(label, label)} 0.91 占道",
+            font=_font(16),
+            fill=(255, 255, 0),
+        )
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=80)
     return buf.getvalue()
