@@ -129,8 +129,14 @@ def _site_config(args: argparse.Namespace, root: Path, url: str, token_file: Pat
     data: dict[str, Any] = yaml.safe_load((root / "scenario" / "site.yaml").read_text(encoding="utf-8"))
     data["model"]["path"] = str(args.model.resolve())
     data["device"] = {"id": DEMO_DEVICE, "key_file": str(key_file.resolve())}
+    from modeling.synth.scenario import CAMERA_LOCATION, CAMERA_NAME
+
     for camera in data["cameras"]:
         camera["source"] = str(Path(camera["source"]).resolve())
+        # a scenario rendered before cameras had a name and place for people (cached in var/demo)
+        if camera.get("name", "").endswith("(vtest.avi)"):
+            camera["name"] = CAMERA_NAME
+        camera.setdefault("location", dict(CAMERA_LOCATION))
     data["uplink"] = {
         "service_url": url,
         "token_file": str(token_file.resolve()),
