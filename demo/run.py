@@ -172,6 +172,27 @@ def _count_cases(url: str, token: str) -> int:
             return total
 
 
+def _register_shops(db: str, site_yaml: Path) -> int:
+    """The scenario's shops in the service's registry, as the bureau would enter them (each a ledger
+    entry), so that the console names the party (好又多水果店), not its id."""
+    from service.auth import Principal
+    from service.crud.shops import create_shop
+    from service.db import make_engine, make_sessionmaker, session_scope
+    from service.schemas.shops import ShopCreate
+
+    shops = (yaml.safe_load(site_yaml.read_text(encoding="utf-8")) or {}).get("shops") or []
+    engine = make_engine(db)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            for shop in shops:
+                fields = {k: shop.get(k) for k in ("name", "code", "license_no", "address", "contact")}
+                data = ShopCreate(shop_id=shop["id"], **fields)
+                create_shop(session, data=data, actor=Principal("user", "demo-setup", "admin"))
+    finally:
+        engine.dispose()
+    return len(shops)
+
+
 def _demo(args: argparse.Namespace) -> int:
     import httpx
 
@@ -228,6 +249,7 @@ def _demo(args: argparse.Namespace) -> int:
         step="enrol device",
     )
     token = token_out.strip()
+    _register_shops(db, root / "scenario" / "site.yaml")
     token_file = keys / f"{device_id}.token"
     token_file.write_text(token + "\n", encoding="utf-8")
     os.chmod(token_file, 0o600)
