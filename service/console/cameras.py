@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.models import HitEventRow
+from service.models import Case, HitEventRow
 
 PLAN_W, PLAN_H, PLAN_PAD = 320, 200, 28
 
@@ -59,18 +59,30 @@ def place_of(camera_id: str, manifest: dict[str, Any]) -> CameraPlace:
     )
 
 
-def camera_places(session: Session, camera_ids: Iterable[str] | None = None) -> dict[str, CameraPlace]:
-    """camera id → where it stands, from its latest signed package (all cameras if ``camera_ids`` is
-    None). A camera whose packages carry no name is left out: the page shows its id."""
-    latest = select(func.max(HitEventRow.id)).where(HitEventRow.manifest.is_not(None))
+def camera_places(
+    session: Session, camera_ids: Iterable[str] | None = None, *, site_id: str | None = None
+) -> dict[str, CameraPlace]:
+    """camera id → where it stands, from the latest signed package of its latest case (all cameras,
+    or those of ``camera_ids``, or of the site ``site_id``). Indexed lookups only (cases by camera,
+    hits by case): a page view never scans every package. A camera whose packages carry no name or
+    place is left out: the page shows its id."""
+    latest_case = select(func.max(Case.id))
     if camera_ids is not None:
         ids = sorted(set(camera_ids))
         if not ids:
             return {}
-        latest = latest.where(HitEventRow.camera_id.in_(ids))
-    latest = latest.group_by(HitEventRow.camera_id)
+        latest_case = latest_case.where(Case.camera_id.in_(ids))
+    if site_id is not None:
+        latest_case = latest_case.where(Case.site_id == site_id)
+    latest_hit = (
+        select(func.max(HitEventRow.id))
+        .where(
+            HitEventRow.case_id.in_(latest_case.group_by(Case.camera_id)), HitEventRow.manifest.is_not(None)
+        )
+        .group_by(HitEventRow.case_id)
+    )
     rows = session.execute(
-        select(HitEventRow.camera_id, HitEventRow.manifest).where(HitEventRow.id.in_(latest))
+        select(HitEventRow.camera_id, HitEventRow.manifest).where(HitEventRow.id.in_(latest_hit))
     ).all()
     places = (place_of(str(cam), m) for cam, m in rows if isinstance(m, dict))
     return {p.camera_id: p for p in places if p.name or p.located}

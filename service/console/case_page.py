@@ -60,9 +60,7 @@ def case_page_response(
     prev_id, next_id = queries.neighbours(session, case_id=case_id, status=queue_status)
     detail, ledger_rows = _latest(session, detail)
     view = build(detail, queries.manifests(session, [h.id for h in detail.hits]))
-    site_cameras = [
-        p for p in cameras.camera_places(session).values() if p.site_id in (None, detail.case.site_id)
-    ]
+    site_cameras = list(cameras.camera_places(session, site_id=detail.case.site_id).values())
     plan = cameras.plan_svg(detail.case.camera_id, site_cameras, translate(lang, "case.plan"))
     done = request.query_params.get("done")
     flash = (

@@ -9,7 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from typing import Any
 
+import pytest
+
+from service.console.cameras import CameraPlace, place_of, plan_svg
 from service.console.view import build
 from service.schemas.cases import CaseDetail, HitPublic
 from service.schemas.hits import EvidenceFilePublic
@@ -113,3 +117,35 @@ def test_the_timeline_is_in_the_order_things_happened() -> None:
     view = build(detail, {})
     assert [h.event for h in view.timeline] == ["opened", "confirmed", "still_present", "cleared"]
     assert view.crop_url == "/c/4"  # no stills: the latest package's crop
+
+
+@pytest.mark.parametrize(
+    ("manifest", "expected"),
+    [
+        ({}, CameraPlace("cam")),
+        ({"camera": "cam"}, CameraPlace("cam")),
+        ({"camera": {"name": 5, "location": [31.4, 121.4]}}, CameraPlace("cam")),
+        ({"camera": {"name": "", "location": {"lat": "31.4", "lon": True}}}, CameraPlace("cam")),
+        ({"camera": {"name": "东口", "location": {"lat": 31.4}}}, CameraPlace("cam", "东口", lat=31.4)),
+        (
+            {
+                "camera": {"name": "东口", "location": {"lat": 31, "lon": 121.5, "address": "友谊路"}},
+                "site": {"id": "s"},
+            },
+            CameraPlace("cam", "东口", "友谊路", 31.0, 121.5, "s"),
+        ),
+    ],
+)
+def test_a_malformed_camera_in_a_manifest_is_left_out(
+    manifest: dict[str, Any], expected: CameraPlace
+) -> None:
+    assert place_of("cam", manifest) == expected
+
+
+def test_the_plan_needs_the_cameras_position() -> None:
+    here = CameraPlace("a", "东口", lat=31.4, lon=121.4)
+    assert plan_svg("a", [CameraPlace("a", "东口")], "plan") is None  # no position: no plan
+    alone = str(plan_svg("a", [here], "plan"))
+    assert 'cx="160.0" cy="100.0"' in alone and ">东口<" in alone  # one camera: in the middle
+    escaped = str(plan_svg("a", [here, CameraPlace("b", "<b>", lat=31.41, lon=121.41)], "p"))
+    assert "&lt;b&gt;" in escaped and "<b>" not in escaped
