@@ -43,7 +43,9 @@ def test_names_not_ids_and_chinese_class_names(world: Client) -> None:
     assert re.search(r'id="camera-name">牡丹江路 菜场 <span class="muted">\(cam-02\)</span>', html)
     assert 'id="camera-address">宝山区 牡丹江路 230 号<' in html
     assert 'id="detected">横幅 · 0.' in html and "banner" not in html
-    queue = client.get("/").text
+    english = client.get(f"/cases/{w.cases['ad']}?lang=en").text  # the English catalogue for English
+    assert 'id="detected">banner · 0.' in english and "Close-up of the object</b> banner" in english
+    queue = client.get("/?lang=zh-CN").text  # back to Chinese (the cookie remembers the language)
     rows = {m.group(1): m.group(2) for m in re.finditer(r'data-case="(\d+)">(.*?)</tr>', queue, re.S)}
     newest = rows[str(w.cases["newest"])]
     assert '<td class="camera" title="cam-01">友谊路 东口</td>' in newest
