@@ -129,8 +129,14 @@ def _site_config(args: argparse.Namespace, root: Path, url: str, token_file: Pat
     data: dict[str, Any] = yaml.safe_load((root / "scenario" / "site.yaml").read_text(encoding="utf-8"))
     data["model"]["path"] = str(args.model.resolve())
     data["device"] = {"id": DEMO_DEVICE, "key_file": str(key_file.resolve())}
+    from modeling.synth.scenario import CAMERA_LOCATION, CAMERA_NAME
+
     for camera in data["cameras"]:
         camera["source"] = str(Path(camera["source"]).resolve())
+        # a scenario rendered before cameras had a name and place for people (cached in var/demo)
+        if camera.get("name", "").endswith("(vtest.avi)"):
+            camera["name"] = CAMERA_NAME
+        camera.setdefault("location", dict(CAMERA_LOCATION))
     data["uplink"] = {
         "service_url": url,
         "token_file": str(token_file.resolve()),
@@ -164,6 +170,27 @@ def _count_cases(url: str, token: str) -> int:
         cursor = page.get("next_cursor")
         if not cursor:
             return total
+
+
+def _register_shops(db: str, site_yaml: Path) -> int:
+    """The scenario's shops in the service's registry, as the bureau would enter them (each a ledger
+    entry), so that the console names the party (好又多水果店), not its id."""
+    from service.auth import Principal
+    from service.crud.shops import create_shop
+    from service.db import make_engine, make_sessionmaker, session_scope
+    from service.schemas.shops import ShopCreate
+
+    shops = (yaml.safe_load(site_yaml.read_text(encoding="utf-8")) or {}).get("shops") or []
+    engine = make_engine(db)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            for shop in shops:
+                fields = {k: shop.get(k) for k in ("name", "code", "license_no", "address", "contact")}
+                data = ShopCreate(shop_id=shop["id"], **fields)
+                create_shop(session, data=data, actor=Principal("user", "demo-setup", "admin"))
+    finally:
+        engine.dispose()
+    return len(shops)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -222,6 +249,7 @@ def _demo(args: argparse.Namespace) -> int:
         step="enrol device",
     )
     token = token_out.strip()
+    _register_shops(db, root / "scenario" / "site.yaml")
     token_file = keys / f"{device_id}.token"
     token_file.write_text(token + "\n", encoding="utf-8")
     os.chmod(token_file, 0o600)

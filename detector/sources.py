@@ -12,7 +12,10 @@ A :class:`CameraReader` decodes continuously and keeps
   deterministic and as fast as the model allows.
 
 Frames are stamped with UTC wall time and a monotonic time. For files both follow the media
-position (``utc = start + position``), so a file read faster than real time keeps its own timeline.
+position (``utc = start + position``), so a file read faster than real time keeps its own timeline;
+``start`` is when reading begins for a file played in real time, and that moment minus the file's
+duration for one read as fast as possible (``nce run --until-eof``): its last frame is "now", so no
+frame, and no package, is dated after it was received.
 
 RTSP is read over TCP through OpenCV's FFmpeg backend, with open and read timeouts. A failed open, a
 failed read or a stall (no frame within ``stall_s``) closes the stream and reconnects with
@@ -331,6 +334,10 @@ class CameraReader:
         frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         start_wall = time.monotonic()
         start_utc = dt.datetime.now(dt.UTC)
+        if not self.is_live and not self.realtime and frame_count > 0:
+            # read faster than real time, the file's timeline ends when reading starts: every frame is
+            # dated before the package that shows it is written and received, never in the future
+            start_utc -= dt.timedelta(seconds=frame_count / fps)
         last_media = -1.0
         delivered = 0
         bad_in_a_row = 0

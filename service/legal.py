@@ -36,6 +36,7 @@ class LegalBasis(BaseModel):
     regulation: str
     article: str | None = None
     penalty: Penalty | None = None
+    penalty_text: str | None = None  # the penalty as the article words it (older records lack it)
     note: str | None = None
     source: str
     verified: bool

@@ -61,7 +61,7 @@ from detector.evidence.clip import ffmpeg_path
 from detector.evidence.files import PackageFile
 from detector.evidence.hits import OpenHit, PackagedHit, own
 from detector.evidence.quota import DeliveredPackages, EvidenceMetrics, EvidenceQuota
-from detector.evidence.render import encode_jpeg, find_cjk_font
+from detector.evidence.render import encode_jpeg, find_label_font
 from detector.evidence.stills import StillRenderer
 from detector.evidence.store import ChainStore
 from detector.evidence.writer import SAMPLE_FRAME, PackageParts, PackageWriter
@@ -132,7 +132,7 @@ class EvidencePackager(EventSink):
         self.rules = list(rules)
         self.settings = evidence
         self.key, self.device_id = self._key(device)
-        self.font = find_cjk_font(str(evidence.font_file) if evidence.font_file else None)
+        self.font = find_label_font(str(evidence.font_file) if evidence.font_file else None)
         self.stills = StillRenderer(
             {c.id: c.name for c in cameras}, site.tz, self.font, self.settings.jpeg_quality
         )

@@ -1,14 +1,16 @@
 """Stills: raw JPEG encoding, annotated copies (Chinese text with Pillow), crops.
 
 OpenCV's ``putText`` cannot draw Chinese, so labels are drawn with Pillow and a CJK font found on
-disk at run time (fonts-noto-cjk, fonts-wqy-microhei, …); nothing is downloaded. The raw still is
-the decoded frame encoded once, never drawn on.
+disk at run time (fonts-noto-cjk, fonts-wqy-microhei, …); nothing is downloaded. Without one
+(:func:`find_label_font` returns None, with a warning) the labels are burned in English with
+Pillow's own font, never as boxes. The raw still is the decoded frame encoded once, never drawn on.
 """
 
 from __future__ import annotations
 
 import functools
 import glob
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ FONT_GLOBS: tuple[str, ...] = (
     "/usr/local/share/fonts/**/*.tt[cf]",
 )
 _PROBE = "出店经营"
+log = logging.getLogger(__name__)
 
 VIOLATION_ZH: dict[str, str] = {
     "out_of_shop_trading": "出店经营",
@@ -45,6 +48,17 @@ VIOLATION_ZH: dict[str, str] = {
     "piled_goods": "乱堆物料",
     "illegal_ad": "违规户外广告",
     "exposed_garbage": "暴露垃圾",
+}
+# the detector's classes (nce.vocabulary.MODEL_CLASSES, plus ``person``), as the console names them
+CLASS_ZH: dict[str, str] = {
+    "stall": "摊位",
+    "goods": "货物",
+    "umbrella": "遮阳伞",
+    "banner": "横幅",
+    "ad_board": "广告牌",
+    "poster": "张贴广告",
+    "garbage": "垃圾",
+    "person": "行人",
 }
 MOMENT_ZH: dict[str, str] = {
     "first_seen": "首次发现",
@@ -87,8 +101,25 @@ def find_cjk_font(preferred: str | None = None) -> str:
     )
 
 
+def find_label_font(preferred: str | None = None) -> str | None:
+    """:func:`find_cjk_font`, or None (with a warning) when no font on disk draws Chinese: the stills
+    are then labelled in English. A ``preferred`` file that cannot draw Chinese is still an error."""
+    try:
+        return find_cjk_font(preferred)
+    except EvidenceError:
+        if preferred:
+            raise
+        log.warning("no CJK font on disk (apt-get install fonts-noto-cjk): stills are labelled in English")
+        return None
+
+
 @functools.lru_cache(maxsize=32)
-def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
+def _font(path: str | None, size: int) -> ImageFont.FreeTypeFont:
+    if path is None:  # Pillow's own font (Latin only), scalable since Pillow 10.1
+        default = ImageFont.load_default(size=size)
+        if not isinstance(default, ImageFont.FreeTypeFont):
+            raise EvidenceError("Pillow was built without FreeType: cannot label stills")
+        return default
     return ImageFont.truetype(path, size=size)
 
 
@@ -154,9 +185,10 @@ def _text(
     return (x1, y1, x2, y2)
 
 
-def annotate(image: Image8, note: Annotation, font_path: str) -> Image8:
+def annotate(image: Image8, note: Annotation, font_path: str | None) -> Image8:
     """A copy of ``image`` with the zone polygon, the object's box and label, and a header with the
-    camera name, local time and caption. Returns BGR uint8.
+    camera name, local time and caption. Returns BGR uint8. ``font_path`` None: Pillow's own font,
+    for a note worded in English.
 
     Shapes are drawn with OpenCV; text with Pillow (CJK) on small patches only, so a 1080p frame is
     never converted whole."""

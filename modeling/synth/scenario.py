@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 Image = npt.NDArray[np.uint8]
 
 CAMERA_ID = "cam-vtest"
+CAMERA_NAME = "友谊路 校园路口"
+# where the scenario's camera stands (the console shows its address and a plan of the site)
+CAMERA_LOCATION: dict[str, Any] = {"lat": 31.4045, "lon": 121.4890, "address": "宝山区 友谊路 100 号 对面"}
 MIN_DWELL_S = 10.0
 GRACE_S = 6.0
 
@@ -265,8 +268,9 @@ def site_config(video: str, model_path: str, conf: float = 0.35) -> dict[str, An
         "cameras": [
             {
                 "id": CAMERA_ID,
-                "name": "校园路口 (vtest.avi)",
+                "name": CAMERA_NAME,
                 "source": video,
+                "location": dict(CAMERA_LOCATION),
                 "detect_fps": 2,
                 "zones": [{"id": zid, **{k: v for k, v in z.items()}} for zid, z in ZONES.items()],
             }

@@ -19,7 +19,7 @@ from service import auth, workflow
 from service.api.deps import SessionDep, StateDep
 from service.auth import Principal
 from service.case_status import REVIEWED_STATUSES
-from service.console import queries
+from service.console import cameras, queries
 from service.console.deps import CaseId, Operator
 from service.console.messages import CATALOGUE, translate
 from service.console.render import console_tz, render, request_lang
@@ -61,6 +61,8 @@ def case_page_response(
     prev_id, next_id = queries.neighbours(session, case_id=case_id, status=queue_status)
     detail, ledger_rows = _latest(session, detail)
     view = build(detail, queries.manifests(session, [h.id for h in detail.hits]))
+    site_cameras = list(cameras.camera_places(session, site_id=detail.case.site_id).values())
+    plan = cameras.plan_svg(detail.case.camera_id, site_cameras, translate(lang, "case.plan"))
     done = request.query_params.get("done")
     flash = (
         translate(lang, f"done.{done}", id=case_id)
@@ -78,6 +80,7 @@ def case_page_response(
         status_code=status_code,
         v=view,
         c=detail.case,
+        plan=plan,
         error=error,
         error_detail=error_detail,
         flash=flash,

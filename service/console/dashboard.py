@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from nce.vocabulary import VIOLATIONS
 from service.api.deps import SessionDep, StateDep
-from service.console import queries, throughput
+from service.console import cameras, queries, throughput
 from service.console.charts import rate_bars, stacked_days
 from service.console.deps import Operator
 from service.console.messages import translate, translate_or
@@ -42,6 +42,15 @@ def dashboard(request: Request, state: StateDep, session: SessionDep, principal:
         zone_label = translate_or(lang, f"zone.{zone}", zone)
         return f"{violation_label(v)} · {zone_label}"
 
+    def class_label(name: str) -> str:
+        return translate_or(lang, f"class.{name}", name)
+
+    places = cameras.camera_places(session, [r.key for r in s.per_camera])
+
+    def camera_label(camera_id: str) -> str:
+        place = places.get(camera_id)
+        return place.name if place is not None and place.name else camera_id
+
     def reviewed(n: int) -> str:
         return t("dash.reviewed", n=n)
 
@@ -65,9 +74,9 @@ def dashboard(request: Request, state: StateDep, session: SessionDep, principal:
         days=days,
         day_choices=DASH_DAYS,
         per_day=stacked_days(s.days, s.per_day, VIOLATIONS, violation_label, t("dash.total")),
-        per_camera=rate_bars(s.per_camera, str, reviewed) if s.per_camera else None,
+        per_camera=rate_bars(s.per_camera, camera_label, reviewed) if s.per_camera else None,
         per_rule=rate_bars(s.per_rule, rule_label, reviewed) if s.per_rule else None,
-        per_class=rate_bars(s.per_class, str, reviewed) if s.per_class else None,
+        per_class=rate_bars(s.per_class, class_label, reviewed) if s.per_class else None,
         activity=activity,
         operators=throughput.per_operator(session, tz=console_tz(), now=utcnow()),
         duration=duration,

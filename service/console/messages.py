@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final, Literal
 
 from service.console.messages_admin import ADMIN
+from service.console.messages_evidence import EVIDENCE
 from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
 
@@ -254,7 +255,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "case.legal.penalty_range": ("{min}–{max} 元", "{min}–{max} yuan"),
     "case.legal.penalty_none": ("未查到", "not found"),
     "case.legal.source": ("来源", "Source"),
-    "case.legal.unverified": ("未核实", "unverified"),
+    "case.legal.unverified": ("未核实 · 未经法制部门审核", "unverified: not checked by the legal office"),
     "case.legal.verified": ("已核实", "verified"),
     "case.history": ("商户违法记录", "Shop history"),
     "case.first_offence": ("首次违法（可考虑免罚清单）", "First offence (leniency list may apply)"),
@@ -365,14 +366,8 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     **LABELLING,
     # learned masks (/masks): service/console/messages_masks.py
     **MASKS,
-    # the model's classes (nce.vocabulary.MODEL_CLASSES)
-    "class.stall": ("摊位", "stall"),
-    "class.goods": ("货物", "goods"),
-    "class.umbrella": ("遮阳伞", "umbrella"),
-    "class.banner": ("横幅", "banner"),
-    "class.ad_board": ("广告牌", "ad board"),
-    "class.poster": ("张贴广告", "poster"),
-    "class.garbage": ("垃圾", "garbage"),
+    # evidence, place, legal basis and class names: service/console/messages_evidence.py
+    **EVIDENCE,
     # how a frame was labelled
     "labelhow.label": ("人工标注", "labelled"),
     "labelhow.review_confirm": ("审核确认", "review confirmed"),

@@ -38,13 +38,15 @@ def shop_names(session: Session, shop_ids: set[str]) -> dict[str, str]:
 
 
 def _thumb_rank(f: EvidenceFile) -> tuple[int, int]:
-    role = {"still_annotated": 0, "still_raw": 1, "crop": 2}.get(f.role, 9)
+    # the object's crop first: in a whole frame at thumbnail size it is a few pixels
+    role = {"crop": 0, "still_annotated": 1, "still_raw": 2}.get(f.role, 9)
     moment = 0 if "confirmed" in f.name else 1
     return role, moment
 
 
 def thumbnails(session: Session, case_ids: list[int]) -> dict[int, str]:
-    """case id → SHA-256 of its best still (annotated, from the confirming moment, latest package)."""
+    """case id → SHA-256 of its thumbnail: the object's crop from the latest package, else its best
+    still (annotated, from the confirming moment)."""
     if not case_ids:
         return {}
     rows = session.execute(

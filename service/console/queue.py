@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from nce.bounds import ID_MAX, check_id, check_time
 from nce.vocabulary import VIOLATIONS
 from service.api.deps import SessionDep, StateDep
-from service.console import queries
+from service.console import cameras, queries
 from service.console.deps import Operator
 from service.console.messages import translate
 from service.console.refusal import explain
@@ -94,6 +94,7 @@ def queue(request: Request, state: StateDep, session: SessionDep, principal: Ope
         cases=rows,
         thumbs=queries.thumbnails(session, ids),
         shops=queries.shop_names(session, {c.shop_id for c in rows if c.shop_id}),
+        places=cameras.camera_places(session, {c.camera_id for c in rows}),
         counts=queries.status_counts(session),
         cameras=queries.camera_ids(session),
         statuses=CASE_STATUSES,

@@ -40,12 +40,16 @@ class CaseView:
     detail: CaseDetail
     stills: list[StillView] = field(default_factory=list)
     clips: list[ClipView] = field(default_factory=list)
-    timeline: list[HitPublic] = field(default_factory=list)
+    main_still: StillView | None = None  # shown large, the crop beside it; the rest as a strip
+    strip: list[StillView] = field(default_factory=list)
+    crop_url: str | None = None
+    timeline: list[HitPublic] = field(default_factory=list)  # in the order it happened (event time)
     timeline_hidden: int = 0
     zone_points: str | None = None
     zone_kind: str | None = None
     zone_name: str | None = None
     camera_name: str | None = None
+    camera_address: str | None = None
     site_name: str | None = None
     label: str | None = None
     score: float | None = None
@@ -101,11 +105,32 @@ def _stills_of(hit: HitPublic, manifest: dict[str, Any]) -> list[StillView]:
     return out
 
 
+def _happened(hits: list[HitPublic]) -> list[HitPublic]:
+    """Hits in the order they happened (the device's event time), not the order they arrived: a
+    package delivered late from the outbox sits where it belongs."""
+    return sorted(hits, key=lambda h: (h.ts, h.id))
+
+
+def _main_still(stills: list[StillView]) -> StillView | None:
+    """The still shown large: the latest confirming one, else the latest."""
+    confirmed = [s for s in stills if s.moment == "confirmed"]
+    return (confirmed or stills)[-1] if stills else None
+
+
+def _crop_url(packages: list[HitPublic], package_id: str | None) -> str | None:
+    """The object's crop from the main still's package, else the latest package's."""
+    crops = [(h.package_id, f.url) for h in packages for f in h.files if f.role == "crop"]
+    same = [url for pid, url in crops if package_id is not None and pid == package_id]
+    urls = same or [url for _pid, url in crops]
+    return urls[-1] if urls else None
+
+
 def build(detail: CaseDetail, manifests: dict[int, dict[str, Any]]) -> CaseView:
-    view = CaseView(detail=detail, timeline=list(detail.hits))
+    view = CaseView(detail=detail, timeline=_happened(list(detail.hits)))
     total = max(detail.hits_total, len(detail.hits))  # the hits may be the oldest and the latest only
     if total > TIMELINE_HEAD + TIMELINE_TAIL:
-        view.timeline = detail.hits[:TIMELINE_HEAD] + detail.hits[-TIMELINE_TAIL:]
+        head, tail = detail.hits[:TIMELINE_HEAD], detail.hits[-TIMELINE_TAIL:]
+        view.timeline = _happened(head) + _happened(tail)
         view.timeline_hidden = total - TIMELINE_HEAD - TIMELINE_TAIL
     packages = [h for h in detail.hits if h.event != "public_copy"]
     stills: list[StillView] = []
@@ -118,6 +143,9 @@ def build(detail: CaseDetail, manifests: dict[int, dict[str, Any]]) -> CaseView:
     if len(stills) > MAX_STILLS:  # the opening evidence and the latest
         stills = stills[: MAX_STILLS // 2] + stills[-(MAX_STILLS // 2) :]
     view.stills = stills
+    view.main_still = _main_still(stills)
+    view.strip = [s for s in stills if s is not view.main_still]
+    view.crop_url = _crop_url(packages, view.main_still.package_id if view.main_still else None)
     for hit in reversed(packages):
         for f in hit.files:
             if f.role == "clip":
@@ -129,6 +157,7 @@ def build(detail: CaseDetail, manifests: dict[int, dict[str, Any]]) -> CaseView:
         view.zone_kind = zone.get("kind")
         view.zone_name = zone.get("name")
         view.camera_name = (latest.get("camera") or {}).get("name")
+        view.camera_address = ((latest.get("camera") or {}).get("location") or {}).get("address")
         view.site_name = (latest.get("site") or {}).get("name")
         event = latest.get("event") or {}
         view.label = event.get("label") or None

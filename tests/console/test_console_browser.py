@@ -203,3 +203,45 @@ def test_keyboard_shortcuts(page: Page) -> None:
     pg.focus("#dismiss-reason")
     pg.keyboard.press("c")
     assert pg.locator("#case-status").get_attribute("data-status") == "draft"
+
+
+def test_evidence_large_still_crop_strip_and_full_resolution(page: Page, site: tuple[World, str]) -> None:
+    world, _url = site
+    pg = page
+    pg.wait_for_function(
+        "() => [...document.querySelectorAll('td.thumb img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    # the queue's thumbnail is the object's crop (not the whole 640×360 frame), cameras by name
+    thumb = pg.locator(f'tr[data-case="{world.cases["ad"]}"] td.thumb img')
+    assert thumb.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [246, 161]
+    assert pg.locator(f'tr[data-case="{world.cases["ad"]}"] td.camera').inner_text() == "牡丹江路 菜场"
+    shot(pg, "queue-crops.png")
+
+    pg.goto(f"/cases/{world.cases['vending']}")
+    pg.wait_for_function(
+        "() => [...document.querySelectorAll('img.still-img, #crop-img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    width = pg.evaluate("window.innerWidth")
+    main = pg.locator("#still-main img.still-img").bounding_box()
+    crop = pg.locator("#crop-img").bounding_box()
+    strip = pg.locator("#still-strip").bounding_box()
+    assert main and crop and strip
+    assert main["width"] >= 0.6 * width  # one large still: at least 60 % of the window
+    assert crop["x"] > main["x"] + main["width"] and crop["y"] < main["y"] + main["height"] / 2  # beside it
+    assert strip["y"] >= main["y"] + main["height"] and pg.locator("#still-strip img.still-img").count() == 2
+    assert pg.locator("#detected").inner_text().startswith("遮阳伞")  # Chinese class names
+    assert "遮阳伞" in pg.locator("#still-crop figcaption").inner_text()
+    assert pg.locator("#camera-plan .plan-here").get_attribute("data-camera") == "cam-02"
+    assert "未经法制部门审核" in pg.locator("#legal").inner_text()
+    shot(pg, "case-evidence.png")
+
+    # the lightbox fits the screen; a click on the picture shows it at full resolution
+    pg.locator("#still-main a.zoom").click()
+    img = pg.locator("#lightbox img")
+    pg.wait_for_function("() => document.querySelector('#lightbox img').naturalWidth === 640")
+    img.click()
+    assert "full" in (pg.locator("#lightbox").get_attribute("class") or "")
+    assert img.evaluate("i => i.getBoundingClientRect().width") == 640
+    shot(pg, "case-zoom.png")
+    pg.keyboard.press("Escape")
+    assert not pg.locator("#lightbox").is_visible()

@@ -460,8 +460,8 @@ def test_dashboard_confirm_rates(world: Client) -> None:
         {"decision": "dismiss", "reason_code": "false_detection"},
     )
     html = client.get("/dashboard?lang=en").text
-    # cam-01: the prior case confirmed, the newest dismissed -> 50 %
-    assert re.search(r"cam-01</text>.*?50%", html)
+    # cam-01 (友谊路 东口, its name from the packages): the prior case confirmed, the newest dismissed -> 50 %
+    assert re.search(r"友谊路 东口</text>.*?50%", html)
     assert "Piled goods · shop frontage" in html and "Out-of-shop trading · shop frontage" in html
     # recent activity: the dismissal (newest) above the earlier confirmation
     activity = html[html.index('id="activity"') :]
@@ -481,7 +481,7 @@ def test_pages_and_a_review_on_postgresql(pg_world: Client) -> None:
     assert r.status_code == 303
     assert case_row(w, case_id) == ("dismissed", "out_of_shop_trading", "画面不清")
     html = client.get("/dashboard?lang=en").text
-    assert re.search(r"cam-01</text>.*?50%", html) and "Out-of-shop trading · shop frontage" in html
+    assert re.search(r"友谊路 东口</text>.*?50%", html) and "Out-of-shop trading · shop frontage" in html
 
 
 def test_a_long_case_timeline_is_shortened(world: Client) -> None:

@@ -21,7 +21,8 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import text
 
-from nce.manifest import ModelRef, OcrResult, Still, ZoneRef, utc_ms
+from detector.evidence.render import CLASS_ZH
+from nce.manifest import CameraRef, LocationRef, ModelRef, OcrResult, Still, ZoneRef, utc_ms
 from service.app import create_app
 from service.crud.identities import add_client, add_device
 from service.models import Shop
@@ -56,8 +57,7 @@ def street(tag: str, shift: int = 0, *, annotated: bool = False, label: str = "s
         d.text((x + 12, 46), ["水果店", "便利店", "五金店"][i], font=_font(22), fill="white")
         d.rectangle((x + 60, 100, x + 120, 190), fill=(70, 60, 50))  # door
     d.rectangle((0, 190, W, 240), fill=(175, 175, 170))  # sidewalk
-    x0 = 40 + 80 * (sum(tag.encode()) % 3) + shift  # a different spot per case, inside the zone
-    box = (x0, 215, x0 + 190, 320)
+    box = object_box(tag, shift)
     if label == "garbage":
         for i in range(4):
             d.ellipse(
@@ -74,9 +74,32 @@ def street(tag: str, shift: int = 0, *, annotated: bool = False, label: str = "s
         pts = [(x * W, y * H) for x, y in ZONE]
         d.line([*pts, pts[0]], fill=(255, 212, 59), width=2)
         d.rectangle(box, outline=(255, 0, 0), width=3)
-        d.text((box[0], box[1] - 52), f"{label} 0.91 占道", font=_font(16), fill=(255, 255, 0))
+        d.text(
+            (box[0], box[1] - 52),
+            f"{CLASS_ZH.get(label, label)} 0.91 占道",
+            font=_font(16),
+            fill=(255, 255, 0),
+        )
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+def object_box(tag: str, shift: int = 0) -> tuple[int, int, int, int]:
+    """Where :func:`street` draws the object (a different spot per case, inside the zone)."""
+    x0 = 40 + 80 * (sum(tag.encode()) % 3) + shift
+    return (x0, 215, x0 + 190, 320)
+
+
+@cache
+def crop_of(tag: str, label: str = "stall") -> bytes:
+    """The object cut out of the confirming still (as the edge's ``crop.jpg``), with a margin."""
+    x1, y1, x2, y2 = object_box(tag, 3 * 8)
+    img = Image.open(io.BytesIO(street(tag, shift=3 * 8, label=label)))
+    buf = io.BytesIO()
+    img.crop((max(0, x1 - 28), max(0, y1 - 40), min(W, x2 + 28), min(H, y2 + 16))).save(
+        buf, "JPEG", quality=90
+    )
     return buf.getvalue()
 
 
@@ -112,7 +135,7 @@ def files_and_stills(tag: str, ts: dt.datetime, label: str = "stall") -> tuple[d
                 box=(60.0 + n * 8, 215.0, 250.0 + n * 8, 320.0),
             )
         )
-    files["crop.jpg"] = ("crop", "image/jpeg", street(tag)[:])
+    files["crop.jpg"] = ("crop", "image/jpeg", crop_of(tag, label))
     files["clip.mp4"] = ("clip", "video/mp4", clip_mp4())
     return files, stills
 
@@ -126,6 +149,22 @@ MODEL = ModelRef(
     providers=["CPUExecutionProvider"],
     imgsz=(640, 640),
 )
+
+
+# the cameras as the site config names and places them (carried in every package's manifest)
+CAMERAS: dict[str, CameraRef] = {
+    "cam-01": CameraRef(
+        id="cam-01",
+        name="友谊路 东口",
+        location=LocationRef(lat=31.4045, lon=121.4890, address="宝山区 友谊路 100 号 对面"),
+    ),
+    "cam-02": CameraRef(
+        id="cam-02",
+        name="牡丹江路 菜场",
+        location=LocationRef(lat=31.4071, lon=121.4862, address="宝山区 牡丹江路 230 号"),
+    ),
+    "cam-03": CameraRef(id="cam-03", name="团结路 垃圾房", location=LocationRef(lat=31.4020, lon=121.4931)),
+}
 
 
 @dataclass(frozen=True)
@@ -157,6 +196,8 @@ def deliver(client: Any, device: DeviceHandle, spec: Spec, *, tag: str) -> dict[
         files=files,
         stills=stills,
         zone=ZoneRef(id=f"z-{spec.camera_id}", kind=spec.zone_kind, name="门前", polygon=ZONE),
+        camera=CAMERAS[spec.camera_id],
+        label=spec.label,
         model=MODEL,
         ocr=OcrResult(
             engine="rapidocr-onnxruntime (test)",

@@ -72,12 +72,20 @@
       link.addEventListener("click", function (e) {
         if (!box || e.ctrlKey || e.metaKey || e.shiftKey) { return; }
         e.preventDefault();
+        box.classList.remove("full");
         box.querySelector("img").src = link.getAttribute("href");
         box.querySelector("figcaption").textContent = link.closest("figure").querySelector("figcaption").textContent;
         box.hidden = false;
       });
     });
-    if (box) { box.addEventListener("click", closeBox); }
+    if (box) {
+      box.addEventListener("click", closeBox);
+      // a click on the picture: full resolution (scrollable), again: fitted to the screen
+      box.querySelector("img").addEventListener("click", function (e) {
+        e.stopPropagation();
+        box.classList.toggle("full");
+      });
+    }
     var zone = document.getElementById("toggle-zone");
     var stills = document.getElementById("stills");
     if (zone && stills) {
