@@ -15,8 +15,21 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("config", help="site config tools")
     inner = parser.add_subparsers(dest="config_command", metavar="ACTION")
     inner.required = True
-    check = inner.add_parser("check", help="validate a site config; list every problem")
+    check = inner.add_parser(
+        "check",
+        help="validate a site config and the files it names; list every problem",
+        description=(
+            "Validate a site config: every field and cross-reference, then the files it names (the "
+            "model loads, the device key parses, the token, camera files and fonts are readable; "
+            "relative paths are relative to the config's folder). Exit 2 on any problem."
+        ),
+    )
     check.add_argument("file", help="site config YAML")
+    check.add_argument(
+        "--no-files",
+        action="store_true",
+        help="check the YAML only, not the files it names (a config written before the box has its key)",
+    )
     check.set_defaults(func=_check)
     schema = inner.add_parser("schema", help="print the site config's JSON Schema")
     schema.set_defaults(func=_schema)
@@ -55,4 +68,16 @@ def _check(args: argparse.Namespace) -> int:
         )
     for warning in config_warnings(config):
         print(f"  warning: {warning}")
+    if args.no_files:
+        return 0
+    from detector.cli.config_files import check_files
+
+    report = check_files(config, args.file)
+    for line in report.found:
+        print(f"  file {line}")
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    if report.problems:
+        print(f"{args.file}: {len(report.problems)} problem(s) with the files it names", file=sys.stderr)
+        return CONFIG_PROBLEMS_EXIT
     return 0
