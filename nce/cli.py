@@ -24,6 +24,7 @@ COMMAND_MODULES: dict[str, str] = {
     "detect": "detector.cli.detect",
     "run": "detector.cli.run",
     "outbox": "detector.cli.outbox",
+    "camera": "detector.cli.camera",
     "data": "modeling.cli.data",
     "model": "modeling.cli.model",
     "evidence": "detector.cli.evidence",
