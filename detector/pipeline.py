@@ -229,11 +229,7 @@ class Pipeline:
             self._model_thread.shutdown(wait=True)
             self._shutdown()
             self.summary.elapsed_s = time.monotonic() - start
-            self.summary.cameras = {
-                rt.camera.id: f"{rt.reader.state}"
-                + (f" ({rt.reader.reconnects} reconnects)" if rt.reader.reconnects else "")
-                for rt in self.cameras
-            }
+            self.summary.cameras = {rt.camera.id: rt.reader.outcome() for rt in self.cameras}
         return self.summary
 
     def _done(self) -> bool:
