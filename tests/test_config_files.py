@@ -106,6 +106,17 @@ def test_a_model_that_does_not_load_is_a_problem(tmp_path: Path, model: bytes | 
     assert res.returncode == 2 and expected in res.stderr and "m.onnx" in res.stderr, res.stderr
 
 
+def test_an_unknown_provider_name_is_a_problem(tmp_path: Path) -> None:
+    config = _site(tmp_path)
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc["model"]["providers"] = ["CUDA"]
+    config.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    res = nce("config", "check", str(config), cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.startswith(f"{config}: model.providers: unknown execution provider 'CUDA': did you mean "
+                                 "CUDAExecutionProvider?"), res.stderr  # fmt: skip
+
+
 def test_a_missing_key_never_advises_a_new_key(tmp_path: Path) -> None:
     """A new key is not enrolled: the message says where it looked and to point key_file at the
     enrolled key (the config check and the packager of `nce run` say the same)."""

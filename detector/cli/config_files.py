@@ -90,6 +90,12 @@ def check_files(config: SiteConfig, file: str) -> FileReport:
 
 
 def _check_model(config: SiteConfig, report: FileReport, problem: Callable[[str, str], None]) -> None:
+    from detector.providers import check_provider_names
+
+    try:
+        check_provider_names(config.model.providers)
+    except DetectorError as exc:
+        problem("model.providers", str(exc))
     path = config.model.path
     why = _readable(path)
     if why is not None:
