@@ -22,6 +22,7 @@ from detector.events import EventSink
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from detector.native_log import NativeLogCapture
     from detector.yolo import ModelInfo
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,23 @@ def build_sinks(
     return sinks
 
 
+def _capture_native_log() -> NativeLogCapture | None:
+    """FFmpeg's and OpenCV's stderr lines as NCE log lines (:mod:`detector.native_log`), where
+    stderr is the process's own (not a test's capture)."""
+    import sys
+
+    from detector.native_log import NativeLogCapture
+
+    try:
+        if sys.stderr.fileno() != 2:
+            return None
+    except (AttributeError, OSError, ValueError):
+        return None
+    native = NativeLogCapture()
+    native.start()
+    return native
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         raise DetectorError(f"--duration must be > 0 seconds, got {args.duration:g}")
@@ -138,11 +156,14 @@ def _run(args: argparse.Namespace) -> int:
         detector.info.path.name,
         ", ".join(detector.info.providers),
     )
+    native = _capture_native_log()
     try:
         summary = pipeline.run()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         metrics.close()
+        if native is not None:
+            native.stop()
     log.info("done: %s", summary.line())
     return 0
