@@ -71,7 +71,9 @@ def shows_default(action: argparse.Action) -> bool:
     """Whether an option has a default worth showing (not None, a flag's False, or suppressed)."""
     return (
         bool(action.option_strings)
-        and action.default not in (None, False, argparse.SUPPRESS)
+        and action.default is not None
+        and action.default is not False  # a flag's; 0 and 0.0 are shown
+        and action.default != argparse.SUPPRESS
         and not isinstance(action, argparse._HelpAction | argparse._VersionAction)
     )
 

@@ -51,6 +51,8 @@ def test_an_option_without_help_still_shows_its_default() -> None:
     help_text = " ".join(COMMANDS["nce serve"].format_help().split())
     assert "--port PORT (default: 8000)" in help_text
     assert "--host HOST (default: 127.0.0.1)" in help_text
+    # a default of 0 is a default (not a flag's False)
+    assert "--seed SEED (default: 0)" in " ".join(COMMANDS["nce data synth"].format_help().split())
 
 
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)[^)]*\)|<(https?://[^>]+)>|^\[[^\]]+\]:\s*(\S+)", re.MULTILINE)
