@@ -11,6 +11,7 @@ from typing import Final, Literal
 
 from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
+from service.console.messages_shops import SHOPS
 
 Lang = Literal["zh-CN", "en"]
 LANGS: Final[tuple[Lang, ...]] = ("zh-CN", "en")
@@ -364,6 +365,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     **LABELLING,
     # learned masks (/masks): service/console/messages_masks.py
     **MASKS,
+    **SHOPS,  # the shops page (/shops): service/console/messages_shops.py
     # the model's classes (nce.vocabulary.MODEL_CLASSES)
     "class.stall": ("摊位", "stall"),
     "class.goods": ("货物", "goods"),

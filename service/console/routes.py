@@ -27,6 +27,7 @@ from service.console import (
     login,
     masks,
     queue,
+    shops,
 )
 from service.console.deps import redirect
 from service.console.guard import CsrfRejected, LoginRequired, NotForConsole
@@ -68,6 +69,7 @@ def install(app: FastAPI) -> None:
     """Add the console's pages, ``/static`` and its error pages to ``app``."""
     for module in (login, queue, case_page, case_forms, case_more, dashboard, account, labelling, masks):
         app.include_router(module.router)
+    app.include_router(shops.router)  # the shops page (/shops): service/console/shops.py
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for handlers in (HANDLERS, account.HANDLERS):
         for exc_type, handler in handlers.items():
