@@ -81,15 +81,13 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise DemoError(
-                f"the service exited with {proc.returncode} during start (see var/demo/service.log)"
-            )
+            raise DemoError(f"the service exited with {proc.returncode} during start (see {log})")
         try:
             if httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200:
                 return
@@ -103,7 +101,7 @@ def _scenario(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     scen = root / "scenario"
     truth = scen / "ground_truth.json"
     if not truth.exists():
-        _say(args, "rendering the scenario clip on vtest.avi (once; cached in var/demo/scenario)")
+        _say(args, f"rendering the scenario clip on vtest.avi (once; cached in {scen})")
         _nce(
             "data",
             "scenario",
@@ -162,6 +160,21 @@ def _api(url: str, token: str, path: str) -> Any:
     return res.json()
 
 
+def _parties(url: str, token: str) -> list[str]:
+    """The parties (shop id and name) the cases name, from each case's detail as the console shows it."""
+    found: set[str] = set()
+    cursor = None
+    while True:
+        page = _api(url, token, "/api/v1/cases?limit=200" + (f"&cursor={cursor}" if cursor else ""))
+        for case in page.get("items", []):
+            if case.get("shop_id"):
+                party = _api(url, token, f"/api/v1/cases/{case['id']}").get("party")
+                found.add(f"{party['shop_id']} {party['name']}" if party else f"{case['shop_id']} (no party)")
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return sorted(found)
+
+
 def _count_cases(url: str, token: str) -> int:
     total, cursor = 0, None
     while True:
@@ -172,33 +185,15 @@ def _count_cases(url: str, token: str) -> int:
             return total
 
 
-def _register_shops(db: str, site_yaml: Path) -> int:
-    """The scenario's shops in the service's registry, as the bureau would enter them (each a ledger
-    entry), so that the console names the party (好又多水果店), not its id."""
-    from service.auth import Principal
-    from service.crud.shops import create_shop
-    from service.db import make_engine, make_sessionmaker, session_scope
-    from service.schemas.shops import ShopCreate
-
-    shops = (yaml.safe_load(site_yaml.read_text(encoding="utf-8")) or {}).get("shops") or []
-    engine = make_engine(db)
-    try:
-        with session_scope(make_sessionmaker(engine)) as session:
-            for shop in shops:
-                fields = {k: shop.get(k) for k in ("name", "code", "license_no", "address", "contact")}
-                data = ShopCreate(shop_id=shop["id"], **fields)
-                create_shop(session, data=data, actor=Principal("user", "demo-setup", "admin"))
-    finally:
-        engine.dispose()
-    return len(shops)
-
-
 def _demo(args: argparse.Namespace) -> int:
     import httpx
 
     root: Path = args.dir
     if not args.model.is_file():
         raise DemoError(f"model {args.model} not found: the shipped model is models/street-v1.onnx")
+    from nce.ports import check_port_free
+
+    check_port_free(args.host, args.port)  # before minutes of rendering
     root.mkdir(parents=True, exist_ok=True)
     truth = _scenario(args, root)
 
@@ -224,6 +219,8 @@ def _demo(args: argparse.Namespace) -> int:
     db = f"sqlite:///{(service_dir / 'nce.sqlite3').resolve()}"
     evidence_dir = service_dir / "evidence"
     _nce("db", "upgrade", "--db", db, step="database")
+    # the shop registry from the site config, so that a 出店经营 case names its party
+    _nce("admin", "import-shops", "--db", db, str(root / "scenario" / "site.yaml"), step="shops")
     _nce(
         "admin",
         "add-user",
@@ -249,7 +246,6 @@ def _demo(args: argparse.Namespace) -> int:
         step="enrol device",
     )
     token = token_out.strip()
-    _register_shops(db, root / "scenario" / "site.yaml")
     token_file = keys / f"{device_id}.token"
     token_file.write_text(token + "\n", encoding="utf-8")
     os.chmod(token_file, 0o600)
@@ -279,7 +275,7 @@ def _demo(args: argparse.Namespace) -> int:
         env=env,
     )
     try:
-        _wait_healthy(url, serve)
+        _wait_healthy(url, serve, root / "service.log")
         _say(args, f"service up at {url}; running the edge pipeline on the scenario (this takes a minute)")
         config = _site_config(args, root, url, token_file, key_file)
         edge_out = _nce("run", "--config", str(config), "--until-eof", step="edge pipeline")
@@ -304,6 +300,8 @@ def _demo(args: argparse.Namespace) -> int:
             "poisoned": status["poisoned"],
             "violations_in_scenario": len(truth.get("violations", [])),
             "operator": {"username": DEMO_USER, "password": DEMO_PASSWORD},
+            "parties": _parties(url, op_token),
+            "dir": str(root.resolve()),
         }
         if args.json:
             print(json.dumps(summary, ensure_ascii=False))
@@ -313,6 +311,11 @@ def _demo(args: argparse.Namespace) -> int:
                 f"{summary['cases']} case(s) filed, {summary['samples']} learning sample(s) sent, "
                 f"{verified} evidence package(s) verified offline (device key, hash chain), "
                 f"ledger of {ledger_entries} entries intact.\n"
+                f"The scenario has {summary['violations_in_scenario']} violation(s) composited in; a hit is "
+                "the edge confirming one in a zone (one violation may give several hits, a missed one "
+                "none), and hits of the same shop or zone and kind join one case.\n"
+                f"Parties of the cases: {', '.join(summary['parties']) or 'none (no shop_frontage case)'}\n"
+                f"Files: {summary['dir']} (service.log, site.demo.yaml, edge/, service/)\n"
                 f"Console: {url}/  — sign in as {DEMO_USER} / {DEMO_PASSWORD}\n"
                 "Serving until Ctrl-C."
             )

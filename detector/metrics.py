@@ -106,7 +106,7 @@ class PipelineMetrics:
     def text(self) -> str:
         return generate_latest(self.registry).decode("utf-8")
 
-    def serve(self, port: int, addr: str = "0.0.0.0") -> int:
+    def serve(self, port: int, addr: str = "127.0.0.1") -> int:
         """Serve ``/metrics`` on ``port`` (0: a free one); return the port bound."""
         server, thread = start_http_server(port, addr=addr, registry=self.registry)
         self._server, self._thread = server, thread

@@ -46,6 +46,7 @@ from detector.config import Camera, SiteConfig
 from detector.detections import Detections
 from detector.events import EventSink, Frame, HitEvent, LearningSample
 from detector.gate import ChangeGate, GateSettings
+from detector.grayscale import GrayscaleWatch
 from detector.learning import SampleSelector, split_below
 from detector.masks import DetectionMasks
 from detector.metrics import PipelineMetrics
@@ -85,6 +86,7 @@ class CameraRuntime:
     sampler: SampleSelector | None = None
     last_detections: Detections = field(default_factory=Detections.empty)
     last_frame: Frame | None = None
+    gray: GrayscaleWatch = field(default_factory=GrayscaleWatch)  # night/IR mode, logged once
 
 
 @dataclass
@@ -229,11 +231,7 @@ class Pipeline:
             self._model_thread.shutdown(wait=True)
             self._shutdown()
             self.summary.elapsed_s = time.monotonic() - start
-            self.summary.cameras = {
-                rt.camera.id: f"{rt.reader.state}"
-                + (f" ({rt.reader.reconnects} reconnects)" if rt.reader.reconnects else "")
-                for rt in self.cameras
-            }
+            self.summary.cameras = {rt.camera.id: rt.reader.outcome() for rt in self.cameras}
         return self.summary
 
     def _done(self) -> bool:
@@ -313,6 +311,7 @@ class Pipeline:
         for rt, frame in samples:
             m.frames_sampled.labels(rt.camera.id).inc()
             if rt.gate.update(frame.image, frame.mono):
+                rt.gray.see(rt.camera.id, frame.image)
                 to_infer.append((rt, frame))
             else:
                 m.frames_gate_skipped.labels(rt.camera.id).inc()

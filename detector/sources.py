@@ -168,6 +168,8 @@ class CameraReader:
         self.state = StreamState.connecting
         self.reason = ""
         self.reconnects = 0
+        self.ever_up = False
+        self.last_problem = ""  # why the stream last went down or failed
         self.frames_decoded = 0
         self.samples_dropped = 0
         self.read_errors = 0
@@ -204,6 +206,14 @@ class CameraReader:
         with self._cond:
             return list(self._ring)
 
+    def outcome(self) -> str:
+        """How the camera ended, for the run's summary: ``stopped (4 reconnects; never connected:
+        cannot open stream rtsp://…)`` — a camera that never gave a frame says so and why."""
+        notes = [f"{self.reconnects} reconnects"] if self.reconnects else []
+        if not self.ever_up and self.last_problem:
+            notes.append(f"never {'connected' if self.is_live else 'opened'}: {self.last_problem}")
+        return f"{self.state}" + (f" ({'; '.join(notes)})" if notes else "")
+
     @property
     def next_due_s(self) -> float:
         """When the next sample is due, on the frames' clock (``time.monotonic()`` for streams)."""
@@ -237,6 +247,10 @@ class CameraReader:
             if state == self.state:
                 return
             self.state, self.reason = state, reason
+            self.ever_up = self.ever_up or state == StreamState.up
+            self.last_problem = (
+                reason if state in (StreamState.down, StreamState.failed) else self.last_problem
+            )
         where = f"camera {self.camera_id} ({redact(self.source)})"
         if state == StreamState.up:
             log.info("%s: up", where)

@@ -188,6 +188,9 @@ class ModelInfo:
 def _session(path: Path, providers: Sequence[str], intra_op_threads: int, inter_op_threads: int) -> Any:
     import onnxruntime as ort
 
+    from detector.providers import check_provider_names
+
+    check_provider_names(providers)
     options = ort.SessionOptions()
     if intra_op_threads:
         options.intra_op_num_threads = intra_op_threads

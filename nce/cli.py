@@ -24,6 +24,7 @@ COMMAND_MODULES: dict[str, str] = {
     "detect": "detector.cli.detect",
     "run": "detector.cli.run",
     "outbox": "detector.cli.outbox",
+    "camera": "detector.cli.camera",
     "data": "modeling.cli.data",
     "model": "modeling.cli.model",
     "evidence": "detector.cli.evidence",
@@ -52,7 +53,46 @@ def _build_parser(only: str | None) -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(module_name)
         module.register(sub)
+    finish_help(parser)
     return parser
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the help already names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if shows_default(action) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def shows_default(action: argparse.Action) -> bool:
+    """Whether an option has a default worth showing (not None, a flag's False, or suppressed)."""
+    return (
+        bool(action.option_strings)
+        and action.default is not None
+        and action.default is not False  # a flag's; 0 and 0.0 are shown
+        and action.default != argparse.SUPPRESS
+        and not isinstance(action, argparse._HelpAction | argparse._VersionAction)
+    )
+
+
+def finish_help(parser: argparse.ArgumentParser) -> None:
+    """Every sub-command, at any depth, gets a description (its one-line help where it has none) and
+    help that shows each option's default."""
+    for action in parser._actions:
+        if shows_default(action) and not action.help:
+            action.help = "(default: %(default)s)"
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {choice.dest: choice.help for choice in action._choices_actions}
+        for name, sub in action.choices.items():
+            if sub.add_help:  # not a placeholder for a command not loaded
+                sub.description = sub.description or helps.get(name)
+                if sub.formatter_class is argparse.HelpFormatter:
+                    sub.formatter_class = DefaultsHelpFormatter
+                finish_help(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -133,7 +133,10 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if not self.demo and self.secret_key == DEFAULT_SECRET:
-            raise ValueError("NCE_SECRET_KEY is the default demo secret; set a real one or use demo mode")
+            raise ValueError(
+                "NCE_SECRET_KEY is the default demo secret: set a real one (make one with: python3 -c "
+                "'import secrets; print(secrets.token_urlsafe(32))'), or pass --demo to try the service"
+            )
         if not self.demo and self.service_key_file is None:
             raise ValueError(
                 "NCE_SERVICE_KEY_FILE is not set: the service signs its log checkpoints with its own "

@@ -91,3 +91,36 @@ def test_runtime_path_never_imports_training_libraries(model: Path, image: Path)
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert "LOADED []" in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize(
+    ("providers", "message"),
+    [
+        ("CPU", "unknown execution provider 'CPU': did you mean CPUExecutionProvider?"),
+        ("cuda", "unknown execution provider 'cuda': did you mean CUDAExecutionProvider?"),
+        ("cpuexecutionprovider", "did you mean CPUExecutionProvider?"),
+        ("CPUExecutionProvider,warp-drive", "unknown execution provider 'warp-drive': this onnxruntime"),
+    ],
+)
+def test_an_unknown_provider_name_is_one_line_naming_the_valid_ones(
+    model: Path, image: Path, providers: str, message: str
+) -> None:
+    res = nce("detect", "--model", str(model), "--image", str(image), "--providers", providers)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr  # not ONNX Runtime's own warning block
+    assert lines[0].startswith("nce detect: error: ") and message in lines[0]
+    assert "all valid names: " in lines[0] and "CPUExecutionProvider" in lines[0]
+
+
+def test_a_grayscale_image_is_converted_and_said_so(tmp_path: Path, model: Path) -> None:
+    gray = tmp_path / "ir.png"
+    cv2.imwrite(str(gray), np.full((480, 640), 90, dtype=np.uint8))
+    colour = tmp_path / "colour.png"
+    cv2.imwrite(str(colour), np.full((480, 640, 3), 90, dtype=np.uint8))
+    res = nce("detect", "--model", str(model), "--image", str(gray), "--json")
+    assert res.returncode == 0, res.stderr
+    assert f"{gray} is grayscale: converted to 3 equal channels" in res.stderr
+    same = nce("detect", "--model", str(model), "--image", str(colour), "--json")
+    assert json.loads(res.stdout)["detections"] == json.loads(same.stdout)["detections"]
+    assert "grayscale" not in same.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -123,6 +124,11 @@ def test_unreachable_camera_is_retried_while_others_run_and_sigterm_stops_cleanl
     assert "camera cam-dead" in stderr and "down: cannot open stream" in stderr
     assert stderr.count("cam-dead (rtsp://127.0.0.1") == 1, "a state change is logged once, not per retry"
     assert "SIGTERM: stopping" in stderr
+    # the summary says the dead camera never connected, and why (not only "stopped (N reconnects)")
+    assert re.search(
+        r"cam-dead stopped \(\d+ reconnects; never connected: cannot open stream rtsp://", stderr
+    )
+    assert re.search(r"cam-file (stopped|eof)[,;\n]", stderr), stderr[-2000:]
     hits = read_hits(out / "hits.jsonl")
     assert all(h["camera_id"] == "cam-file" for h in hits)
     # the stall was still there at SIGTERM: its open hit is flushed as a last still_present

@@ -34,6 +34,9 @@ def test_demo_files_cases_and_verifies_packages(tmp_path: Path) -> None:
     assert summary["samples"] >= 1, "learning is on in the demo: sample packages for the frame pool"
     assert summary["ledger_entries"] >= summary["verified"]  # each ingested package is in the ledger
     assert summary["url"].startswith("http://127.0.0.1:")
+    # the demo imports the scenario's shops (nce admin import-shops): a 出店经营 case names its party
+    assert "S-0001 好又多水果店" in summary["parties"], summary["parties"]
+    assert summary["dir"] == str((tmp_path / "demo").resolve())
     packages = list((tmp_path / "demo" / "edge" / "evidence").glob("*/manifest.json"))
     assert len(packages) == summary["verified"]
 

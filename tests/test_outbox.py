@@ -232,3 +232,19 @@ def test_cli_status_json_and_retry(tmp_path: Path) -> None:
     res = nce("outbox", "retry-poisoned", "--config", str(cfg))
     assert res.returncode == 0 and "1 poisoned item(s)" in res.stdout
     assert Outbox(db).status().pending == 2
+
+
+@pytest.mark.parametrize("action", [("status",), ("status", "--json"), ("retry-poisoned",), ("deliver",)])
+def test_cli_without_an_outbox_says_so_and_creates_none(tmp_path: Path, action: tuple[str, ...]) -> None:
+    """From the wrong folder or with the wrong config: "no outbox at PATH", exit 2, no empty outbox."""
+    from tests.support.cli import nce
+
+    cfg, db = _config_with_outbox(tmp_path)
+    res = nce("outbox", *action[:1], "--config", str(cfg), *action[1:], cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stdout == ""
+    assert res.stderr.strip() == (
+        f"nce outbox: error: no outbox at {db} (uplink.outbox_file, relative to {cfg}'s folder): nothing "
+        "was queued there yet; is this the config `nce run` used?"
+    )
+    assert not db.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,14 @@ def _detect(args: argparse.Namespace) -> int:
     frame = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
     if frame is None:
         raise DetectorError(f"{args.image} is not an image OpenCV can read")
+    raw = cv2.imread(str(args.image), cv2.IMREAD_UNCHANGED)
+    if raw is not None and (raw.ndim == 2 or raw.shape[2] == 1):
+        # a night/IR camera's frame: the model sees it as three equal channels, as nce run does
+        print(
+            f"nce detect: note: {args.image} is grayscale: converted to 3 equal channels (the model was "
+            "trained on colour; its card says how it does on grayscale)",
+            file=sys.stderr,
+        )
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
     detector = YoloDetector(args.model, providers=providers, conf=args.conf, iou=args.iou)
     dets = detector.detect([frame])[0]

@@ -31,7 +31,19 @@ def register(sub: Any) -> None:
 
 
 def _open(config_file: str) -> Outbox:
-    return Outbox(load_site_config(config_file).outbox_path())
+    """The config's outbox; one that does not exist is an error, never a new empty one (a command run
+    with the wrong config or from the wrong folder would otherwise report zeros)."""
+    from detector.errors import DetectorError
+
+    config = load_site_config(config_file)
+    path = config.outbox_path()
+    if not path.is_file():
+        where = "uplink.outbox_file" if config.uplink and config.uplink.outbox_file else "the default"
+        raise DetectorError(
+            f"no outbox at {path} ({where}, relative to {config_file}'s folder): nothing was queued "
+            "there yet; is this the config `nce run` used?"
+        )
+    return Outbox(path)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -70,7 +82,7 @@ def _deliver(args: argparse.Namespace) -> int:
     config = load_site_config(args.config)
     if config.uplink is None or config.device is None:
         raise DetectorError(f"{args.config}: no uplink (or no device) section: nowhere to deliver to")
-    box = Outbox(config.outbox_path())
+    box = _open(args.config)
     metrics = DeliveryMetrics()
     relay, release = make_relay(config, box, metrics)
     sink = OutboxSink(

@@ -22,13 +22,22 @@ from detector.events import EventSink
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from detector.native_log import NativeLogCapture
     from detector.yolo import ModelInfo
 
 log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("run", help="run the edge pipeline on the site config's cameras")
+    parser = sub.add_parser(
+        "run",
+        help="run the edge pipeline on the site config's cameras",
+        description=(
+            "Run the edge pipeline on the site config's cameras until Ctrl-C/SIGTERM, --duration or "
+            "(--until-eof) the end of the files. Hits go to --out, or without it through the uplink "
+            "to the case service; with neither they are only logged."
+        ),
+    )
     parser.add_argument("--config", required=True, type=Path, help="site config YAML")
     parser.add_argument("--out", type=Path, help="write DIR/hits.jsonl (and evidence, where enabled)")
     parser.add_argument(
@@ -38,6 +47,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
     parser.add_argument("--metrics-port", type=int, metavar="P", help="serve Prometheus metrics on this port")
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address the metrics are served on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -77,6 +92,23 @@ def build_sinks(
     return sinks
 
 
+def _capture_native_log() -> NativeLogCapture | None:
+    """FFmpeg's and OpenCV's stderr lines as NCE log lines (:mod:`detector.native_log`), where
+    stderr is the process's own (not a test's capture)."""
+    import sys
+
+    from detector.native_log import NativeLogCapture
+
+    try:
+        if sys.stderr.fileno() != 2:
+            return None
+    except (AttributeError, OSError, ValueError):
+        return None
+    native = NativeLogCapture()
+    native.start()
+    return native
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         raise DetectorError(f"--duration must be > 0 seconds, got {args.duration:g}")
@@ -92,10 +124,18 @@ def _run(args: argparse.Namespace) -> int:
     metrics = PipelineMetrics()
     if args.metrics_port is not None:
         try:
-            port = metrics.serve(args.metrics_port)
+            port = metrics.serve(args.metrics_port, addr=args.metrics_host)
         except OSError as exc:
-            raise DetectorError(f"cannot serve metrics on port {args.metrics_port}: {exc.strerror}") from exc
-        log.info("metrics on http://0.0.0.0:%d/metrics", port)
+            raise DetectorError(
+                f"cannot serve metrics on {args.metrics_host} port {args.metrics_port}: {exc.strerror}"
+            ) from exc
+        log.info("metrics on http://%s:%d/metrics", args.metrics_host, port)
+    if args.out is None and config.uplink is None:
+        log.warning(
+            "no --out and no uplink in %s: hits are only logged, nothing is kept or delivered "
+            "(pass --out DIR, or add an uplink section)",
+            args.config,
+        )
     sinks = build_sinks(config, args, model_info=detector.info, registry=metrics.registry)
     pipeline = Pipeline(
         config,
@@ -116,11 +156,14 @@ def _run(args: argparse.Namespace) -> int:
         detector.info.path.name,
         ", ".join(detector.info.providers),
     )
+    native = _capture_native_log()
     try:
         summary = pipeline.run()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         metrics.close()
+        if native is not None:
+            native.stop()
     log.info("done: %s", summary.line())
     return 0

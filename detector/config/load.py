@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from detector.config.near_miss import did_you_mean
 from detector.config.paths import resolve_paths
 from detector.config.site import SiteConfig, cross_check
 from detector.config.yaml_file import read_site_yaml
@@ -41,7 +42,7 @@ def _pydantic_problems(file: str, exc: ValidationError) -> list[ConfigProblem]:
         if err["type"] == "missing":
             msg = "required field is missing"
         elif err["type"] == "extra_forbidden":
-            msg = "unknown key (not part of the site config)"
+            msg = "unknown key (not part of the site config)" + did_you_mean(SiteConfig, loc)
         elif not err["type"].startswith("value_error"):
             msg = f"{msg}, got {err.get('input')!r}"
         problems.append(ConfigProblem(file, format_loc(loc), msg))

@@ -167,14 +167,11 @@ class EvidencePackager(EventSink):
         if device is None:
             raise EvidenceError(
                 "evidence packaging needs a signing key: the site config has no device section "
-                "(set device.id and device.key_file; create a key with `nce keys generate`)"
+                "(set device.id and device.key_file: the key enrolled with `nce admin add-device`)"
             )
         path = device.key_file
         if not path.is_file():
-            raise EvidenceError(
-                f"device.key_file: {path} does not exist: evidence packaging needs the device's signing "
-                f"key (`nce keys generate --out {path.parent} --device-id {device.id}`)"
-            )
+            raise EvidenceError(device.missing_key_message())
         try:
             return load_private_key(path), device.id
         except (ManifestError, ValueError) as exc:

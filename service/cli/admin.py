@@ -1,6 +1,7 @@
 """``nce admin add-device|add-user|add-client --db URL``: bootstrap identities (tokens printed once);
 ``list-users|disable-user|enable-user|reset-password|revoke-client|new-client-token``: account hygiene
-(the data functions are :mod:`service.accounts`; each change is a ledger entry)."""
+(the data functions are :mod:`service.accounts`; each change is a ledger entry); ``import-shops``:
+the shop registry from a file (:mod:`service.cli.shops`)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,9 @@ def register(sub: Any) -> None:
     client.add_argument("--name", required=True)
     client.set_defaults(func=_add_client)
     _register_accounts(inner)
+    from service.cli import shops
+
+    shops.register(inner)
 
 
 def _register_accounts(inner: Any) -> None:
@@ -93,7 +97,7 @@ def _actor() -> str:
     return cli_actor()
 
 
-def _with_session(url: str | None, fn: Callable[[Session], Any]) -> Any:
+def with_session(url: str | None, fn: Callable[[Session], Any]) -> Any:
     from service.db import make_engine, make_sessionmaker
     from service.migrate import upgrade
 
@@ -113,7 +117,7 @@ def _add_device(args: argparse.Namespace) -> int:
         key = Path(args.pubkey).read_bytes()
     except OSError as exc:
         raise Invalid(f"{args.pubkey}: cannot read the public key: {exc.strerror}") from exc
-    token: str = _with_session(
+    token: str = with_session(
         args.db, lambda s: add_device(s, device_id=args.device_id, public_key=key, actor=_actor())
     )
     _write_token(args.token_out, token)
@@ -134,7 +138,7 @@ def _write_token(path: str | None, token: str) -> None:
 def _set_device_enabled(args: argparse.Namespace) -> int:
     from service.crud.identities import set_device_enabled
 
-    changed = _with_session(
+    changed = with_session(
         args.db,
         lambda s: set_device_enabled(s, device_id=args.device_id, enabled=args.enabled, actor=_actor()),
     )
@@ -146,7 +150,7 @@ def _set_device_enabled(args: argparse.Namespace) -> int:
 def _new_device_token(args: argparse.Namespace) -> int:
     from service.crud.identities import new_device_token
 
-    token: str = _with_session(
+    token: str = with_session(
         args.db, lambda s: new_device_token(s, device_id=args.device_id, actor=_actor())
     )
     _write_token(args.token_out, token)
@@ -161,7 +165,7 @@ def _add_user(args: argparse.Namespace) -> int:
     from service.crud.identities import add_user
 
     password = sys.stdin.readline().rstrip("\r\n")
-    _with_session(
+    with_session(
         args.db,
         lambda s: add_user(s, username=args.username, role=args.role, password=password, actor=_actor()),
     )
@@ -172,7 +176,7 @@ def _add_user(args: argparse.Namespace) -> int:
 def _add_client(args: argparse.Namespace) -> int:
     from service.crud.identities import add_client
 
-    token: str = _with_session(args.db, lambda s: add_client(s, name=args.name, actor=_actor()))
+    token: str = with_session(args.db, lambda s: add_client(s, name=args.name, actor=_actor()))
     print(token)
     print(f"client {args.name} (case_system) added; the token above is shown once", file=sys.stderr)
     return 0
@@ -183,7 +187,7 @@ def _list_users(args: argparse.Namespace) -> int:
 
     from service.accounts import list_users
 
-    rows = _with_session(args.db, list_users)
+    rows = with_session(args.db, list_users)
     if args.json:
         for r in rows:
             print(
@@ -210,7 +214,7 @@ def _list_users(args: argparse.Namespace) -> int:
 def _set_user_enabled(args: argparse.Namespace) -> int:
     from service.accounts import cli_actor, set_user_enabled
 
-    ended = _with_session(
+    ended = with_session(
         args.db,
         lambda s: set_user_enabled(s, username=args.username, enabled=args.enabled, actor=cli_actor()),
     )
@@ -231,7 +235,7 @@ def _reset_password(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise Invalid(f"{args.password_file}: cannot read the password: {exc.strerror}") from exc
         password = lines[0] if lines else ""
-    new: str = _with_session(
+    new: str = with_session(
         args.db, lambda s: reset_password(s, username=args.username, password=password, actor=cli_actor())
     )
     if password is None:
@@ -253,7 +257,7 @@ def _reset_password(args: argparse.Namespace) -> int:
 def _revoke_client(args: argparse.Namespace) -> int:
     from service.accounts import cli_actor, revoke_client
 
-    _with_session(args.db, lambda s: revoke_client(s, name=args.name, actor=cli_actor()))
+    with_session(args.db, lambda s: revoke_client(s, name=args.name, actor=cli_actor()))
     print(f"client {args.name}: token revoked (refused from now on)", file=sys.stderr)
     return 0
 
@@ -261,7 +265,7 @@ def _revoke_client(args: argparse.Namespace) -> int:
 def _new_client_token(args: argparse.Namespace) -> int:
     from service.accounts import cli_actor, new_client_token
 
-    token: str = _with_session(args.db, lambda s: new_client_token(s, name=args.name, actor=cli_actor()))
+    token: str = with_session(args.db, lambda s: new_client_token(s, name=args.name, actor=cli_actor()))
     _write_token(args.token_out, token)
     print(token)
     print(f"client {args.name}: new token above, shown once; the old one no longer works", file=sys.stderr)

@@ -22,6 +22,9 @@ def register(sub: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from nce.ports import check_port_free
+
+    check_port_free(args.host, args.port)  # before the settings, the migrations and the app
     settings = Settings.load(
         db_url=args.db,
         evidence_dir=Path(args.evidence_dir) if args.evidence_dir else None,

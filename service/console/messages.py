@@ -13,6 +13,7 @@ from service.console.messages_admin import ADMIN
 from service.console.messages_evidence import EVIDENCE
 from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
+from service.console.messages_shops import SHOPS
 
 Lang = Literal["zh-CN", "en"]
 LANGS: Final[tuple[Lang, ...]] = ("zh-CN", "en")
@@ -368,6 +369,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     **MASKS,
     # evidence, place, legal basis and class names: service/console/messages_evidence.py
     **EVIDENCE,
+    **SHOPS,  # the shops page (/shops): service/console/messages_shops.py
     # how a frame was labelled
     "labelhow.label": ("人工标注", "labelled"),
     "labelhow.review_confirm": ("审核确认", "review confirmed"),

@@ -31,6 +31,7 @@ from service.console import (
     login,
     masks,
     queue,
+    shops,
     users,
 )
 from service.console.deps import redirect
@@ -74,6 +75,7 @@ def install(app: FastAPI) -> None:
     pages = (login, queue, case_page, case_forms, case_more, dashboard, account, labelling, masks)
     for module in (*pages, audit, users, case_export):
         app.include_router(module.router)
+    app.include_router(shops.router)  # the shops page (/shops): service/console/shops.py
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for handlers in (HANDLERS, account.HANDLERS):
         for exc_type, handler in handlers.items():

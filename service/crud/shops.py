@@ -30,30 +30,42 @@ def list_shops(session: Session, *, offset: int, limit: int) -> tuple[list[Shop]
 
 def create_shop(session: Session, *, data: ShopCreate, actor: Principal) -> Shop:
     ledger.lock_head(session)
+    shop = add_shop(session, data=data, actor=actor.actor)
+    session.commit()
+    return shop
+
+
+def add_shop(session: Session, *, data: ShopCreate, actor: str) -> Shop:
+    """Add the shop and its ``shop_created`` entry in the caller's write transaction (not committed)."""
     if session.get(Shop, data.shop_id) is not None:
         raise Conflict(f"shop {data.shop_id} exists")
     shop = Shop(**data.model_dump())
     session.add(shop)
-    ledger.append(session, actor=actor.actor, action="shop_created", case_id=None, payload=data.model_dump())
-    session.commit()
+    ledger.append(session, actor=actor, action="shop_created", case_id=None, payload=data.model_dump())
     return shop
 
 
 def update_shop(session: Session, *, shop_id: str, data: ShopUpdate, actor: Principal) -> Shop:
     ledger.lock_head(session)
-    shop = get_shop(session, shop_id=shop_id)
+    shop = change_shop(session, shop=get_shop(session, shop_id=shop_id), data=data, actor=actor.actor)
+    session.commit()
+    return shop
+
+
+def change_shop(session: Session, *, shop: Shop, data: ShopUpdate, actor: str) -> Shop:
+    """Change the fields ``data`` sets, with a ``shop_updated`` entry, in the caller's write transaction
+    (not committed)."""
     changes = data.model_dump(exclude_unset=True)
     for key, value in changes.items():
         setattr(shop, key, value)
     shop.updated_at = utcnow()
     ledger.append(
         session,
-        actor=actor.actor,
+        actor=actor,
         action="shop_updated",
         case_id=None,
-        payload={"shop_id": shop_id, **changes, "shop": party_record(shop)},
+        payload={"shop_id": shop.shop_id, **changes, "shop": party_record(shop)},
     )
-    session.commit()
     return shop
 
 

@@ -135,7 +135,7 @@ def test_nce_serve_refuses_the_default_secret(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if k != "NCE_SECRET_KEY"}
     r = subprocess.run(
-        [sys.executable, "-m", "nce", "serve", "--db", f"sqlite:///{tmp_path}/x.sqlite3"],
+        [sys.executable, "-m", "nce", "serve", "--port", "0", "--db", f"sqlite:///{tmp_path}/x.sqlite3"],
         env=env,
         capture_output=True,
         text=True,
@@ -143,6 +143,8 @@ def test_nce_serve_refuses_the_default_secret(tmp_path):
     )
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "default demo secret" in r.stderr
+    # it names how to make a secret, and the demo mode
+    assert "secrets.token_urlsafe(32)" in r.stderr and "pass --demo" in r.stderr
 
 
 def test_unreachable_database_is_503_not_500(tmp_path):
