@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
+from service.console.messages_desk import DESK
 from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
 
@@ -364,6 +365,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     **LABELLING,
     # learned masks (/masks): service/console/messages_masks.py
     **MASKS,
+    **DESK,  # the review desk: service/console/messages_desk.py
     # the model's classes (nce.vocabulary.MODEL_CLASSES)
     "class.stall": ("摊位", "stall"),
     "class.goods": ("货物", "goods"),

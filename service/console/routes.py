@@ -23,6 +23,7 @@ from service.console import (
     case_more,
     case_page,
     dashboard,
+    desk,
     labelling,
     login,
     masks,
@@ -66,7 +67,18 @@ HANDLERS = {CsrfRejected: on_csrf, NotForConsole: on_not_for_console, LoginRequi
 
 def install(app: FastAPI) -> None:
     """Add the console's pages, ``/static`` and its error pages to ``app``."""
-    for module in (login, queue, case_page, case_forms, case_more, dashboard, account, labelling, masks):
+    for module in (
+        login,
+        queue,
+        desk,
+        case_page,
+        case_forms,
+        case_more,
+        dashboard,
+        account,
+        labelling,
+        masks,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for handlers in (HANDLERS, account.HANDLERS):
