@@ -11,7 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from service import ledger, ledger_replay
-from service.models import Case, FrameLabel
+from service.auth import Principal
+from service.crud import masks, review_revert
+from service.models import Case, Frame, FrameLabel
+from service.schemas.cases import RevertIn
 from service.settings import Settings, SettingsError
 from tests.console.test_console_forms import case_row, ledger_of, post_form
 from tests.support.console import PASSWORD, Client, World, sign_in
@@ -108,10 +111,19 @@ def test_a_supervisor_reverts_a_review_within_the_window(world: Client, password
         }
     withdrawn = [latest[lab.frame_id] for lab in review_labels]
     assert all(lab.how == "review_revert" and lab.boxes == [] for lab in withdrawn)
+    with w.session() as s:  # the review brought those frames: nobody labelled them
+        assert {s.get(Frame, lab.frame_id).status for lab in review_labels} == {"unlabelled"}  # type: ignore[union-attr]
     page = client.get(r.headers["location"]).text
     assert f"已撤销案件 #{case_id} 的审核" in page
     ledger_html = page[page.index('id="ledger"') :]
     assert "撤销审核" in ledger_html and "已确认 → 待审核" in ledger_html and "理由：误点确认" in ledger_html
+    assert (
+        f"撤销的审核记录：{entry.payload['review_seq']}" in ledger_html and "撤回样本帧标注：" in ledger_html
+    )
+    en = client.get(f"/cases/{case_id}?lang=en").text
+    en = en[en.index('id="ledger"') :]
+    assert "review reverted" in en and "Review entry undone" in en and "Frame labels withdrawn" in en
+    client.get(f"/cases/{case_id}?lang=zh-CN")
     verify(w)
     # a draft again: it can be reviewed again, and verify still agrees
     review(client, case_id, {"decision": "dismiss", "reason_code": "false_detection"})
@@ -283,3 +295,26 @@ def test_bulk_dismiss_needs_csrf(world: Client) -> None:
         "/cases/bulk-dismiss", data={"case": [str(w.cases["ad"])], "reason_code": "unclear", "confirmed": "1"}
     )
     assert r.status_code == 403 and case_row(w, w.cases["ad"])[0] == "draft"
+
+
+def test_a_reverted_false_detection_no_longer_counts_for_a_mask(world: Client) -> None:
+    w, client = world
+    case_id = w.cases["newest"]
+    sign_in(client)
+    review(client, case_id, {"decision": "dismiss", "reason_code": "false_detection"})
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    with w.session() as s:
+        assert case_id in {d.case_id for d in masks.dismissals(s, since=since)}
+        review_revert.revert_review(
+            s,
+            principal=Principal("user", "sup", "supervisor"),
+            case_id=case_id,
+            data=RevertIn(reason="不是误检"),
+            window_s=900,
+        )
+        assert case_id not in {d.case_id for d in masks.dismissals(s, since=since)}
+    # dismissed again: it counts again
+    review(client, case_id, {"decision": "dismiss", "reason_code": "false_detection"})
+    with w.session() as s:
+        assert case_id in {d.case_id for d in masks.dismissals(s, since=since)}
+    verify(w)
