@@ -29,8 +29,8 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "nav.signed_in_as": ("{name}（{role}）", "{name} ({role})"),
     "nav.password": ("修改密码", "Change password"),
     "nav.keys": (
-        "快捷键：J/K 下一条/上一条 · C 确认 · D 驳回",
-        "Keys: J/K next/previous · C confirm · D dismiss",
+        "快捷键：J/K 下一条/上一条 · C 确认 · D 驳回（再按数字选理由）· X 勾选",
+        "Keys: J/K next/previous · C confirm · D dismiss (then a digit picks a reason) · X picks",
     ),
     # roles
     "role.operator": ("值班员", "operator"),

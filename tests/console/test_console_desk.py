@@ -120,6 +120,8 @@ def test_a_supervisor_reverts_a_review_within_the_window(world: Client, password
     assert (
         f"撤销的审核记录：{entry.payload['review_seq']}" in ledger_html and "撤回样本帧标注：" in ledger_html
     )
+    activity = client.get("/dashboard").text
+    assert "撤销审核" in activity[activity.index('id="activity"') :]
     en = client.get(f"/cases/{case_id}?lang=en").text
     en = en[en.index('id="ledger"') :]
     assert "review reverted" in en and "Review entry undone" in en and "Frame labels withdrawn" in en
@@ -317,4 +319,28 @@ def test_a_reverted_false_detection_no_longer_counts_for_a_mask(world: Client) -
     review(client, case_id, {"decision": "dismiss", "reason_code": "false_detection"})
     with w.session() as s:
         assert case_id in {d.case_id for d in masks.dismissals(s, since=since)}
+    verify(w)
+
+
+def test_search_bulk_dismiss_and_revert_on_postgresql(pg_world: Client, password_hash: str) -> None:
+    w, client = pg_world
+    sign_in(client)
+    ad, newest = w.cases["ad"], w.cases["newest"]
+    for q, expect in (
+        ("友谊路 92", {ad}),
+        (f"#{ad}", {ad}),
+        ("老王", {w.cases["prior"], newest}),
+        ("50%", set()),
+    ):
+        assert queue_ids(client.get("/", params={"status": "all", "q": q}).text) == expect, q
+    form = {"case": [str(ad)], "reason_code": "unclear", "queue": "status=draft&q=友谊路", "confirmed": "1"}
+    r = post_form(client, "/cases/bulk-dismiss", form)  # type: ignore[arg-type]
+    assert r.status_code == 303 and r.headers["location"].endswith("bulk=1&bulk_failed=0")
+    assert case_row(w, ad) == ("dismissed", "illegal_ad", "画面不清")
+    token = w.user("supervisor", "sup-pg", password_hash)
+    bearer = {"Authorization": f"Bearer {token}"}
+    r = client.post(f"/api/v1/cases/{ad}/revert", json={"reason": "批量选错"}, headers=bearer)
+    assert r.status_code == 200 and r.json()["status"] == "draft"
+    r = client.post(f"/api/v1/cases/{ad}/revert", json={"reason": "再来"}, headers=bearer)
+    assert r.status_code == 409 and "is draft" in r.text
     verify(w)
