@@ -37,7 +37,7 @@ router = APIRouter(include_in_schema=False)
 REASON_MAX = TEXT_MAX
 
 
-def _after(case_id: int, done: str, request: Request, session: Session | None = None) -> RedirectResponse:
+def after(case_id: int, done: str, request: Request, session: Session | None = None) -> RedirectResponse:
     """Back to the case, with the queue's filter kept; after a review (``session`` given) on to the
     next draft of that queue instead, when there is one."""
     flt, queue_qs = queue_link.case_queue(request)
@@ -50,7 +50,7 @@ def _after(case_id: int, done: str, request: Request, session: Session | None = 
     return redirect(f"/cases/{case_id}?{urlencode({**params, 'done': done})}")
 
 
-def _service_error(session: Session, lang: Lang, case_id: int, exc: ServiceError) -> Refusal:
+def service_error(session: Session, lang: Lang, case_id: int, exc: ServiceError) -> Refusal:
     """The service's refusal as one line in the page's language (its own words kept as the detail)."""
     session.rollback()
     case = session.get(Case, case_id)
@@ -123,12 +123,12 @@ def review(
             mask_rules=MaskRules.of(state.settings),
         )  # fmt: skip
     except ServiceError as exc:
-        refusal = _service_error(session, lang, case_id, exc)
+        refusal = service_error(session, lang, case_id, exc)
         return case_page_response(
             request, state, session, principal, case_id,
             error=refusal.message, error_detail=refusal.detail, status_code=refusal.status_code, form=echo,
         )  # fmt: skip
-    return _after(case_id, "confirmed" if decision == "confirm" else "dismissed", request, session)
+    return after(case_id, "confirmed" if decision == "confirm" else "dismissed", request, session)
 
 
 @router.post("/cases/{case_id}/notice")
@@ -171,6 +171,6 @@ def notice(
     except ValidationError as exc:
         return fail(translate(lang, "err.service.422"), detail=_invalid(exc))
     except ServiceError as exc:
-        refusal = _service_error(session, lang, case_id, exc)
+        refusal = service_error(session, lang, case_id, exc)
         return fail(refusal.message, refusal.status_code, refusal.detail)
-    return _after(case_id, "notice_issued", request)
+    return after(case_id, "notice_issued", request)

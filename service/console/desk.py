@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from service import auth
 from service.api.deps import SessionDep, StateDep
 from service.console import queue_link
-from service.console.case_forms import REASON_MAX, _after, _service_error
+from service.console.case_forms import REASON_MAX, after, service_error
 from service.console.case_page import REASON_CODES, case_page_response
 from service.console.deps import CaseId, FormStr, Operator, redirect
 from service.console.guard import check_csrf
@@ -67,9 +67,9 @@ def revert(
     except ValidationError:
         return fail(translate(lang, "desk.revert_reason_required"), 422)
     except ServiceError as exc:
-        refusal = _service_error(session, lang, case_id, exc)
+        refusal = service_error(session, lang, case_id, exc)
         return fail(refusal.message, refusal.status_code, refusal.detail)
-    return _after(case_id, "reverted", request)
+    return after(case_id, "reverted", request)
 
 
 @router.post("/cases/bulk-dismiss")

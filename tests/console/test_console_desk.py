@@ -113,6 +113,9 @@ def test_a_supervisor_reverts_a_review_within_the_window(world: Client, password
     assert all(lab.how == "review_revert" and lab.boxes == [] for lab in withdrawn)
     with w.session() as s:  # the review brought those frames: nobody labelled them
         assert {s.get(Frame, lab.frame_id).status for lab in review_labels} == {"unlabelled"}  # type: ignore[union-attr]
+    for lab in review_labels:  # no labels: the labelling page pre-fills the detections, not nothing
+        frame = client.get(f"/api/v1/frames/{lab.frame_id}").json()
+        assert frame["status"] == "unlabelled" and frame["labels"] is None
     page = client.get(r.headers["location"]).text
     assert f"已撤销案件 #{case_id} 的审核" in page
     ledger_html = page[page.index('id="ledger"') :]
