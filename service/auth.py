@@ -13,6 +13,7 @@ PrincipalKind = Literal["user", "device", "client"]
 READ_CASES = frozenset({"operator", "supervisor", "admin", "case_system"})
 REVIEW = frozenset({"operator", "supervisor", "admin"})
 NOTICE = frozenset({"operator", "supervisor", "admin"})
+REVERT = frozenset({"supervisor", "admin"})  # a review undone, within the service's window
 EXPORT = frozenset({"supervisor", "admin", "case_system"})
 SHOPS_READ = frozenset({"operator", "supervisor", "admin"})
 SHOPS_WRITE = frozenset({"supervisor", "admin"})

@@ -129,6 +129,9 @@ class Settings(BaseModel):
     mask_proposal_margin: float = Field(
         default=0.02, ge=0.001, le=0.2, description="padding of a proposed polygon (fractions of the frame)"
     )
+    review_revert_window_s: int = Field(
+        default=900, ge=0, le=7 * 24 * 3600, description="a supervisor may revert a review this long after it"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -200,6 +203,7 @@ class Settings(BaseModel):
             "mask_proposal_days": "NCE_MASK_PROPOSAL_DAYS",
             "mask_proposal_radius": "NCE_MASK_PROPOSAL_RADIUS",
             "mask_proposal_margin": "NCE_MASK_PROPOSAL_MARGIN",
+            "review_revert_window_s": "NCE_REVIEW_REVERT_WINDOW_S",
         }
         for field, var in env.items():
             if var in os.environ:

@@ -7,6 +7,9 @@
       └──dismiss──▶ dismissed                                                                   │
                           └────────────────────export────────────────────▶ exported ◀──export──┘
 
+A supervisor may revert a review (confirmed or dismissed → draft) while nothing followed it and
+within the service's window (:data:`REVERTS`, :mod:`service.crud.review_revert`).
+
 A new confirmed hit joins an *open* case of the same shop (or the same camera and zone when there is
 no shop) and violation; otherwise it opens a new draft (:mod:`service.filing`).
 
@@ -48,6 +51,24 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "corrected": frozenset(),
     "exported": frozenset(),
 }
+
+
+# a review undone: back to draft, only before anything followed it (a notice, an export)
+REVERTS: Final[dict[str, str]] = {"confirmed": "draft", "dismissed": "draft"}
+
+
+def revert(case: Case, now: dt.datetime) -> str:
+    """Put a reviewed case back to draft or raise :class:`Conflict`; return the old status."""
+    to = REVERTS.get(case.status)
+    if to is None:
+        raise Conflict(
+            f"case {case.id} is {case.status}; only a confirmed or dismissed case that nothing followed "
+            "can have its review reverted"
+        )
+    old = case.status
+    case.status = to
+    case.updated_at = now
+    return old
 
 
 def can_move(status: str, to: str) -> bool:

@@ -20,6 +20,7 @@ from nce.bounds import TEXT_MAX
 from nce.vocabulary import VIOLATIONS
 from service import auth
 from service.api.deps import SessionDep, StateDep
+from service.console import queue_link
 from service.console.case_page import REASON_CODES, case_page_response
 from service.console.deps import CaseId, FormStr, Operator, redirect
 from service.console.guard import check_csrf
@@ -31,21 +32,25 @@ from service.errors import ServiceError
 from service.masks import MaskRules
 from service.models import Case, utcnow
 from service.schemas.cases import NoticeIn, ReviewIn
-from service.schemas.common import CASE_STATUSES
 
 router = APIRouter(include_in_schema=False)
 REASON_MAX = TEXT_MAX
 
 
-def _after(case_id: int, done: str, request: Request) -> RedirectResponse:
-    params = {"done": done}
-    s = request.query_params.get("s")
-    if s in CASE_STATUSES:
-        params["s"] = s
-    return redirect(f"/cases/{case_id}?{urlencode(params)}")
+def after(case_id: int, done: str, request: Request, session: Session | None = None) -> RedirectResponse:
+    """Back to the case, with the queue's filter kept; after a review (``session`` given) on to the
+    next draft of that queue instead, when there is one."""
+    flt, queue_qs = queue_link.case_queue(request)
+    params = {"queue": queue_qs} if queue_qs else {}
+    if session is not None:
+        following = queue_link.next_draft(session, case_id=case_id, flt=flt)
+        if following is not None:
+            return redirect(f"/cases/{following}?{urlencode({**params, 'done': done, 'done_id': case_id})}")
+        params["end"] = "1"
+    return redirect(f"/cases/{case_id}?{urlencode({**params, 'done': done})}")
 
 
-def _service_error(session: Session, lang: Lang, case_id: int, exc: ServiceError) -> Refusal:
+def service_error(session: Session, lang: Lang, case_id: int, exc: ServiceError) -> Refusal:
     """The service's refusal as one line in the page's language (its own words kept as the detail)."""
     session.rollback()
     case = session.get(Case, case_id)
@@ -118,12 +123,12 @@ def review(
             mask_rules=MaskRules.of(state.settings),
         )  # fmt: skip
     except ServiceError as exc:
-        refusal = _service_error(session, lang, case_id, exc)
+        refusal = service_error(session, lang, case_id, exc)
         return case_page_response(
             request, state, session, principal, case_id,
             error=refusal.message, error_detail=refusal.detail, status_code=refusal.status_code, form=echo,
         )  # fmt: skip
-    return _after(case_id, "confirmed" if decision == "confirm" else "dismissed", request)
+    return after(case_id, "confirmed" if decision == "confirm" else "dismissed", request, session)
 
 
 @router.post("/cases/{case_id}/notice")
@@ -166,6 +171,6 @@ def notice(
     except ValidationError as exc:
         return fail(translate(lang, "err.service.422"), detail=_invalid(exc))
     except ServiceError as exc:
-        refusal = _service_error(session, lang, case_id, exc)
+        refusal = service_error(session, lang, case_id, exc)
         return fail(refusal.message, refusal.status_code, refusal.detail)
-    return _after(case_id, "notice_issued", request)
+    return after(case_id, "notice_issued", request)

@@ -19,16 +19,16 @@ from service import auth, workflow
 from service.api.deps import SessionDep, StateDep
 from service.auth import Principal
 from service.case_status import REVIEWED_STATUSES
-from service.console import cameras, queries
+from service.console import cameras, queries, queue_link
 from service.console.deps import CaseId, Operator
-from service.console.messages import CATALOGUE, translate
+from service.console.messages import CATALOGUE, Lang, translate
 from service.console.render import console_tz, render, request_lang
 from service.console.view import TIMELINE_HEAD, TIMELINE_TAIL, build
 from service.crud import cases as crud
+from service.crud import review_revert
 from service.errors import NotFound
 from service.models import utcnow
 from service.schemas.cases import CaseDetail
-from service.schemas.common import CASE_STATUSES
 from service.schemas.ledger import LedgerEntryPublic
 
 router = APIRouter(include_in_schema=False)
@@ -55,21 +55,17 @@ def case_page_response(
             request, state, "error.html", principal=principal, status_code=404,
             message=translate(lang, "err.not_found", id=case_id),
         )  # fmt: skip
-    queue_status = request.query_params.get("s", "draft")
-    if queue_status not in CASE_STATUSES:
-        queue_status = "draft"
-    prev_id, next_id = queries.neighbours(session, case_id=case_id, status=queue_status)
+    flt, queue_qs = queue_link.case_queue(request)
+    prev_id, next_id = queue_link.neighbours(session, case_id=case_id, flt=flt)
     detail, ledger_rows = _latest(session, detail)
     view = build(detail, queries.manifests(session, [h.id for h in detail.hits]))
     site_cameras = list(cameras.camera_places(session, site_id=detail.case.site_id).values())
     plan = cameras.plan_svg(detail.case.camera_id, site_cameras, translate(lang, "case.plan"))
-    done = request.query_params.get("done")
-    flash = (
-        translate(lang, f"done.{done}", id=case_id)
-        if done in ("confirmed", "dismissed", "notice_issued")
-        else None
-    )
+    flash = _flash(request, lang, case_id)
     status = detail.case.status
+    revert_until = review_revert.revertible_until(
+        status, detail.case.reviewed_at, state.settings.review_revert_window_s
+    )
     now_local = utcnow().astimezone(console_tz())
     presets = {h: (now_local + dt.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M") for h in (2, 24, 72, 168)}
     return render(
@@ -86,7 +82,10 @@ def case_page_response(
         flash=flash,
         prev_id=prev_id,
         next_id=next_id,
-        queue_status=queue_status,
+        queue_qs=queue_qs,
+        back_url="/?" + queue_qs if queue_qs else "/",
+        can_revert=revert_until is not None and principal.role in auth.REVERT,
+        revert_until=revert_until,
         can_review=workflow.can_move(status, "confirmed") and principal.role in auth.REVIEW,
         can_notice=workflow.can_move(status, "notice_issued") and principal.role in auth.NOTICE,
         can_export=principal.role in auth.EXPORT and status in REVIEWED_STATUSES,
@@ -97,6 +96,18 @@ def case_page_response(
         form=form or {},
         presets=presets,
     )
+
+
+def _flash(request: Request, lang: Lang, case_id: int) -> str | None:
+    """What was just done (``done``; ``done_id``: the case it was done to, when the page moved on to
+    the next draft; ``end``: no draft left in the queue)."""
+    q = request.query_params
+    done, done_id = q.get("done"), q.get("done_id", "")
+    if done not in ("confirmed", "dismissed", "notice_issued", "reverted"):
+        return None
+    of = int(done_id) if done_id.isascii() and done_id.isdigit() and len(done_id) < 10 else case_id
+    text = translate(lang, f"done.{done}", id=of)
+    return text + translate(lang, "desk.queue_end") if q.get("end") == "1" else text
 
 
 LEDGER_ROWS = 100  # the latest entries on the case page; older ones: /cases/{id}/ledger

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final, Literal
 
 from service.console.messages_admin import ADMIN
+from service.console.messages_desk import DESK
 from service.console.messages_evidence import EVIDENCE
 from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
@@ -31,8 +32,8 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "nav.signed_in_as": ("{name}（{role}）", "{name} ({role})"),
     "nav.password": ("修改密码", "Change password"),
     "nav.keys": (
-        "快捷键：J/K 下一条/上一条 · C 确认 · D 驳回",
-        "Keys: J/K next/previous · C confirm · D dismiss",
+        "快捷键：J/K 下一条/上一条 · C 确认 · D 驳回（再按数字选理由）· X 勾选",
+        "Keys: J/K next/previous · C confirm · D dismiss (then a digit picks a reason) · X picks",
     ),
     # roles
     "role.operator": ("值班员", "operator"),
@@ -370,6 +371,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     # evidence, place, legal basis and class names: service/console/messages_evidence.py
     **EVIDENCE,
     **SHOPS,  # the shops page (/shops): service/console/messages_shops.py
+    **DESK,  # the review desk: service/console/messages_desk.py
     # how a frame was labelled
     "labelhow.label": ("人工标注", "labelled"),
     "labelhow.review_confirm": ("审核确认", "review confirmed"),

@@ -174,11 +174,18 @@ def stats(session: Session, *, days: int, tz: ZoneInfo, now: dt.datetime) -> Sta
 
 
 # what people and deadlines did to cases (not the stream of incoming packages)
-ACTIVITY_ACTIONS = ("case_reviewed", "notice_issued", "case_corrected", "case_escalated", "case_exported")
+ACTIVITY_ACTIONS = (
+    "case_reviewed",
+    "review_reverted",
+    "notice_issued",
+    "case_corrected",
+    "case_escalated",
+    "case_exported",
+)
 
 
 def recent_activity(session: Session, *, limit: int = 20) -> list[LedgerEntry]:
-    """The latest reviews, notices, deadline outcomes and exports, newest first."""
+    """The latest reviews (and reverted ones), notices, deadline outcomes and exports, newest first."""
     return list(
         session.execute(
             select(LedgerEntry)

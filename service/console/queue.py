@@ -1,4 +1,6 @@
-"""The queue of cases (``/``): filtered by status, violation, camera and day, newest first, paged.
+"""The queue of cases (``/``): filtered by status, violation, camera, day and a search (a case id, a
+shop's id, name or address, a camera), newest first, paged; drafts can be picked for a bulk dismissal
+(:mod:`service.console.desk`).
 
 A filter value the console does not know is reported on the page (422) and dropped, never passed on.
 """
@@ -6,16 +8,19 @@ A filter value the console does not know is reported on the page (422) and dropp
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from nce.bounds import ID_MAX, check_id, check_time
 from nce.vocabulary import VIOLATIONS
+from service import auth
 from service.api.deps import SessionDep, StateDep
 from service.console import cameras, queries
 from service.console.deps import Operator
-from service.console.messages import translate
+from service.console.messages import CATALOGUE, Lang, translate
 from service.console.refusal import explain
 from service.console.render import console_tz, render, request_lang
 from service.crud import cases as crud
@@ -24,6 +29,7 @@ from service.schemas.common import CASE_STATUSES
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 30
+REASON_CODES: tuple[str, ...] = tuple(k.removeprefix("reason.") for k in CATALOGUE if k.startswith("reason."))
 
 
 def _is_id(value: str) -> bool:
@@ -41,21 +47,23 @@ def _day_bounds(day: str) -> tuple[dt.datetime, dt.datetime]:
     return start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC)
 
 
-@router.get("/")
-def queue(request: Request, state: StateDep, session: SessionDep, principal: Operator) -> Response:
-    q = request.query_params
+SEARCH_MAX = 100  # the search box: a case id, a shop's id, name or address, a camera id
+
+
+def parse_filter(q: Mapping[str, str], lang: Lang) -> tuple[crud.CaseFilter, dict[str, str], list[str]]:
+    """The queue's filter from its query parameters: the filter, the values the page shows (a value
+    the console does not know dropped) and what was wrong, in ``lang``."""
     status = q.get("status", "draft")
     violation = q.get("violation", "")
     camera = q.get("camera", "")
     day = q.get("date", "")
-    cursor = q.get("cursor") or None
+    text = " ".join("".join(ch for ch in q.get("q", "") if ch.isprintable()).split())[:SEARCH_MAX]
     errors: list[str] = []
-    lang, _ = request_lang(request)
     if status not in (*CASE_STATUSES, "all"):
-        errors.append(translate(lang, "queue.bad_filter", detail=f"status={status}"))
+        errors.append(translate(lang, "queue.bad_filter", detail=f"status={status[:ID_MAX]}"))
         status = "draft"
     if violation and violation not in VIOLATIONS:
-        errors.append(translate(lang, "queue.bad_filter", detail=f"violation={violation}"))
+        errors.append(translate(lang, "queue.bad_filter", detail=f"violation={violation[:ID_MAX]}"))
         violation = ""
     if camera and (len(camera) > ID_MAX or not _is_id(camera)):
         errors.append(translate(lang, "queue.bad_filter", detail=f"camera={camera[:ID_MAX]!r}"))
@@ -73,7 +81,17 @@ def queue(request: Request, state: StateDep, session: SessionDep, principal: Ope
         camera_id=camera[:64] or None,
         since=since,
         until=until,
+        text=text or None,
     )
+    return flt, {"status": status, "violation": violation, "camera": camera, "date": day, "q": text}, errors
+
+
+@router.get("/")
+def queue(request: Request, state: StateDep, session: SessionDep, principal: Operator) -> Response:
+    q = request.query_params
+    cursor = q.get("cursor") or None
+    lang, _ = request_lang(request)
+    flt, f, errors = parse_filter(q, lang)
     try:
         rows, next_cursor = crud.list_cases(
             session, principal=principal, flt=flt, cursor=cursor, limit=PAGE_SIZE
@@ -99,7 +117,20 @@ def queue(request: Request, state: StateDep, session: SessionDep, principal: Ope
         cameras=queries.camera_ids(session),
         statuses=CASE_STATUSES,
         violations=VIOLATIONS,
-        f={"status": status, "violation": violation, "camera": camera, "date": day},
+        f=f,
+        queue_qs=urlencode({k: v for k, v in f.items() if v}),
+        can_bulk=principal.role in auth.REVIEW,
+        bulk_done=_bulk_done(q, lang),
+        reason_codes=REASON_CODES,
         next_cursor=next_cursor,
         paged=cursor is not None,
     )
+
+
+def _bulk_done(q: Mapping[str, str], lang: Lang) -> str | None:
+    """The flash after a bulk dismissal (``?bulk=N&bulk_failed=M``)."""
+    n, failed = q.get("bulk", ""), q.get("bulk_failed", "0")
+    if not (n.isascii() and n.isdigit() and failed.isascii() and failed.isdigit()) or len(n + failed) > 12:
+        return None
+    text = translate(lang, "desk.bulk_done", n=int(n))
+    return text + (translate(lang, "desk.bulk_failed", n=int(failed)) if int(failed) else "")

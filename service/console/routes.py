@@ -27,6 +27,7 @@ from service.console import (
     case_more,
     case_page,
     dashboard,
+    desk,
     labelling,
     login,
     masks,
@@ -72,7 +73,7 @@ HANDLERS = {CsrfRejected: on_csrf, NotForConsole: on_not_for_console, LoginRequi
 
 def install(app: FastAPI) -> None:
     """Add the console's pages, ``/static`` and its error pages to ``app``."""
-    pages = (login, queue, case_page, case_forms, case_more, dashboard, account, labelling, masks)
+    pages = (login, queue, desk, case_page, case_forms, case_more, dashboard, account, labelling, masks)
     for module in (*pages, audit, users, case_export):
         app.include_router(module.router)
     app.include_router(shops.router)  # the shops page (/shops): service/console/shops.py

@@ -217,6 +217,8 @@ LEDGER_FIELDS: dict[str, str] = {
     "proposal_id": "number",  # a learned mask accepted or rejected (polygon and cases on the masks page)
     "classes": "classes",
     "dismissals": "number",
+    "review_seq": "number",  # a review reverted: the entry undone (service.crud.review_revert)
+    "frames_withdrawn": "number",
 }
 # fields recorded for the hash chain and the export, not worth a glance here (the status change is
 # shown from ``from``/``to``; ``decision`` is the same fact; ``case`` is the case's state after the

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from nce.bounds import INT32_MAX
@@ -54,6 +54,7 @@ class CaseFilter:
     shop_id: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    text: str | None = None  # a case id (#12), a shop's id, name or address, or a camera id
 
 
 def _encode(key: str, value: int) -> str:
@@ -90,7 +91,30 @@ def list_cases(
 ) -> tuple[list[Case], str | None]:
     """Newest first (by id); the cursor is the last id of the previous page."""
     limit = max(1, min(limit, MAX_PAGE))
-    q = _visible(select(Case), principal)
+    q = filtered(_visible(select(Case), principal), flt)
+    if cursor:
+        q = q.where(Case.id < decode_cursor(cursor))
+    rows = list(session.execute(q.order_by(Case.id.desc()).limit(limit + 1)).scalars())
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def _search(text: str) -> ColumnElement[bool]:
+    """Cases whose id is ``text`` (``#12`` or ``12``), or whose shop (id, name, address) or camera id
+    contains it (case-insensitive; ``%`` and ``_`` match themselves)."""
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    shops = select(Shop.shop_id).where(
+        or_(*(col.ilike(like, escape="\\") for col in (Shop.shop_id, Shop.name, Shop.address)))
+    )
+    found: list[ColumnElement[bool]] = [Case.shop_id.in_(shops), Case.camera_id.ilike(like, escape="\\")]
+    digits = text.removeprefix("#")
+    if digits.isascii() and digits.isdigit() and int(digits) <= INT32_MAX:
+        found.append(Case.id == int(digits))
+    return or_(*found)
+
+
+def filtered(q: Select[Any], flt: CaseFilter) -> Select[Any]:
+    """``q`` narrowed to the cases ``flt`` lets through."""
     if flt.status:
         q = q.where(Case.status == flt.status)
     if flt.violation:
@@ -103,11 +127,9 @@ def list_cases(
         q = q.where(Case.last_seen >= flt.since)
     if flt.until:
         q = q.where(Case.first_seen < flt.until)
-    if cursor:
-        q = q.where(Case.id < decode_cursor(cursor))
-    rows = list(session.execute(q.order_by(Case.id.desc()).limit(limit + 1)).scalars())
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    if flt.text:
+        q = q.where(_search(flt.text))
+    return q
 
 
 def get_case(session: Session, *, principal: Principal, case_id: int, for_update: bool = False) -> Case:
@@ -307,13 +329,21 @@ def shop_history(session: Session, *, case: Case) -> ShopHistory | None:
 
 
 def recorded_basis(session: Session, *, case_id: int) -> LedgerEntry | None:
-    """The latest entry that recorded the case's party and legal basis (a review, an export), if any."""
+    """The latest entry that recorded the case's party and legal basis (a review, an export), if any;
+    none once that review was reverted (a draft again: the registry's row now)."""
     rows = session.execute(
         select(LedgerEntry)
-        .where(LedgerEntry.case_id == case_id, LedgerEntry.action.in_(RECORDING_ACTIONS))
+        .where(
+            LedgerEntry.case_id == case_id, LedgerEntry.action.in_((*RECORDING_ACTIONS, "review_reverted"))
+        )
         .order_by(LedgerEntry.seq.desc())
     ).scalars()
-    return next((e for e in rows if "party" in e.payload), None)
+    for e in rows:
+        if e.action == "review_reverted":
+            return None
+        if "party" in e.payload:
+            return e
+    return None
 
 
 def party_and_basis(

@@ -136,7 +136,8 @@ def frame_public(frame: Frame, label: FrameLabel | None) -> FramePublic:
         width=frame.width,
         height=frame.height,
         detections=_detections_public(frame.detections),
-        labels=_boxes_public(label.boxes) if label is not None else None,
+        # an unlabelled frame has no labels (a reverted review's withdrawal leaves it so)
+        labels=_boxes_public(label.boxes) if label is not None and frame.status != "unlabelled" else None,
         status=frame.status,  # type: ignore[arg-type]
         complete=label.complete if label is not None else None,
         labelled_how=label.how if label is not None else None,  # type: ignore[arg-type]

@@ -65,17 +65,22 @@ def dismissals(session: Session, *, since: dt.datetime, camera_id: str | None = 
         return []
     # the labelling before each one: only the boxes a dismissal added are its own
     history = session.execute(
-        select(FrameLabel.id, FrameLabel.frame_id, FrameLabel.boxes)
+        select(FrameLabel.id, FrameLabel.frame_id, FrameLabel.boxes, FrameLabel.how, FrameLabel.case_id)
         .where(FrameLabel.frame_id.in_({r[0].frame_id for r in rows}))
         .order_by(FrameLabel.id)
     )
     before: dict[int, list[dict[str, Any]]] = {}
     last: dict[int, list[dict[str, Any]]] = {}
-    for label_id, frame_id, boxes in history:
+    reverted: dict[tuple[int, int | None], int] = {}  # (frame, case) → its latest review_revert row
+    for label_id, frame_id, boxes, how, case_id in history:
         before[label_id] = last.get(frame_id, [])
         last[frame_id] = list(boxes or [])
+        if how == "review_revert":
+            reverted[(frame_id, case_id)] = label_id
     out: list[Dismissal] = []
     for label, camera, width, height in rows:
+        if reverted.get((label.frame_id, label.case_id), 0) > label.id:
+            continue  # that dismissal was reverted (service.crud.review_revert)
         earlier = before.get(label.id, [])
         for b in label.boxes or []:
             if not b.get("negative") or b in earlier:

@@ -158,6 +158,16 @@ class ReviewIn(Input):
         return self
 
 
+class RevertIn(Input):
+    reason: Text = Field(description="why the review is undone (required; recorded in the ledger)")
+
+    @model_validator(mode="after")
+    def _reason(self) -> RevertIn:
+        if not self.reason.strip():
+            raise ValueError("a reason is required to revert a review")
+        return self
+
+
 class NoticeIn(Input):
     deadline: AwareDatetime = Field(description="correct by then (UTC offset required)")
     note: Text | None = None

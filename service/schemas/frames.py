@@ -18,7 +18,7 @@ from nce.vocabulary import MODEL_CLASSES
 from service.schemas.common import Input, Output
 
 FrameSource = Literal["sample", "import", "case"]
-LabelHow = Literal["label", "review_confirm", "review_dismiss"]
+LabelHow = Literal["label", "review_confirm", "review_dismiss", "review_revert"]
 FrameStatus = Literal["unlabelled", "partial", "labelled"]
 CameraId = Id
 

@@ -230,13 +230,16 @@ def test_confirm_with_a_corrected_violation_goes_to_the_ledger(world: Client) ->
     r = post_form(
         client, f"/cases/{case_id}/review?s=draft", {"decision": "confirm", "violation": "street_vending"}
     )
-    assert (r.status_code, r.headers["location"]) == (303, f"/cases/{case_id}?done=confirmed&s=draft")
+    # on to the next draft of the same queue (the desk's auto-advance), saying what was done
+    following = f"/cases/{w.cases['ad']}?queue=status%3Ddraft&done=confirmed&done_id={case_id}"
+    assert (r.status_code, r.headers["location"]) == (303, following)
     assert case_row(w, case_id)[:2] == ("confirmed", "street_vending")
     entry = ledger_of(w, case_id)[-1]
     assert entry.action == "case_reviewed" and entry.actor == f"user:{OPERATOR}"
     assert entry.payload["violation"] == {"from": "out_of_shop_trading", "to": "street_vending"}
-    page = client.get(r.headers["location"]).text
-    assert f"已确认案件 #{case_id}" in page and "人工审核" in page and "设备原判" in page
+    assert f"已确认案件 #{case_id}" in client.get(r.headers["location"]).text
+    page = client.get(f"/cases/{case_id}").text
+    assert "人工审核" in page and "设备原判" in page
     # the API (same cookie) sees the same
     api = client.get(f"/api/v1/cases/{case_id}").json()
     assert api["case"]["status"] == "confirmed" and api["ledger"][-1]["action"] == "case_reviewed"

@@ -11,9 +11,17 @@ from starlette.background import BackgroundTask
 
 from nce.bounds import CURSOR_MAX, INT32_MAX, Id, TimeInRange
 from nce.vocabulary import Violation
-from service.api.deps import CaseReader, Exporter, NoticeIssuer, Reviewer, SessionDep, StateDep
+from service.api.deps import (
+    CaseReader,
+    Exporter,
+    NoticeIssuer,
+    Reverter,
+    Reviewer,
+    SessionDep,
+    StateDep,
+)
 from service.case_status import CaseStatus
-from service.crud import case_actions
+from service.crud import case_actions, review_revert
 from service.crud import cases as crud
 from service.crud.export import export_case
 from service.masks import MaskRules
@@ -24,6 +32,7 @@ from service.schemas.cases import (
     HitsPage,
     LedgerPage,
     NoticeIn,
+    RevertIn,
     ReviewIn,
 )
 
@@ -114,6 +123,21 @@ def review(
     case = case_actions.review_case(
         session, principal=principal, case_id=case_id, data=data, legal=state.legal, store=state.store,
         mask_rules=MaskRules.of(state.settings),
+    )  # fmt: skip
+    return CasePublic.model_validate(case)
+
+
+@router.post("/{case_id}/revert", response_model=CasePublic, summary="Revert a review (supervisor)")
+def revert(
+    case_id: CaseId, data: RevertIn, state: StateDep, session: SessionDep, principal: Reverter
+) -> CasePublic:
+    """Put a confirmed or dismissed case back to draft, with a reason: only while nothing followed the
+    review (no notice, no export) and within ``review_revert_window_s`` of it (409 otherwise). The
+    ledger entry ``review_reverted`` records the reason; the frame-pool labels the review wrote are
+    withdrawn."""
+    case = review_revert.revert_review(
+        session, principal=principal, case_id=case_id, data=data,
+        window_s=state.settings.review_revert_window_s,
     )  # fmt: skip
     return CasePublic.model_validate(case)
 
