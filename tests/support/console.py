@@ -196,7 +196,7 @@ def deliver(client: Any, device: DeviceHandle, spec: Spec, *, tag: str) -> dict[
         files=files,
         stills=stills,
         zone=ZoneRef(id=f"z-{spec.camera_id}", kind=spec.zone_kind, name="门前", polygon=ZONE),
-        camera=CAMERAS[spec.camera_id],
+        camera=CAMERAS.get(spec.camera_id) or CameraRef(id=spec.camera_id, name=spec.camera_id),
         label=spec.label,
         model=MODEL,
         ocr=OcrResult(
