@@ -68,7 +68,7 @@ def _compare(
 
 
 def test_the_same_model_passes(world: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, result, err = _compare(world, "old.onnx", capsys)
+    code, result, _err = _compare(world, "old.onnx", capsys)
     assert code == 0 and result["verdict"] == "pass"
     assert result["classes"] == {
         "red_thing": {"old_map50": 1.0, "new_map50": 1.0},
