@@ -13,7 +13,10 @@ from fastapi.testclient import TestClient
 from nce.cli import main as nce_main
 from nce.release import CARD_FILE, MODEL_FILE, RELEASE_FILE, ReleaseGate
 from service.app import create_app
+from service.console.render import Page, console_tz
+from service.console.view import ledger_action, ledger_detail
 from service.models import LedgerEntry
+from service.schemas.ledger import LedgerEntryPublic
 from service.state import AppState
 from tests.support.releases import make_release, release_keys, small_model
 from tests.support.service_api import Api, empty, make_settings
@@ -63,6 +66,12 @@ def test_an_admin_stores_a_signed_release_once(mapi: Api, tmp_path: Path, keys: 
             "forced": True,
         }
     ]
+    page = Page("zh-CN", console_tz(), "", None, "/", {})
+    texts = [part.text for part in ledger_detail(LedgerEntryPublic.model_validate(entries[0]), page)]
+    assert (
+        "模型发布：patch-v1" in texts and "评估闸门：未通过" in texts and "未通过评估闸门，强制发布" in texts
+    )
+    assert ledger_action("model_release_added", page).text == "模型发布入库"
     listed = mapi.client.get("/api/v1/models", headers=mapi.user("operator")).json()
     assert [i["release_id"] for i in listed["items"]] == ["patch-v1"] and listed["count"] == 1
     device = mapi.device().headers
