@@ -17,7 +17,7 @@ import pytest
 from nce.cli import main as nce_main
 from nce.release import load_release_pubkey, verify_release
 from tests.support.onnx_models import colour_patch_model
-from tests.support.releases import COLOURS, NAMES, release_keys, small_model
+from tests.support.releases import COLOURS, NAMES, release_keys, scaled_scores_copy, small_model
 
 BGR = {"red": (0, 0, 255), "green": (0, 255, 0), "dim_green": (0, 128, 0), "blue": (255, 0, 0)}
 
@@ -136,3 +136,28 @@ def test_a_passing_gate_is_signed_as_passed(
     assert record.release_id == "patch-v2" and record.gate is not None
     assert (record.gate.verdict, record.gate.forced, record.gate.reason) == ("pass", False, None)
     assert record.metrics["negatives_per_100.new"] == 0.0
+
+
+def test_the_shipped_model_against_itself_and_a_copy_that_lost_a_class(tmp_path: Path) -> None:
+    """street-v1 on a fresh synthetic held-out set: the same model passes; a copy whose scores for the
+    set's most frequent class are scaled to nothing fails on that class, and only on it."""
+    from modeling.compare import compare_models
+    from modeling.synth.backgrounds import DEFAULT_DATA_DIR
+    from modeling.synth.dataset import synth_dataset
+
+    if not (DEFAULT_DATA_DIR / "vtest.avi").is_file():
+        pytest.skip("OpenCV sample data missing: run `make data`")
+    shipped = Path(__file__).resolve().parents[1] / "models" / "street-v1.onnx"
+    synth_dataset(tmp_path / "data", 12, seed=11, val_fraction=0.5, negatives=0.0)
+    counts: dict[int, int] = {}
+    for f in (tmp_path / "data" / "labels" / "val").glob("*.txt"):
+        for line in f.read_text().splitlines():
+            counts[int(line.split()[0])] = counts.get(int(line.split()[0]), 0) + 1
+    lost = max(counts, key=lambda k: counts[k])
+    degraded = scaled_scores_copy(shipped, tmp_path / "degraded.onnx", {lost: 0.0})
+    same = compare_models(shipped, shipped, tmp_path / "data")
+    assert same.verdict == "pass" and all(c.old_map50 == c.new_map50 for c in same.classes.values())
+    worse = compare_models(shipped, degraded, tmp_path / "data")
+    name = list(worse.classes)[lost]
+    assert worse.verdict == "fail" and worse.classes[name].new_map50 == 0.0 < worse.classes[name].old_map50
+    assert [r.split(":")[0] for r in worse.reasons()] == [name]

@@ -48,3 +48,29 @@ def make_release(
         model=model, card=card, key_file=key_file, out=out, release_id=release_id, gate=gate
     )
     return out, signed
+
+
+def scaled_scores_copy(src: Path, dst: Path, scale: dict[int, float]) -> Path:
+    """A copy of a YOLOv8-layout model (``[B, 4+nc, A]``) whose class ``k`` scores are multiplied by
+    ``scale[k]`` (an extra Mul node on the output): a cheap, real "new" model for the gate."""
+    import ast
+
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(src))
+    names = ast.literal_eval(next(p.value for p in model.metadata_props if p.key == "names"))
+    factors = np.ones((1, 4 + len(names), 1), np.float32)
+    for k, f in scale.items():
+        factors[0, 4 + k, 0] = f
+    graph = model.graph
+    out = graph.output[0].name
+    for node in graph.node:
+        for i, name in enumerate(node.output):
+            if name == out:
+                node.output[i] = f"{out}_unscaled"
+    graph.initializer.append(numpy_helper.from_array(factors, "nce_test_scale"))
+    graph.node.append(helper.make_node("Mul", [f"{out}_unscaled", "nce_test_scale"], [out]))
+    onnx.save(model, str(dst))
+    return dst
