@@ -1,6 +1,7 @@
 """``nce config check``'s second half: the files a site config names exist and are what they claim.
 
-The model loads and its metadata reads (classes, input size); the device key parses as an Ed25519
+The model loads and its metadata reads (classes, input size); with ``model.release_pubkey``, the
+release folder verifies against that key first; the device key parses as an Ed25519
 private key; the uplink token, the MQTT password and the evidence font are readable; a camera whose
 source is a file has that file. Each check gives one line: what it found, or a
 :class:`~detector.errors.ConfigProblem` naming the config key and the absolute path it looked at
@@ -97,6 +98,18 @@ def _check_model(config: SiteConfig, report: FileReport, problem: Callable[[str,
     except DetectorError as exc:
         problem("model.providers", str(exc))
     path = config.model.path
+    if config.model.release_pubkey is not None:
+        from nce.release import MODEL_FILE, ReleaseError, load_release_pubkey, verify_release
+
+        try:
+            record = verify_release(path, load_release_pubkey(config.model.release_pubkey))
+        except ReleaseError as exc:
+            problem("model.path", f"refused: {exc}")
+            return
+        report.found.append(
+            f"model.path: release {record.release_id} verified (release key sha256 {record.key_fingerprint[:16]}…)"
+        )
+        path = path / MODEL_FILE
     why = _readable(path)
     if why is not None:
         problem("model.path", why)

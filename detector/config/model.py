@@ -24,8 +24,20 @@ class ModelSettings(ConfigModel):
 
     path: Path = Field(
         title="Model file",
-        description="an Ultralytics detect export (.onnx): YOLOv8/11 layout or end-to-end",
+        description=(
+            "an Ultralytics detect export (.onnx): YOLOv8/11 layout or end-to-end; with release_pubkey, "
+            "a release folder (nce model release: model.onnx, card.md, release.json)"
+        ),
         examples=["models/street-v1.onnx"],
+    )
+    release_pubkey: Path | None = Field(
+        None,
+        title="Release public key",
+        description=(
+            "run only models released with this key (Ed25519 public key file): path is then a release "
+            "folder whose signature must verify and whose model.onnx must be the signed one; "
+            "null: path is the model file, unchecked"
+        ),
     )
     providers: list[str] = Field(
         default_factory=lambda: ["CPUExecutionProvider"],

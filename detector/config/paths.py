@@ -1,6 +1,6 @@
 """Paths in a site config, resolved once, when the config is loaded.
 
-Every file or folder a site config names — ``model.path``, a camera ``source`` that is a file,
+Every file or folder a site config names — ``model.path`` (and ``model.release_pubkey``), a camera ``source`` that is a file,
 ``device.key_file``, ``uplink.token_file`` / ``outbox_file`` / ``data_dir``, ``mqtt.password_file``,
 ``evidence.font_file`` — may be relative: relative to the **config file's folder** (for a config
 that came from no file, the working directory). :func:`resolve_paths` makes them absolute when the
@@ -39,7 +39,12 @@ def resolve_paths(config: SiteConfig, base_dir: Path) -> SiteConfig:
         return _absolute(path, base)
 
     update: dict[str, object] = {
-        "model": config.model.model_copy(update={"path": at(config.model.path)}),
+        "model": config.model.model_copy(
+            update={
+                "path": at(config.model.path),
+                "release_pubkey": at(pub) if (pub := config.model.release_pubkey) is not None else None,
+            }
+        ),
         "cameras": [
             c if is_stream(c.source) else c.model_copy(update={"source": str(at(Path(c.source)))})
             for c in config.cameras

@@ -1,4 +1,5 @@
-"""``nce model``: train, export, evaluate and false-positive-check NCE's own detector."""
+"""``nce model``: train, export, evaluate, false-positive-check, compare (the evaluation gate) and release
+NCE's own detector."""
 
 from __future__ import annotations
 
@@ -142,6 +143,10 @@ def register(subparsers: Any) -> None:
     f.add_argument("--batch", type=int, default=8)
     f.add_argument("--json", action="store_true")
     f.set_defaults(func=_fpcheck)
+
+    from modeling.cli import release
+
+    release.register(sub)  # compare (the evaluation gate) and release
 
 
 def _train(args: argparse.Namespace) -> int:

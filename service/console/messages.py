@@ -14,6 +14,7 @@ from service.console.messages_desk import DESK
 from service.console.messages_evidence import EVIDENCE
 from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
+from service.console.messages_models import MODELS
 from service.console.messages_shops import SHOPS
 
 Lang = Literal["zh-CN", "en"]
@@ -368,6 +369,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     **LABELLING,
     # learned masks (/masks): service/console/messages_masks.py
     **MASKS,
+    **MODELS,  # model releases (ledger): service/console/messages_models.py
     # evidence, place, legal basis and class names: service/console/messages_evidence.py
     **EVIDENCE,
     **SHOPS,  # the shops page (/shops): service/console/messages_shops.py
