@@ -129,6 +129,20 @@ class Settings(BaseModel):
     mask_proposal_margin: float = Field(
         default=0.02, ge=0.001, le=0.2, description="padding of a proposed polygon (fractions of the frame)"
     )
+    # fleet health (service.fleet): heartbeats, down devices and cameras, alerts
+    device_down_after_s: float = Field(
+        default=90.0, gt=0, le=86400, description="a device without a heartbeat this long is down"
+    )
+    camera_down_after_s: float = Field(
+        default=60.0, ge=0, le=86400, description="a camera reported not up this long is down"
+    )
+    fleet_sweep_s: float = Field(default=10.0, ge=0, description="down checks this often; 0 = off")
+    mqtt_url: str | None = Field(
+        default=None,
+        description="publish device/camera alerts to nce/<site>/devices/<device>/status "
+        "(mqtt://host:1883); none: console only",
+        pattern=r"^mqtt://[A-Za-z0-9.\[\]:-]+/?$",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -200,6 +214,10 @@ class Settings(BaseModel):
             "mask_proposal_days": "NCE_MASK_PROPOSAL_DAYS",
             "mask_proposal_radius": "NCE_MASK_PROPOSAL_RADIUS",
             "mask_proposal_margin": "NCE_MASK_PROPOSAL_MARGIN",
+            "device_down_after_s": "NCE_DEVICE_DOWN_AFTER_S",
+            "camera_down_after_s": "NCE_CAMERA_DOWN_AFTER_S",
+            "fleet_sweep_s": "NCE_FLEET_SWEEP_S",
+            "mqtt_url": "NCE_MQTT_URL",
         }
         for field, var in env.items():
             if var in os.environ:

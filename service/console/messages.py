@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final, Literal
 
 from service.console.messages_admin import ADMIN
+from service.console.messages_devices import DEVICES
 from service.console.messages_evidence import EVIDENCE
 from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
@@ -367,6 +368,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     **LABELLING,
     # learned masks (/masks): service/console/messages_masks.py
     **MASKS,
+    **DEVICES,  # fleet health (/devices) and the case page's clock warning: messages_devices.py
     # evidence, place, legal basis and class names: service/console/messages_evidence.py
     **EVIDENCE,
     **SHOPS,  # the shops page (/shops): service/console/messages_shops.py

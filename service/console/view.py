@@ -217,6 +217,8 @@ LEDGER_FIELDS: dict[str, str] = {
     "proposal_id": "number",  # a learned mask accepted or rejected (polygon and cases on the masks page)
     "classes": "classes",
     "dismissals": "number",
+    "offset_ms": "number",  # a device's clock went off or came back (service.fleet)
+    "error_ms": "number",
 }
 # fields recorded for the hash chain and the export, not worth a glance here (the status change is
 # shown from ``from``/``to``; ``decision`` is the same fact; ``case`` is the case's state after the
