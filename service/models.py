@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     Dialect,
     ForeignKey,
     Index,
@@ -419,7 +420,7 @@ class CameraHealthRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     since: Mapped[dt.datetime] = mapped_column(doc="the device's time it entered the state")
     state_at: Mapped[dt.datetime] = mapped_column(doc="the server's time it first heard of the state")
-    fps: Mapped[float] = mapped_column(default=0.0)
+    fps: Mapped[float] = mapped_column(Float, default=0.0)
     reconnects: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column()
     down: Mapped[bool] = mapped_column(Boolean, default=False)

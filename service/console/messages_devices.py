@@ -19,9 +19,9 @@ DEVICES: Final[dict[str, tuple[str, str]]] = {
     ),
     "devices.title": ("设备", "Devices"),
     "devices.intro": (
-        "每台边缘设备每 30 秒上报一次心跳。超过 {device_s} 秒无心跳的设备、连续 {camera_s} 秒未正常取流的摄像头"
+        "每台边缘设备定时上报心跳（默认每 30 秒，uplink.heartbeat_s）。超过 {device_s} 秒无心跳的设备、连续 {camera_s} 秒未正常取流的摄像头"
         "视为离线，排在最前；设备时钟与服务器偏差超过 {clock_s} 秒时，其期间上传的证据会被标记。",
-        "Each edge box sends a heartbeat every 30 s. A device without one for {device_s} s, and a camera "
+        "Each edge box sends a heartbeat (every 30 s by default: uplink.heartbeat_s). A device without one for {device_s} s, and a camera "
         "not streaming for {camera_s} s, is down and listed first; while a device's clock is more than "
         "{clock_s} s off, the evidence it sends is flagged.",
     ),

@@ -119,9 +119,13 @@ def test_the_offset_is_measured_and_a_clock_5s_off_flags_its_packages_until_fixe
     assert offsets[1] is not None and 4500 < offsets[1] < 5500
 
     with api.session() as s:
-        entries = s.execute(select(LedgerEntry).where(LedgerEntry.action.like("device_clock_%"))).scalars().all()
+        entries = (
+            s.execute(select(LedgerEntry).where(LedgerEntry.action.like("device_clock_%"))).scalars().all()
+        )
         assert [e.action for e in entries] == ["device_clock_off", "device_clock_ok"]
-        assert entries[0].payload["device_id"] == dev.device_id and 4500 < entries[0].payload["offset_ms"] < 5500
+        assert (
+            entries[0].payload["device_id"] == dev.device_id and 4500 < entries[0].payload["offset_ms"] < 5500
+        )
         assert ledger.verify(s).ok
 
     # the case page says it, in the console's words
