@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from service import fleet, ledger
+from service import fleet, ledger, ledger_replay
 from service.models import LedgerEntry, utcnow
 from tests.support.console import sign_in
 from tests.support.devices import DeviceHandle
@@ -127,6 +127,7 @@ def test_the_offset_is_measured_and_a_clock_5s_off_flags_its_packages_until_fixe
             entries[0].payload["device_id"] == dev.device_id and 4500 < entries[0].payload["offset_ms"] < 5500
         )
         assert ledger.verify(s).ok
+        assert ledger_replay.replay(s).ok  # the clock entries change no case
 
     # the case page says it, in the console's words
     api.user("operator", "op-clock")  # with PASSWORD
