@@ -166,6 +166,7 @@ class CameraReader:
         self._last_frame_wall = time.monotonic()
         self._short_probe = self.options.probe_bytes > 0
         self.state = StreamState.connecting
+        self.state_since = time.time()  # wall clock: when the state last changed (the heartbeat's)
         self.reason = ""
         self.reconnects = 0
         self.ever_up = False
@@ -246,7 +247,7 @@ class CameraReader:
         with self._state_lock:
             if state == self.state:
                 return
-            self.state, self.reason = state, reason
+            self.state, self.reason, self.state_since = state, reason, time.time()
             self.ever_up = self.ever_up or state == StreamState.up
             self.last_problem = (
                 reason if state in (StreamState.down, StreamState.failed) else self.last_problem

@@ -31,6 +31,7 @@ from service.api.routes import (
     account,
     auth,
     cases,
+    devices,
     evidence,
     frames,
     health,
@@ -48,6 +49,8 @@ from service.crud.case_actions import sweep_deadlines
 from service.db import make_engine, make_sessionmaker
 from service.errors import TRANSLATED, ServiceError, safe_text, translate
 from service.evidence_store import EvidenceStore
+from service.fleet import sweep as fleet_sweep
+from service.fleet_alerts import FleetAlerts
 from service.hash_gate import HashGate
 from service.legal import load_legal_basis
 from service.metrics import Metrics
@@ -97,22 +100,40 @@ def _sweeper(state: AppState, stop: threading.Event) -> None:
             log.exception("deadline sweep or checkpoint failed")
 
 
+def _fleet(state: AppState, stop: threading.Event) -> None:
+    """Down devices and cameras (service.fleet.sweep), every ``fleet_sweep_s``."""
+    while not stop.wait(state.settings.fleet_sweep_s):
+        try:
+            with state.sessions() as session:
+                alerts = fleet_sweep(session, state.settings)
+                session.commit()
+            state.alerts.publish(alerts)
+        except (SQLAlchemyError, ServiceError):
+            log.exception("fleet sweep failed")
+
+
 def create_app(settings: Settings) -> FastAPI:
     state = build_state(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
-        thread = None
+        thread = fleet = None
         if settings.sweep_interval_s > 0 or settings.checkpoint_interval_s > 0:
             thread = threading.Thread(target=_sweeper, args=(state, stop), name="nce-sweeper", daemon=True)
             thread.start()
+        state.alerts = FleetAlerts(settings.mqtt_url)
+        if settings.fleet_sweep_s > 0:
+            fleet = threading.Thread(target=_fleet, args=(state, stop), name="nce-fleet", daemon=True)
+            fleet.start()
         try:
             yield
         finally:
             stop.set()
-            if thread is not None:
-                thread.join(timeout=5)
+            for t in (thread, fleet):
+                if t is not None:
+                    t.join(timeout=5)
+            state.alerts.close()
             state.engine.dispose()
 
     app = FastAPI(
@@ -160,6 +181,7 @@ def create_app(settings: Settings) -> FastAPI:
         auth,
         account,
         hits,
+        devices,
         cases,
         evidence,
         frames,

@@ -62,6 +62,22 @@ class Metrics:
         self.login_hash_waiting = Gauge(
             "nce_login_hash_waiting", "sign-ins waiting for a password check", registry=self.registry
         )
+        # fleet health (service.fleet): the gauges are set at scrape time
+        self.heartbeats = Counter("nce_heartbeats", "device heartbeats received", registry=self.registry)
+        self.fleet_devices = Gauge(
+            "nce_fleet_devices",
+            "enabled devices by status (up, down, never)",
+            ["status"],
+            registry=self.registry,
+        )
+        self.fleet_cameras = Gauge(
+            "nce_fleet_cameras", "reported cameras by status (up, down)", ["status"], registry=self.registry
+        )
+        self.fleet_clock_offset_max = Gauge(
+            "nce_fleet_clock_offset_max_ms",
+            "largest |clock offset| of a device's latest heartbeat, in ms",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -220,6 +221,9 @@ class HitEventRow(Base):
     ts: Mapped[dt.datetime] = mapped_column()
     chain_gap: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, doc="the server's time of arrival")
+    clock_offset_ms: Mapped[int | None] = mapped_column(
+        Integer, default=None, doc="the device's clock offset when it was off (> 1 s) at arrival"
+    )
 
 
 class EvidenceFile(Base):
@@ -404,3 +408,39 @@ class ModelRelease(Base):
     added_by: Mapped[str] = mapped_column(String(100))
     ledger_seq: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DeviceHealth(Base):
+    """A device's latest heartbeat (:mod:`service.fleet`): when, what it said (``report``), its
+    measured clock offset, and whether the sweeper holds it down. One row a device, overwritten."""
+
+    __tablename__ = "device_health"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"), primary_key=True)
+    last_at: Mapped[dt.datetime] = mapped_column(doc="the server's time of the latest heartbeat")
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, doc="the latest Heartbeat, as JSON")
+    offset_ms: Mapped[int] = mapped_column(Integer)
+    error_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    clock_ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    clock_changed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    clock_changed_offset_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    heartbeats: Mapped[int] = mapped_column(Integer, default=0)
+    down: Mapped[bool] = mapped_column(Boolean, default=False)
+    down_since: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class CameraHealthRow(Base):
+    """A camera's latest state as its device reported it; ``down`` is the sweeper's alert state
+    (down for longer than ``camera_down_after_s``, or its device is down)."""
+
+    __tablename__ = "camera_health"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(ID_MAX), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    since: Mapped[dt.datetime] = mapped_column(doc="the device's time it entered the state")
+    state_at: Mapped[dt.datetime] = mapped_column(doc="the server's time it first heard of the state")
+    fps: Mapped[float] = mapped_column(Float, default=0.0)
+    reconnects: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column()
+    down: Mapped[bool] = mapped_column(Boolean, default=False)

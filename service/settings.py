@@ -146,6 +146,21 @@ class Settings(BaseModel):
             return tuple(Path(v.strip()) for v in value.split(",") if v.strip())
         return value
 
+    # fleet health (service.fleet): heartbeats, down devices and cameras, alerts
+    device_down_after_s: float = Field(
+        default=90.0, gt=0, le=86400, description="a device without a heartbeat this long is down"
+    )
+    camera_down_after_s: float = Field(
+        default=60.0, ge=0, le=86400, description="a camera reported not up this long is down"
+    )
+    fleet_sweep_s: float = Field(default=10.0, ge=0, description="down checks this often; 0 = off")
+    mqtt_url: str | None = Field(
+        default=None,
+        description="publish device/camera alerts to nce/<site>/devices/<device>/status "
+        "(mqtt://host:1883); none: console only",
+        pattern=r"^mqtt://[A-Za-z0-9.\[\]:-]+/?$",
+    )
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if not self.demo and self.secret_key == DEFAULT_SECRET:
@@ -218,6 +233,10 @@ class Settings(BaseModel):
             "mask_proposal_margin": "NCE_MASK_PROPOSAL_MARGIN",
             "review_revert_window_s": "NCE_REVIEW_REVERT_WINDOW_S",
             "release_pubkeys": "NCE_RELEASE_PUBKEYS",
+            "device_down_after_s": "NCE_DEVICE_DOWN_AFTER_S",
+            "camera_down_after_s": "NCE_CAMERA_DOWN_AFTER_S",
+            "fleet_sweep_s": "NCE_FLEET_SWEEP_S",
+            "mqtt_url": "NCE_MQTT_URL",
         }
         for field, var in env.items():
             if var in os.environ:

@@ -3,12 +3,13 @@ the hash gate, and the transparency log (its signing key and tree)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.evidence_store import EvidenceStore
+from service.fleet_alerts import FleetAlerts
 from service.hash_gate import HashGate
 from service.legal import LegalBasisTable
 from service.metrics import Metrics
@@ -26,3 +27,4 @@ class AppState:
     metrics: Metrics
     hash_gate: HashGate
     transparency: TransparencyLog
+    alerts: FleetAlerts = field(default_factory=lambda: FleetAlerts(None))  # the app's, see create_app

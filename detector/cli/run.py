@@ -145,6 +145,15 @@ def _run(args: argparse.Namespace) -> int:
         metrics=metrics,
     )
 
+    stop_heartbeat = None
+    if args.out is None and config.uplink is not None:
+        from detector.delivery.wiring import start_heartbeat
+
+        readers = [rt.reader for rt in pipeline.cameras]
+        stop_heartbeat = start_heartbeat(
+            config, lambda: readers, sinks, model_info=detector.info, registry=metrics.registry
+        )
+
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("%s: stopping", signal.Signals(signum).name)
         pipeline.stop()
@@ -162,6 +171,8 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        if stop_heartbeat is not None:
+            stop_heartbeat()
         metrics.close()
         if native is not None:
             native.stop()

@@ -50,6 +50,23 @@ class Uplink(ConfigModel):
             "times in a row (502/503/504 and network errors never count), so the rest of the queue moves"
         ),
     )
+    heartbeat_s: float = Field(
+        30.0,
+        ge=0.0,
+        le=3600.0,
+        title="Heartbeat",
+        description=(
+            "seconds between heartbeats to the service (state of the box and its cameras, its clock; "
+            "sent directly, never queued); 0: none"
+        ),
+    )
+
+    @field_validator("heartbeat_s")
+    @classmethod
+    def _heartbeat(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError(f"expected 0 (no heartbeats) or at least 1 second, got {value:g}")
+        return value
 
     @field_validator("service_url")
     @classmethod

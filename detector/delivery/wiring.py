@@ -4,7 +4,7 @@ of ``nce run`` without ``--out``. The one place here that reads :class:`SiteConf
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from detector.config import Device, SiteConfig, Uplink
@@ -19,6 +19,7 @@ from detector.events import EventSink
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from detector.sources import CameraReader
     from detector.yolo import ModelInfo
 
 log = logging.getLogger(__name__)
@@ -76,3 +77,44 @@ def delivery_sinks(
     log.info("delivering to %s; hits and evidence under %s", uplink.service_url, data)
     sink.start()
     return [hitlog, packager, sink]
+
+
+def start_heartbeat(
+    config: SiteConfig,
+    readers: Callable[[], Sequence[CameraReader]],
+    sinks: Sequence[EventSink],
+    *,
+    model_info: ModelInfo | None = None,
+    registry: CollectorRegistry | None = None,
+) -> Callable[[], None] | None:
+    """``nce run`` with an uplink: the heartbeat thread (``uplink.heartbeat_s``; 0: none), started;
+    the function that stops it. Its own HTTP client with the device token (a heartbeat never waits
+    behind a package upload); the outbox it reports on is the delivery sink's."""
+    if config.uplink is None or config.device is None or config.uplink.heartbeat_s <= 0:
+        return None
+    from detector.delivery.heartbeat import HeartbeatSender
+
+    uplink = config.uplink
+    transport = HttpTransport(
+        uplink.service_url, read_token(uplink.token_file), timeout_s=min(uplink.timeout_s, 10.0)
+    )
+    outbox = next((s.outbox for s in sinks if isinstance(s, OutboxSink)), None)
+    sender = HeartbeatSender(
+        client=transport.client,
+        service_url=uplink.service_url,
+        interval_s=uplink.heartbeat_s,
+        site_id=config.site.id,
+        readers=readers,
+        outbox=outbox,
+        data_dir=config.edge_data_dir(),
+        model_sha256=model_info.sha256 if model_info is not None else None,
+        registry=registry,
+    )
+    sender.start()
+    log.info("heartbeat to %s every %g s", uplink.service_url, uplink.heartbeat_s)
+
+    def stop() -> None:
+        sender.stop()
+        transport.close()
+
+    return stop

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from nce.vocabulary import VIOLATIONS
-from service import auth, workflow
+from service import auth, fleet, workflow
 from service.api.deps import SessionDep, StateDep
 from service.auth import Principal
 from service.case_status import REVIEWED_STATUSES
@@ -95,6 +95,7 @@ def case_page_response(
         ledger_hidden=detail.ledger_total - len(ledger_rows),
         form=form or {},
         presets=presets,
+        clock_off=fleet.clock_flags(session, case_id),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Final, Literal
 
 from service.console.messages_admin import ADMIN
 from service.console.messages_desk import DESK
+from service.console.messages_devices import DEVICES
 from service.console.messages_evidence import EVIDENCE
 from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
@@ -370,6 +371,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     # learned masks (/masks): service/console/messages_masks.py
     **MASKS,
     **MODELS,  # model releases (ledger): service/console/messages_models.py
+    **DEVICES,  # fleet health (/devices) and the case page's clock warning: messages_devices.py
     # evidence, place, legal basis and class names: service/console/messages_evidence.py
     **EVIDENCE,
     **SHOPS,  # the shops page (/shops): service/console/messages_shops.py

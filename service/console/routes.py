@@ -28,6 +28,7 @@ from service.console import (
     case_page,
     dashboard,
     desk,
+    devices,
     labelling,
     login,
     masks,
@@ -77,6 +78,7 @@ def install(app: FastAPI) -> None:
     for module in (*pages, audit, users, case_export):
         app.include_router(module.router)
     app.include_router(shops.router)  # the shops page (/shops): service/console/shops.py
+    app.include_router(devices.router)  # fleet health (/devices): service/console/devices.py
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for handlers in (HANDLERS, account.HANDLERS):
         for exc_type, handler in handlers.items():

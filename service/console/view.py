@@ -223,6 +223,8 @@ LEDGER_FIELDS: dict[str, str] = {
     "model_sha256": "id",
     "gate_verdict": "gate",
     "forced": "flag",
+    "offset_ms": "number",  # a device's clock went off or came back (service.fleet)
+    "error_ms": "number",
 }
 # fields recorded for the hash chain and the export, not worth a glance here (the status change is
 # shown from ``from``/``to``; ``decision`` is the same fact; ``case`` is the case's state after the

@@ -196,6 +196,7 @@ def _hits_public(
             ts=e.ts,
             received_at=e.received_at,
             chain_gap=e.chain_gap,
+            clock_offset_ms=e.clock_offset_ms,
             signed=e.manifest_hash is not None,
             after_deadline=deadline is not None and min(e.ts, e.received_at) > deadline,
             files=[

@@ -40,6 +40,7 @@ from service.clock import check_not_ahead
 from service.crud.samples import store_sample
 from service.errors import Forbidden, Invalid, Unauthorized, UnsupportedMedia
 from service.evidence_store import EvidenceStore, Staged
+from service.fleet import clock_offset_if_off
 from service.models import Device, EvidenceFile, HitEventRow, IdempotencyKey, utcnow
 from service.schemas.hits import HitAccepted, HitEventIn
 from service.sniff import check_type
@@ -247,6 +248,7 @@ def _store_rows(
         ts=sighting.ts,
         chain_gap=chain_gap,
         received_at=sighting.received_at,
+        clock_offset_ms=clock_offset_if_off(session, manifest.device_id),  # flagged: its clock was off
     )
     session.add(row)
     session.flush()

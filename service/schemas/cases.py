@@ -58,6 +58,11 @@ class HitPublic(Output):
     ts: dt.datetime
     received_at: dt.datetime
     chain_gap: bool
+    clock_offset_ms: int | None = Field(
+        default=None,
+        description="the device's clock offset (ms) when it was off by more than 1 s as this arrived "
+        "(its times are doubtful); null: the clock was within 1 s, or not measured",
+    )
     signed: bool
     after_deadline: bool = Field(
         default=False,

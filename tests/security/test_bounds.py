@@ -20,10 +20,21 @@ from sqlalchemy.orm import InstrumentedAttribute
 import service.schemas
 from detector.config import SiteConfig
 from nce import bounds
+from nce.heartbeat import Heartbeat
 from nce.hits import HitEvent
 from nce.manifest import Manifest
 from service.app import create_app
-from service.models import Case, Device, EvidenceFile, HitEventRow, IdempotencyKey, LedgerEntry, Shop, User
+from service.models import (
+    CameraHealthRow,
+    Case,
+    Device,
+    EvidenceFile,
+    HitEventRow,
+    IdempotencyKey,
+    LedgerEntry,
+    Shop,
+    User,
+)
 from service.schemas.common import Input
 from service.settings import Settings
 from tests.security.schema_walk import leaves
@@ -51,7 +62,7 @@ def input_models() -> list[type[BaseModel]]:
     return sorted(found, key=lambda m: m.__name__)
 
 
-CONTRACTS: list[type[BaseModel]] = [HitEvent, Manifest, *input_models()]
+CONTRACTS: list[type[BaseModel]] = [HitEvent, Manifest, Heartbeat, *input_models()]
 
 
 def problems_of_leaf(path: str, leaf: dict[str, Any]) -> list[str]:
@@ -147,11 +158,15 @@ STORED: list[tuple[type[BaseModel], str, list[InstrumentedAttribute[Any]]]] = [
     (service.schemas.auth.LoginIn, "username", [User.username, Case.reviewed_by]),
     (service.schemas.cases.ReviewIn, "violation", [Case.violation]),
     (service.schemas.cases.ReviewIn, "reason", [Case.review_reason]),
+    (Heartbeat, "cameras[].id", [CameraHealthRow.camera_id]),
+    (Heartbeat, "cameras[].state", [CameraHealthRow.state]),
+    (Heartbeat, "cameras[].reconnects", [CameraHealthRow.reconnects]),
 ]
 
 # columns the service fills itself (counters, states, hashes it computes, keys)
 SERVER_MADE = {
-    "hit_events": {"id", "manifest_hash", "case_id", "chain_gap", "ts", "received_at", "manifest"},
+    "hit_events": {"id", "manifest_hash", "case_id", "chain_gap", "ts", "received_at", "manifest"}
+    | {"clock_offset_ms"},  # the device's measured clock offset (service.fleet)
     "cases": {
         "id",
         "status",

@@ -25,6 +25,8 @@ TEST_SECRET = "test-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"
 TABLES = [
     "model_releases",
+    "camera_health",
+    "device_health",
     "mask_proposals",
     "frame_labels",
     "frames",
@@ -121,6 +123,7 @@ def make_settings(url: str, evidence_dir: Path) -> Settings:
         service_key_file=service_key_file(evidence_dir.parent),
         migrate_on_start=False,
         sweep_interval_s=0,
+        fleet_sweep_s=0,  # tests call service.fleet.sweep themselves
         max_request_bytes=2 * 1024 * 1024,
         cookie_secure=False,  # the test client speaks plain HTTP
     )

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from service import fleet
 from service.api.deps import SessionDep, StateDep
 from service.errors import Forbidden
 from service.models import Case, LedgerHead
@@ -65,4 +66,10 @@ def metrics(state: StateDep, session: SessionDep) -> Response:
         state.metrics.cases.labels(status).set(n)
     head = session.execute(select(LedgerHead.seq).where(LedgerHead.id == 1)).scalar_one_or_none()
     state.metrics.ledger_entries.set(head or 0)
+    snap = fleet.snapshot(session, state.settings)
+    for status in ("up", "down", "never"):
+        state.metrics.fleet_devices.labels(status).set(snap.count(status))
+    state.metrics.fleet_cameras.labels("up").set(snap.cameras(down=False))
+    state.metrics.fleet_cameras.labels("down").set(snap.cameras(down=True))
+    state.metrics.fleet_clock_offset_max.set(snap.max_offset_ms)
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
