@@ -37,6 +37,7 @@ from service.api.routes import (
     hits,
     ledger,
     masks,
+    models,
     shops,
     transparency,
 )
@@ -154,7 +155,20 @@ def create_app(settings: Settings) -> FastAPI:
         state.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
         return response
 
-    for module in (health, auth, account, hits, cases, evidence, frames, masks, shops, ledger, transparency):
+    for module in (
+        health,
+        auth,
+        account,
+        hits,
+        cases,
+        evidence,
+        frames,
+        masks,
+        models,
+        shops,
+        ledger,
+        transparency,
+    ):
         app.include_router(module.router)
     install_console(app)  # the operator console at / (pages, /static)
     return app

@@ -1,6 +1,6 @@
 """Request-body limits, enforced while the body streams in (an ASGI middleware).
 
-Every route has a limit (:func:`limit_for`): package and frame uploads ``max_request_bytes``, sign-in
+Every route has a limit (:func:`limit_for`): package, frame and model-release uploads ``max_request_bytes``, sign-in
 ``max_login_bytes``, everything else ``max_body_bytes``. A declared ``Content-Length`` over the
 limit is answered before a byte of the body is read; a body without one (chunked) is counted as it
 arrives and answered as soon as the count passes the limit. Nothing is buffered here: the app sees
@@ -24,11 +24,12 @@ from service.settings import Settings
 
 UPLOAD_PATH = "/api/v1/hits"
 FRAME_UPLOAD_PATH = "/api/v1/frames"  # an image for the frame pool (POST)
+MODEL_UPLOAD_PATH = "/api/v1/models"  # a model release (POST)
 LOGIN_PATHS = frozenset({"/api/v1/auth/login", "/login"})
 
 
 def limit_for(settings: Settings, method: str, path: str) -> int:
-    if method == "POST" and path in (UPLOAD_PATH, FRAME_UPLOAD_PATH):
+    if method == "POST" and path in (UPLOAD_PATH, FRAME_UPLOAD_PATH, MODEL_UPLOAD_PATH):
         return settings.max_request_bytes
     if path in LOGIN_PATHS:
         return settings.max_login_bytes

@@ -384,3 +384,23 @@ class MaskProposal(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     decision_seq: Mapped[int | None] = mapped_column(Integer, default=None, doc="the ledger entry")
+
+
+class ModelRelease(Base):
+    """A signed model release (:mod:`nce.release`, :mod:`service.crud.releases`): its record as
+    signed (``release.json``), and the model and card in the evidence store (by SHA-256). Added by an
+    admin (``POST /api/v1/models``, ``nce admin add-model``) only when signed by a trusted release key;
+    the ledger entry ``model_release_added`` records it (its seq is ``ledger_seq``)."""
+
+    __tablename__ = "model_releases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    release_id: Mapped[str] = mapped_column(String(128), unique=True)
+    model_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    model_bytes: Mapped[int] = mapped_column(Integer)
+    card_sha256: Mapped[str] = mapped_column(String(64))
+    key_fingerprint: Mapped[str] = mapped_column(String(64))
+    signed: Mapped[dict[str, Any]] = mapped_column(JSON, doc="release.json: {record, signature}")
+    added_by: Mapped[str] = mapped_column(String(100))
+    ledger_seq: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from service.errors import ServiceError
 
@@ -130,6 +130,19 @@ class Settings(BaseModel):
         default=0.02, ge=0.001, le=0.2, description="padding of a proposed polygon (fractions of the frame)"
     )
 
+    release_pubkeys: tuple[Path, ...] = Field(
+        default=(),
+        description="Ed25519 public keys (files) whose model releases the service accepts "
+        "(POST /api/v1/models); env: comma-separated paths; none: every release is refused",
+    )
+
+    @field_validator("release_pubkeys", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(Path(v.strip()) for v in value.split(",") if v.strip())
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if not self.demo and self.secret_key == DEFAULT_SECRET:
@@ -200,6 +213,7 @@ class Settings(BaseModel):
             "mask_proposal_days": "NCE_MASK_PROPOSAL_DAYS",
             "mask_proposal_radius": "NCE_MASK_PROPOSAL_RADIUS",
             "mask_proposal_margin": "NCE_MASK_PROPOSAL_MARGIN",
+            "release_pubkeys": "NCE_RELEASE_PUBKEYS",
         }
         for field, var in env.items():
             if var in os.environ:

@@ -13,6 +13,7 @@ from service.console.messages_admin import ADMIN
 from service.console.messages_evidence import EVIDENCE
 from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
+from service.console.messages_models import MODELS
 from service.console.messages_shops import SHOPS
 
 Lang = Literal["zh-CN", "en"]
@@ -367,6 +368,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     **LABELLING,
     # learned masks (/masks): service/console/messages_masks.py
     **MASKS,
+    **MODELS,  # model releases (ledger): service/console/messages_models.py
     # evidence, place, legal basis and class names: service/console/messages_evidence.py
     **EVIDENCE,
     **SHOPS,  # the shops page (/shops): service/console/messages_shops.py

@@ -217,6 +217,10 @@ LEDGER_FIELDS: dict[str, str] = {
     "proposal_id": "number",  # a learned mask accepted or rejected (polygon and cases on the masks page)
     "classes": "classes",
     "dismissals": "number",
+    "release_id": "id",  # a model release added (nce model release; signed by a release key)
+    "model_sha256": "id",
+    "gate_verdict": "gate",
+    "forced": "flag",
 }
 # fields recorded for the hash chain and the export, not worth a glance here (the status change is
 # shown from ``from``/``to``; ``decision`` is the same fact; ``case`` is the case's state after the
@@ -314,6 +318,8 @@ def ledger_detail(entry: LedgerEntryPublic, words: Words) -> list[LedgerPart]:
             names = value if isinstance(value, list) else [value]
             shown = words.t("ledger.list_sep").join(_label(words, "class", v) for v in names)
             out.append(_field(words, key, shown))
+        elif kind == "gate":
+            out.append(_field(words, key, _label(words, "gate", value)))
         elif kind == "why":
             out.append(_why(words, value))
         elif kind == "flag":

@@ -24,6 +24,7 @@ from tests.support.users import add_user
 TEST_SECRET = "test-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"
 TABLES = [
+    "model_releases",
     "mask_proposals",
     "frame_labels",
     "frames",
