@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nce.bounds import Id, Label, Sha256Hex, Text
+from nce.release import ReleaseId
 
 __all__ = [
     "ROLLOUT_STATES",
@@ -63,7 +64,7 @@ class Assignment(_Strict):
     endpoint's ``ETag`` is derived from it."""
 
     version: int = Field(ge=0)
-    release_id: Id | None = None
+    release_id: ReleaseId | None = None
     sha256: Sha256Hex | None = None
     model_url: str | None = Field(None, max_length=300)
     canary_cameras: list[Id] | None = Field(None, max_length=256)
@@ -73,7 +74,7 @@ class Assignment(_Strict):
 class RolloutReport(_Strict):
     """The edge's report of a release's state on it."""
 
-    release_id: Id
+    release_id: ReleaseId
     state: RolloutState
     why: Text | None = None
     cameras: list[Id] = Field(default_factory=list, max_length=256)

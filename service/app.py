@@ -38,6 +38,7 @@ from service.api.routes import (
     ledger,
     masks,
     models,
+    rollouts,
     shops,
     transparency,
 )
@@ -165,6 +166,7 @@ def create_app(settings: Settings) -> FastAPI:
         frames,
         masks,
         models,
+        rollouts,
         shops,
         ledger,
         transparency,

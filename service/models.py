@@ -404,3 +404,24 @@ class ModelRelease(Base):
     added_by: Mapped[str] = mapped_column(String(100))
     ledger_seq: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DeviceRollout(Base):
+    """What a device is assigned (:mod:`service.crud.rollouts`): a model release on all its cameras or
+    on canary cameras only, per-camera settings (:class:`nce.rollout.CameraSettings`), a ``version``
+    bumped by each change (the assignment's ETag), and the rollout state the device last reported."""
+
+    __tablename__ = "device_rollouts"
+
+    device_id: Mapped[str] = mapped_column(String(ID_MAX), primary_key=True)
+    release_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    canary_cameras: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    settings: Mapped[list[Any]] = mapped_column(JSON, default=list, doc="[CameraSettings]")
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    assigned_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    state: Mapped[str | None] = mapped_column(
+        String(16), default=None, doc="pending|running|rolled_back|refused"
+    )
+    why: Mapped[str | None] = mapped_column(Text, default=None)
+    state_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -14,6 +14,7 @@ from service.console.messages_evidence import EVIDENCE
 from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
 from service.console.messages_models import MODELS
+from service.console.messages_rollouts import ROLLOUTS
 from service.console.messages_shops import SHOPS
 
 Lang = Literal["zh-CN", "en"]
@@ -369,6 +370,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     # learned masks (/masks): service/console/messages_masks.py
     **MASKS,
     **MODELS,  # model releases (ledger): service/console/messages_models.py
+    **ROLLOUTS,  # rollouts (ledger, /rollouts): service/console/messages_rollouts.py
     # evidence, place, legal basis and class names: service/console/messages_evidence.py
     **EVIDENCE,
     **SHOPS,  # the shops page (/shops): service/console/messages_shops.py

@@ -25,6 +25,7 @@ TEST_SECRET = "test-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"
 TABLES = [
     "model_releases",
+    "device_rollouts",
     "mask_proposals",
     "frame_labels",
     "frames",
