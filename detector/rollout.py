@@ -22,16 +22,30 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from detector.config import ModelSettings
+from detector.config import ModelSettings, SiteConfig
 from detector.errors import ModelError
 from detector.health_watch import HealthRules, HealthWatch
 from detector.yolo import YoloDetector
 
-__all__ = ["ModelSlots", "RolloutEvent", "Swap", "file_sha256", "load_candidate", "warm_up"]
+if TYPE_CHECKING:
+    from detector.assignment_poller import AssignmentPoller
+    from detector.pipeline import Pipeline
+
+__all__ = [
+    "ModelSlots",
+    "RolloutEvent",
+    "Swap",
+    "file_sha256",
+    "health_rules",
+    "load_candidate",
+    "start_poller",
+    "warm_up",
+]
 
 log = logging.getLogger(__name__)
 
@@ -248,3 +262,43 @@ class ModelSlots:
 
     def cameras_on(self, release: str, cameras: Iterable[str]) -> list[str]:
         return [c for c in cameras if self.release_for(c) == release]
+
+
+def health_rules(config: SiteConfig) -> HealthRules:
+    """The health watch's thresholds from the site's ``rollout`` section."""
+    r = config.rollout
+    return HealthRules(
+        max_error_rate=r.max_error_rate,
+        max_detections_per_frame=r.max_detections_per_frame,
+        max_ratio=r.max_ratio,
+        min_hours=r.min_hours,
+    )
+
+
+def start_poller(config: SiteConfig, pipeline: Pipeline) -> AssignmentPoller | None:
+    """With ``rollout.enabled``: the assignment poller of ``nce run``, started."""
+    from detector.assignment_poller import AssignmentPoller
+    from detector.delivery.transport import read_token
+    from nce.release import ReleaseError, load_release_pubkey
+
+    r = config.rollout
+    if not r.enabled or config.uplink is None or r.release_pubkey is None:
+        return None
+    try:
+        pubkey = load_release_pubkey(r.release_pubkey)
+    except ReleaseError as exc:
+        raise ModelError(f"rollout.release_pubkey: {exc}") from None
+    poller = AssignmentPoller(
+        pipeline,
+        service_url=config.uplink.service_url,
+        token=read_token(config.uplink.token_file),
+        pubkey=pubkey,
+        folder=config.edge_data_dir() / "releases",
+        poll_s=r.poll_s,
+        timeout_s=config.uplink.timeout_s,
+    )
+    poller.start()
+    log.info(
+        "polling %s for model releases and camera settings every %g s", config.uplink.service_url, r.poll_s
+    )
+    return poller

@@ -16,6 +16,7 @@ from detector.config.evidence import EvidenceSettings
 from detector.config.learning import LearningSettings
 from detector.config.model import ModelSettings
 from detector.config.mqtt import Mqtt
+from detector.config.rollout import RolloutSettings
 from detector.config.rules import Rule
 from detector.config.shops import Shop
 from detector.config.uplink import Uplink
@@ -78,6 +79,11 @@ class SiteConfig(ConfigModel):
         default_factory=LearningSettings,
         title="Learning",
         description="sample packages: frames picked for the service's frame pool (off unless enabled)",
+    )
+    rollout: RolloutSettings = Field(
+        default_factory=RolloutSettings,
+        title="Rollout",
+        description="model releases and camera settings from the service (off unless enabled)",
     )
     # the folder relative paths are resolved against (detector.config.paths), set when loaded
     _base_dir: Path | None = PrivateAttr(default=None)
@@ -160,6 +166,14 @@ def cross_check(config: SiteConfig, file: str) -> list[ConfigProblem]:
         problems.append(
             ConfigProblem(
                 file, "learning.enabled", "sample packages are signed: set device.id and device.key_file too"
+            )
+        )
+    if config.rollout.enabled and (config.uplink is None or config.rollout.release_pubkey is None):
+        problems.append(
+            ConfigProblem(
+                file,
+                "rollout.enabled",
+                "model releases come from the uplink and are signed: set uplink and rollout.release_pubkey",
             )
         )
     if config.uplink is not None and config.device is None:
