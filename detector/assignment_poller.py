@@ -59,6 +59,7 @@ class AssignmentPoller:
         folder: Path,
         poll_s: float = 30.0,
         timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.pubkey = pubkey
@@ -68,6 +69,7 @@ class AssignmentPoller:
             base_url=service_url.rstrip("/"),
             timeout=timeout_s,
             headers={"Authorization": f"Bearer {token}", "User-Agent": "nce-edge"},
+            transport=transport,
         )
         self.etag: str | None = None
         self.taken: tuple[str, tuple[str, ...] | None] | None = None  # release, canary cameras
