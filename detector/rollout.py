@@ -288,6 +288,11 @@ def start_poller(config: SiteConfig, pipeline: Pipeline) -> AssignmentPoller | N
         pubkey = load_release_pubkey(r.release_pubkey)
     except ReleaseError as exc:
         raise ModelError(f"rollout.release_pubkey: {exc}") from None
+    from detector.evidence.packager import EvidencePackager
+
+    for sink in pipeline.sinks:  # evidence names the model that ran on the hit's camera
+        if isinstance(sink, EvidencePackager):
+            sink.writer.model_for = lambda camera_id: pipeline.models.for_camera(camera_id).info
     poller = AssignmentPoller(
         pipeline,
         service_url=config.uplink.service_url,

@@ -5,6 +5,7 @@ service shows each device's state and why, with ledger entries."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -19,8 +20,9 @@ from tests.support import pipelines as pf
 from tests.support.bad_models import flooding_model
 from tests.support.cli import nce
 from tests.support.delivery import Service, add_uplink, make_device
+from tests.support.onnx_models import colour_patch_model
 from tests.support.releases import make_release, release_keys
-from tests.support.videos import write_video
+from tests.support.videos import Patch, write_video
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -47,12 +49,25 @@ def edge_config(root: Path, name: str, service: Service, model: Path, video: Pat
     return cfg
 
 
+def models_by_camera(evidence: Path) -> dict[str, set[str]]:
+    """The model sha256 each camera's evidence packages name."""
+    out: dict[str, set[str]] = {}
+    for path in evidence.rglob("manifest.json"):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("model"):
+            out.setdefault(doc["camera"]["id"], set()).add(doc["model"]["sha256"])
+    return out
+
+
 def test_canary_refusal_and_automatic_roll_back(tmp_path: Path) -> None:
     key, pub = release_keys(tmp_path / "keys")
     _, untrusted = release_keys(tmp_path / "keys", "other")
     site_model = pf.model(tmp_path / "colour.onnx")
-    video = write_video(tmp_path / "long.mp4", pf.SCENE, duration_s=60.0)
-    good, _ = make_release(tmp_path, key, model=pf.model(tmp_path / "v2.onnx"), release_id="colour-v2")
+    # a stall at 1-5 s (before any swap) and again at 12-18 s (on the canary's model on cam-01)
+    scene = [*pf.SCENE, Patch("red", (40, 130, 100, 200), 12.0, 18.0)]
+    video = write_video(tmp_path / "long.mp4", scene, duration_s=60.0)
+    v2 = colour_patch_model(tmp_path / "v2.onnx", names=pf.NAMES, colours=pf.COLOURS, score=0.85)
+    good, signed = make_release(tmp_path, key, model=v2, release_id="colour-v2")
     flood_model = flooding_model(site_model, tmp_path / "flood.onnx")
     flood, _ = make_release(tmp_path, key, model=flood_model, release_id="flood-v3", out=tmp_path / "flood")
     service = Service(tmp_path / "svc")
@@ -84,11 +99,21 @@ def test_canary_refusal_and_automatic_roll_back(tmp_path: Path) -> None:
                     cwd=cfg.parent,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                )  # fmt: skip
+                )
             )
         wait_for("edge-a running colour-v2", lambda: state("edge-a")[0] == "running")
         wait_for("edge-b refusing colour-v2", lambda: state("edge-b")[0] == "refused")
         assert "signed by another key" in (state("edge-b")[1] or "")
+        evidence = cfg_a.parent / "edge" / "evidence"
+        v2_sha = signed.record.model_sha256
+        wait_for(
+            "a cam-01 package made by colour-v2",
+            lambda: v2_sha in models_by_camera(evidence).get("cam-01", set()),
+        )
+        wait_for(
+            "a cam-02 package of the second stall",
+            lambda: len(models_by_camera(evidence).get("cam-02", set())) > 0,
+        )
         done = nce(
             "admin", "assign-model", "--db", service.db_url, "--release", "flood-v3", "--devices", "edge-a"
         )
@@ -112,3 +137,6 @@ def test_canary_refusal_and_automatic_roll_back(tmp_path: Path) -> None:
     ]
     assert actions == [3, 1, 1]
     assert all(p.returncode == 0 for p in edges), [p.returncode for p in edges]
+    # the canary's model made cam-01's evidence, never cam-02's (the site model, or the flood for a moment)
+    seen = models_by_camera(evidence)
+    assert v2_sha in seen["cam-01"] and v2_sha not in seen["cam-02"], seen
