@@ -19,6 +19,7 @@ puts the previous model back) are posted to ``POST /api/v1/devices/me/rollout``.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
@@ -73,10 +74,30 @@ class AssignmentPoller:
         )
         self.etag: str | None = None
         self.taken: tuple[str, tuple[str, ...] | None] | None = None  # release, canary cameras
-        self.given_up: set[str] = set()  # releases refused or rolled back here
+        # releases refused or rolled back here, kept across restarts (a bad model is not retried)
+        self.given_up_file = folder / "given-up.json"
+        self.given_up: set[str] = self._load_given_up()
         self.reported = 0  # pipeline.models.events already posted
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def _load_given_up(self) -> set[str]:
+        try:
+            return {str(r) for r in json.loads(self.given_up_file.read_text(encoding="utf-8"))}
+        except FileNotFoundError:
+            return set()
+        except (OSError, ValueError, TypeError) as exc:
+            log.warning(
+                "%s unreadable (%s): releases given up before are not remembered", self.given_up_file, exc
+            )
+            return set()
+
+    def give_up(self, release: str) -> None:
+        self.given_up.add(release)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.given_up_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sorted(self.given_up)), encoding="utf-8")
+        tmp.replace(self.given_up_file)
 
     # -- the thread ---------------------------------------------------------------------------
 
@@ -137,7 +158,7 @@ class AssignmentPoller:
         except (NceError, httpx.HTTPError, OSError) as exc:
             why = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
             log.error("model release %s refused: %s", rid, why)
-            self.given_up.add(rid)
+            self.give_up(rid)
             self.post(RolloutReport(release_id=rid, state="refused", why=why, cameras=list(canary or ())))
             return
         self.pipeline.models.request(swap)
@@ -194,7 +215,7 @@ class AssignmentPoller:
         while self.reported < len(events):
             e = events[self.reported]
             if e.state == "rolled_back":
-                self.given_up.add(e.release)
+                self.give_up(e.release)
             state: RolloutState = "rolled_back" if e.state == "rolled_back" else "running"
             self.post(RolloutReport(release_id=e.release, state=state, why=e.why, cameras=list(e.cameras)))
             self.reported += 1

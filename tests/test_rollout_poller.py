@@ -150,3 +150,6 @@ def test_a_bad_release_is_refused_and_reported(
     service.assignment = {**service.assignment, "version": 4}
     p.poll_once()
     assert len(service.reports) == 1, "a refused release is not tried again"
+    again = poller(pipeline, service, pub, tmp_path)  # nce run restarted
+    again.poll_once()
+    assert len(service.reports) == 1, "not after a restart either"
