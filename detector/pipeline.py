@@ -156,7 +156,9 @@ class Pipeline:
             self.cameras.append(rt)
         # the model's thread, and one input buffer per batch that can be in flight (two turns' worth)
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
-        self._slots = 2 * max(1, math.ceil(len(self.cameras) / self.max_batch)) + 1
+        self._slots = (
+            2 * (max(1, math.ceil(len(self.cameras) / self.max_batch)) + 1) + 1
+        )  # +1: a canary's chunk
         self._next_slot = 0
         overlap = self.options.overlap
         self.overlap = overlap_pays(detector) if overlap is None else overlap

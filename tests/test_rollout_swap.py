@@ -128,15 +128,19 @@ def test_a_swap_mid_clip_loses_no_frame_and_keeps_the_hits(
     assert pipeline.models.swaps[0].seconds < 1.0
 
 
-def test_a_canary_runs_on_its_camera_only(tmp_path: Path, assets: Assets) -> None:
+@pytest.mark.parametrize("overlap", [False, True])
+def test_a_canary_runs_on_its_camera_only(tmp_path: Path, assets: Assets, overlap: bool) -> None:
+    expected = baseline(tmp_path, assets)
     config = site(tmp_path, assets)
     new = counting(config)
     holder: list[Pipeline] = []
     rec = Recorder(at=1, action=lambda: holder[0].models.request(Swap(new, "v2", frozenset({"cam-1"}))))
-    pipeline = Pipeline(config, detector_from_config(config), [rec], options=PipelineOptions(until_eof=True))
+    options = PipelineOptions(until_eof=True, overlap=overlap)
+    pipeline = Pipeline(config, detector_from_config(config), [rec], options=options)
     holder.append(pipeline)
     s = pipeline.run()
     assert pipeline.models.release_for("cam-1") == "v2" and pipeline.models.release_for("cam-0") == "site"
+    assert rec.events == expected.events, "the same model file: the same hits (no buffer mixed up)"
     assert new.frames == rec.samples["cam-1"] - 1, "every cam-1 frame after the first, no cam-0 frame"
     assert s.inferred + s.gate_skipped == s.samples == 80
 
