@@ -34,28 +34,31 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 
+from detector.batches import Batch, Chunk, guarded
 from detector.config import Camera, SiteConfig
 from detector.detections import Detections
 from detector.events import EventSink, Frame, HitEvent, LearningSample
 from detector.gate import ChangeGate, GateSettings
 from detector.grayscale import GrayscaleWatch
+from detector.health_watch import HealthRules
 from detector.learning import SampleSelector, split_below
 from detector.masks import DetectionMasks
 from detector.metrics import PipelineMetrics
 from detector.model_setup import overlap_pays
+from detector.remote_settings import SettingsInbox
+from detector.rollout import ModelSlots
 from detector.rules import RuleEngine
 from detector.run_summary import RunSummary
 from detector.sources import CameraReader, ReaderOptions, StreamState
 from detector.tracker import IouTracker
-from detector.yolo import Letterbox, YoloDetector
+from detector.yolo import YoloDetector
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,8 @@ class PipelineOptions:
     # run the model on one batch while the Python stages handle the other; None: when it pays (see
     # overlap_pays)
     overlap: bool | None = None
+    release: str = "site"  # the release the site's model came from (rollout reports name it)
+    health: HealthRules | None = None  # when a swapped-in model is rolled back (detector.health_watch)
 
 
 @dataclass
@@ -89,33 +94,6 @@ class CameraRuntime:
     gray: GrayscaleWatch = field(default_factory=GrayscaleWatch)  # night/IR mode, logged once
 
 
-@dataclass
-class _Chunk:
-    """One batch handed to the model: its samples, their letterboxes, the pending raw output."""
-
-    samples: list[tuple[CameraRuntime, Frame]]
-    boxes: list[Letterbox]
-    raw: Future[tuple[npt.NDArray[np.float32], float]]
-    pre_s: float
-
-
-@dataclass
-class _Batch:
-    """The samples of one turn of the loop: all of them (in order), and the chunks the model runs."""
-
-    samples: list[tuple[CameraRuntime, Frame]]
-    chunks: list[_Chunk]
-
-
-@contextmanager
-def _guarded(sink: EventSink, method: str) -> Iterator[None]:
-    """One failing sink must not stop the others or the cameras: its error is logged, not raised."""
-    try:
-        yield
-    except Exception:
-        log.exception("sink %s.%s failed", type(sink).__name__, method)
-
-
 class Pipeline:
     """The edge pipeline over a site config's enabled cameras; :meth:`run` blocks until it ends."""
 
@@ -132,6 +110,8 @@ class Pipeline:
         self.detector = detector
         self.sinks = list(sinks)
         self.options = options or PipelineOptions()
+        self.models = ModelSlots(detector, self.options.release, self.options.health)
+        self.settings = SettingsInbox(config.cameras)
         self.metrics = metrics or PipelineMetrics()
         self.max_batch = config.model.max_batch
         self._stop = threading.Event()
@@ -176,7 +156,9 @@ class Pipeline:
             self.cameras.append(rt)
         # the model's thread, and one input buffer per batch that can be in flight (two turns' worth)
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
-        self._slots = 2 * max(1, math.ceil(len(self.cameras) / self.max_batch)) + 1
+        self._slots = (
+            2 * (max(1, math.ceil(len(self.cameras) / self.max_batch)) + 1) + 1
+        )  # +1: a canary's chunk
         self._next_slot = 0
         overlap = self.options.overlap
         self.overlap = overlap_pays(detector) if overlap is None else overlap
@@ -197,7 +179,7 @@ class Pipeline:
         start = time.monotonic()
         for rt in self.cameras:
             rt.reader.start()
-        in_flight: _Batch | None = None
+        in_flight: Batch | None = None
         try:
             while not self._stop.is_set():
                 if (
@@ -207,6 +189,8 @@ class Pipeline:
                     log.info("duration of %g s reached", self.options.duration_s)
                     break
                 self._wake.clear()
+                self.models.apply_pending()  # between batches: the ones in flight keep their model
+                self.settings.apply(self.cameras, self.detector.info.names)
                 for rt in self.cameras:
                     rt.reader.check_stall()
                 samples = self._collect()
@@ -303,14 +287,16 @@ class Pipeline:
             if t <= earliest + 1e-3 and (frame := self.cameras[i].reader.take_sample()) is not None:
                 taken[i] = (self.cameras[i], frame)
 
-    def _prepare(self, samples: list[tuple[CameraRuntime, Frame]]) -> _Batch:
+    def _prepare(self, samples: list[tuple[CameraRuntime, Frame]]) -> Batch:
         """Gate the samples, letterbox those the model must see and hand them to the model's thread."""
         t0 = time.perf_counter()
         m = self.metrics
         to_infer: list[tuple[CameraRuntime, Frame]] = []
         for rt, frame in samples:
             m.frames_sampled.labels(rt.camera.id).inc()
-            if rt.gate.update(frame.image, frame.mono):
+            if not rt.camera.enabled:  # paused remotely: the frame goes to no model
+                self.summary.paused += 1
+            elif rt.gate.update(frame.image, frame.mono):
                 rt.gray.see(rt.camera.id, frame.image)
                 to_infer.append((rt, frame))
             else:
@@ -318,38 +304,61 @@ class Pipeline:
                 self.summary.gate_skipped += 1
         self.summary.samples += len(samples)
         chunks = []
-        for start in range(0, len(to_infer), self.max_batch):
-            part = to_infer[start : start + self.max_batch]
-            t1 = time.perf_counter()
-            tensor, boxes = self.detector.preprocess([frame.image for _, frame in part], slot=self._next_slot)
-            self._next_slot = (self._next_slot + 1) % self._slots
-            raw = self._model_thread.submit(self._infer, tensor)
-            chunks.append(_Chunk(part, boxes, raw, time.perf_counter() - t1))
+        by_model: dict[int, tuple[YoloDetector, list[tuple[CameraRuntime, Frame]]]] = {}
+        for rt, frame in to_infer:  # a canary camera's frames go to its own model
+            det = self.models.for_camera(rt.camera.id)
+            by_model.setdefault(id(det), (det, []))[1].append((rt, frame))
+        for det, group in by_model.values():
+            for start in range(0, len(group), self.max_batch):
+                part = group[start : start + self.max_batch]
+                t1 = time.perf_counter()
+                tensor, boxes = det.preprocess([frame.image for _, frame in part], slot=self._next_slot)
+                self._next_slot = (self._next_slot + 1) % self._slots
+                raw = self._model_thread.submit(self._infer, det, tensor)
+                chunks.append(Chunk(part, boxes, raw, time.perf_counter() - t1, det))
         self.summary.busy_s += time.perf_counter() - t0
-        return _Batch(samples, chunks)
+        return Batch(samples, chunks)
 
-    def _infer(self, tensor: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], float]:
+    def _infer(
+        self, detector: YoloDetector, tensor: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.float32], float]:
         t0 = time.perf_counter()
-        raw = self.detector.infer(tensor)
+        raw = detector.infer(tensor)
         return raw, time.perf_counter() - t0
 
-    def _finish(self, batch: _Batch) -> None:
+    def _outcome(self, chunk: Chunk) -> tuple[list[Detections], float]:
+        """The chunk's detections; when a swapped-in model raises, its frames run again on the model
+        it replaced (none is lost) and the error is counted for the health watch."""
+        try:
+            raw, run_s = chunk.raw.result()
+            return chunk.detector.postprocess(raw, chunk.boxes), run_s
+        except Exception as exc:
+            fallback = self.models.fallback_for(chunk.detector)
+            if fallback is None:
+                raise
+            cams = [(rt.camera.id, f.utc) for rt, f in chunk.samples]
+            self.models.note_error(chunk.detector, cams, exc)
+            t0 = time.perf_counter()
+            tensor, boxes = fallback.preprocess([f.image for _, f in chunk.samples], slot=self._slots)
+            return fallback.postprocess(fallback.infer(tensor), boxes), time.perf_counter() - t0
+
+    def _finish(self, batch: Batch) -> None:
         """Wait for the model's output, decode it, then track, decide and tell the sinks, in order."""
         m = self.metrics
         found: dict[str, Detections] = {}
         for chunk in batch.chunks:
-            raw, run_s = chunk.raw.result()
             t0 = time.perf_counter()
-            results = self.detector.postprocess(raw, chunk.boxes)
-            post_s = time.perf_counter() - t0
+            results, run_s = self._outcome(chunk)
+            post_s = max(0.0, time.perf_counter() - t0 - run_s)
             self.summary.busy_s += post_s
             self.summary.model_s += run_s
             m.inference_seconds.observe(chunk.pre_s + run_s + post_s)
             m.batch_size.observe(len(chunk.samples))
             self.summary.batches += 1
             self.summary.largest_batch = max(self.summary.largest_batch, len(chunk.samples))
-            for (rt, _), dets in zip(chunk.samples, results, strict=True):
+            for (rt, fr), dets in zip(chunk.samples, results, strict=True):
                 found[rt.camera.id] = dets
+                self.models.note(rt.camera.id, fr.utc, len(dets))
                 m.frames_inferred.labels(rt.camera.id).inc()
             self.summary.inferred += len(chunk.samples)
         t0 = time.perf_counter()
@@ -366,7 +375,7 @@ class Pipeline:
             self._dispatch(rt, frame, events)
             if inferred:
                 for sink in self.sinks:
-                    with _guarded(sink, "on_sample"):
+                    with guarded(sink, "on_sample"):
                         sink.on_sample(frame, rt.reader.ring)
             if rt.sampler is not None:
                 self._learn(rt, rt.sampler, frame, below, events, inferred=inferred)
@@ -374,6 +383,8 @@ class Pipeline:
 
     def _unmasked(self, rt: CameraRuntime, detections: Detections, frame: Frame) -> Detections:
         """The detections the camera's masks do not cover (the masked ones counted)."""
+        if rt.camera.min_score > 0:
+            detections = detections[detections.confidence >= rt.camera.min_score]
         if rt.masks is None:
             return detections
         kept, masked = rt.masks.apply(detections, frame.shape_hw)
@@ -404,19 +415,21 @@ class Pipeline:
             "learning sample %s of %s (frame %d)", sample.reason, sample.frame.camera_id, sample.frame.index
         )
         for sink in self.sinks:
-            with _guarded(sink, "on_learning_sample"):
+            with guarded(sink, "on_learning_sample"):
                 sink.on_learning_sample(sample)
 
     def _dispatch(self, rt: CameraRuntime, frame: Frame, events: list[HitEvent]) -> None:
         for event in events:
             self.summary.events[event.event] += 1
             self.metrics.hit_events.labels(rt.camera.id, event.event).inc()
+            if event.event == "opened":
+                self.models.note_hit(rt.camera.id, frame.utc)
             log.info(
                 "%s %s %s %s/%s %s %.2f", event.event, event.hit_id, event.violation, event.camera_id,
                 event.zone_id, event.label, event.score,
             )  # fmt: skip
             for sink in self.sinks:
-                with _guarded(sink, "on_event"):
+                with guarded(sink, "on_event"):
                     sink.on_event(event, frame, rt.last_detections, rt.reader.ring)
 
     def _shutdown(self) -> None:
@@ -429,5 +442,5 @@ class Pipeline:
             if events and rt.last_frame is not None:
                 self._dispatch(rt, rt.last_frame, events)
         for sink in self.sinks:
-            with _guarded(sink, "close"):
+            with guarded(sink, "close"):
                 sink.close()

@@ -12,6 +12,7 @@ class RunSummary:
     samples: int = 0
     inferred: int = 0
     gate_skipped: int = 0
+    paused: int = 0  # samples of cameras paused by remote settings
     batches: int = 0
     largest_batch: int = 0
     busy_s: float = 0.0  # the loop's own time: gating, letterboxing, decoding, tracking, rules, sinks

@@ -39,6 +39,7 @@ from service.api.routes import (
     ledger,
     masks,
     models,
+    rollouts,
     shops,
     transparency,
 )
@@ -187,6 +188,7 @@ def create_app(settings: Settings) -> FastAPI:
         frames,
         masks,
         models,
+        rollouts,
         shops,
         ledger,
         transparency,

@@ -27,6 +27,7 @@ MASKS_DECIDE = frozenset({"supervisor", "admin"})
 MODELS_READ = frozenset({"operator", "supervisor", "admin"})  # model releases: list them
 MODELS_ADD = frozenset({"admin"})
 MODELS_FETCH = frozenset({"device", "admin"})  # download a release's files (the edge's rollout)
+ROLLOUT = frozenset({"supervisor", "admin"})  # assign releases and camera settings to devices
 
 
 @dataclass(frozen=True)

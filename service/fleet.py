@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 
 from nce.heartbeat import CLOCK_MAX_OFFSET_MS, Heartbeat, HeartbeatAnswer
 from service import ledger
-from service.models import CameraHealthRow, Device, DeviceHealth, HitEventRow, utcnow
+from service.models import Device, HitEventRow, utcnow
+from service.models_fleet import CameraHealthRow, DeviceHealth
 from service.settings import Settings
 
 __all__ = [

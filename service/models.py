@@ -16,7 +16,6 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -390,57 +389,6 @@ class MaskProposal(Base):
     decision_seq: Mapped[int | None] = mapped_column(Integer, default=None, doc="the ledger entry")
 
 
-class ModelRelease(Base):
-    """A signed model release (:mod:`nce.release`, :mod:`service.crud.releases`): its record as
-    signed (``release.json``), and the model and card in the evidence store (by SHA-256). Added by an
-    admin (``POST /api/v1/models``, ``nce admin add-model``) only when signed by a trusted release key;
-    the ledger entry ``model_release_added`` records it (its seq is ``ledger_seq``)."""
-
-    __tablename__ = "model_releases"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    release_id: Mapped[str] = mapped_column(String(128), unique=True)
-    model_sha256: Mapped[str] = mapped_column(String(64), index=True)
-    model_bytes: Mapped[int] = mapped_column(Integer)
-    card_sha256: Mapped[str] = mapped_column(String(64))
-    key_fingerprint: Mapped[str] = mapped_column(String(64))
-    signed: Mapped[dict[str, Any]] = mapped_column(JSON, doc="release.json: {record, signature}")
-    added_by: Mapped[str] = mapped_column(String(100))
-    ledger_seq: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class DeviceHealth(Base):
-    """A device's latest heartbeat (:mod:`service.fleet`): when, what it said (``report``), its
-    measured clock offset, and whether the sweeper holds it down. One row a device, overwritten."""
-
-    __tablename__ = "device_health"
-
-    device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"), primary_key=True)
-    last_at: Mapped[dt.datetime] = mapped_column(doc="the server's time of the latest heartbeat")
-    report: Mapped[dict[str, Any]] = mapped_column(JSON, doc="the latest Heartbeat, as JSON")
-    offset_ms: Mapped[int] = mapped_column(Integer)
-    error_ms: Mapped[int | None] = mapped_column(Integer, default=None)
-    clock_ok: Mapped[bool] = mapped_column(Boolean, default=True)
-    clock_changed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
-    clock_changed_offset_ms: Mapped[int | None] = mapped_column(Integer, default=None)
-    heartbeats: Mapped[int] = mapped_column(Integer, default=0)
-    down: Mapped[bool] = mapped_column(Boolean, default=False)
-    down_since: Mapped[dt.datetime | None] = mapped_column(default=None)
-
-
-class CameraHealthRow(Base):
-    """A camera's latest state as its device reported it; ``down`` is the sweeper's alert state
-    (down for longer than ``camera_down_after_s``, or its device is down)."""
-
-    __tablename__ = "camera_health"
-
-    device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"), primary_key=True)
-    camera_id: Mapped[str] = mapped_column(String(ID_MAX), primary_key=True)
-    state: Mapped[str] = mapped_column(String(16))
-    since: Mapped[dt.datetime] = mapped_column(doc="the device's time it entered the state")
-    state_at: Mapped[dt.datetime] = mapped_column(doc="the server's time it first heard of the state")
-    fps: Mapped[float] = mapped_column(Float, default=0.0)
-    reconnects: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[dt.datetime] = mapped_column()
-    down: Mapped[bool] = mapped_column(Boolean, default=False)
+# the fleet's tables (model releases, device health, rollouts) live in service/models_fleet.py; imported
+# here so that they are on Base.metadata wherever the models are
+from service import models_fleet as models_fleet  # noqa: E402

@@ -50,7 +50,9 @@ def test_check_flag_finds_a_stale_file_and_the_generator_mends_it(tmp_path: Path
 
 def test_every_field_and_section_is_described() -> None:
     models = all_models()
-    assert len(models) == 17  # + learning (LearningSettings, SampleBudget) and cameras[].masks (Mask)
+    assert (
+        len(models) == 18
+    )  # + learning (LearningSettings, SampleBudget), cameras[].masks (Mask) and rollout
     undescribed = [
         f"{m.__name__}.{name}"
         for m in models

@@ -26,7 +26,7 @@ from service.app import create_app
 from service.crud.identities import add_device
 from service.db import make_engine
 from service.migrate import upgrade
-from service.models import CameraHealthRow, DeviceHealth
+from service.models_fleet import CameraHealthRow, DeviceHealth
 from tests.support.devices import new_key, pub_b64
 from tests.support.servers import free_port, serving
 from tests.support.service_api import make_settings

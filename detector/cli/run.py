@@ -119,6 +119,7 @@ def _run(args: argparse.Namespace) -> int:
     from detector.metrics import PipelineMetrics
     from detector.model_setup import detector_from_config
     from detector.pipeline import Pipeline, PipelineOptions
+    from detector.rollout import health_rules, start_poller
 
     detector = detector_from_config(config)
     metrics = PipelineMetrics()
@@ -141,9 +142,12 @@ def _run(args: argparse.Namespace) -> int:
         config,
         detector,
         sinks,
-        options=PipelineOptions(until_eof=args.until_eof, duration_s=args.duration),
+        options=PipelineOptions(
+            until_eof=args.until_eof, duration_s=args.duration, health=health_rules(config)
+        ),
         metrics=metrics,
     )
+    poller = start_poller(config, pipeline)
 
     stop_heartbeat = None
     if args.out is None and config.uplink is not None:
@@ -174,6 +178,8 @@ def _run(args: argparse.Namespace) -> int:
         if stop_heartbeat is not None:
             stop_heartbeat()
         metrics.close()
+        if poller is not None:
+            poller.stop()
         if native is not None:
             native.stop()
     log.info("done: %s", summary.line())

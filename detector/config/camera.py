@@ -50,6 +50,13 @@ class Camera(ConfigModel):
         description="re-infer at least this often even when the change gate sees nothing",
     )
     enabled: bool = Field(True, title="Enabled", description="false: kept in the config but not run")
+    min_score: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        title="Least score",
+        description="this camera's detections scored below this are dropped before the tracker (remote setting)",
+    )
     zones: list[Zone] = Field(
         default_factory=list, title="Zones", description="the zones on this camera's frame"
     )

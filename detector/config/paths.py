@@ -62,6 +62,8 @@ def resolve_paths(config: SiteConfig, base_dir: Path) -> SiteConfig:
         )
     if (m := config.mqtt) is not None and m.password_file is not None:
         update["mqtt"] = m.model_copy(update={"password_file": at(m.password_file)})
+    if (key := config.rollout.release_pubkey) is not None:
+        update["rollout"] = config.rollout.model_copy(update={"release_pubkey": at(key)})
     if (font := config.evidence.font_file) is not None:
         update["evidence"] = config.evidence.model_copy(update={"font_file": at(font)})
     resolved = config.model_copy(update=update)

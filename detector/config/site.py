@@ -16,6 +16,7 @@ from detector.config.evidence import EvidenceSettings
 from detector.config.learning import LearningSettings
 from detector.config.model import ModelSettings
 from detector.config.mqtt import Mqtt
+from detector.config.rollout import RolloutSettings
 from detector.config.rules import Rule
 from detector.config.shops import Shop
 from detector.config.uplink import Uplink
@@ -78,6 +79,11 @@ class SiteConfig(ConfigModel):
         default_factory=LearningSettings,
         title="Learning",
         description="sample packages: frames picked for the service's frame pool (off unless enabled)",
+    )
+    rollout: RolloutSettings = Field(
+        default_factory=RolloutSettings,
+        title="Rollout",
+        description="model releases and camera settings from the service (off unless enabled)",
     )
     # the folder relative paths are resolved against (detector.config.paths), set when loaded
     _base_dir: Path | None = PrivateAttr(default=None)
@@ -162,6 +168,24 @@ def cross_check(config: SiteConfig, file: str) -> list[ConfigProblem]:
                 file, "learning.enabled", "sample packages are signed: set device.id and device.key_file too"
             )
         )
+    if config.rollout.enabled and (config.uplink is None or release_key(config) is None):
+        problems.append(
+            ConfigProblem(
+                file,
+                "rollout.enabled",
+                "model releases come from the uplink and are signed: set uplink and model.release_pubkey",
+            )
+        )
+    model_key, rollout_key = config.model.release_pubkey, config.rollout.release_pubkey
+    if model_key is not None and rollout_key is not None and model_key != rollout_key:
+        problems.append(
+            ConfigProblem(
+                file,
+                "rollout.release_pubkey",
+                f"a site trusts one release key: {rollout_key} is not model.release_pubkey {model_key} "
+                "(leave rollout.release_pubkey out)",
+            )
+        )
     if config.uplink is not None and config.device is None:
         problems.append(
             ConfigProblem(
@@ -185,3 +209,10 @@ def config_warnings(config: SiteConfig) -> list[str]:
     if config.learning.enabled and config.uplink is None:
         warnings.append("learning.enabled: no uplink, so sample packages stay where `nce run --out` writes")
     return warnings
+
+
+def release_key(config: SiteConfig) -> Path | None:
+    """The site's one trusted release key: ``model.release_pubkey`` (the shipped model and every
+    rolled-out release are checked against it); ``rollout.release_pubkey`` only where the model
+    section names none."""
+    return config.model.release_pubkey or config.rollout.release_pubkey

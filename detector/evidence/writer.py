@@ -153,8 +153,16 @@ class PackageWriter:
         self.clock = clock
         self.on_package = on_package
         self.model_ref = model_ref(model_info, model)
+        self.model_settings = model
+        # the model each camera runs now, when a rollout may swap it (detector.rollout.ModelSlots)
+        self.model_for: Callable[[str], ModelInfo] | None = None
         self.names: dict[int, str] = dict(model_info.names) if model_info is not None else {}
         self.written: list[Path] = []
+
+    def _model(self, camera_id: str) -> ModelRef | None:
+        if self.model_for is None:
+            return self.model_ref
+        return model_ref(self.model_for(camera_id), self.model_settings)
 
     def write(self, name: PackageName, parts: PackageParts) -> Path | None:
         """Write one hit package; ``None`` when the quota has no room for it (counted and logged)."""
@@ -223,7 +231,8 @@ class PackageWriter:
         camera, zone, event = parts.camera, parts.zone, parts.event
         loc = camera.location
         notes = [clean_text(n, TEXT_MAX, lines=True) for n in parts.notes]  # error texts among them
-        if self.model_ref is None:
+        ref = self._model(camera.id)
+        if ref is None:
             notes.append("model: not known to the packager")
         return Manifest(
             package_id=package_id,
@@ -258,7 +267,7 @@ class PackageWriter:
                 box=tuple(round(float(v), 2) for v in event.box),  # type: ignore[arg-type]
             ),
             stills=parts.stills,
-            model=self.model_ref,
+            model=ref,
             software=SoftwareRef(version=__version__),
             detections=detection_records(parts.detections, self.names),
             track=parts.track,
@@ -281,7 +290,8 @@ class PackageWriter:
         """The unsigned manifest of a sample package whose files are written and hashed."""
         site, frame = self.site, sample.frame
         loc = camera.location
-        notes = [] if self.model_ref is not None else ["model: not known to the packager"]
+        ref = self._model(camera.id)
+        notes = [] if ref is not None else ["model: not known to the packager"]
         h, w = frame.shape_hw
         return Manifest(
             package_id=package_id,
@@ -302,7 +312,7 @@ class PackageWriter:
             rule=None,
             event=None,
             stills=[],
-            model=self.model_ref,
+            model=ref,
             software=SoftwareRef(version=__version__),
             detections=[],
             track=[],

@@ -16,6 +16,7 @@ from service.console.messages_evidence import EVIDENCE
 from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
 from service.console.messages_models import MODELS
+from service.console.messages_rollouts import ROLLOUTS
 from service.console.messages_shops import SHOPS
 
 Lang = Literal["zh-CN", "en"]
@@ -372,6 +373,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     **MASKS,
     **MODELS,  # model releases (ledger): service/console/messages_models.py
     **DEVICES,  # fleet health (/devices) and the case page's clock warning: messages_devices.py
+    **ROLLOUTS,  # rollouts (ledger, /rollouts): service/console/messages_rollouts.py
     # evidence, place, legal basis and class names: service/console/messages_evidence.py
     **EVIDENCE,
     **SHOPS,  # the shops page (/shops): service/console/messages_shops.py

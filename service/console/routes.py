@@ -33,6 +33,7 @@ from service.console import (
     login,
     masks,
     queue,
+    rollouts,
     shops,
     users,
 )
@@ -79,6 +80,7 @@ def install(app: FastAPI) -> None:
         app.include_router(module.router)
     app.include_router(shops.router)  # the shops page (/shops): service/console/shops.py
     app.include_router(devices.router)  # fleet health (/devices): service/console/devices.py
+    app.include_router(rollouts.router)  # model rollouts per device (/rollouts): service/console/rollouts.py
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for handlers in (HANDLERS, account.HANDLERS):
         for exc_type, handler in handlers.items():

@@ -225,6 +225,12 @@ LEDGER_FIELDS: dict[str, str] = {
     "forced": "flag",
     "offset_ms": "number",  # a device's clock went off or came back (service.fleet)
     "error_ms": "number",
+    "canary_cameras": "ids",  # a release assigned to devices (canary cameras), a device's roll-back
+    "camera": "id",  # remote settings of one camera
+    "enabled": "yesno",
+    "min_score": "number",
+    "masks": "count",
+    "cameras": "ids",
 }
 # fields recorded for the hash chain and the export, not worth a glance here (the status change is
 # shown from ``from``/``to``; ``decision`` is the same fact; ``case`` is the case's state after the
@@ -235,6 +241,7 @@ LEDGER_HIDDEN: frozenset[str] = frozenset(
     | {"case", "manifest_sha256", "party", "legal_basis", "shop", "devices", "frame_id"}
     | {"sha256", "label_id", "how", "complete", "boxes", "case_id", "camera_id", "source", "pick_reason"}
     | {"origin", "width", "height", "polygon", "cases", "first_at", "last_at"}
+    | {"version"}  # an assignment's version (the device's ETag)
 )
 TEXT_MAX = 200
 _WHY = re.compile(r"^([a-z_]+) at (.+)$")
@@ -302,7 +309,7 @@ def ledger_detail(entry: LedgerEntryPublic, words: Words) -> list[LedgerPart]:
         )
     for key, kind in LEDGER_FIELDS.items():
         value = p.get(key)
-        if value is None or value == "" or value is False:
+        if value is None or value == "" or (value is False and kind != "yesno") or value == []:
             continue
         if kind == "violation":
             if isinstance(value, dict):
@@ -328,6 +335,11 @@ def ledger_detail(entry: LedgerEntryPublic, words: Words) -> list[LedgerPart]:
             out.append(_why(words, value))
         elif kind == "flag":
             out.append(LedgerPart(words.t(f"ledger.field.{key}")))  # true: the flag's name says it
+        elif kind in ("ids", "count", "yesno"):
+            shown = _other_value(words, value)  # yes / no, "n items"
+            if kind == "ids" and isinstance(value, list):
+                shown = words.t("ledger.list_sep").join(str(v) for v in value)
+            out.append(_field(words, key, shown))
         else:  # id, number, text: as recorded
             out.append(_field(words, key, str(value)[:TEXT_MAX]))
     others = {k: v for k, v in p.items() if k not in LEDGER_FIELDS and k not in LEDGER_HIDDEN}

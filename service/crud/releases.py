@@ -22,7 +22,7 @@ from nce.release import ReleaseError, ReleaseRecord, load_release_pubkey, parse_
 from service import ledger
 from service.errors import Conflict, Invalid, NotFound, Unavailable
 from service.evidence_store import EvidenceStore, Staged
-from service.models import ModelRelease
+from service.models_fleet import ModelRelease
 
 MAX_LIST = 500
 

@@ -257,6 +257,13 @@ MATRIX: list[tuple[str, str, object, dict[str, int]]] = [
         Upload(jpeg(64, 48, seed=2), {"camera_id": "cam-02"}),
         {**PEOPLE, "operator": 403, "supervisor": 201, "admin": 201},
     ),
+    ("GET", "/api/v1/rollouts", None, PEOPLE),
+    (
+        "GET",
+        "/api/v1/devices/me/assignment",
+        None,
+        {**dict.fromkeys(ROLES, 403), "anonymous": 401, "device": 200},
+    ),
     ("GET", "/api/v1/transparency/key", None, dict.fromkeys(ROLES, 200)),
     ("GET", "/api/v1/transparency/consistency?first=1&second=2", None, dict.fromkeys(ROLES, 200)),
     ("GET", "/healthz", None, dict.fromkeys(ROLES, 200)),

@@ -27,6 +27,7 @@ TABLES = [
     "model_releases",
     "camera_health",
     "device_health",
+    "device_rollouts",
     "mask_proposals",
     "frame_labels",
     "frames",

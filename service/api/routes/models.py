@@ -14,7 +14,7 @@ from service.api.deps import ModelAdder, ModelFetcher, ModelReader, SessionDep, 
 from service.api.routes.hits import read_parts
 from service.crud import releases as crud
 from service.errors import Invalid
-from service.models import ModelRelease
+from service.models_fleet import ModelRelease
 from service.schemas.releases import ModelReleasePublic, ModelReleasesPage
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
