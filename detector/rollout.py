@@ -278,10 +278,9 @@ def health_rules(config: SiteConfig) -> HealthRules:
 def start_poller(config: SiteConfig, pipeline: Pipeline) -> AssignmentPoller | None:
     """With ``rollout.enabled``: the assignment poller of ``nce run``, started."""
     from detector.assignment_poller import AssignmentPoller
+    from detector.config.site import release_key
     from detector.delivery.transport import read_token
     from nce.release import ReleaseError, load_release_pubkey
-
-    from detector.config.site import release_key
 
     r, key = config.rollout, release_key(config)
     if not r.enabled or config.uplink is None or key is None:
