@@ -40,6 +40,7 @@ from service.api.routes import (
     masks,
     models,
     shops,
+    thresholds,
     transparency,
 )
 from service.api.validation import on_invalid_request
@@ -189,6 +190,7 @@ def create_app(settings: Settings) -> FastAPI:
         models,
         shops,
         ledger,
+        thresholds,
         transparency,
     ):
         app.include_router(module.router)

@@ -17,6 +17,7 @@ from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
 from service.console.messages_models import MODELS
 from service.console.messages_shops import SHOPS
+from service.console.messages_thresholds import THRESHOLDS
 
 Lang = Literal["zh-CN", "en"]
 LANGS: Final[tuple[Lang, ...]] = ("zh-CN", "en")
@@ -371,6 +372,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     # learned masks (/masks): service/console/messages_masks.py
     **MASKS,
     **MODELS,  # model releases (ledger): service/console/messages_models.py
+    **THRESHOLDS,  # score-threshold proposals (dashboard): messages_thresholds.py
     **DEVICES,  # fleet health (/devices) and the case page's clock warning: messages_devices.py
     # evidence, place, legal basis and class names: service/console/messages_evidence.py
     **EVIDENCE,
