@@ -41,6 +41,7 @@ from service.api.routes import (
     models,
     rollouts,
     shops,
+    thresholds,
     transparency,
 )
 from service.api.validation import on_invalid_request
@@ -191,6 +192,7 @@ def create_app(settings: Settings) -> FastAPI:
         rollouts,
         shops,
         ledger,
+        thresholds,
         transparency,
     ):
         app.include_router(module.router)

@@ -24,6 +24,7 @@ FRAMES_LABEL = frozenset({"operator", "supervisor", "admin"})
 FRAMES_ADD = frozenset({"supervisor", "admin"})
 MASKS_READ = frozenset({"operator", "supervisor", "admin"})  # learned-mask proposals
 MASKS_DECIDE = frozenset({"supervisor", "admin"})
+THRESHOLDS_READ = frozenset({"supervisor", "admin"})  # score-threshold proposals
 MODELS_READ = frozenset({"operator", "supervisor", "admin"})  # model releases: list them
 MODELS_ADD = frozenset({"admin"})
 MODELS_FETCH = frozenset({"device", "admin"})  # download a release's files (the edge's rollout)

@@ -133,6 +133,19 @@ class Settings(BaseModel):
         default=900, ge=0, le=7 * 24 * 3600, description="a supervisor may revert a review this long after it"
     )
 
+    # score-threshold proposals (service.thresholds): from confirmed vs false-detection reviews
+    threshold_min_reviewed: int = Field(
+        default=20, ge=2, le=100_000, description="least reviewed cases of one camera and class"
+    )
+    threshold_min_removed: float = Field(
+        default=0.5, gt=0, le=1, description="share of false detections a proposal must remove"
+    )
+    threshold_max_lost: float = Field(
+        default=0.05, ge=0, lt=1, description="largest share of confirmed cases a proposal may lose"
+    )
+    threshold_step: float = Field(default=0.05, ge=0.01, le=0.5, description="the thresholds' grid")
+    threshold_days: int = Field(default=30, ge=1, le=365, description="only cases of the last this many days")
+
     release_pubkeys: tuple[Path, ...] = Field(
         default=(),
         description="Ed25519 public keys (files) whose model releases the service accepts "
@@ -233,6 +246,11 @@ class Settings(BaseModel):
             "mask_proposal_margin": "NCE_MASK_PROPOSAL_MARGIN",
             "review_revert_window_s": "NCE_REVIEW_REVERT_WINDOW_S",
             "release_pubkeys": "NCE_RELEASE_PUBKEYS",
+            "threshold_min_reviewed": "NCE_THRESHOLD_MIN_REVIEWED",
+            "threshold_min_removed": "NCE_THRESHOLD_MIN_REMOVED",
+            "threshold_max_lost": "NCE_THRESHOLD_MAX_LOST",
+            "threshold_step": "NCE_THRESHOLD_STEP",
+            "threshold_days": "NCE_THRESHOLD_DAYS",
             "device_down_after_s": "NCE_DEVICE_DOWN_AFTER_S",
             "camera_down_after_s": "NCE_CAMERA_DOWN_AFTER_S",
             "fleet_sweep_s": "NCE_FLEET_SWEEP_S",

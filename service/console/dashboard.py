@@ -1,6 +1,7 @@
 """The dashboard (``/dashboard``): cases per day and violation, review rates per camera, rule and
 class, and the latest actions, over the last 7, 14, 30 or 90 days; reviews per operator over the last
-7 days (:mod:`service.console.throughput`)."""
+7 days (:mod:`service.console.throughput`); for supervisors, score-threshold proposals
+(:mod:`service.thresholds`, over the service's ``threshold_days``)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from nce.vocabulary import VIOLATIONS
+from service import auth
 from service.api.deps import SessionDep, StateDep
 from service.console import cameras, queries, throughput
 from service.console.charts import rate_bars, stacked_days
 from service.console.deps import Operator
 from service.console.messages import translate, translate_or
 from service.console.render import console_tz, render, request_lang
+from service.crud import thresholds as threshold_reviews
 from service.models import utcnow
 from service.schemas.ledger import LedgerEntryPublic
+from service.thresholds import ThresholdRules, yaml_lines
 
 router = APIRouter(include_in_schema=False)
 DASH_DAYS = (7, 14, 30, 90)
@@ -66,6 +70,12 @@ def dashboard(request: Request, state: StateDep, session: SessionDep, principal:
             else t("dash.hours", n=round(minutes / 60, 1))
         )
 
+    rules = ThresholdRules.of(state.settings)
+    proposals = (
+        threshold_reviews.proposals(session, rules, now=utcnow())
+        if principal.role in auth.THRESHOLDS_READ
+        else None
+    )
     return render(
         request,
         state,
@@ -80,4 +90,7 @@ def dashboard(request: Request, state: StateDep, session: SessionDep, principal:
         activity=activity,
         operators=throughput.per_operator(session, tz=console_tz(), now=utcnow()),
         duration=duration,
+        thresholds=proposals,
+        thresholds_yaml=yaml_lines(proposals) if proposals else "",
+        thresholds_days=rules.days,
     )

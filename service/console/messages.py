@@ -18,6 +18,7 @@ from service.console.messages_masks import MASKS
 from service.console.messages_models import MODELS
 from service.console.messages_rollouts import ROLLOUTS
 from service.console.messages_shops import SHOPS
+from service.console.messages_thresholds import THRESHOLDS
 
 Lang = Literal["zh-CN", "en"]
 LANGS: Final[tuple[Lang, ...]] = ("zh-CN", "en")
@@ -372,6 +373,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     # learned masks (/masks): service/console/messages_masks.py
     **MASKS,
     **MODELS,  # model releases (ledger): service/console/messages_models.py
+    **THRESHOLDS,  # score-threshold proposals (dashboard): messages_thresholds.py
     **DEVICES,  # fleet health (/devices) and the case page's clock warning: messages_devices.py
     **ROLLOUTS,  # rollouts (ledger, /rollouts): service/console/messages_rollouts.py
     # evidence, place, legal basis and class names: service/console/messages_evidence.py

@@ -94,6 +94,7 @@ class DeviceHandle:
         derived_from: DerivedFrom | None = None,
         sign_with: Ed25519PrivateKey | None = None,
         label: str = "stall",
+        score: float = 0.91,
         **overrides: Any,
     ) -> Package:
         n = next(_counter)
@@ -144,6 +145,7 @@ class DeviceHandle:
                 cleared_at=utc_ms(ts) if event == "cleared" else None,
                 box=(1.0, 2.0, 30.0, 40.0),
                 label=label,
+                score=score,
             ),
             stills=stills,
             model=None,
