@@ -194,7 +194,11 @@ def test_short_dwell_waits_for_post_roll(tmp_path: Path) -> None:
     ("key_file", "match"),
     [
         (None, r"no device section \(set device\.id and device\.key_file"),
-        ("/nonexistent/edge-01.key", r"device\.key_file: /nonexistent/edge-01\.key does not exist"),
+        # where it looked, and the enrolled key (never "make a new one": a new key is not enrolled)
+        (
+            "/nonexistent/edge-01.key",
+            r"device\.key_file: no key at /nonexistent/edge-01\.key .*enrolled for edge-01",
+        ),
     ],
 )
 def test_refuses_to_start_without_key(tmp_path: Path, key_file: str | None, match: str) -> None:
