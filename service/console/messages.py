@@ -19,6 +19,7 @@ from service.console.messages_models import MODELS
 from service.console.messages_rollouts import ROLLOUTS
 from service.console.messages_shops import SHOPS
 from service.console.messages_thresholds import THRESHOLDS
+from service.console.messages_zones import ZONES
 
 Lang = Literal["zh-CN", "en"]
 LANGS: Final[tuple[Lang, ...]] = ("zh-CN", "en")
@@ -380,6 +381,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     **EVIDENCE,
     **SHOPS,  # the shops page (/shops): service/console/messages_shops.py
     **DESK,  # the review desk: service/console/messages_desk.py
+    **ZONES,  # the zone editor (/zones): service/console/messages_zones.py
     # how a frame was labelled
     "labelhow.label": ("人工标注", "labelled"),
     "labelhow.review_confirm": ("审核确认", "review confirmed"),

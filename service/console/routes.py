@@ -36,6 +36,7 @@ from service.console import (
     rollouts,
     shops,
     users,
+    zones,
 )
 from service.console.deps import redirect
 from service.console.guard import CsrfRejected, LoginRequired, NotForConsole
@@ -81,6 +82,7 @@ def install(app: FastAPI) -> None:
     app.include_router(shops.router)  # the shops page (/shops): service/console/shops.py
     app.include_router(devices.router)  # fleet health (/devices): service/console/devices.py
     app.include_router(rollouts.router)  # model rollouts per device (/rollouts): service/console/rollouts.py
+    app.include_router(zones.router)  # the zone editor (/zones): service/console/zones.py
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for handlers in (HANDLERS, account.HANDLERS):
         for exc_type, handler in handlers.items():
