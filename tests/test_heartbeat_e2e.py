@@ -30,13 +30,13 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from detector.sources import ReaderOptions
 from service.db import make_engine, make_sessionmaker
 from service.security import hash_password
-from tests.console.test_console_browser import ARGS, CHROMIUM, OUT
 from tests.support import pipelines as pf
+from tests.support.chromium import CHROMIUM, OUT, launched
 from tests.support.delivery import Broker, Service, add_uplink, make_device
 from tests.support.devices import DeviceHandle
 from tests.support.rtsp import MISSING, RtspServer, gst_rtsp_available
@@ -140,8 +140,7 @@ def test_heartbeats_down_camera_down_device_and_clock_flag(tmp_path: Path, broke
     )  # fmt: skip
     OUT.mkdir(parents=True, exist_ok=True)
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        with launched() as browser:
             context = browser.new_context(
                 viewport={"width": 1400, "height": 900}, base_url=svc.url, locale="zh-CN",
                 timezone_id="Asia/Shanghai",

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser
 
 from service.db import make_engine
 from service.migrate import upgrade
 from service.security import hash_password
+from tests.support.chromium import launched
 from tests.support.console import PASSWORD, World, make_world, seed
 from tests.support.postgres import migrated_database
 
@@ -48,3 +50,10 @@ def pg_world(tmp_path: Path, password_hash: str) -> Iterator[tuple[World, TestCl
             seed(w, client, ["prior", "ad", "newest"])
             yield w, client
         w.state.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium per test module (:mod:`tests.support.chromium`)."""
+    with launched() as b:
+        yield b

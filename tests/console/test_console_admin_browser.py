@@ -14,10 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from nce.export_verify import verify_export
-from tests.console.test_console_browser import ARGS, CHROMIUM, OUT
+from tests.support.chromium import CHROMIUM, OUT
 from tests.support.console import PASSWORD, SPECS, World, make_world, seed
 from tests.support.servers import serving
 
@@ -35,14 +35,6 @@ def site(
         with httpx.Client(base_url=url, timeout=30) as client:
             seed(world, client, list(SPECS))
         yield world, url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def signed_in(browser: Browser, url: str, username: str) -> Page:

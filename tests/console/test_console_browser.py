@@ -6,28 +6,17 @@ Screenshots of the queue, a case and the dashboard go to ``test-output/console/`
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
+from tests.support.chromium import CHROMIUM, OUT
 from tests.support.console import OPERATOR, PASSWORD, SPECS, World, make_world, seed
 from tests.support.servers import serving
-
-CHROMIUM = os.environ.get("NCE_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-OUT = Path(__file__).resolve().parents[2] / "test-output" / "console"
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
@@ -43,14 +32,6 @@ def site(
         with httpx.Client(base_url=url, timeout=30) as client:
             seed(world, client, list(SPECS))
         yield world, url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from tests.support.console import SPECS, Spec, World, deliver, make_world, seed
 from tests.support.servers import serving
 
 CHROMIUM, shot = chromium.CHROMIUM, chromium.shot
-browser = chromium.browser  # the fixtures: one Chromium per module, a signed-in page per test
 signed_in = chromium.page
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"Chromium not found at {CHROMIUM}")
 

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from nce.vocabulary import MODEL_CLASSES
 from service.console.messages import CATALOGUE
 from service.crud.frames import add_frame, frame_detail
 from service.schemas.frames import FrameCreate, FrameDetail, FrameSource, LabelHow
-from tests.console.test_console_browser import ARGS, CHROMIUM, OUT
+from tests.support.chromium import OUT, needs_chromium
 from tests.support.console import OPERATOR, PASSWORD, Client, World, make_world, sign_in, street
 from tests.support.labelling import DETECTIONS, pool_frames
 from tests.support.servers import serving
@@ -112,18 +112,6 @@ def test_every_word_the_script_shows_is_in_the_catalogue() -> None:
 
 
 # --- in Chromium ----------------------------------------------------------------------------------
-
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
 from detector.config.masks import Mask
@@ -22,7 +22,7 @@ from service import ledger
 from service.crud.masks import recompute
 from service.masks import MaskRules
 from service.models import FrameLabel, LedgerEntry, MaskProposal
-from tests.console.test_console_browser import ARGS, CHROMIUM, OUT
+from tests.support.chromium import OUT, needs_chromium
 from tests.support.console import PASSWORD, Client, World, csrf_of, make_world, sign_in
 from tests.support.masks import dismissal
 from tests.support.servers import serving
@@ -175,18 +175,6 @@ def test_a_bad_filter_is_one_line(world: Client, query: str, shown: str) -> None
 
 
 # --- in Chromium ----------------------------------------------------------------------------------
-
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

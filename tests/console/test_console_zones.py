@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
 from detector.config import SiteConfig, parse_site_config
@@ -23,7 +23,7 @@ from nce.zones import ZoneSheet, yaml_lines
 from service.crud.frames import add_frame
 from service.models import Case, Frame
 from service.schemas.frames import FrameCreate
-from tests.console.test_console_browser import ARGS, CHROMIUM, OUT
+from tests.support.chromium import OUT, needs_chromium
 from tests.support.console import PASSWORD, Client, World, csrf_of, make_world, sign_in, street
 from tests.support.servers import serving
 
@@ -185,18 +185,6 @@ def test_nothing_drawn_is_an_empty_camera(world: Client, password_hash: str) -> 
 
 
 # --- in Chromium --------------------------------------------------------------------------------------
-
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
