@@ -25,7 +25,6 @@ from nce.hits import HitEvent
 from nce.manifest import Manifest
 from service.app import create_app
 from service.models import (
-    CameraHealthRow,
     Case,
     Device,
     EvidenceFile,
@@ -35,6 +34,7 @@ from service.models import (
     Shop,
     User,
 )
+from service.models_fleet import CameraHealthRow
 from service.schemas.common import Input
 from service.settings import Settings
 from tests.security.schema_walk import leaves
