@@ -304,19 +304,23 @@ class Loop:
         return counts
 
     def finish_review_frames(self, show: Slideshow) -> dict[str, int]:
-        """Frames a review left partial: where the scene has objects, label them all (complete);
-        where it is empty, leave the review's hard negatives as they are."""
-        counts = {"completed": 0, "left_hard_negative": 0}
+        """Frames a review left partial (a case gathers the hits of its zone and violation, so one
+        review labels the stills of several scenes): where the scene has objects, label them all
+        (complete); where it is empty, keep a dismissal's hard negatives as they are, and clear the
+        wrong boxes a confirmation put there (complete, no objects)."""
+        counts = {"completed": 0, "left_hard_negative": 0, "cleared_to_empty": 0}
         for frame in self._pages("/api/v1/frames", status="partial"):
-            r = self.api.get(f"/api/v1/frames/{frame['frame_id']}/image")
-            r.raise_for_status()
+            r = self.api.get(f"/api/v1/frames/{frame['frame_id']}/image").raise_for_status()
             img = np.asarray(cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR))
             truth = truth_of(show.scene_of(img))
-            if not truth:
+            if truth:
+                self.label(frame["frame_id"], truth)
+                counts["completed"] += 1
+            elif any(not b.get("negative") for b in frame.get("labels") or []):
+                self.label(frame["frame_id"], [])
+                counts["cleared_to_empty"] += 1
+            else:
                 counts["left_hard_negative"] += 1
-                continue
-            self.label(frame["frame_id"], truth)
-            counts["completed"] += 1
         return counts
 
     def label(self, frame_id: Any, boxes: list[Box]) -> None:
