@@ -222,7 +222,7 @@ included when it had to be made) + ONNX export + the three evaluations, on 2 CPU
 """
 
 
-def report(result: dict[str, Any], results: Path) -> None:
+def report(result: dict[str, Any], results: Path, extra: str = "") -> None:
     """The plot, the verdicts and (for a full run) learning.json + the RESULTS.md section."""
     rows = [r for r in result["rows"] if r.get("variant", "loop") == "loop"]
     results.mkdir(parents=True, exist_ok=True)
@@ -244,13 +244,13 @@ def report(result: dict[str, Any], results: Path) -> None:
     for line in lines:
         console.print(line)
     notes = (
-        PROTOCOL + "\nVerdicts against the issue's targets:\n\n" + "\n".join(lines)
+        PROTOCOL + "\nVerdicts against the issue's targets:\n\n" + "\n".join(lines) + (f"\n\n{extra.strip()}" if extra else "")
         + f"\n\n![mAP50 against labelled frames](results/{png.name})\n"
     )  # fmt: skip
     write_result("learning", result, table(result["rows"]), notes)
 
 
-def combine(files: list[Path], results: Path) -> None:
+def combine(files: list[Path], results: Path, extra: str = "") -> None:
     """Merge the rows of several runs (``--tag``) into one learning.json and RESULTS.md section."""
     docs = [json.loads(f.read_text()) for f in files]
     rows: dict[tuple[int, str], dict[str, Any]] = {}
@@ -263,7 +263,7 @@ def combine(files: list[Path], results: Path) -> None:
     merged["rows"] = [rows[k] for k in sorted(rows, key=lambda k: (k[1] != "loop", k[0]))]
     merged.pop("machine", None)
     merged.pop("benchmark", None)
-    report(merged, results)
+    report(merged, results, extra)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tag", default=None, help="write results/learning-TAG.json only (merge with --combine)")
     ap.add_argument("--combine", type=Path, nargs="+", help="merge these runs' JSON into learning.json")
     ap.add_argument(
+        "--notes", type=Path, default=None, help="with --combine: a Markdown file added to the section"
+    )
+    ap.add_argument(
         "--quick",
         action="store_true",
         help="tiny sets, N 4, 1 epoch at 160 (a smoke run; RESULTS.md untouched)",
@@ -291,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     results = Path(args.results)
     if args.combine:
-        combine(args.combine, results)
+        combine(args.combine, results, args.notes.read_text(encoding="utf-8") if args.notes else "")
         return 0
     if args.quick:
         args.n, args.epochs, args.imgsz, args.replay_n = [4], args.epochs or 1, args.imgsz or 160, 8
