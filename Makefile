@@ -8,7 +8,7 @@ APT_PACKAGES := ffmpeg fonts-noto-cjk fonts-wqy-microhei python3-gi gir1.2-gst-r
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
 	gstreamer1.0-plugins-bad gstreamer1.0-libav chromium
 
-.PHONY: demo test check lint typecheck pytest venv system data bench bench-deps bench-quick test-train clean test-console
+.PHONY: demo test check lint typecheck pytest venv system data bench bench-deps bench-quick bench-learning test-train clean test-console
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -75,6 +75,11 @@ $(TRAIN_STAMP): pyproject.toml
 
 test-train: $(TRAIN_STAMP) system data
 	YOLO_OFFLINE=1 $(TRAIN_VENV)/bin/pytest -q -m train -p no:cacheprovider
+
+# bench-learning: the data engine's loop on a shifted domain (issue 16): edge + service + operator
+# through the API, export, fine-tunes with replay, evaluations; about an hour on 2 shared cores.
+bench-learning: $(TRAIN_STAMP) system data
+	YOLO_OFFLINE=1 PYTHONPATH=$(CURDIR) $(TRAIN_VENV)/bin/python -m benchmarks.bench_learning --n 50 100 300
 
 # Benchmarks: JSON in benchmarks/results/, a table in benchmarks/RESULTS.md, PNG plots.
 bench-deps: venv

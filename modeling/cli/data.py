@@ -29,6 +29,13 @@ def register(subparsers: Any) -> None:
         default=0.5,
         help="fraction of images with real pedestrians pasted in front (0 reproduces street-v1's first stage)",
     )
+    s.add_argument(
+        "--domain",
+        choices=("default", "shifted"),
+        default="default",
+        help="backgrounds, lighting, object looks and camera height (modeling/synth/domain.py); "
+        "shifted: a domain held apart from the shipped model's training data",
+    )
     s.add_argument("--source-data", default=None, help="opencv-doc sample data folder (default: make data's)")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s.set_defaults(func=_synth)
@@ -56,6 +63,7 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 def _synth(args: argparse.Namespace) -> int:
     from modeling.synth.dataset import synth_dataset
+    from modeling.synth.domain import DOMAINS
 
     console = Console(stderr=True)
     with progress_bar("synth", console=console, quiet=args.json) as bar:
@@ -70,6 +78,7 @@ def _synth(args: argparse.Namespace) -> int:
             pedestrians=args.pedestrians,
             data=args.source_data,
             progress=lambda i: bar.update(task, completed=i),
+            domain=DOMAINS[args.domain],
         )
     if args.json:
         print(summary.model_dump_json(indent=2))

@@ -137,14 +137,25 @@ def extract_people(frames: list[Image], masks: list[npt.NDArray[np.bool_]], limi
 class BackgroundPool:
     """Loads the backgrounds once and hands out random crops (deterministic given the rng)."""
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, vtest_every: int = 4) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        vtest_every: int = 4,
+        photos: tuple[PhotoSpec, ...] = PHOTOS,
+        vtest_share: float = 0.65,
+        object_scale: float = 1.0,
+    ) -> None:
+        """``photos``, ``vtest_share`` and ``object_scale`` (a higher camera: < 1) are a domain's
+        (:mod:`modeling.synth.domain`); the defaults are the training domain's."""
         self.root = data_dir(root)
+        self.vtest_share = vtest_share
+        self.object_scale = object_scale
         self.vtest = read_video_frames(self.root / VTEST, list(range(0, VTEST_TRAIN_FRAMES, vtest_every)))
         self.empty = median_background(self.vtest)
         self.masks = [foreground_mask(f, self.empty) for f in self.vtest]
         self.people = extract_people(self.vtest, self.masks)
         self.photos: list[tuple[PhotoSpec, Image]] = []
-        for spec in PHOTOS:
+        for spec in photos:
             img = cv2.imread(str(self.root / spec.name))
             if img is not None:
                 self.photos.append((spec, img))
@@ -153,7 +164,7 @@ class BackgroundPool:
         """A background of ``size`` (w, h): a vtest frame (60 %) or a photo, randomly cropped/flipped."""
         w, h = size
         mask: npt.NDArray[np.bool_] | None = None
-        if rng.random() < 0.65 or not self.photos:
+        if rng.random() < self.vtest_share or not self.photos:
             idx = int(rng.integers(len(self.vtest)))
             img, spec, src, mask = self.vtest[idx], VTEST_SPEC, f"{VTEST}#{idx}", self.masks[idx]
         else:
@@ -183,7 +194,7 @@ class BackgroundPool:
         new_spec = PhotoSpec(
             spec.name,
             horizon=remap(spec.horizon),
-            person_h=spec.person_h * ih / ch,
+            person_h=spec.person_h * ih / ch * self.object_scale,
             ground_top=max(0.0, remap(spec.ground_top)),
         )
         return Background(np.ascontiguousarray(out), new_spec, src, occ)

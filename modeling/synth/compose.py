@@ -17,6 +17,7 @@ import numpy.typing as npt
 from modeling.synth import CLASS_ID, CLASSES
 from modeling.synth.backgrounds import Background, Person, PhotoSpec
 from modeling.synth.canvas import Sprite
+from modeling.synth.domain import recolour
 from modeling.synth.fonts import CjkFont
 from modeling.synth.objects import DRAWERS, REAL_HEIGHT_M
 
@@ -107,8 +108,11 @@ def _light(sprite: Sprite, rng: np.random.Generator, bg_patch: Image) -> Image:
 class Composer:
     """Composes one image: background + objects (+ optional real occlusion mask) → image, labels."""
 
-    def __init__(self, fonts: tuple[CjkFont, ...]) -> None:
+    def __init__(self, fonts: tuple[CjkFont, ...], recolour: float = 0.0) -> None:
+        """``recolour``: the probability that an object's colours are changed (a domain's object
+        looks, :mod:`modeling.synth.domain`); 0 (the training domain) draws nothing more from the rng."""
         self.fonts = fonts
+        self.recolour = recolour
 
     def compose(
         self,
@@ -211,6 +215,8 @@ class Composer:
                 return False
         region = img[y0:y1, x0:x1]
         lit = _light(Sprite(sp.bgr[y0 - y : y1 - y, x0 - x : x1 - x], a), rng, region)
+        if self.recolour > 0 and rng.random() < self.recolour:
+            lit = recolour(lit, rng)
         if cls not in WALL_CLASSES and rng.random() < 0.8 and shadows:
             self._shadow(rng, img, x0, x1, min(H - 1, y + sh), occluder)
             region = img[y0:y1, x0:x1]

@@ -17,6 +17,7 @@ from detector.errors import DataError
 from modeling.synth import CLASSES
 from modeling.synth.backgrounds import BackgroundPool
 from modeling.synth.compose import Composer, Placed, add_pedestrians, augment, yolo_lines
+from modeling.synth.domain import Domain, relight
 from modeling.synth.fonts import find_cjk_fonts
 from nce.hashing import sha256_file
 
@@ -79,11 +80,15 @@ def synth_dataset(
     pedestrians: float = 0.5,
     progress: Callable[[int], None] | None = None,
     pool: BackgroundPool | None = None,
+    domain: Domain | None = None,
 ) -> SynthSummary:
     """Write ``n`` composited images with YOLO labels under ``out`` (train/val split), plus data.yaml.
 
-    Deterministic: the same ``seed``, ``n`` and backgrounds give byte-identical files.
+    Deterministic: the same ``seed``, ``n`` and backgrounds give byte-identical files. ``domain``
+    (:mod:`modeling.synth.domain`; default: the training domain) picks backgrounds, lighting, object
+    looks and camera height; a ``pool`` passed in must have been made for the same domain.
     """
+    domain = domain or Domain()
     if n < 1:
         raise DataError(f"--n must be at least 1, got {n}")
     if not 0.0 <= pedestrians <= 1.0:
@@ -99,8 +104,10 @@ def synth_dataset(
         raise DataError(f"--out {root} already holds a dataset; choose an empty folder")
     t0 = time.monotonic()
     fonts = find_cjk_fonts()
-    pool = pool or BackgroundPool(data)
-    composer = Composer(fonts)
+    pool = pool or BackgroundPool(
+        data, photos=domain.photos, vtest_share=domain.vtest_share, object_scale=domain.object_scale
+    )
+    composer = Composer(fonts, recolour=domain.recolour)
     n_val = round(n * val_fraction) if n > 1 else 0
     for split in ("train", "val"):
         (root / "images" / split).mkdir(parents=True, exist_ok=True)
@@ -124,6 +131,8 @@ def synth_dataset(
             prng = np.random.default_rng([seed, i, 1])
             if prng.random() < pedestrians:
                 add_pedestrians(prng, img, placed, bg.spec, pool.people, int(prng.integers(1, 4)))
+        if domain.lighting:  # its own random stream too: the training domain draws nothing here
+            img = relight(img, np.random.default_rng([seed, i, 2]), domain.lighting)
         if augment_images:
             img = augment(img, rng)
         lines = yolo_lines(placed, size[0], size[1])
