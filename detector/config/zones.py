@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, get_args
+from typing import Any
 
 from pydantic import Field, field_validator
 
 from detector.config.base import ConfigModel, Id
 from detector.config.schedule import Exemption
 from nce.bounds import Name
-
-ZoneKind = Literal["shop_frontage", "sidewalk", "road", "no_ads"]
-ZONE_KINDS: tuple[ZoneKind, ...] = get_args(ZoneKind)
+from nce.zones import ZONE_KINDS as ZONE_KINDS
+from nce.zones import ZoneKind as ZoneKind
 
 
 class Zone(ConfigModel):
