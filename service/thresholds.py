@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import shlex
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from service.settings import Settings
@@ -195,11 +196,33 @@ def yaml_lines(proposals: Sequence[Proposal]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def camera_setting_lines(proposals: Iterable[Proposal], devices: Mapping[str, str]) -> str:
+    """The proposals as ``nce admin camera-settings`` commands (the remote per-camera ``min_score``),
+    one per camera. A camera's ``min_score`` drops its detections of every class below it, so each
+    camera takes its strictest class's proposal. ``devices``: camera → the device whose hit events
+    name it (``DEVICE`` to fill in when unknown); ``URL`` is the service's database. Empty when there
+    is nothing to propose."""
+    strictest: dict[str, tuple[float, list[str]]] = {}
+    for p in proposals:
+        t, labels = strictest.get(p.camera_id, (0.0, []))
+        strictest[p.camera_id] = (max(t, p.proposed), sorted({*labels, p.label}))
+    lines: list[str] = []
+    for camera_id, (t, labels) in sorted(strictest.items()):
+        device = shlex.quote(devices.get(camera_id, "DEVICE"))
+        lines += [
+            f"# camera {camera_id}, classes {', '.join(labels)}",
+            f"nce admin camera-settings --db URL --device {device} --camera {shlex.quote(camera_id)} "
+            f"--min-score {_num(t)}",
+        ]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 __all__ = [
     "Proposal",
     "Review",
     "ThresholdRules",
     "best",
+    "camera_setting_lines",
     "effect_line",
     "grid",
     "propose",

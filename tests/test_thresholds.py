@@ -13,7 +13,17 @@ import yaml
 
 from detector.config.load import parse_site_config
 from service.settings import Settings
-from service.thresholds import Proposal, Review, ThresholdRules, best, effect_line, grid, propose, yaml_lines
+from service.thresholds import (
+    Proposal,
+    Review,
+    ThresholdRules,
+    best,
+    camera_setting_lines,
+    effect_line,
+    grid,
+    propose,
+    yaml_lines,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
@@ -159,3 +169,18 @@ def test_the_yaml_lines_set_rules_min_score_and_the_edge_takes_them() -> None:
 def test_a_proposal_is_plain_data() -> None:
     p = Proposal("c", "stall", None, 0.5, 1, 1, 1, 0, ("x",), (0.9,), (0.4,))
     assert p.current is None and p.proposed == 0.5
+
+
+def test_the_camera_settings_lines_take_each_cameras_strictest_class() -> None:
+    found = [
+        Proposal("cam-01", "stall", 0.35, 0.45, 20, 8, 5, 0, ("out_of_shop_trading",), (0.9,), (0.4,)),
+        Proposal("cam-01", "goods", 0.35, 0.6, 20, 8, 5, 0, ("out_of_shop_trading",), (0.9,), (0.4,)),
+        Proposal("cam-02", "ad_board", None, 0.5, 20, 8, 5, 0, ("illegal_ad",), (0.9,), (0.4,)),
+    ]
+    assert camera_setting_lines(found, {"cam-01": "edge-a"}).splitlines() == [
+        "# camera cam-01, classes goods, stall",
+        "nce admin camera-settings --db URL --device edge-a --camera cam-01 --min-score 0.6",
+        "# camera cam-02, classes ad_board",
+        "nce admin camera-settings --db URL --device DEVICE --camera cam-02 --min-score 0.5",
+    ]
+    assert camera_setting_lines([], {}) == ""

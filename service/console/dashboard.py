@@ -19,7 +19,7 @@ from service.console.render import console_tz, render, request_lang
 from service.crud import thresholds as threshold_reviews
 from service.models import utcnow
 from service.schemas.ledger import LedgerEntryPublic
-from service.thresholds import ThresholdRules, yaml_lines
+from service.thresholds import ThresholdRules, camera_setting_lines, yaml_lines
 
 router = APIRouter(include_in_schema=False)
 DASH_DAYS = (7, 14, 30, 90)
@@ -92,5 +92,10 @@ def dashboard(request: Request, state: StateDep, session: SessionDep, principal:
         duration=duration,
         thresholds=proposals,
         thresholds_yaml=yaml_lines(proposals) if proposals else "",
+        thresholds_cli=camera_setting_lines(
+            proposals, threshold_reviews.camera_devices(session, [p.camera_id for p in proposals])
+        )
+        if proposals
+        else "",
         thresholds_days=rules.days,
     )

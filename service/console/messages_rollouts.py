@@ -32,4 +32,33 @@ ROLLOUTS: Final[dict[str, tuple[str, str]]] = {
     "rollout_state.rolled_back": ("已回滚", "rolled back"),
     "rollout_state.refused": ("已拒绝", "refused"),
     "nav.rollouts": ("模型下发", "Rollouts"),
+    "rollouts.assign.title": ("下发模型", "Assign a release"),
+    "rollouts.assign.release": ("模型发布", "Release"),
+    "rollouts.assign.devices": ("设备", "Devices"),
+    "rollouts.assign.canary": (
+        "灰度摄像头（可选，逗号分隔；留空为全部摄像头）",
+        "Canary cameras (optional, comma-separated; empty: all cameras)",
+    ),
+    "rollouts.assign.submit": ("下发", "Assign"),
+    "rollouts.assign.no_releases": (
+        "尚无模型发布（nce admin add-model）。",
+        "No release stored yet (nce admin add-model).",
+    ),
+    "rollouts.assign.no_devices": ("尚无已注册设备。", "No device enrolled yet."),
+    "rollouts.done": (
+        "已将模型 {release} 下发到 {n} 台设备。",
+        "Release {release} assigned to {n} device(s).",
+    ),
+    "rollouts.err.forbidden": ("角色 {role} 无权下发模型。", "The role {role} may not assign releases."),
+    "rollouts.err.no_release": ("请选择模型发布。", "Pick a release."),
+    "rollouts.err.no_device": ("请至少勾选一台设备。", "Tick at least one device."),
+    "rollouts.err.too_many": (
+        "一次最多 {devices} 台设备、{cameras} 个摄像头。",
+        "At most {devices} devices and {cameras} cameras at once.",
+    ),
+    "rollouts.err.bad_camera": (
+        "摄像头编号无效（字母、数字、._-）。",
+        "A camera id is not valid (letters, digits, ._-).",
+    ),
+    "rollouts.err.refused": ("下发被拒绝：{detail}", "Assignment refused: {detail}"),
 }

@@ -33,4 +33,9 @@ THRESHOLDS: Final[dict[str, tuple[str, str]]] = {
         "Paste into the site config of the box that runs the camera (rules[].min_score: it applies to "
         "every class of the rule and every camera of the box, so each rule takes its strictest class's proposal):",
     ),
+    "thr.cli": (
+        "或作为摄像头远程设置下发（min_score：对该摄像头的所有类别生效，每个摄像头取其最严格类别的建议；URL 为服务数据库）：",
+        "Or deliver it as the camera's remote setting (min_score: it applies to every class of the camera, "
+        "so each camera takes its strictest class's proposal; URL is the service's database):",
+    ),
 }

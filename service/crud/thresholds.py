@@ -9,6 +9,7 @@ signed package (as the dashboard's per-class rates count it).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -86,6 +87,20 @@ def reviews(session: Session, *, since: dt.datetime) -> list[Review]:
             )
         )
     return out
+
+
+def camera_devices(session: Session, camera_ids: Iterable[str]) -> dict[str, str]:
+    """camera → the device of its latest hit event (the box whose remote settings reach the camera)."""
+    ids = sorted(set(camera_ids))
+    if not ids:
+        return {}
+    latest = (
+        select(func.max(HitEventRow.id)).where(HitEventRow.camera_id.in_(ids)).group_by(HitEventRow.camera_id)
+    )
+    rows = session.execute(
+        select(HitEventRow.camera_id, HitEventRow.device_id).where(HitEventRow.id.in_(latest))
+    )
+    return {str(camera_id): str(device_id) for camera_id, device_id in rows}
 
 
 def proposals(session: Session, rules: ThresholdRules, *, now: dt.datetime) -> list[Proposal]:

@@ -9,15 +9,19 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 from detector.config.load import parse_site_config
+from nce.cli import main as nce_main
 from nce.manifest import ModelRef, RuleRef
-from service.models import utcnow
+from service.models import Device, utcnow
+from service.models_fleet import DeviceRollout
 from tests.support.console import csrf_of
 from tests.support.devices import DeviceHandle
 from tests.support.service_api import PASSWORD, Api
@@ -178,6 +182,20 @@ def test_the_dashboard_shows_supervisors_the_proposals(api: Api) -> None:
             rule["min_score"] = items[0]["min_score"]
     config = parse_site_config(site, base_dir=ROOT / "configs")
     assert [r.min_score for r in config.rules if r.violation == "out_of_shop_trading"] == [0.45]
+    # … or as cam-07's remote setting, on the device that delivered its cases: the command works as shown
+    cli = re.search(r'<pre class="yaml" id="thresholds-cli">(.*?)</pre>', section, re.S)
+    assert cli
+    (command,) = [line for line in html.unescape(cli.group(1)).splitlines() if not line.startswith("#")]
+    with api.session() as s:
+        (device_id,) = s.execute(select(Device.device_id)).scalars().all()
+    assert (
+        command == f"nce admin camera-settings --db URL --device {device_id} --camera cam-07 --min-score 0.45"
+    )
+    args = shlex.split(command.replace("URL", shlex.quote(api.url)))
+    assert nce_main(args[1:]) == 0
+    with api.session() as s:
+        rollout = s.get(DeviceRollout, device_id)
+        assert rollout is not None and rollout.settings == [{"camera_id": "cam-07", "min_score": 0.45}]
     zh = api.client.get("/dashboard?lang=zh-CN").text
     assert "置信度阈值建议" in zh and "可去除 8 个误检中的 5 个，损失 12 个确认案件中的 0 个" in zh
 
