@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -29,7 +30,11 @@ __all__ = [
     "ZoneDraft",
     "ZoneKind",
     "ZoneSheet",
+    "check_area",
+    "check_classes",
+    "check_points",
     "check_polygon",
+    "polygon_area",
     "yaml_lines",
 ]
 
@@ -41,15 +46,16 @@ MAX_POINTS: Final = 200
 MAX_SHAPES: Final = 200
 
 
-def check_polygon(value: Any) -> list[tuple[float, float]]:
-    """At least 3 ``[x, y]`` points, fractions 0..1, with some area (the edge's rule)."""
+def check_points(value: Any, *, max_points: int | None = None) -> list[Any]:
+    """A polygon of the frame as written: at least 3 ``[x, y]`` points (at most ``max_points``),
+    numbers, fractions 0..1. The edge's zones and masks (:mod:`detector.config.zones`) and the editor
+    (:func:`check_polygon`) check their points here; each then checks the area of what it keeps."""
     if not isinstance(value, list):
         raise ValueError(f"expected a list of [x, y] points, got {type(value).__name__}")
     if len(value) < 3:
         raise ValueError(f"expected at least 3 points, got {len(value)}")
-    if len(value) > MAX_POINTS:
-        raise ValueError(f"at most {MAX_POINTS} points, got {len(value)}")
-    points: list[tuple[float, float]] = []
+    if max_points is not None and len(value) > max_points:
+        raise ValueError(f"at most {max_points} points, got {len(value)}")
     for i, point in enumerate(value):
         if not isinstance(point, list | tuple) or len(point) != 2:
             raise ValueError(f"point {i}: expected [x, y], got {point!r}")
@@ -60,10 +66,43 @@ def check_polygon(value: Any) -> list[tuple[float, float]]:
                 raise ValueError(
                     f"point {i} {list(point)} is outside the frame: coordinates are fractions 0..1"
                 )
-        points.append((round(float(point[0]), DECIMALS), round(float(point[1]), DECIMALS)))
-    area = sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True))
-    if abs(area) / 2.0 <= 1e-9:
+    return value
+
+
+def polygon_area(points: Sequence[Any]) -> float:
+    """Area of a polygon (shoelace formula), in the squared unit of its points."""
+    pts = list(points)
+    area = 0.0
+    for (x1, y1), (x2, y2) in zip(pts, pts[1:] + pts[:1], strict=True):
+        area += float(x1) * float(y2) - float(x2) * float(y1)
+    return abs(area) / 2.0
+
+
+def check_area(points: Sequence[Any]) -> None:
+    if polygon_area(points) <= 1e-9:
         raise ValueError("the polygon has no area (its points are on one line)")
+
+
+def check_classes(value: list[str]) -> list[str]:
+    """A mask's classes: each a detector class (:data:`MASK_CLASSES`), none twice (the edge's
+    ``detector.config.masks.Mask`` and the editor's :class:`MaskDraft`)."""
+    for c in value:
+        if c not in MASK_CLASSES:
+            raise ValueError(f"unknown class {c!r} (detector classes: {', '.join(MASK_CLASSES)})")
+    dup = sorted({c for c in value if value.count(c) > 1})
+    if dup:
+        raise ValueError(f"duplicate class {dup[0]!r}")
+    return value
+
+
+def check_polygon(value: Any) -> list[tuple[float, float]]:
+    """The editor's polygon: :func:`check_points` (at most :data:`MAX_POINTS`), rounded to
+    :data:`DECIMALS` as the YAML writes it, with some area after rounding."""
+    points = [
+        (round(float(x), DECIMALS), round(float(y), DECIMALS))
+        for x, y in check_points(value, max_points=MAX_POINTS)
+    ]
+    check_area(points)
     return points
 
 
@@ -103,13 +142,7 @@ class MaskDraft(_Draft):
     @field_validator("classes")
     @classmethod
     def _classes(cls, value: list[str]) -> list[str]:
-        for c in value:
-            if c not in MASK_CLASSES:
-                raise ValueError(f"unknown class {c!r} (detector classes: {', '.join(MASK_CLASSES)})")
-        dup = sorted({c for c in value if value.count(c) > 1})
-        if dup:
-            raise ValueError(f"duplicate class {dup[0]!r}")
-        return value
+        return check_classes(value)
 
     @field_validator("polygon", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from detector.config.base import ConfigModel
 from detector.config.model import DETECTOR_CLASSES
 from detector.config.zones import check_polygon
+from nce.zones import check_classes
 
 
 class Mask(ConfigModel):
@@ -32,13 +33,7 @@ class Mask(ConfigModel):
     @field_validator("classes")
     @classmethod
     def _classes(cls, value: list[str]) -> list[str]:
-        for c in value:
-            if c not in DETECTOR_CLASSES:
-                raise ValueError(f"unknown class {c!r} (detector classes: {', '.join(DETECTOR_CLASSES)})")
-        dup = sorted({c for c in value if value.count(c) > 1})
-        if dup:
-            raise ValueError(f"duplicate class {dup[0]!r}")
-        return value
+        return check_classes(value)
 
     @field_validator("polygon", mode="before")
     @classmethod

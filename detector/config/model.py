@@ -7,11 +7,11 @@ from pathlib import Path
 from pydantic import Field
 
 from detector.config.base import ConfigModel
-from nce.vocabulary import MODEL_CLASSES
+from nce.zones import MASK_CLASSES
 
 # The detector classes of the project's own model (ARCHITECTURE.md §2); rules map them to violations.
 # The shipped model's classes are nce.vocabulary.MODEL_CLASSES (the service labels frames with them).
-DETECTOR_CLASSES: tuple[str, ...] = (*MODEL_CLASSES, "person")
+DETECTOR_CLASSES: tuple[str, ...] = MASK_CLASSES  # the model's classes and "person" (nce.zones)
 
 # The detection threshold `nce run` applies unless a site sets `model.conf`; `nce detect` and
 # `nce model fpcheck` default to it too (Ultralytics' predict default, 0.25, is what the library class

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -12,6 +11,8 @@ from detector.config.schedule import Exemption
 from nce.bounds import Name
 from nce.zones import ZONE_KINDS as ZONE_KINDS
 from nce.zones import ZoneKind as ZoneKind
+from nce.zones import check_area, check_points
+from nce.zones import polygon_area as polygon_area
 
 
 class Zone(ConfigModel):
@@ -58,29 +59,6 @@ class Zone(ConfigModel):
 
 def check_polygon(value: Any) -> Any:
     """A polygon of the frame as written: at least 3 ``[x, y]`` points, fractions 0..1, some area
-    (zones and camera masks)."""
-    if not isinstance(value, list):
-        raise ValueError(f"expected a list of [x, y] points, got {type(value).__name__}")
-    if len(value) < 3:
-        raise ValueError(f"expected at least 3 points, got {len(value)}")
-    for i, point in enumerate(value):
-        if not isinstance(point, list | tuple) or len(point) != 2:
-            raise ValueError(f"point {i}: expected [x, y], got {point!r}")
-        for v in point:
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                raise ValueError(f"point {i}: expected numbers, got {point!r}")
-            if not 0.0 <= float(v) <= 1.0:
-                raise ValueError(
-                    f"point {i} {list(point)} is outside the frame: coordinates are fractions 0..1"
-                )
-    if polygon_area(value) <= 1e-9:
-        raise ValueError("the polygon has no area (its points are on one line)")
+    (zones and camera masks; the rules are :mod:`nce.zones`', shared with the console's editor)."""
+    check_area(check_points(value))
     return value
-
-
-def polygon_area(points: list[Any]) -> float:
-    """Area of a polygon (shoelace formula), in the squared unit of its points."""
-    area = 0.0
-    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True):
-        area += float(x1) * float(y2) - float(x2) * float(y1)
-    return abs(area) / 2.0
