@@ -21,12 +21,13 @@ from nce.vocabulary import VIOLATIONS
 from service import auth
 from service.api.deps import SessionDep, StateDep
 from service.console import queue_link
-from service.console.case_page import REASON_CODES, case_page_response
+from service.console.case_page import case_page_response
 from service.console.deps import CaseId, FormStr, Operator, redirect
 from service.console.guard import check_csrf
 from service.console.messages import Lang, translate
 from service.console.refusal import Refusal, explain
 from service.console.render import console_tz, request_lang
+from service.console.view import REASON_CODES, recorded_reason
 from service.crud import case_actions
 from service.errors import ServiceError
 from service.masks import MaskRules
@@ -99,9 +100,7 @@ def review(
     if code:
         if code not in REASON_CODES:
             return fail("err.bad_reason_code")
-        # the record is kept in Chinese, whatever the page's language
-        common = translate("zh-CN", f"reason.{code}")
-        reason = f"{common}；{reason}" if reason else common
+        reason = recorded_reason(code, reason)
     if violation and violation not in VIOLATIONS:
         return fail("err.bad_violation", v=violation[:64])
     if decision == "dismiss" and not reason:

@@ -21,9 +21,9 @@ from service.auth import Principal
 from service.case_status import REVIEWED_STATUSES
 from service.console import cameras, queries, queue_link
 from service.console.deps import CaseId, Operator
-from service.console.messages import CATALOGUE, Lang, translate
+from service.console.messages import Lang, translate
 from service.console.render import console_tz, render, request_lang
-from service.console.view import TIMELINE_HEAD, TIMELINE_TAIL, build
+from service.console.view import REASON_CODES, TIMELINE_HEAD, TIMELINE_TAIL, build
 from service.crud import cases as crud
 from service.crud import review_revert
 from service.errors import NotFound
@@ -32,7 +32,6 @@ from service.schemas.cases import CaseDetail
 from service.schemas.ledger import LedgerEntryPublic
 
 router = APIRouter(include_in_schema=False)
-REASON_CODES: tuple[str, ...] = tuple(k.removeprefix("reason.") for k in CATALOGUE if k.startswith("reason."))
 
 
 def case_page_response(

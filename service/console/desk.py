@@ -17,11 +17,12 @@ from service import auth
 from service.api.deps import SessionDep, StateDep
 from service.console import queue_link
 from service.console.case_forms import REASON_MAX, after, service_error
-from service.console.case_page import REASON_CODES, case_page_response
+from service.console.case_page import case_page_response
 from service.console.deps import CaseId, FormStr, Operator, redirect
 from service.console.guard import check_csrf
 from service.console.messages import translate
 from service.console.render import render, request_lang
+from service.console.view import REASON_CODES, recorded_reason
 from service.crud import case_actions, review_revert
 from service.errors import ServiceError
 from service.masks import MaskRules
@@ -104,8 +105,7 @@ def bulk_dismiss(
         error = translate(lang, "err.reason_required")
     elif len(text) > REASON_MAX:
         error = translate(lang, "err.reason_too_long", n=REASON_MAX)
-    common = translate("zh-CN", f"reason.{code}") if code in REASON_CODES else ""
-    recorded = f"{common}；{text}" if common and text else common or text
+    recorded = recorded_reason(code, text)
     if error is not None or confirmed != "1":
         return render(
             request, state, "bulk.html", principal=principal, status_code=422 if error else 200,

@@ -20,16 +20,16 @@ from service import auth
 from service.api.deps import SessionDep, StateDep
 from service.console import cameras, queries
 from service.console.deps import Operator
-from service.console.messages import CATALOGUE, Lang, translate
+from service.console.messages import Lang, translate
 from service.console.refusal import explain
 from service.console.render import console_tz, render, request_lang
+from service.console.view import REASON_CODES
 from service.crud import cases as crud
 from service.errors import Invalid
 from service.schemas.common import CASE_STATUSES
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 30
-REASON_CODES: tuple[str, ...] = tuple(k.removeprefix("reason.") for k in CATALOGUE if k.startswith("reason."))
 
 
 def _is_id(value: str) -> bool:

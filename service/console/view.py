@@ -13,6 +13,16 @@ from service.schemas.cases import CaseDetail, HitPublic
 from service.schemas.ledger import LedgerEntryPublic
 
 REASON_KEYS: tuple[str, ...] = tuple(k for k in CATALOGUE if k.startswith(("reason.", "reason_legacy.")))
+# the common reasons a review offers (chips on the case page and the queue's bulk dismissal)
+REASON_CODES: tuple[str, ...] = tuple(k.removeprefix("reason.") for k in CATALOGUE if k.startswith("reason."))
+
+
+def recorded_reason(code: str, text: str) -> str:
+    """The reason a review records: the common reason ``code`` (one of :data:`REASON_CODES`, or empty)
+    in Chinese whatever the page's language, then the reviewer's own words after "；"."""
+    common = translate("zh-CN", f"reason.{code}") if code in REASON_CODES else ""
+    return f"{common}；{text}" if common and text else common or text
+
 
 MAX_STILLS = 6
 TIMELINE_HEAD, TIMELINE_TAIL = 10, 50  # a case seen for days has hundreds of still_present updates
