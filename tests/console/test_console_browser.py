@@ -14,8 +14,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.support.chromium import CHROMIUM, OUT
-from tests.support.console import OPERATOR, PASSWORD, SPECS, World, make_world, seed
+from tests.support.chromium import CHROMIUM, OUT, signed_in
+from tests.support.console import OPERATOR, SPECS, World, make_world, seed
 from tests.support.servers import serving
 
 pytestmark = pytest.mark.skipif(
@@ -36,24 +36,9 @@ def site(
 
 @pytest.fixture
 def page(browser: Browser, site: tuple[World, str]) -> Iterator[Page]:
-    """A signed-in page (through the sign-in form) in a fresh browser context."""
-    _world, url = site
-    context = browser.new_context(
-        viewport={"width": 1400, "height": 900}, base_url=url, locale="zh-CN", timezone_id="Asia/Shanghai"
-    )
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.goto("/")
-    assert "/login" in pg.url
-    pg.fill("input[name=username]", OPERATOR)
-    pg.fill("input[name=password]", PASSWORD)
-    pg.click("#login-form button[type=submit]")
-    pg.wait_for_url(re.compile(r"/(\?.*)?$"))
-    yield pg
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    """A signed-in page (through the sign-in form, where ``/`` sends one) in a fresh browser context."""
+    with signed_in(browser, site[1], OPERATOR, start="/") as pg:
+        yield pg
 
 
 def shot(pg: Page, name: str) -> None:

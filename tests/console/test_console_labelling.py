@@ -18,8 +18,8 @@ from nce.vocabulary import MODEL_CLASSES
 from service.console.messages import CATALOGUE
 from service.crud.frames import add_frame, frame_detail
 from service.schemas.frames import FrameCreate, FrameDetail, FrameSource, LabelHow
-from tests.support.chromium import OUT, needs_chromium
-from tests.support.console import OPERATOR, PASSWORD, Client, World, make_world, sign_in, street
+from tests.support.chromium import OUT, needs_chromium, signed_in
+from tests.support.console import OPERATOR, Client, World, make_world, sign_in, street
 from tests.support.labelling import DETECTIONS, pool_frames
 from tests.support.servers import serving
 
@@ -124,22 +124,8 @@ def site(tmp_path: Path, template_db: Path, password_hash: str) -> Iterator[tupl
 @pytest.fixture
 def page(browser: Browser, site: tuple[World, str]) -> Iterator[Page]:
     """Signed in through the sign-in form, in a fresh context; no JavaScript errors allowed."""
-    _world, url = site
-    context = browser.new_context(
-        viewport={"width": 1400, "height": 900}, base_url=url, locale="zh-CN", timezone_id="Asia/Shanghai"
-    )
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.goto("/login")
-    pg.fill("input[name=username]", OPERATOR)
-    pg.fill("input[name=password]", PASSWORD)
-    pg.click("#login-form button[type=submit]")
-    pg.wait_for_url(re.compile(r"/(\?.*)?$"))
-    yield pg
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    with signed_in(browser, site[1], OPERATOR) as pg:
+        yield pg
 
 
 def open_frame(pg: Page, frame_id: int) -> None:

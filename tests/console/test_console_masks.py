@@ -22,7 +22,7 @@ from service import ledger
 from service.crud.masks import recompute
 from service.masks import MaskRules
 from service.models import FrameLabel, LedgerEntry, MaskProposal
-from tests.support.chromium import OUT, needs_chromium
+from tests.support.chromium import OUT, needs_chromium, signed_in
 from tests.support.console import PASSWORD, Client, World, csrf_of, make_world, sign_in
 from tests.support.masks import dismissal
 from tests.support.servers import serving
@@ -188,23 +188,8 @@ def site(tmp_path: Path, template_db: Path, password_hash: str) -> Iterator[tupl
 @pytest.fixture
 def page(browser: Browser, site: tuple[World, str]) -> Iterator[Page]:
     """A supervisor signed in through the sign-in form; no JavaScript errors allowed."""
-    _world, url = site
-    context = browser.new_context(
-        viewport={"width": 1400, "height": 900}, base_url=url, locale="zh-CN", timezone_id="Asia/Shanghai",
-        accept_downloads=True,
-    )  # fmt: skip
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.goto("/login")
-    pg.fill("input[name=username]", "sup1")
-    pg.fill("input[name=password]", PASSWORD)
-    pg.click("#login-form button[type=submit]")
-    pg.wait_for_url(re.compile(r"/(\?.*)?$"))
-    yield pg
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    with signed_in(browser, site[1], "sup1", accept_downloads=True) as pg:
+        yield pg
 
 
 @needs_chromium

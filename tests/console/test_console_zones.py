@@ -23,8 +23,8 @@ from nce.zones import ZoneSheet, yaml_lines
 from service.crud.frames import add_frame
 from service.models import Case, Frame
 from service.schemas.frames import FrameCreate
-from tests.support.chromium import OUT, needs_chromium
-from tests.support.console import PASSWORD, Client, World, csrf_of, make_world, sign_in, street
+from tests.support.chromium import OUT, needs_chromium, signed_in
+from tests.support.console import Client, World, csrf_of, make_world, sign_in, street
 from tests.support.servers import serving
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -197,20 +197,9 @@ def site(tmp_path: Path, template_db: Path, password_hash: str) -> Iterator[tupl
 
 @pytest.fixture
 def page(browser: Browser, site: tuple[World, str]) -> Iterator[Page]:
-    _world, url = site
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=url, locale="zh-CN")
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.goto("/login")
-    pg.fill("input[name=username]", "sup1")
-    pg.fill("input[name=password]", PASSWORD)
-    pg.click("#login-form button[type=submit]")
-    pg.wait_for_url(re.compile(r"/(\?.*)?$"))
-    yield pg
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    """A supervisor signed in through the sign-in form; no JavaScript errors allowed."""
+    with signed_in(browser, site[1], "sup1", timezone_id=None) as pg:
+        yield pg
 
 
 @needs_chromium

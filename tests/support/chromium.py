@@ -5,12 +5,14 @@ tests/console/conftest.py); screenshots go to test-output/console/."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = os.environ.get("NCE_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -37,3 +39,36 @@ def launched() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def signed_in(
+    browser: Browser, url: str, username: str, *, start: str = "/login", **options: Any
+) -> Iterator[Page]:
+    """A page of a fresh context (1400x900, zh-CN, Asia/Shanghai unless ``options`` say otherwise),
+    signed in as ``username`` through the sign-in form (from ``start``, which must lead to it); on a
+    clean exit, no JavaScript error may have happened on it."""
+    from tests.support.console import PASSWORD
+
+    defaults: dict[str, Any] = {
+        "viewport": {"width": 1400, "height": 900},
+        "base_url": url,
+        "locale": "zh-CN",
+        "timezone_id": "Asia/Shanghai",
+    }
+    context = browser.new_context(**{**defaults, **options})
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(15_000)
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        pg.goto(start)
+        assert "/login" in pg.url, pg.url
+        pg.fill("input[name=username]", username)
+        pg.fill("input[name=password]", PASSWORD)
+        pg.click("#login-form button[type=submit]")
+        pg.wait_for_url(re.compile(r"/(\?.*)?$"))
+        yield pg
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors: {errors}"
