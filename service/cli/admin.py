@@ -93,12 +93,6 @@ def _register_accounts(inner: Any) -> None:
     issue.set_defaults(func=_new_client_token)
 
 
-def _actor() -> str:
-    from service.accounts import cli_actor
-
-    return cli_actor()
-
-
 def with_session(url: str | None, fn: Callable[[Session], Any]) -> Any:
     from service.db import make_engine, make_sessionmaker
     from service.migrate import upgrade
@@ -113,6 +107,7 @@ def with_session(url: str | None, fn: Callable[[Session], Any]) -> Any:
 
 
 def _add_device(args: argparse.Namespace) -> int:
+    from service.accounts import cli_actor
     from service.crud.identities import add_device
 
     try:
@@ -120,7 +115,7 @@ def _add_device(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise Invalid(f"{args.pubkey}: cannot read the public key: {exc.strerror}") from exc
     token: str = with_session(
-        args.db, lambda s: add_device(s, device_id=args.device_id, public_key=key, actor=_actor())
+        args.db, lambda s: add_device(s, device_id=args.device_id, public_key=key, actor=cli_actor())
     )
     _write_token(args.token_out, token)
     print(token)
@@ -138,11 +133,12 @@ def _write_token(path: str | None, token: str) -> None:
 
 
 def _set_device_enabled(args: argparse.Namespace) -> int:
+    from service.accounts import cli_actor
     from service.crud.identities import set_device_enabled
 
     changed = with_session(
         args.db,
-        lambda s: set_device_enabled(s, device_id=args.device_id, enabled=args.enabled, actor=_actor()),
+        lambda s: set_device_enabled(s, device_id=args.device_id, enabled=args.enabled, actor=cli_actor()),
     )
     state = "enabled" if args.enabled else "disabled"
     print(f"device {args.device_id} {state}" + ("" if changed else " (it already was)"), file=sys.stderr)
@@ -150,10 +146,11 @@ def _set_device_enabled(args: argparse.Namespace) -> int:
 
 
 def _new_device_token(args: argparse.Namespace) -> int:
+    from service.accounts import cli_actor
     from service.crud.identities import new_device_token
 
     token: str = with_session(
-        args.db, lambda s: new_device_token(s, device_id=args.device_id, actor=_actor())
+        args.db, lambda s: new_device_token(s, device_id=args.device_id, actor=cli_actor())
     )
     _write_token(args.token_out, token)
     print(token)
@@ -164,21 +161,23 @@ def _new_device_token(args: argparse.Namespace) -> int:
 
 
 def _add_user(args: argparse.Namespace) -> int:
+    from service.accounts import cli_actor
     from service.crud.identities import add_user
 
     password = sys.stdin.readline().rstrip("\r\n")
     with_session(
         args.db,
-        lambda s: add_user(s, username=args.username, role=args.role, password=password, actor=_actor()),
+        lambda s: add_user(s, username=args.username, role=args.role, password=password, actor=cli_actor()),
     )
     print(f"user {args.username} ({args.role}) added")
     return 0
 
 
 def _add_client(args: argparse.Namespace) -> int:
+    from service.accounts import cli_actor
     from service.crud.identities import add_client
 
-    token: str = with_session(args.db, lambda s: add_client(s, name=args.name, actor=_actor()))
+    token: str = with_session(args.db, lambda s: add_client(s, name=args.name, actor=cli_actor()))
     print(token)
     print(f"client {args.name} (case_system) added; the token above is shown once", file=sys.stderr)
     return 0
