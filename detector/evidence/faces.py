@@ -70,6 +70,10 @@ def _dynamic_model(path: Path) -> bytes:
         import onnx
     except ModuleNotFoundError as exc:
         raise EvidenceError(f"the face detector needs the 'onnx' package (run `{INSTALL}`)") from exc
+    if not path.is_file():
+        raise EvidenceError(
+            f"{path}: missing; expected {PACKAGE} {PACKAGE_VERSION}'s {MODEL_FILE} (run `{INSTALL}`)"
+        )
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # protobuf's DecodeError and friends
