@@ -151,7 +151,8 @@ def padded(box: Rect, grow: float, w: int, h: int) -> tuple[int, int, int, int]:
 
 
 def blur_regions(image: Image8, boxes: list[Rect], grow: float = 0.25) -> Image8:
-    """A copy of ``image`` with each box (grown by ``grow`` of its size) pixelated and blurred."""
+    """A copy of ``image`` with each box (grown by ``grow`` of its size) pixelated (at most 8 cells across)
+    and blurred."""
     out = image.copy()
     h, w = out.shape[:2]
     for box in boxes:
@@ -159,8 +160,10 @@ def blur_regions(image: Image8, boxes: list[Rect], grow: float = 0.25) -> Image8
         if x2 - x1 < 2 or y2 - y1 < 2:
             continue
         region = out[y1:y2, x1:x2]
+        # cells of >= 12 px, and never more than 8 across the shorter side: a large face keeps no features
+        cell = max(12, min(x2 - x1, y2 - y1) // 8)
         small = cv2.resize(
-            region, (max(1, (x2 - x1) // 12), max(1, (y2 - y1) // 12)), interpolation=cv2.INTER_AREA
+            region, (max(1, (x2 - x1) // cell), max(1, (y2 - y1) // cell)), interpolation=cv2.INTER_AREA
         )
         coarse = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
         k = max(3, ((min(x2 - x1, y2 - y1) // 4) | 1))
