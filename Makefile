@@ -100,4 +100,5 @@ bench: bench-deps system data
 	$(BIN)/python -m benchmarks.bench_ingest
 	$(BIN)/python -m benchmarks.bench_events
 	$(BIN)/python -m benchmarks.bench_evidence
+	$(BIN)/python -m benchmarks.bench_blur
 	$(BIN)/python -m benchmarks.bench_gpu
