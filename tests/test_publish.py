@@ -1,4 +1,4 @@
-"""Public copies: Haar detection (OpenCV's cascades), blurring, the copy's manifest naming the original's hash."""
+"""Public copies: the Haar cascades (plates; faces as the benchmark baseline), blurring, the copy's manifest naming the original's hash."""
 
 from __future__ import annotations
 
