@@ -87,4 +87,4 @@ def enqueue_notice(session: Session, case: Case, shop: Shop | None, deadline: dt
         session, kind="sms", target=n.name, event="notice_issued", message_id=message_id, case_id=case.id,
         body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
     )  # fmt: skip
-    return {"delivery": "sms", "channel": n.kind, "message_id": message_id, "to": masked(phone)}
+    return {"delivery": "sms", "channel": n.kind, "message_id": message_id, "phone": masked(phone)}
