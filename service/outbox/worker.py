@@ -69,7 +69,7 @@ class Policy:
 def backoff_s(attempt: int, policy: Policy, rng: random.Random | None = None) -> float:
     """The wait after the ``attempt``-th failed send: half of the capped exponential step fixed, the
     other half random (so that messages failed together do not come back together)."""
-    step = min(policy.backoff_max_s, policy.backoff_base_s * 2 ** max(0, min(attempt - 1, 30)))
+    step = min(policy.backoff_max_s, policy.backoff_base_s * float(1 << max(0, min(attempt - 1, 30))))
     jitter: float = (rng or random).uniform(0, step / 2)
     return step / 2 + jitter
 

@@ -145,3 +145,16 @@ def test_nce_admin_webhooks_status_and_retry(api: Api, capsys: pytest.CaptureFix
     assert "2 poisoned message(s) of ecase back to pending" in capsys.readouterr().out
     assert api.count("outbound_messages WHERE status = 'pending'") == 3
     assert api.count("ledger WHERE action = 'outbound_retried'") == 1
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3, 5, 8, 10, 12, 40, 1000])
+def test_the_backoff_doubles_up_to_its_cap_with_jitter(attempt: int) -> None:
+    import random
+
+    from service.outbox.worker import Policy, backoff_s
+
+    p = Policy(backoff_base_s=2.0, backoff_max_s=900.0)
+    step = min(900.0, 2.0 * 2 ** min(attempt - 1, 30))
+    waits = [backoff_s(attempt, p, random.Random(seed)) for seed in range(50)]
+    assert all(step / 2 <= w <= step for w in waits)
+    assert len(set(waits)) > 1  # jittered: messages failed together come back apart
