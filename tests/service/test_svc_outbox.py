@@ -24,8 +24,9 @@ from service.outbox import signing, worker
 from service.outbox.events import emit_case_event
 from service.outbox.send import classify
 from service.state import AppState
+from tests.support.console import sign_in
 from tests.support.receivers import Receiver
-from tests.support.service_api import Api, empty, make_settings
+from tests.support.service_api import PASSWORD, Api, empty, make_settings
 
 HOOK_SECRET = "webhook-secret-0123456789"
 RECEIPT_SECRET = "receipt-secret-0123456789"
@@ -314,6 +315,11 @@ def test_a_shop_without_a_mobile_gets_its_notice_in_person(wired: tuple[Api, Rec
     case = api.client.get(f"/api/v1/cases/{case_id}", headers=api.user("operator")).json()["case"]
     assert "notice_in_person" in case["flags"]
     assert json.loads(hook.requests[-1].body)["detail"]["delivery"] == "in_person"
+    # the case page says so, in the flags and on the notice's ledger entry
+    api.user("operator", username="op-in-person")
+    sign_in(api.client, "op-in-person", PASSWORD)
+    page = api.client.get(f"/cases/{case_id}?lang=zh-CN").text
+    assert "无手机号：告知书需现场送达" in page and "送达方式：现场送达" in page
 
 
 def test_the_log_notifier_is_the_default(api: Api) -> None:

@@ -158,3 +158,41 @@ def test_the_backoff_doubles_up_to_its_cap_with_jitter(attempt: int) -> None:
     waits = [backoff_s(attempt, p, random.Random(seed)) for seed in range(50)]
     assert all(step / 2 <= w <= step for w in waits)
     assert len(set(waits)) > 1  # jittered: messages failed together come back apart
+
+
+def test_the_notice_text_carries_the_shop_page_link_once_there_is_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The link line appears only when the shop has a page (the shop-page work fills in
+    ``shop_page_url``; until then it is None and the line is left out)."""
+    import datetime as dt
+
+    from service.models import Case, Shop
+    from service.outbox import notice
+    from service.outbox.config import default_integrations
+
+    case = Case(violation="street_vending", camera_id="cam-01")
+    shop = Shop(shop_id="S-1", name="好运来水果店", address="友谊路12号")
+    deadline = dt.datetime(2030, 1, 2, 2, 0, tzinfo=dt.UTC)
+    where: dict[str, str | None] = {"id": "cam-01", "name": "友谊路 东口", "address": None}
+    integ = default_integrations()
+    plain = notice.sms_text(integ, case=case, shop=shop, where=where, deadline=deadline)
+    assert plain.startswith("【城市管理】好运来水果店：") and "占道设摊" in plain and "友谊路 东口" in plain
+    assert "2030年01月02日10:00" in plain  # Beijing time
+    assert "查看证据" not in plain
+    monkeypatch.setattr(notice, "shop_page_url", lambda _shop, _base: "https://nce.example/s/tok")
+    assert plain + "查看证据、提交整改反馈：https://nce.example/s/tok" == notice.sms_text(
+        integ, case=case, shop=shop, where=where, deadline=deadline
+    )
+
+
+@pytest.mark.parametrize(
+    ("contact", "mobile"),
+    [("13800138000", "13800138000"), ("王女士 +86 13912345678", "13912345678"), ("021-55551234", None),
+     ("138001380001", None), ("电话：15000000000；座机 021-1", "15000000000"), ("", None), (None, None)],
+)  # fmt: skip
+def test_the_mobile_number_of_a_contact(contact: str | None, mobile: str | None) -> None:
+    from service.models import Shop
+    from service.outbox.notice import mobile_of
+
+    assert mobile_of(Shop(shop_id="S", name="n", contact=contact)) == mobile
