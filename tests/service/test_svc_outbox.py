@@ -333,3 +333,42 @@ def test_the_log_notifier_is_the_default(api: Api) -> None:
 def test_emit_case_event_refuses_an_unknown_event(api: Api) -> None:
     with api.session() as s, pytest.raises(ValueError, match="shop_responded"):
         emit_case_event(s, Case(id=1), "reopened")  # type: ignore[arg-type]
+
+
+def test_the_case_system_hears_of_each_move(wired: tuple[Api, Receiver, Receiver]) -> None:
+    """confirmed and exported (the export), notice_issued and corrected (the deadline sweeper)."""
+    from service.crud.case_actions import sweep_deadlines
+    from tests.support.devices import files_for
+
+    api, _gateway, hook = wired
+    dev, sup = api.device(), api.user("supervisor")
+    exported = int(dev.post(api.client, dev.package(shop_id=None)).json()["case_id"])
+    api.client.post(f"/api/v1/cases/{exported}/review", json={"decision": "confirm"}, headers=sup)
+    assert api.client.get(f"/api/v1/cases/{exported}/export", headers=sup).status_code == 200
+    pkg = dev.package(shop_id=None, camera_id="cam-02")
+    corrected = int(dev.post(api.client, pkg).json()["case_id"])
+    api.client.post(f"/api/v1/cases/{corrected}/review", json={"decision": "confirm"}, headers=sup)
+    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    api.client.post(
+        f"/api/v1/cases/{corrected}/notice", json={"deadline": deadline.isoformat()}, headers=sup
+    ).raise_for_status()
+    cleared = dev.package(
+        hit_id=pkg.manifest.event.hit_id, kind="cleared", event="cleared", ts=dt.datetime.now(dt.UTC),
+        files={"still-1-first_seen.jpg": files_for("empty")["still-1-first_seen.jpg"]}, stills=[],
+        shop_id=None, camera_id="cam-02",
+    )  # fmt: skip
+    dev.post(api.client, cleared).raise_for_status()
+    with api.session() as s:
+        assert sweep_deadlines(s, now=deadline + dt.timedelta(seconds=1)) == [(corrected, "corrected")]
+    drain_all(api)
+    seen = [
+        (e["case"]["id"], e["event"], e["case"]["status"]) for e in map(json.loads, hook.accepted.values())
+    ]
+    assert seen == [
+        (exported, "confirmed", "confirmed"),
+        (exported, "exported", "exported"),
+        (corrected, "confirmed", "confirmed"),
+        (corrected, "notice_issued", "notice_issued"),
+        (corrected, "corrected", "corrected"),
+    ]
+    assert all(json.loads(b)["shop"] is None for b in hook.accepted.values())
