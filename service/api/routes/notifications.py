@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 
 from service.api.deps import SessionDep, StateDep
-from service.outbox.receipts import ReceiptOut, check_signature, record_receipt
+from service.outbox.receipts import ReceiptIn, ReceiptOut, check_signature, record_receipt
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 
@@ -16,12 +16,22 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-@router.post("/receipts", response_model=ReceiptOut, summary="A notice SMS's delivery receipt (gateway)")
+@router.post(
+    "/receipts",
+    response_model=ReceiptOut,
+    summary="A notice SMS's delivery receipt (gateway)",
+    openapi_extra={  # read raw (the signature covers the exact bytes), so described here
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ReceiptIn.model_json_schema()}},
+        }
+    },
+)
 def receipt(
     body: Annotated[bytes, Depends(_raw_body)],
     state: StateDep,
     session: SessionDep,
-    x_nce_signature: Annotated[str | None, Header()] = None,
+    x_nce_signature: Annotated[str | None, Header(max_length=100)] = None,
 ) -> ReceiptOut:
     """The body ``{"message_id", "status": "delivered"|"failed", "at"?, "detail"?}`` signed with the
     receipt secret: ``X-NCE-Signature: sha256=<hex HMAC-SHA256(secret, body)>`` (401 when missing or
