@@ -372,3 +372,10 @@ def test_the_case_system_hears_of_each_move(wired: tuple[Api, Receiver, Receiver
         (corrected, "corrected", "corrected"),
     ]
     assert all(json.loads(b)["shop"] is None for b in hook.accepted.values())
+
+
+def test_the_log_notifier_masks_the_phone(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    noticed_case(api)
+    with caplog.at_level("INFO", logger="service.outbox.send"):
+        drain_all(api)
+    assert "138****8000" in caplog.text and PHONE not in caplog.text and "好运来水果店" in caplog.text
