@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,13 +56,28 @@ webhooks:
 def wired(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Api, Receiver, Receiver]]:
+    yield from _wired(db_url, tmp_path, monkeypatch, interval_s=0)
+
+
+@pytest.fixture
+def wired_with_worker(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Api, Receiver, Receiver]]:
+    yield from _wired(db_url, tmp_path, monkeypatch, interval_s=0.05)
+
+
+def _wired(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, interval_s: float
+) -> Iterator[tuple[Api, Receiver, Receiver]]:
     monkeypatch.setenv("T_GATEWAY_AUTH", GATEWAY_AUTH)
     monkeypatch.setenv("T_RECEIPT_SECRET", RECEIPT_SECRET)
     monkeypatch.setenv("T_HOOK_SECRET", HOOK_SECRET)
     gateway, hook = Receiver(), Receiver(secret=HOOK_SECRET.encode())
     path = tmp_path / "integrations.yaml"
     path.write_text(integrations_yaml(gateway, hook), encoding="utf-8")
-    settings = make_settings(db_url, tmp_path / "evidence").model_copy(update={"integrations_file": path})
+    settings = make_settings(db_url, tmp_path / "evidence").model_copy(
+        update={"integrations_file": path, "outbound_interval_s": interval_s}
+    )
     app = create_app(settings)
     state: AppState = app.state.nce
     empty(state)
@@ -274,28 +290,34 @@ def test_webhooks_are_signed_and_a_tampered_body_is_refused(wired: tuple[Api, Re
     assert [r.status for r in rows(api) if r.event == "shop_responded"] == ["poisoned"]
 
 
-@pytest.mark.parametrize(
-    ("body", "secret", "status"),
-    [
-        ({"message_id": "m", "status": "delivered"}, None, 401),  # unsigned
-        ({"message_id": "m", "status": "delivered"}, "wrong-secret-0123456789", 401),
-        ({"message_id": "nce-nope", "status": "delivered"}, RECEIPT_SECRET, 404),
-        ({"message_id": "m", "status": "lost"}, RECEIPT_SECRET, 422),
-    ],
-)
-def test_a_receipt_must_be_signed_and_known(
-    wired: tuple[Api, Receiver, Receiver], body: dict[str, Any], secret: str | None, status: int
-) -> None:
+RECEIPT_REFUSALS: list[tuple[dict[str, Any], str | None, int]] = [
+    ({"message_id": "m", "status": "delivered"}, None, 401),  # unsigned
+    ({"message_id": "m", "status": "delivered"}, "wrong-secret-0123456789", 401),
+    ({"message_id": "nce-nope", "status": "delivered"}, RECEIPT_SECRET, 404),
+    ({"message_id": "m", "status": "lost"}, RECEIPT_SECRET, 422),
+    ({"status": "delivered"}, RECEIPT_SECRET, 422),
+]
+
+
+def test_a_receipt_must_be_signed_and_known(wired: tuple[Api, Receiver, Receiver]) -> None:
     api, _gateway, _hook = wired
     case_id = noticed_case(api)
     drain_all(api)
     [sms] = [r for r in rows(api) if r.kind == "sms"]
-    if body["message_id"] == "m":
-        body = {**body, "message_id": sms.message_id}
     before = ledger(api, case_id)
-    r = receipt(api, body, secret)
-    assert r.status_code == status, r.text
-    assert ledger(api, case_id) == before
+    for body, secret, status in RECEIPT_REFUSALS:
+        if body.get("message_id") == "m":
+            body = {**body, "message_id": sms.message_id}
+        r = receipt(api, body, secret)
+        assert r.status_code == status, (body, secret, r.text)
+    # a signature over other bytes than those sent: refused too
+    raw = json.dumps({"message_id": sms.message_id, "status": "delivered"}).encode()
+    forged = signing.sign(RECEIPT_SECRET.encode(), raw + b" ")
+    r = api.client.post(
+        "/api/v1/notifications/receipts", content=raw, headers={signing.SIGNATURE_HEADER: forged}
+    )
+    assert r.status_code == 401
+    assert ledger(api, case_id) == before  # nothing recorded
     assert [x.receipt for x in rows(api) if x.kind == "sms"] == [None]
 
 
@@ -379,3 +401,15 @@ def test_the_log_notifier_masks_the_phone(api: Api, caplog: pytest.LogCaptureFix
     with caplog.at_level("INFO", logger="service.outbox.send"):
         drain_all(api)
     assert "138****8000" in caplog.text and PHONE not in caplog.text and "好运来水果店" in caplog.text
+
+
+def test_the_service_sends_by_itself(wired_with_worker: tuple[Api, Receiver, Receiver]) -> None:
+    """The worker thread of the running app (its lifespan) sends without being asked."""
+    api, gateway, hook = wired_with_worker
+    case_id = noticed_case(api)
+    deadline = time.monotonic() + 30
+    while {r.status for r in rows(api)} != {"delivered"}:
+        assert time.monotonic() < deadline, [(r.kind, r.status, r.last_error) for r in rows(api)]
+        time.sleep(0.05)
+    assert len(gateway.accepted) == 1 and len(hook.accepted) == 2
+    assert [e["action"] for e in ledger(api, case_id)].count("notice_sent") == 1
