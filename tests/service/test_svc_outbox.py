@@ -182,6 +182,11 @@ def test_a_notice_reaches_the_gateway_and_the_case_system(wired: tuple[Api, Rece
     assert (first.status_code, first.json()["recorded"]) == (200, True)
     assert (again.status_code, again.json()["recorded"]) == (200, False)
     assert [e["action"] for e in ledger(api, case_id)].count("notice_delivered") == 1
+    from service.ledger import verify
+    from service.ledger_replay import replay
+
+    with api.session() as s:
+        assert verify(s).ok and replay(s).ok  # the new entries chain, and the tables agree with them
     drain_all(api)
     assert [json.loads(r.body)["event"] for r in hook.requests][-1] == "notice_delivered"
     assert not gateway.duplicates and not hook.duplicates
@@ -336,6 +341,10 @@ def test_a_shop_without_a_mobile_gets_its_notice_in_person(wired: tuple[Api, Rec
     assert issued["payload"]["delivery"] == "in_person"
     case = api.client.get(f"/api/v1/cases/{case_id}", headers=api.user("operator")).json()["case"]
     assert "notice_in_person" in case["flags"]
+    from service.ledger_replay import replay
+
+    with api.session() as s:
+        assert replay(s).ok  # the flag is on the ledger's record of the case
     assert json.loads(hook.requests[-1].body)["detail"]["delivery"] == "in_person"
     # the case page says so, in the flags and on the notice's ledger entry
     api.user("operator", username="op-in-person")
