@@ -422,3 +422,17 @@ def test_the_service_sends_by_itself(wired_with_worker: tuple[Api, Receiver, Rec
         time.sleep(0.05)
     assert len(gateway.accepted) == 1 and len(hook.accepted) == 2
     assert [e["action"] for e in ledger(api, case_id)].count("notice_sent") == 1
+
+
+def test_a_message_to_a_target_no_longer_configured_is_poisoned(api: Api) -> None:
+    from service.models import utcnow
+
+    with api.session() as s:
+        s.add(OutboundMessage(kind="webhook", target="gone", event="confirmed", message_id="nce-x",
+                              body="{}", status="pending", attempts=0, refusals=0, next_at=utcnow()))  # fmt: skip
+        s.commit()
+    drain_all(api)
+    [row] = rows(api)
+    assert row.status == "poisoned" and "webhook target 'gone' is no longer configured" in (
+        row.last_error or ""
+    )
