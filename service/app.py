@@ -39,6 +39,7 @@ from service.api.routes import (
     ledger,
     masks,
     models,
+    notifications,
     rollouts,
     shops,
     thresholds,
@@ -57,6 +58,9 @@ from service.hash_gate import HashGate
 from service.legal import load_legal_basis
 from service.metrics import Metrics
 from service.migrate import upgrade
+from service.outbox import worker as outbox
+from service.outbox.config import load_integrations
+from service.outbox.events import INFO_KEY
 from service.settings import Settings
 from service.state import AppState
 from service.transparency import checkpoints
@@ -67,14 +71,17 @@ log = logging.getLogger(__name__)
 
 def build_state(settings: Settings) -> AppState:
     service_key = load_service_key(settings)  # refuses to start without it (one line)
+    integrations = load_integrations(settings.integrations_file, demo=settings.demo)  # one line if bad
     engine = make_engine(settings.db_url)
     if settings.migrate_on_start:
         upgrade(engine)
     metrics = Metrics()
+    sessions = make_sessionmaker(engine)
+    sessions.configure(info={INFO_KEY: integrations})  # the case actions queue messages with it
     return AppState(
         settings=settings,
         engine=engine,
-        sessions=make_sessionmaker(engine),
+        sessions=sessions,
         store=EvidenceStore(settings.evidence_dir),
         legal=load_legal_basis(settings.resolved_legal_basis_file()),
         metrics=metrics,
@@ -85,6 +92,7 @@ def build_state(settings: Settings) -> AppState:
             metrics=metrics,
         ),
         transparency=TransparencyLog(key=service_key, origin=settings.log_origin),
+        integrations=integrations,
     )
 
 
@@ -128,11 +136,19 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.fleet_sweep_s > 0:
             fleet = threading.Thread(target=_fleet, args=(state, stop), name="nce-fleet", daemon=True)
             fleet.start()
+        sender = None
+        if settings.outbound_interval_s > 0:
+            sender = threading.Thread(
+                target=outbox.loop, name="nce-outbox", daemon=True,
+                args=(state.sessions, state.integrations, outbox.Policy.of(settings),
+                      settings.outbound_interval_s, stop),
+            )  # fmt: skip
+            sender.start()
         try:
             yield
         finally:
             stop.set()
-            for t in (thread, fleet):
+            for t in (thread, fleet, sender):
                 if t is not None:
                     t.join(timeout=5)
             state.alerts.close()
@@ -189,6 +205,7 @@ def create_app(settings: Settings) -> FastAPI:
         frames,
         masks,
         models,
+        notifications,
         rollouts,
         shops,
         ledger,

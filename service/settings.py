@@ -174,6 +174,24 @@ class Settings(BaseModel):
         pattern=r"^mqtt://[A-Za-z0-9.\[\]:-]+/?$",
     )
 
+    # notices and case-system pushes (service.outbox): the outbox worker and where the targets are
+    integrations_file: Path | None = Field(
+        default=None,
+        description="SMS gateway, webhook targets and the shop page's base URL (YAML, see "
+        "configs/integrations.example.yaml); none: notices are logged only, no webhooks",
+    )
+    outbound_interval_s: float = Field(default=2.0, ge=0, description="the outbox worker's poll; 0 = off")
+    outbound_max_attempts: int = Field(
+        default=20, ge=1, le=1000, description="sends (5xx, timeouts) before a message is poisoned"
+    )
+    outbound_max_refusals: int = Field(
+        default=3, ge=1, le=100, description="refusals (4xx but 408/429) before a message is poisoned"
+    )
+    outbound_backoff_base_s: float = Field(default=2.0, gt=0, le=3600, description="first retry's wait")
+    outbound_backoff_max_s: float = Field(default=900.0, gt=0, le=86400, description="longest retry wait")
+    outbound_timeout_s: float = Field(default=10.0, gt=0, le=300, description="one send's time limit")
+    outbound_batch: int = Field(default=20, ge=1, le=1000, description="messages one worker pass takes")
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if not self.demo and self.secret_key == DEFAULT_SECRET:
@@ -193,6 +211,8 @@ class Settings(BaseModel):
         if self.metrics_token is not None and len(self.metrics_token) < 16:
             raise ValueError("metrics_token must be at least 16 characters")
         self.metrics_networks()  # raises on a bad network
+        if self.outbound_backoff_max_s < self.outbound_backoff_base_s:
+            raise ValueError("outbound_backoff_max_s must not be shorter than outbound_backoff_base_s")
         if self.login_lockout_max_s < self.login_lockout_s:
             raise ValueError("login_lockout_max_s must not be shorter than login_lockout_s")
         return self
@@ -255,6 +275,14 @@ class Settings(BaseModel):
             "camera_down_after_s": "NCE_CAMERA_DOWN_AFTER_S",
             "fleet_sweep_s": "NCE_FLEET_SWEEP_S",
             "mqtt_url": "NCE_MQTT_URL",
+            "integrations_file": "NCE_INTEGRATIONS_FILE",
+            "outbound_interval_s": "NCE_OUTBOUND_INTERVAL_S",
+            "outbound_max_attempts": "NCE_OUTBOUND_MAX_ATTEMPTS",
+            "outbound_max_refusals": "NCE_OUTBOUND_MAX_REFUSALS",
+            "outbound_backoff_base_s": "NCE_OUTBOUND_BACKOFF_BASE_S",
+            "outbound_backoff_max_s": "NCE_OUTBOUND_BACKOFF_MAX_S",
+            "outbound_timeout_s": "NCE_OUTBOUND_TIMEOUT_S",
+            "outbound_batch": "NCE_OUTBOUND_BATCH",
         }
         for field, var in env.items():
             if var in os.environ:

@@ -1,5 +1,6 @@
 """What one running app holds: settings, engine, sessions, evidence store, legal table, metrics,
-the hash gate, and the transparency log (its signing key and tree)."""
+the hash gate, the transparency log (its signing key and tree) and the integrations (SMS gateway,
+webhook targets: service.outbox)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from service.fleet_alerts import FleetAlerts
 from service.hash_gate import HashGate
 from service.legal import LegalBasisTable
 from service.metrics import Metrics
+from service.outbox.config import Integrations, default_integrations
 from service.settings import Settings
 from service.transparency.key import TransparencyLog
 
@@ -27,4 +29,5 @@ class AppState:
     metrics: Metrics
     hash_gate: HashGate
     transparency: TransparencyLog
+    integrations: Integrations = field(default_factory=default_integrations)  # service.outbox
     alerts: FleetAlerts = field(default_factory=lambda: FleetAlerts(None))  # the app's, see create_app

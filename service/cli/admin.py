@@ -53,11 +53,12 @@ def register(sub: Any) -> None:
     client.add_argument("--name", required=True)
     client.set_defaults(func=_add_client)
     _register_accounts(inner)
-    from service.cli import models, rollouts, shops
+    from service.cli import models, rollouts, shops, webhooks
 
     shops.register(inner)
     models.register(inner)
     rollouts.register(inner)
+    webhooks.register(inner)
 
 
 def _register_accounts(inner: Any) -> None:

@@ -16,6 +16,7 @@ from service.console.messages_evidence import EVIDENCE
 from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
 from service.console.messages_models import MODELS
+from service.console.messages_notify import NOTIFY
 from service.console.messages_rollouts import ROLLOUTS
 from service.console.messages_shops import SHOPS
 from service.console.messages_thresholds import THRESHOLDS
@@ -377,6 +378,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     **THRESHOLDS,  # score-threshold proposals (dashboard): messages_thresholds.py
     **DEVICES,  # fleet health (/devices) and the case page's clock warning: messages_devices.py
     **ROLLOUTS,  # rollouts (ledger, /rollouts): service/console/messages_rollouts.py
+    **NOTIFY,  # notices' messages (ledger, case flag): service/console/messages_notify.py
     # evidence, place, legal basis and class names: service/console/messages_evidence.py
     **EVIDENCE,
     **SHOPS,  # the shops page (/shops): service/console/messages_shops.py

@@ -241,6 +241,16 @@ LEDGER_FIELDS: dict[str, str] = {
     "min_score": "number",
     "masks": "count",
     "cameras": "ids",
+    "delivery": "delivery",  # a notice: by SMS or in person (service.outbox.notice)
+    "channel": "channel",
+    "phone": "id",  # masked
+    "status_code": "number",
+    "attempts": "number",
+    "error": "text",
+    "detail": "text",  # a delivery receipt's
+    "receipt_at": "time",
+    "target": "id",  # failed messages sent again
+    "count": "number",
 }
 # fields recorded for the hash chain and the export, not worth a glance here (the status change is
 # shown from ``from``/``to``; ``decision`` is the same fact; ``case`` is the case's state after the
@@ -252,6 +262,7 @@ LEDGER_HIDDEN: frozenset[str] = frozenset(
     | {"sha256", "label_id", "how", "complete", "boxes", "case_id", "camera_id", "source", "pick_reason"}
     | {"origin", "width", "height", "polygon", "cases", "first_at", "last_at"}
     | {"version"}  # an assignment's version (the device's ETag)
+    | {"message_id"}  # a notice message's id (the Idempotency-Key; the outbox has it)
 )
 TEXT_MAX = 200
 _WHY = re.compile(r"^([a-z_]+) at (.+)$")
@@ -339,8 +350,8 @@ def ledger_detail(entry: LedgerEntryPublic, words: Words) -> list[LedgerPart]:
             names = value if isinstance(value, list) else [value]
             shown = words.t("ledger.list_sep").join(_label(words, "class", v) for v in names)
             out.append(_field(words, key, shown))
-        elif kind == "gate":
-            out.append(_field(words, key, _label(words, "gate", value)))
+        elif kind in ("gate", "delivery", "channel"):
+            out.append(_field(words, key, _label(words, kind, value)))
         elif kind == "why":
             out.append(_why(words, value))
         elif kind == "flag":

@@ -23,6 +23,8 @@ from service.evidence_store import EvidenceStore
 from service.legal import LegalBasisTable
 from service.masks import MaskRules
 from service.models import Case, Shop, utcnow
+from service.outbox.events import emit_case_event
+from service.outbox.notice import enqueue_notice
 from service.schemas.cases import NoticeIn, ReviewIn
 from service.snapshots import legal_record, party_record
 
@@ -63,12 +65,16 @@ def review_case(
     )  # fmt: skip
     if data.false_detection and mask_rules is not None:
         masks.refresh(session, mask_rules, now=now, camera_id=case.camera_id)
+    if to == "confirmed":
+        emit_case_event(session, case, "confirmed", detail={"reason": data.reason}, at=now)
     session.commit()
     return case
 
 
 def issue_notice(session: Session, *, principal: Principal, case_id: int, data: NoticeIn) -> Case:
-    """A warning with a deadline (责令改正). Commits."""
+    """A warning with a deadline (责令改正). Its message to the shop is queued in the same transaction
+    (an SMS through the notifier; no mobile number on file: to be handed over in person, the case
+    flagged ``notice_in_person``), as is the case system's ``notice_issued`` event. Commits."""
     ledger.lock_head(session)
     case = get_case(session, principal=principal, case_id=case_id, for_update=True)
     now = utcnow()
@@ -77,13 +83,20 @@ def issue_notice(session: Session, *, principal: Principal, case_id: int, data: 
     old = workflow.move(case, "notice_issued", now)
     case.notice_issued_at = now
     case.notice_deadline = data.deadline
+    shop = session.get(Shop, case.shop_id) if case.shop_id else None
+    delivery = enqueue_notice(session, case, shop, data.deadline)
     ledger.append(
         session,
         actor=principal.actor,
         action="notice_issued",
         case_id=case.id,
-        payload={"deadline": utc_ms(data.deadline), "note": data.note, "from": old, "to": case.status},
+        payload={"deadline": utc_ms(data.deadline), "note": data.note, "from": old, "to": case.status}
+        | delivery,
     )
+    emit_case_event(
+        session, case, "notice_issued", at=now,
+        detail={"deadline": utc_ms(data.deadline), "delivery": delivery["delivery"]},
+    )  # fmt: skip
     session.commit()
     return case
 
@@ -120,6 +133,9 @@ def sweep_deadlines(session: Session, *, now: dt.datetime | None = None) -> list
             )
             ledger.append(
                 session, actor="system:deadline", action=f"case_{to}", case_id=case.id, payload=payload
+            )
+            emit_case_event(
+                session, case, "escalated" if to == "escalated" else "corrected", at=now, detail=payload
             )
             changed.append((case.id, to))
     session.commit()

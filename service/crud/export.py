@@ -65,6 +65,7 @@ from service.errors import Conflict, ServiceError
 from service.evidence_store import EvidenceStore
 from service.legal import LegalBasisTable
 from service.models import Device, EvidenceFile, HitEventRow, utcnow
+from service.outbox.events import emit_case_event
 from service.schemas.cases import CaseDetail
 from service.transparency import checkpoints, log
 from service.transparency.key import TransparencyLog
@@ -191,6 +192,7 @@ def export_case(
             "legal_basis": basis,
         },
     )
+    emit_case_event(session, case, "exported", at=now, detail={"from": old, "name": name})
     session.flush()
     signed = checkpoints.make(session, tlog)  # its ledger head is the entry just appended
     size = signed.checkpoint.tree_size

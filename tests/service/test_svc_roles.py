@@ -266,6 +266,13 @@ MATRIX: list[tuple[str, str, object, dict[str, int]]] = [
     ),
     ("GET", "/api/v1/transparency/key", None, dict.fromkeys(ROLES, 200)),
     ("GET", "/api/v1/transparency/consistency?first=1&second=2", None, dict.fromkeys(ROLES, 200)),
+    # signed by the SMS gateway, not by a token: no role gets in (403 here: no receipt secret configured)
+    (
+        "POST",
+        "/api/v1/notifications/receipts",
+        {"message_id": "m", "status": "delivered"},
+        dict.fromkeys(ROLES, 403),
+    ),
     ("GET", "/healthz", None, dict.fromkeys(ROLES, 200)),
     ("GET", "/metrics", None, dict.fromkeys(ROLES, 200)),
 ]

@@ -24,6 +24,7 @@ from tests.support.users import add_user
 TEST_SECRET = "test-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"
 TABLES = [
+    "outbound_messages",
     "model_releases",
     "camera_health",
     "device_health",
@@ -125,6 +126,7 @@ def make_settings(url: str, evidence_dir: Path) -> Settings:
         migrate_on_start=False,
         sweep_interval_s=0,
         fleet_sweep_s=0,  # tests call service.fleet.sweep themselves
+        outbound_interval_s=0,  # tests run the outbox worker themselves (service.outbox.worker)
         max_request_bytes=2 * 1024 * 1024,
         cookie_secure=False,  # the test client speaks plain HTTP
     )
