@@ -21,8 +21,10 @@ from detector.detections import Detections
 from detector.errors import EvidenceError
 from detector.events import Frame, HitEvent, RingSnapshot
 from detector.evidence.clip import CLIP_EXT, ClipWriter
+from detector.evidence.encoded_clip import EncodedClipWriter
 from detector.evidence.files import PackageFile
-from nce.manifest import StillMoment, TrackPoint, utc_ms
+from detector.video.ring import PacketRing
+from nce.manifest import ClipInfo, StillMoment, TrackPoint, utc_ms
 
 Box = tuple[float, float, float, float]
 MAX_TRACK_POINTS = 500
@@ -50,7 +52,7 @@ class OpenHit:
     first_box: Box
     between: Frame | None = None
     between_target: float | None = None
-    clip: ClipWriter | None = None
+    clip: ClipWriter | EncodedClipWriter | None = None
     clip_end: float = 0.0
     notes: list[str] = field(default_factory=list)
     track: list[TrackPoint] = field(default_factory=list)
@@ -66,21 +68,50 @@ class OpenHit:
         return self.clip is not None and not self.clip.finished
 
     def start_clip(
-        self, settings: EvidenceSettings, tmp_dir: Path, serial: int, frame: Frame, ring: RingSnapshot
+        self,
+        settings: EvidenceSettings,
+        tmp_dir: Path,
+        serial: int,
+        frame: Frame,
+        ring: RingSnapshot,
+        packets: PacketRing | None = None,
     ) -> None:
-        """Start the provisional clip ``clip_pre_s`` before ``frame`` (the first seen), from the ring
-        buffer; a note says how much pre-roll the ring buffer held when it held less."""
+        """Start the provisional clip ``clip_pre_s`` before ``frame`` (the first seen): from the
+        camera's packet ring when its source hands on packets (the camera's bitstream, remuxed),
+        else from the ring buffer of decoded frames (encoded here); a note says how much pre-roll
+        the ring held when it held less."""
         s = settings
+        stem = f"clip-{serial}-{os.getpid()}-{id(self):x}"
+        self.clip_end = frame.mono + s.clip_post_s
+        if packets is not None and packets.info is not None:
+            try:
+                encoded = EncodedClipWriter(
+                    tmp_dir / f"{stem}.mp4",
+                    packets,
+                    start_mono=frame.mono - s.clip_pre_s,
+                    end_mono=self.clip_end,
+                    mono_offset=frame.utc.timestamp() - frame.mono,
+                )
+            except EvidenceError as exc:
+                self.notes.append(f"{exc}: the clip is encoded from decoded frames")
+            else:
+                self.clip = encoded
+                if encoded.first_mono > encoded.start_mono + 0.5:
+                    self.notes.append(
+                        f"clip: pre-roll {max(0.0, frame.mono - encoded.first_mono):.1f} s of the "
+                        f"{s.clip_pre_s:g} s asked for (the packet ring held no more)"
+                    )
+                encoded.pull()
+                return
         ext, _mime = CLIP_EXT[s.clip_codec]
         clip = ClipWriter(
-            tmp_dir / f"clip-{serial}-{os.getpid()}-{id(self):x}{ext}",
+            tmp_dir / f"{stem}{ext}",
             start_mono=frame.mono - s.clip_pre_s,
             fps=s.clip_fps,
             frame_hw=frame.shape_hw,
             codec=s.clip_codec,
         )
         self.clip = clip
-        self.clip_end = frame.mono + s.clip_post_s
         recent = sorted(ring(), key=lambda f: f.mono)
         before = [f for f in recent if f.mono <= clip.start_mono]
         frames = before[-1:] + [f for f in recent if f.mono > clip.start_mono]
@@ -96,6 +127,9 @@ class OpenHit:
         """Push the frames newer than the clip's last one; finish the clip at its end."""
         clip = self.clip
         if clip is None or clip.finished:
+            return
+        if isinstance(clip, EncodedClipWriter):
+            clip.pull()  # it finishes itself at the clip's end
             return
         for f in frames:
             if clip.last_mono is None or f.mono > clip.last_mono:
@@ -127,22 +161,31 @@ class OpenHit:
         moments.append(("confirmed", frame, event.box))
         return moments
 
-    def clip_file(self, settings: EvidenceSettings) -> PackageFile | None:
-        """The finished clip as a package file (waiting for ffmpeg), or ``None`` with a note when
-        there is none or it failed; a clip shorter than asked for gets a note of its length."""
+    def clip_files(self, settings: EvidenceSettings) -> tuple[list[PackageFile], ClipInfo | None]:
+        """The finished clip as package files (waiting for ffmpeg or the remux) and, for a clip of
+        the camera's bitstream, its manifest entry; none with a note when there is none or it
+        failed; a clip shorter than asked for gets a note of its length."""
         clip = self.clip
         if clip is None:
-            return None
-        ext, mime = CLIP_EXT[clip.codec]
+            return [], None
         try:
             path = clip.wait()
         except EvidenceError as exc:
             self.notes.append(f"clip: {exc}")
             clip.abort()
-            return None
+            return [], None
         if clip.duration_s + 1e-6 < settings.clip_pre_s + settings.clip_post_s:
             self.notes.append(f"clip: {clip.duration_s:.1f} s long")
-        return PackageFile(f"clip{ext}", "clip", mime, path=path)
+        if not isinstance(clip, EncodedClipWriter):
+            ext, mime = CLIP_EXT[clip.codec]
+            return [PackageFile(f"clip{ext}", "clip", mime, path=path)], None
+        self.notes += clip.notes
+        files = [PackageFile("clip.mp4", "clip", "video/mp4", path=path)]
+        preview = None
+        if clip.preview_path is not None:
+            preview = "clip.preview.mp4"
+            files.append(PackageFile(preview, "clip_preview", "video/mp4", path=clip.preview_path))
+        return files, ClipInfo(file="clip.mp4", codec=clip.codec, source="camera_bitstream", preview=preview)
 
 
 @dataclass

@@ -65,6 +65,7 @@ from detector.evidence.render import encode_jpeg, find_label_font
 from detector.evidence.stills import StillRenderer
 from detector.evidence.store import ChainStore
 from detector.evidence.writer import SAMPLE_FRAME, PackageParts, PackageWriter
+from detector.video.ring import PacketRing
 from nce.manifest import (
     Manifest,
     ManifestError,
@@ -155,6 +156,13 @@ class EvidencePackager(EventSink):
         self.confirmed_at: OrderedDict[str, str] = OrderedDict()
         # hits whose violation package was frozen (hit id → state), for still_present packages
         self.later: OrderedDict[str, PackagedHit] = OrderedDict()
+        # cameras whose source hands on its packets: clips are their bitstream, remuxed
+        self.packet_rings: dict[str, PacketRing] = {}
+
+    def attach_packets(self, camera_id: str, ring: PacketRing) -> None:
+        """Record ``camera_id``'s clips from ``ring`` (its PyAV source's ``on_packet``) instead of
+        encoding them from decoded frames."""
+        self.packet_rings[camera_id] = ring
 
     def _written(self, manifest: Manifest, folder: Path) -> None:
         if self.listener is not None:
@@ -301,7 +309,8 @@ class EvidencePackager(EventSink):
         if open_clips >= MAX_OPEN_CLIPS:
             hit.notes.append(f"clip: not recorded ({open_clips} clips were being recorded already)")
             return
-        hit.start_clip(self.settings, self.store.tmp, len(self.written), frame, ring)
+        packets = self.packet_rings.get(event.camera_id)
+        hit.start_clip(self.settings, self.store.tmp, len(self.written), frame, ring, packets)
 
     def _confirmed(self, event: HitEvent, frame: Frame, detections: Detections, ring: RingSnapshot) -> None:
         hit = self.hits.get(event.hit_id)
@@ -369,18 +378,18 @@ class EvidencePackager(EventSink):
             ocr = read_text(crop)
             if ocr.note:
                 hit.notes.append(ocr.note)
-        clip = hit.clip_file(self.settings)
-        if clip is not None:
-            files.append(clip)
+        clip_files, clip = hit.clip_files(self.settings)
+        files += clip_files
         try:
             parts = PackageParts(
                 event, hit.camera, hit.zone, hit.rule, stills, files, detections, hit.track, ocr, hit.notes,
-                confirmed_at=utc_ms(event.ts),
+                confirmed_at=utc_ms(event.ts), clip=clip,
             )  # fmt: skip
             self.writer.write("violation", parts)
         finally:
-            if hit.clip is not None:
-                hit.clip.path.unlink(missing_ok=True)
+            for done in clip_files:
+                if done.path is not None:
+                    done.path.unlink(missing_ok=True)
 
     def _still_present(self, event: HitEvent, frame: Frame, detections: Detections) -> None:
         """A still_present package, if the hit's last package is ``still_present_package_s`` old."""
