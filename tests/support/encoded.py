@@ -3,13 +3,16 @@ frames) and their packets as a PyAV camera source hands them on (:class:`Encoded
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
+from detector.events import Frame
 from detector.video.packets import EncodedPacket, StreamInfo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +67,44 @@ def demux(path: Path, epoch: float = EPOCH) -> tuple[StreamInfo, list[EncodedPac
     return info, packets
 
 
-def decode_all(path: Path) -> list:  # type: ignore[type-arg]
+def decode_all(path: Path) -> list[Any]:
     """Every frame of the file, BGR, in display order."""
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+
+
+class EncodedCamera:
+    """A camera whose source hands on its packets, fed to an evidence sink the way the pipeline
+    does: every packet into ``ring`` (the source's ``on_packet``), every decoded frame a
+    :class:`Frame` (media time from 100 s, UTC on the packets' clock), every ``sample_every``-th a
+    sample. ``run`` advances; ``event`` sends a hit event on the latest frame."""
+
+    def __init__(self, sink: Any, path: Path, ring: Any, *, t0: dt.datetime, sample_every: int = 2) -> None:
+        self.sink, self.ring, self.t0, self.sample_every = sink, ring, t0, sample_every
+        self.info, self.packets = demux(path, epoch=(t0 + dt.timedelta(seconds=100)).timestamp())
+        self.frames = decode_all(path)
+        self.index = 0
+        self.pushed = 0
+        self.recent: list[Frame] = []
+
+    def frame_at(self, i: int) -> Frame:
+        mono = 100.0 + i / 10.0
+        return Frame("cam-01", i, self.frames[i], self.t0 + dt.timedelta(seconds=mono), mono)
+
+    def run(self, seconds: float) -> Frame:
+        last = None
+        for _ in range(round(seconds * 10)):
+            frame = self.frame_at(self.index)
+            while (
+                self.pushed < len(self.packets)
+                and self.packets[self.pushed].wall_time <= frame.utc.timestamp() + 1e-6
+            ):
+                self.ring(self.packets[self.pushed])
+                self.pushed += 1
+            self.recent = [*self.recent[-20:], frame]
+            if self.index % self.sample_every == 0:
+                self.sink.on_sample(frame, lambda: list(self.recent))
+            self.index += 1
+            last = frame
+        assert last is not None
+        return last
