@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 import pytest
 from starlette.staticfiles import StaticFiles
@@ -126,6 +127,11 @@ def test_h264_package_holds_the_camera_bitstream(h264: tuple[Path, EncodedCamera
     assert sorted(f.role for f in manifest.files if f.role.startswith("clip")) == ["clip"]
     assert not [n for n in manifest.notes if n.startswith("clip")], manifest.notes
     assert [s.moment for s in manifest.stills] == ["first_seen", "between", "confirmed"]
+    # the first-seen still was decoded from the clip's packets (its pixels were not kept)
+    first = cv2.imread(str(folder / (manifest.stills[0].raw or "")))
+    assert manifest.stills[0].frame_index == 60
+    assert cv2.PSNR(first, cam.frames[60]) > 35.0  # the same frame (a JPEG of it)
+    assert cv2.PSNR(first, cam.frames[75]) < cv2.PSNR(first, cam.frames[60]) - 3.0
     assert verify_package_dir(folder, load_public_key(folder.parents[2] / "keys" / "edge-01.pub")).ok
 
 
@@ -167,6 +173,30 @@ def test_a_changed_preview_fails_verification(
     assert not report.ok and any("clip.preview.mp4" in str(p) for p in report.problems)
     assert main(["evidence", "verify", str(copy)]) != 0
     capsys.readouterr()
+
+
+def test_a_ring_without_packets_falls_back_to_encoding(tmp_path: Path) -> None:
+    """A camera whose packet ring holds nothing yet (the stream has just come up): the clip is
+    encoded from decoded frames as before, and the first-seen still is the frame itself."""
+    config = make_config(tmp_path, min_dwell_s=DWELL_S, clip_pre_s=1.0, clip_post_s=1.0)
+    packager = evidence_packager(config, tmp_path / "out")
+    packager.attach_packets("cam-01", PacketRing("cam-01", 3.0))
+    cam = EncodedCamera(packager, make_media(tmp_path, "h264", seconds=8.0), lambda p: None, t0=T0)
+    cam.run(2.0)
+    first = cam.run(0.1)
+    packager.on_event(_event("opened", first, first), first, _detections(), lambda: list(cam.recent))
+    confirm = cam.run(DWELL_S)
+    packager.on_event(_event("confirmed", confirm, first), confirm, _detections(), lambda: list(cam.recent))
+    cam.run(1.5)
+    packager.close()
+    (folder,) = [p for p in (tmp_path / "out" / "evidence").iterdir() if not p.name.startswith(".")]
+    manifest = parse_manifest((folder / MANIFEST_NAME).read_bytes())
+    assert manifest.clip is None and manifest.file("clip.mp4") is not None
+    assert any("no decodable packets" in n for n in manifest.notes), manifest.notes
+    with av.open(str(folder / "clip.mp4")) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+    first_still = cv2.imread(str(folder / (manifest.stills[0].raw or "")))
+    assert cv2.PSNR(first_still, cam.frames[20]) > 35.0
 
 
 def _set(key: str, value: object) -> Callable[[dict[str, Any]], None]:

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from detector.config import Camera, EvidenceSettings, Rule, Zone
 from detector.detections import Detections
 from detector.errors import EvidenceError
@@ -24,6 +26,7 @@ from detector.evidence.clip import CLIP_EXT, ClipWriter
 from detector.evidence.encoded_clip import EncodedClipWriter
 from detector.evidence.files import PackageFile
 from detector.video.ring import PacketRing
+from detector.video.stills import decode_at
 from nce.manifest import ClipInfo, StillMoment, TrackPoint, utc_ms
 
 Box = tuple[float, float, float, float]
@@ -58,6 +61,29 @@ class OpenHit:
     track: list[TrackPoint] = field(default_factory=list)
     confirmed: tuple[HitEvent, Frame, Detections] | None = None
     packaged: bool = False
+    first_in_clip: bool = False  # the first-seen frame's pixels are decoded from the clip's packets
+
+    def keep_first(self, frame: Frame) -> None:
+        """Keep the first-seen frame: a copy of its pixels, or, when the clip is the camera's
+        bitstream (which holds that frame), nothing of them until the stills are made."""
+        if isinstance(self.clip, EncodedClipWriter):
+            self.first = replace(frame, image=np.zeros((0, 0, 3), np.uint8))
+            self.first_in_clip = True
+        else:
+            self.first = own(frame)
+
+    def _first_from_clip(self) -> Frame | None:
+        """The first-seen frame decoded from the clip's packets (``None``, with a note, if it cannot be)."""
+        clip = self.clip
+        if not isinstance(clip, EncodedClipWriter):
+            self.notes.append("stills: the first-seen frame was not kept")
+            return None
+        try:
+            (still,) = decode_at(clip.info, clip.packets, [self.first.utc.timestamp()])
+        except EvidenceError as exc:
+            self.notes.append(f"stills: the first-seen frame could not be decoded from the clip: {exc}")
+            return None
+        return replace(self.first, image=still.image)
 
     def add_track(self, event: HitEvent) -> None:
         _track_point(self.track, event)
@@ -83,7 +109,7 @@ class OpenHit:
         s = settings
         stem = f"clip-{serial}-{os.getpid()}-{id(self):x}"
         self.clip_end = frame.mono + s.clip_post_s
-        if packets is not None and packets.info is not None:
+        if packets is not None:
             try:
                 encoded = EncodedClipWriter(
                     tmp_dir / f"{stem}.mp4",
@@ -155,7 +181,10 @@ class OpenHit:
         if between is None or not self.first.mono < between.mono < frame.mono:
             self.notes.append("stills: no sample between first seen and confirmed was kept")
             between = None
-        moments: list[tuple[StillMoment, Frame, Box | None]] = [("first_seen", self.first, self.first_box)]
+        first = self._first_from_clip() if self.first_in_clip else self.first
+        moments: list[tuple[StillMoment, Frame, Box | None]] = []
+        if first is not None:
+            moments.append(("first_seen", first, self.first_box))
         if between is not None:
             moments.append(("between", between, None))
         moments.append(("confirmed", frame, event.box))

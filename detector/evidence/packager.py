@@ -298,9 +298,7 @@ class EvidencePackager(EventSink):
         if event.hit_id in self.hits:
             return
         camera, zone, rule = self._where(event)
-        hit = OpenHit(
-            opened=event, camera=camera, zone=zone, rule=rule, first=own(frame), first_box=event.box
-        )
+        hit = OpenHit(opened=event, camera=camera, zone=zone, rule=rule, first=frame, first_box=event.box)
         hit.add_track(event)
         if rule is not None and rule.min_dwell_s > 0:
             hit.between_target = frame.mono + rule.min_dwell_s / 2
@@ -308,9 +306,10 @@ class EvidencePackager(EventSink):
         open_clips = sum(1 for h in self.hits.values() if h.recording)
         if open_clips >= MAX_OPEN_CLIPS:
             hit.notes.append(f"clip: not recorded ({open_clips} clips were being recorded already)")
-            return
-        packets = self.packet_rings.get(event.camera_id)
-        hit.start_clip(self.settings, self.store.tmp, len(self.written), frame, ring, packets)
+        else:
+            packets = self.packet_rings.get(event.camera_id)
+            hit.start_clip(self.settings, self.store.tmp, len(self.written), frame, ring, packets)
+        hit.keep_first(frame)  # its pixels, unless the clip's packets hold them
 
     def _confirmed(self, event: HitEvent, frame: Frame, detections: Detections, ring: RingSnapshot) -> None:
         hit = self.hits.get(event.hit_id)
