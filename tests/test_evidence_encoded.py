@@ -70,10 +70,15 @@ def _package(tmp: Path, codec: str) -> tuple[Path, EncodedCamera, EvidencePackag
     packager = evidence_packager(config, tmp / "out")
     metrics = PipelineMetrics()
     media = make_media(tmp, codec)
-    ring = PacketRing("cam-01", PRE_S + 2.0, gauge=metrics.preroll_bytes.labels("cam-01"))
+    source: list[EncodedCamera] = []  # the source's stream_info, as the ring reads it
+    ring = PacketRing(
+        "cam-01",
+        PRE_S + 2.0,
+        stream_info=lambda: source[0].info,
+        gauge=metrics.preroll_bytes.labels("cam-01"),
+    )
     cam = EncodedCamera(packager, media, ring, t0=T0)
-    ring_info = cam.info
-    ring._stream_info = lambda: ring_info  # the source's stream_info
+    source.append(cam)
     packager.attach_packets("cam-01", ring)
     cam.run(6.0)
     first = cam.run(0.1)

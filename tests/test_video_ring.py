@@ -195,10 +195,14 @@ def test_hevc_preview_is_h264(tmp_path: Path, media: dict) -> None:
         stream = c.streams.video[0]
         assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
         assert c.duration / 1e6 == pytest.approx(10.0, abs=0.15)
-    assert len(decode_all(preview)) == 100
+    assert len(decode_all(preview)) == 100  # 10 fps: every frame (at most 10 a second are kept)
     raw = preview.read_bytes()
     assert raw.find(b"moov") < raw.find(b"mdat")
     assert preview.stat().st_size < clip.stat().st_size * 2
+    slow = h264_preview(clip, tmp_path / "slow.mp4", max_fps=5.0)  # a 25 fps camera's preview: fewer frames
+    assert len(decode_all(slow)) == 50
+    with av.open(str(slow)) as c:
+        assert c.duration / 1e6 == pytest.approx(10.0, abs=0.25)
 
 
 @pytest.mark.parametrize("codec", CODECS)

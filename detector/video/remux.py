@@ -29,6 +29,7 @@ MP4_CODECS = ("h264", "hevc")
 DEFAULT_RATE = Fraction(25)
 PREVIEW_BITRATE = 600_000
 PREVIEW_MAX_HEIGHT = 720
+PREVIEW_MAX_FPS = 10.0
 _START = b"\x00\x00\x01"
 # NAL unit types of parameter sets: H.264 SPS 7, PPS 8; H.265 VPS 32, SPS 33, PPS 34
 _PARAM_SETS = {"h264": (7, 8), "hevc": (32, 33, 34)}
@@ -140,10 +141,16 @@ def remux_mp4(info: StreamInfo, packets: Sequence[EncodedPacket], path: Path) ->
 
 
 def h264_preview(
-    source: Path, path: Path, *, bitrate: int = PREVIEW_BITRATE, max_height: int = PREVIEW_MAX_HEIGHT
+    source: Path,
+    path: Path,
+    *,
+    bitrate: int = PREVIEW_BITRATE,
+    max_height: int = PREVIEW_MAX_HEIGHT,
+    max_fps: float = PREVIEW_MAX_FPS,
 ) -> Path:
     """Re-encode a clip (the H.265 original) as a small H.264 MP4 any browser plays: ``bitrate``
-    bits a second, at most ``max_height`` lines, ``+faststart``. Raises :class:`EvidenceError`."""
+    bits a second, at most ``max_height`` lines and ``max_fps`` frames a second (each frame kept at
+    its own time), ``+faststart``. Raises :class:`EvidenceError`."""
     try:
         with (
             av.open(str(source)) as src,
@@ -168,7 +175,12 @@ def h264_preview(
             time_base = vin.time_base or Fraction(1, 90000)
             vout.codec_context.time_base = time_base
             vout.time_base = time_base
+            last: float | None = None
             for frame in src.decode(vin):
+                t = float(frame.time or 0.0)
+                if last is not None and t - last < 1.0 / max_fps - 1e-3:
+                    continue
+                last = t
                 picture = frame.reformat(width=width, height=height, format="yuv420p")
                 picture.pts, picture.time_base = frame.pts, frame.time_base
                 out.mux(vout.encode(picture))
