@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from detector.detections import Detections
 from detector.events import Frame, HitEvent
 from detector.evidence import EvidencePackager
+from detector.evidence.encoded_clip import EncodedClipWriter
 from detector.metrics import PipelineMetrics
 from detector.sinks import evidence_packager
 from detector.video.ring import PacketRing
@@ -202,6 +203,23 @@ def test_a_ring_without_packets_falls_back_to_encoding(tmp_path: Path) -> None:
         assert c.streams.video[0].codec_context.name == "h264"
     first_still = cv2.imread(str(folder / (manifest.stills[0].raw or "")))
     assert cv2.PSNR(first_still, cam.frames[20]) > 35.0
+
+
+def test_a_clip_cut_among_b_frames_keeps_what_they_refer_to(tmp_path: Path) -> None:
+    info, packets = demux(make_media(tmp_path, "h264", 12.0, bframes=3))
+    ring = PacketRing("cam-01", 30.0, stream_info=lambda: info)
+    for p in packets:
+        ring(p)
+    t0 = packets[0].wall_time
+    clip = EncodedClipWriter(tmp_path / "clip.mp4", ring, start_mono=1.0, end_mono=7.25, mono_offset=t0)
+    clip.finish(7.25)
+    path = clip.wait()
+    shown = sorted(p.wall_time - t0 for p in clip.packets)
+    assert shown[0] == 0.0 and max(t for t in shown if t <= 7.25 + 1e-6) >= 7.2 and shown[-1] > 7.25
+    with av.open(str(path)) as c:
+        frames = list(c.decode(video=0))
+    assert len(frames) == len(clip.packets)  # every packet kept decodes
+    assert clip.duration_s == pytest.approx(len(clip.packets) / 10.0, abs=1e-3)
 
 
 def _set(key: str, value: object) -> Callable[[dict[str, Any]], None]:

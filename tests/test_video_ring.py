@@ -152,6 +152,19 @@ def test_remux_is_the_camera_bitstream(tmp_path: Path, media: dict, codec: str) 
     assert len(frames) == 80
 
 
+def test_remux_and_stills_with_b_frames(tmp_path: Path) -> None:
+    path = make_media(tmp_path, "h264", 12.0, bframes=3)
+    info, packets = demux(path)
+    assert any(p.pts != p.dts for p in packets)  # the stream has reordered frames
+    result = remux_mp4(info, packets[50:110], tmp_path / "clip.mp4")
+    data, keys, _ = _mp4_packets(result.path)
+    assert data == [p.data for p in packets[50:110]] and keys[0]
+    full, got = decode_all(path), decode_all(result.path)
+    assert len(got) == 60 and all(cv2.PSNR(a, b) > 60.0 for a, b in zip(got, full[50:110], strict=True))
+    for still in decode_at(info, packets, [EPOCH + 6.3, EPOCH + 2.2]):
+        assert cv2.PSNR(still.image, full[round((still.wall_time - EPOCH) * 10)]) > 60.0
+
+
 def test_remux_without_timestamps_or_extradata(tmp_path: Path, media: dict) -> None:
     """An RTSP-like stream: Annex B packets with their parameter sets, no extradata, no pts."""
     path, info, packets = media["h264"]

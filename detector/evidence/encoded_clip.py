@@ -100,9 +100,11 @@ class EncodedClipWriter:
             return
         self.finished = True
         if end_mono is not None:
+            # through the last packet (decode order) shown by the end: with B-frames the frames it
+            # refers to that are shown later stay too, so that nothing kept is undecodable
             end_wall = end_mono + self.mono_offset + 1e-6
-            keep = [p for p in self.packets if p.wall_time <= end_wall]
-            self.packets = keep or self.packets[:1]
+            last = max((i for i, p in enumerate(self.packets) if p.wall_time <= end_wall), default=0)
+            self.packets = self.packets[: last + 1]
         self._thread = threading.Thread(target=self._work, name=f"remux {self.path.name}", daemon=True)
         self._thread.start()
 

@@ -27,12 +27,14 @@ _ENCODERS = {
 }  # fmt: skip
 
 
-def make_media(folder: Path, codec: str, seconds: float = 20.0) -> Path:
-    """``folder``/``codec``.mp4: the first ``seconds`` of vtest.avi (768x576, 10 fps) in ``codec``."""
-    out = folder / f"{codec}.mp4"
+def make_media(folder: Path, codec: str, seconds: float = 20.0, *, bframes: int = 0) -> Path:
+    """``folder``/``codec``.mp4: the first ``seconds`` of vtest.avi (768x576, 10 fps) in ``codec``
+    (H.264 with ``bframes`` B-frames between references)."""
+    out = folder / (f"{codec}.mp4" if not bframes else f"{codec}-bf{bframes}.mp4")
+    encoder = [*_ENCODERS[codec][:-1], str(bframes)] if codec == "h264" else _ENCODERS[codec]
     if not out.exists():
         ffmpeg = shutil.which("ffmpeg") or "ffmpeg"
-        cmd = [ffmpeg, "-v", "error", "-y", "-i", str(VTEST), "-t", f"{seconds:g}", *_ENCODERS[codec],
+        cmd = [ffmpeg, "-v", "error", "-y", "-i", str(VTEST), "-t", f"{seconds:g}", *encoder,
                "-pix_fmt", "yuv420p", "-an", str(out)]  # fmt: skip
         subprocess.run(cmd, check=True, capture_output=True)
     return out
