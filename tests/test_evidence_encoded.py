@@ -72,15 +72,10 @@ def _package(tmp: Path, codec: str) -> tuple[Path, EncodedCamera, EvidencePackag
     metrics = PipelineMetrics()
     media = make_media(tmp, codec)
     source: list[EncodedCamera] = []  # the source's stream_info, as the ring reads it
-    ring = PacketRing(
-        "cam-01",
-        PRE_S + 2.0,
-        stream_info=lambda: source[0].info,
-        gauge=metrics.preroll_bytes.labels("cam-01"),
-    )
+    ring = packager.open_packet_ring("cam-01", lambda: source[0].info, metrics.preroll_bytes.labels("cam-01"))
+    assert ring.keep_s == PRE_S + 2.0 and packager.packet_rings == {"cam-01": ring}
     cam = EncodedCamera(packager, media, ring, t0=T0)
     source.append(cam)
-    packager.attach_packets("cam-01", ring)
     cam.run(6.0)
     first = cam.run(0.1)
     packager.on_event(_event("opened", first, first), first, _detections(), lambda: [])

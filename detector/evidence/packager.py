@@ -65,7 +65,8 @@ from detector.evidence.render import encode_jpeg, find_label_font
 from detector.evidence.stills import StillRenderer
 from detector.evidence.store import ChainStore
 from detector.evidence.writer import SAMPLE_FRAME, PackageParts, PackageWriter
-from detector.video.ring import PacketRing
+from detector.video.packets import StreamInfo
+from detector.video.ring import Gauge, PacketRing
 from nce.manifest import (
     Manifest,
     ManifestError,
@@ -163,6 +164,16 @@ class EvidencePackager(EventSink):
         """Record ``camera_id``'s clips from ``ring`` (its PyAV source's ``on_packet``) instead of
         encoding them from decoded frames."""
         self.packet_rings[camera_id] = ring
+
+    def open_packet_ring(
+        self, camera_id: str, stream_info: Callable[[], StreamInfo | None], gauge: Gauge | None = None
+    ) -> PacketRing:
+        """A ring for ``camera_id``'s packets holding its clips' pre-roll (``clip_pre_s`` + 2 s from
+        the key frame before), attached; the camera's source calls it with every packet."""
+        keep_s = self.settings.clip_pre_s + 2.0
+        ring = PacketRing(camera_id, keep_s, stream_info=stream_info, gauge=gauge)
+        self.attach_packets(camera_id, ring)
+        return ring
 
     def _written(self, manifest: Manifest, folder: Path) -> None:
         if self.listener is not None:
