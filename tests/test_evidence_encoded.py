@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,23 @@ def test_a_clip_cut_among_b_frames_keeps_what_they_refer_to(tmp_path: Path) -> N
         frames = list(c.decode(video=0))
     assert len(frames) == len(clip.packets)  # every packet kept decodes
     assert clip.duration_s == pytest.approx(len(clip.packets) / 10.0, abs=1e-3)
+
+
+def test_a_clip_ends_where_the_stream_restarted(tmp_path: Path) -> None:
+    info, packets = demux(make_media(tmp_path, "h264", 12.0))
+    ring = PacketRing("cam-01", 30.0, stream_info=lambda: info)
+    for p in packets[:60]:
+        ring(p)
+    t0 = packets[0].wall_time
+    clip = EncodedClipWriter(tmp_path / "clip.mp4", ring, start_mono=1.0, end_mono=9.0, mono_offset=t0)
+    clip.pull()
+    assert not clip.finished and len(clip.packets) == 60
+    for p in packets[:10]:  # a reconnect: the same stream, from its start again
+        ring(replace(p, wall_time=p.wall_time + 6.0))
+    clip.pull()
+    assert clip.finished and any("stream changed" in n for n in clip.notes)
+    clip.wait()
+    assert len(clip.packets) == 60 and clip.duration_s == pytest.approx(6.0, abs=1e-3)
 
 
 def _set(key: str, value: object) -> Callable[[dict[str, Any]], None]:

@@ -100,9 +100,20 @@ def test_ring_starts_at_a_key_frame_and_over_on_a_new_stream(media: dict) -> Non
     assert len(snap.packets) == 10 and snap.packets[0] is packets[50]
     current[0] = dataclasses.replace(info, width=640)  # a reconnect with another stream
     ring(packets[60])
-    assert len(ring) == 0 and ring.info == current[0]
+    assert len(ring) == 0 and ring.info == current[0] and ring.generation == 2
     lost = ring.since(snap.next_seq)
     assert lost.info != snap.info  # a clip being collected sees the change
+
+
+def test_ring_starts_over_when_the_stream_restarts(media: dict) -> None:
+    _, info, packets = media["h264"]
+    ring = _filled(info, packets[:80], 30.0)
+    seq, generation = ring.snapshot().next_seq, ring.generation
+    for p in packets[:5]:  # reconnected: the same stream from the start, timestamps from 0 again
+        ring(dataclasses.replace(p, wall_time=p.wall_time + 100.0))
+    snap = ring.snapshot()
+    assert len(snap.packets) == 5 and snap.packets[0].pts == 0 and snap.packets[0].is_keyframe
+    assert ring.since(seq).generation == generation + 1  # a clip being collected sees it
 
 
 def test_ring_since_and_concurrent_push(media: dict) -> None:

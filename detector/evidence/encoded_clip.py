@@ -52,6 +52,7 @@ class EncodedClipWriter:
         self.codec = self.info.codec
         self.packets: list[EncodedPacket] = list(snap.packets)
         self._next_seq = snap.next_seq
+        self._generation = snap.generation
         self.notes: list[str] = []
         # H.265 plays in few browsers: an H.264 preview goes with it
         self.preview_path: Path | None = (
@@ -80,8 +81,8 @@ class EncodedClipWriter:
         if self.finished:
             return
         snap = self.ring.since(self._next_seq)
-        if snap.info != self.info:
-            self.notes.append("clip: the camera's stream changed (a reconnect); the clip ends there")
+        if snap.info != self.info or snap.generation != self._generation:
+            self.notes.append("clip: the camera's stream changed or restarted (a reconnect); the clip ends there")
             self.finish()
             return
         if snap.lost:

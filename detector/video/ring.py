@@ -11,6 +11,8 @@ What it keeps:
   frame after a (re)connect or a change of stream are dropped: nothing could decode them);
 - the last ``keep_s`` seconds of wall time, from the key frame *before* the window's start (so a
   clip of the window can start there and decode);
+- one timeline: a packet whose decoding time is not after the previous one's (the stream restarted
+  with the same parameters) starts the ring over, like a new stream;
 - at most ``max_bytes``, a hard cap (:func:`preroll_cap_bytes`: the highest bitrate expected over
   the window plus one group of pictures). Over the cap whole groups of pictures go, oldest first;
   a single group larger than the cap is dropped whole and the ring waits for the next key frame.
@@ -27,6 +29,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Protocol
 
 from detector.video.packets import EncodedPacket, StreamInfo
@@ -59,6 +62,7 @@ class PacketSnapshot:
     first_seq: int
     next_seq: int
     lost: bool = False  # packets between the asked-for sequence number and ``first_seq`` are gone
+    generation: int = 0  # one more each time the ring started over (a new or restarted stream)
 
 
 class PacketRing:
@@ -86,7 +90,9 @@ class PacketRing:
         self._next_seq = 0
         self._bytes = 0
         self._info: StreamInfo | None = None
+        self._last_dts: Fraction | None = None  # seconds: a stream that goes back in time starts over
         self.dropped_groups = 0  # groups of pictures dropped for the byte cap
+        self.generation = 0  # one more each time the ring starts over with a new or restarted stream
 
     # -- the source's side ---------------------------------------------------------------------
 
@@ -99,7 +105,14 @@ class PacketRing:
         with self._lock:
             if info is not None and info != self._info:
                 self._clear()  # a new stream after a reconnect: the old packets cannot mix with it
+                self.generation += 1
                 self._info = info
+            dts = packet.dts if packet.dts is not None else packet.pts
+            at = dts * packet.time_base if dts is not None else None
+            if at is not None and self._last_dts is not None and at <= self._last_dts:
+                self._clear()  # the same stream restarted (a reconnect): its timestamps start over
+                self.generation += 1
+            self._last_dts = at if at is not None else self._last_dts
             if not self._packets and not packet.is_keyframe:
                 self._next_seq += 1  # undecodable without the key frame before it
                 self._first_seq = self._next_seq
@@ -178,11 +191,13 @@ class PacketRing:
                     else:
                         break
             packets = tuple(itertools.islice(self._packets, start - self._first_seq, None))
-            return PacketSnapshot(self._info, packets, start, self._next_seq)
+            return PacketSnapshot(self._info, packets, start, self._next_seq, generation=self.generation)
 
     def since(self, seq: int) -> PacketSnapshot:
         """The packets from sequence number ``seq`` on (``lost``: some of them are gone already)."""
         with self._lock:
             start = max(seq, self._first_seq)
             packets = tuple(itertools.islice(self._packets, start - self._first_seq, None))
-            return PacketSnapshot(self._info, packets, start, self._next_seq, lost=start > seq)
+            return PacketSnapshot(
+                self._info, packets, start, self._next_seq, lost=start > seq, generation=self.generation
+            )
