@@ -3,7 +3,8 @@
 Per camera: frames decoded / sampled / inferred / skipped by the change gate, read errors,
 reconnects and whether the stream is up; for the shared model: inference latency and batch sizes;
 hit events by kind; detections dropped by a camera's masks; learning samples picked and each camera's
-budget left today. :meth:`PipelineMetrics.serve` exposes the text format over HTTP.
+budget left today; the bytes in each camera's encoded pre-roll ring. :meth:`PipelineMetrics.serve`
+exposes the text format over HTTP.
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ class PipelineMetrics:
         self.samples_budget_left = Gauge(
             "nce_samples_budget_left",
             "Learning samples the camera may still send today (local day, all reasons)",
+            ["camera"],
+            registry=r,
+        )
+        self.preroll_bytes = Gauge(
+            "nce_preroll_bytes",
+            "Bytes of encoded packets in the camera's pre-roll ring (detector.video.ring)",
             ["camera"],
             registry=r,
         )

@@ -65,6 +65,8 @@ from detector.evidence.render import encode_jpeg, find_label_font
 from detector.evidence.stills import StillRenderer
 from detector.evidence.store import ChainStore
 from detector.evidence.writer import SAMPLE_FRAME, PackageParts, PackageWriter
+from detector.video.packets import StreamInfo
+from detector.video.ring import Gauge, PacketRing
 from nce.manifest import (
     Manifest,
     ManifestError,
@@ -155,6 +157,23 @@ class EvidencePackager(EventSink):
         self.confirmed_at: OrderedDict[str, str] = OrderedDict()
         # hits whose violation package was frozen (hit id → state), for still_present packages
         self.later: OrderedDict[str, PackagedHit] = OrderedDict()
+        # cameras whose source hands on its packets: clips are their bitstream, remuxed
+        self.packet_rings: dict[str, PacketRing] = {}
+
+    def attach_packets(self, camera_id: str, ring: PacketRing) -> None:
+        """Record ``camera_id``'s clips from ``ring`` (its PyAV source's ``on_packet``) instead of
+        encoding them from decoded frames."""
+        self.packet_rings[camera_id] = ring
+
+    def open_packet_ring(
+        self, camera_id: str, stream_info: Callable[[], StreamInfo | None], gauge: Gauge | None = None
+    ) -> PacketRing:
+        """A ring for ``camera_id``'s packets holding its clips' pre-roll (``clip_pre_s`` + 2 s from
+        the key frame before), attached; the camera's source calls it with every packet."""
+        keep_s = self.settings.clip_pre_s + 2.0
+        ring = PacketRing(camera_id, keep_s, stream_info=stream_info, gauge=gauge)
+        self.attach_packets(camera_id, ring)
+        return ring
 
     def _written(self, manifest: Manifest, folder: Path) -> None:
         if self.listener is not None:
@@ -290,9 +309,7 @@ class EvidencePackager(EventSink):
         if event.hit_id in self.hits:
             return
         camera, zone, rule = self._where(event)
-        hit = OpenHit(
-            opened=event, camera=camera, zone=zone, rule=rule, first=own(frame), first_box=event.box
-        )
+        hit = OpenHit(opened=event, camera=camera, zone=zone, rule=rule, first=frame, first_box=event.box)
         hit.add_track(event)
         if rule is not None and rule.min_dwell_s > 0:
             hit.between_target = frame.mono + rule.min_dwell_s / 2
@@ -300,8 +317,10 @@ class EvidencePackager(EventSink):
         open_clips = sum(1 for h in self.hits.values() if h.recording)
         if open_clips >= MAX_OPEN_CLIPS:
             hit.notes.append(f"clip: not recorded ({open_clips} clips were being recorded already)")
-            return
-        hit.start_clip(self.settings, self.store.tmp, len(self.written), frame, ring)
+        else:
+            packets = self.packet_rings.get(event.camera_id)
+            hit.start_clip(self.settings, self.store.tmp, len(self.written), frame, ring, packets)
+        hit.keep_first(frame)  # its pixels, unless the clip's packets hold them
 
     def _confirmed(self, event: HitEvent, frame: Frame, detections: Detections, ring: RingSnapshot) -> None:
         hit = self.hits.get(event.hit_id)
@@ -369,18 +388,18 @@ class EvidencePackager(EventSink):
             ocr = read_text(crop)
             if ocr.note:
                 hit.notes.append(ocr.note)
-        clip = hit.clip_file(self.settings)
-        if clip is not None:
-            files.append(clip)
+        clip_files, clip = hit.clip_files(self.settings)
+        files += clip_files
         try:
             parts = PackageParts(
                 event, hit.camera, hit.zone, hit.rule, stills, files, detections, hit.track, ocr, hit.notes,
-                confirmed_at=utc_ms(event.ts),
+                confirmed_at=utc_ms(event.ts), clip=clip,
             )  # fmt: skip
             self.writer.write("violation", parts)
         finally:
-            if hit.clip is not None:
-                hit.clip.path.unlink(missing_ok=True)
+            for done in clip_files:
+                if done.path is not None:
+                    done.path.unlink(missing_ok=True)
 
     def _still_present(self, event: HitEvent, frame: Frame, detections: Detections) -> None:
         """A still_present package, if the hit's last package is ``still_present_package_s`` old."""

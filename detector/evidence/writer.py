@@ -31,6 +31,7 @@ from nce import __version__
 from nce.bounds import TEXT_MAX, clean_text
 from nce.manifest import (
     CameraRef,
+    ClipInfo,
     DetectionRecord,
     EventInfo,
     FileEntry,
@@ -74,6 +75,7 @@ class PackageParts:
     ocr: OcrResult | None = None
     notes: list[str] = field(default_factory=list)
     confirmed_at: str | None = None
+    clip: ClipInfo | None = None  # set for a clip of the camera's bitstream (and its preview)
 
 
 def model_ref(info: ModelInfo | None, settings: ModelSettings) -> ModelRef | None:
@@ -276,6 +278,7 @@ class PackageWriter:
             derived_from=None,
             files=files,
             signature=None,
+            clip=parts.clip,
         )
 
     def sample_manifest(

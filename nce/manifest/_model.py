@@ -105,7 +105,8 @@ Box = tuple[float, float, float, float]
 Point = tuple[float, float]
 
 PackageKind = Literal["violation", "cleared", "public_copy", "sample"]
-FileRole = Literal["still_raw", "still_annotated", "crop", "clip", "other"]
+FileRole = Literal["still_raw", "still_annotated", "crop", "clip", "clip_preview", "other"]
+ClipSource = Literal["camera_bitstream", "re_encoded"]
 StillMoment = Literal["first_seen", "between", "confirmed", "cleared", "later"]
 
 
@@ -230,6 +231,22 @@ class FileEntry(_M):
     mime: Mime
 
 
+class ClipInfo(_M):
+    """The evidence clip: which file it is, how it was made, and its browser preview if any."""
+
+    file: SafeName = Field(description="the clip (a file of role clip): the evidence")
+    codec: Label = Field(description="its video codec: h264, hevc or vp9")
+    source: ClipSource = Field(
+        description="camera_bitstream: the camera's own packets remuxed, not re-encoded; "
+        "re_encoded: encoded on the device from decoded frames"
+    )
+    preview: SafeName | None = Field(
+        None,
+        description="an H.264 re-encode of the clip for browsers (a file of role clip_preview), "
+        "when the clip's codec is not H.264; a view of the evidence, not the evidence",
+    )
+
+
 class DerivedFrom(_M):
     """For a public copy: the original it was made from."""
 
@@ -334,6 +351,12 @@ class Manifest(_M):
         exclude_if=lambda v: v is None,
         description="a sample package's frame (kind sample only; absent from every other package)",
     )
+    clip: ClipInfo | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="the evidence clip and its preview (absent: no clip, or a package from before "
+        "this field, whose clip is its file of role clip)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
@@ -345,6 +368,7 @@ class Manifest(_M):
             for ref in (s.raw, s.annotated):
                 if ref is not None and ref not in names:
                     raise ValueError(f"stills: {ref!r} is not among files")
+        self._check_clip()
         if (self.kind == "public_copy") != (self.derived_from is not None):
             raise ValueError("derived_from is set exactly when kind is public_copy")
         if self.kind == "sample":
@@ -356,6 +380,21 @@ class Manifest(_M):
             if missing:
                 raise ValueError(f"a {self.kind} package needs {', '.join(missing)} (null only for a sample)")
         return self
+
+    def _check_clip(self) -> None:
+        roles = {f.name: f.role for f in self.files}
+        previews = sorted(n for n, r in roles.items() if r == "clip_preview")
+        clip = self.clip
+        if clip is None:
+            if previews:
+                raise ValueError(f"files: {previews} are clip previews, but the manifest names no clip")
+            return
+        if roles.get(clip.file) != "clip":
+            raise ValueError(f"clip.file: {clip.file!r} is not among files as a clip")
+        if clip.preview is not None and roles.get(clip.preview) != "clip_preview":
+            raise ValueError(f"clip.preview: {clip.preview!r} is not among files as a clip_preview")
+        if previews != ([clip.preview] if clip.preview is not None else []):
+            raise ValueError(f"files: clip previews {previews} are not the clip.preview named")
 
     def _check_sample(self, names: list[str]) -> None:
         sample = self.sample

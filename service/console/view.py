@@ -157,9 +157,12 @@ def build(detail: CaseDetail, manifests: dict[int, dict[str, Any]]) -> CaseView:
     view.strip = [s for s in stills if s is not view.main_still]
     view.crop_url = _crop_url(packages, view.main_still.package_id if view.main_still else None)
     for hit in reversed(packages):
-        for f in hit.files:
-            if f.role == "clip":
-                view.clips.append(ClipView(f.url, f.mime, hit.package_id, hit.ts))
+        # an H.265 clip (the evidence) comes with an H.264 preview that every browser plays
+        playable = [f for f in hit.files if f.role == "clip_preview"] or [
+            f for f in hit.files if f.role == "clip"
+        ]
+        for f in playable:
+            view.clips.append(ClipView(f.url, f.mime, hit.package_id, hit.ts))
     latest = next((manifests[h.id] for h in reversed(packages) if h.id in manifests), None)
     if latest is not None:
         zone = latest.get("zone") or {}

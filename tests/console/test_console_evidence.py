@@ -121,6 +121,19 @@ def test_the_timeline_is_in_the_order_things_happened() -> None:
     assert view.crop_url == "/c/4"  # no stills: the latest package's crop
 
 
+def test_an_h265_clip_is_shown_by_its_h264_preview() -> None:
+    def clip_file(name: str, role: str, i: int) -> EvidenceFilePublic:
+        return EvidenceFilePublic(
+            name=name, role=role, sha256="a" * 64, size=1, mime="video/mp4", url=f"/{name}/{i}"
+        )
+
+    h264, hevc = hit(1, "confirmed", 5, 6), hit(2, "confirmed", 6, 7)
+    h264.files.append(clip_file("clip.mp4", "clip", 1))
+    hevc.files += [clip_file("clip.mp4", "clip", 2), clip_file("clip.preview.mp4", "clip_preview", 2)]
+    view = build(CaseDetail.model_construct(hits=[h264, hevc], hits_total=2), {})
+    assert [c.url for c in view.clips] == ["/clip.preview.mp4/2", "/clip.mp4/1"]
+
+
 @pytest.mark.parametrize(
     ("manifest", "expected"),
     [
