@@ -17,6 +17,7 @@ from service.console.messages_labelling import LABELLING
 from service.console.messages_masks import MASKS
 from service.console.messages_models import MODELS
 from service.console.messages_rollouts import ROLLOUTS
+from service.console.messages_shop_page import SHOP_PAGE
 from service.console.messages_shops import SHOPS
 from service.console.messages_thresholds import THRESHOLDS
 from service.console.messages_zones import ZONES
@@ -380,6 +381,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     # evidence, place, legal basis and class names: service/console/messages_evidence.py
     **EVIDENCE,
     **SHOPS,  # the shops page (/shops): service/console/messages_shops.py
+    **SHOP_PAGE,  # the shop page (/s/<token>), QR codes, public copies: messages_shop_page.py
     **DESK,  # the review desk: service/console/messages_desk.py
     **ZONES,  # the zone editor (/zones): service/console/messages_zones.py
     # how a frame was labelled
