@@ -39,8 +39,13 @@ def token_hash(token: str) -> str:
 
 def ensure_link(session: Session, secret_key: str, shop: Shop, *, actor: str = "system") -> str:
     """The shop's current token; creates the link (generation 1, a ``shop_link_created`` entry) or
-    re-hashes it after a ``secret_key`` change. In the caller's transaction (not committed)."""
+    re-hashes it after a ``secret_key`` change. In the caller's transaction (not committed); a write
+    takes the ledger lock first, so call it before other pending changes (or under the lock already)."""
     link = session.get(ShopLink, shop.shop_id)
+    token = derive_token(secret_key, shop.shop_id, link.generation if link is not None else 1)
+    if link is None or link.token_hash != token_hash(token):
+        ledger.lock_head(session)  # a write: begun before it (SQLite: BEGIN IMMEDIATE), then read again
+        link = session.get(ShopLink, shop.shop_id)
     if link is None:
         token = derive_token(secret_key, shop.shop_id, 1)
         session.add(ShopLink(shop_id=shop.shop_id, generation=1, token_hash=token_hash(token)))
@@ -60,6 +65,7 @@ def ensure_link(session: Session, secret_key: str, shop: Shop, *, actor: str = "
 def rotate_link(session: Session, secret_key: str, shop: Shop, *, actor: str) -> str:
     """A new token for the shop (the old link answers 404 from now on), with a ``shop_link_rotated``
     entry. In the caller's transaction (not committed)."""
+    ledger.lock_head(session)
     link = session.get(ShopLink, shop.shop_id)
     if link is None:
         ensure_link(session, secret_key, shop, actor=actor)
