@@ -62,7 +62,9 @@ def _page(
         now=utcnow(), statement_max=STATEMENT_MAX, photos_max=PHOTOS_PER_CASE,
         statements_max=STATEMENTS_PER_CASE, photo_mb=state.settings.shop_photo_max_bytes // 2**20, text=text,
     )  # fmt: skip
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the path
+    # the token is in the path: no Referer to other sites; same-origin (not no-referrer, which makes
+    # a browser's form posts say Origin: null, refused by the CSRF check)
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 

@@ -125,7 +125,7 @@ SHOP_PAGE: Final[dict[str, tuple[str, str]]] = {
     ),
     "case.public_approve": ("公开副本已审核", "Public copy reviewed"),
     "case.public_approved": ("{n} 张已审核，店铺页面可见。", "{n} reviewed, shown on the shop page."),
-    "case.public_failed": ("未能生成公开副本：{why}", "Could not make the public copy: {why}"),
+    "case.public_failed": ("公开副本操作未执行：{why}", "Public copy: not done: {why}"),
     "case.shop_none": ("当事人尚未通过店铺页面回应。", "The shop has not responded through its page."),
     "case.shop_statement": ("陈述申辩", "Statement"),
     "case.shop_photo": ("整改照片", "Correction photo"),

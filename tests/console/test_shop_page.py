@@ -10,9 +10,9 @@ import zlib
 import pytest
 from sqlalchemy import select
 
-from service.models import LedgerEntry
+from service.models import LedgerEntry, Shop
 from service.models_shop_page import ShopResponse
-from service.shop_links import derive_token
+from service.shop_links import derive_token, rotate_link
 from tests.support.console import SECRET, Client, World, sign_in
 from tests.support.images import jpeg, png
 from tests.support.shop_page import link, notice, page_csrf, state_statement, upload
@@ -43,7 +43,10 @@ def test_the_page_shows_open_notices_with_basis_deadline_and_preparing_evidence(
     assert "/img/" not in html
     # only notices: the shop's draft ('newest') and the other shop's case are not there
     assert f'id="case-{w.cases["newest"]}"' not in html and f'id="case-{w.cases["ad"]}"' not in html
-    assert r.headers["referrer-policy"] == "no-referrer" and "script-src 'self'" in r.headers["content-security-policy"]
+    assert (
+        r.headers["referrer-policy"] == "same-origin"
+        and "script-src 'self'" in r.headers["content-security-policy"]
+    )
     assert "<script" not in html
 
 
@@ -64,18 +67,11 @@ def test_wrong_unknown_and_rotated_links_are_the_same_404(world: Client) -> None
         r = client.get(f"/s/{t}")
         assert (r.status_code, r.text) == (404, unknown.text), t
     assert client.get(f"/s/{token}").status_code == 200
-    sign_in(client, "op1")
-    # an operator may not rotate; a supervisor may (the console's form)
-    from tests.console.test_console_admin import as_user  # the same sign-in helper
-
+    sign_in(client)  # an operator may not rotate (supervisors and admins: test_shop_page_console.py)
     r = client.post("/shops/S-0001/rotate", data={"csrf": page_csrf(client, token)}, follow_redirects=False)
     assert r.status_code == 403
     assert client.get(f"/s/{token}").status_code == 200
-    del as_user
     with w.session() as s:
-        from service.models import Shop
-        from service.shop_links import rotate_link
-
         shop = s.get(Shop, "S-0001")
         assert shop is not None
         new = rotate_link(s, SECRET, shop, actor="user:supervisor1")
@@ -136,16 +132,30 @@ def _truncated() -> bytes:
 BAD_UPLOADS = [
     ("zero bytes", b"", "image/jpeg", 422, "空文件"),
     ("a GIF", b"GIF89a" + b"\x00" * 200, "image/gif", 415, "只接受 JPEG 或 PNG"),
-    ("HTML called a JPEG", b"<html><script>alert(1)</script></html>", "image/jpeg", 415, "只接受 JPEG 或 PNG"),
+    (
+        "HTML called a JPEG",
+        b"<html><script>alert(1)</script></html>",
+        "image/jpeg",
+        415,
+        "只接受 JPEG 或 PNG",
+    ),
     ("a PNG declared as JPEG", png(320, 240, seed=7), "image/jpeg", 415, "文件类型与内容不符"),
     ("a JPEG with a ZIP appended (polyglot)", _polyglot(), "image/jpeg", 422, "附带了其他数据"),
     ("a truncated JPEG", _truncated(), "image/jpeg", 422, "已损坏"),
     ("a 40x30 thumbnail", jpeg(40, 30, seed=8), "image/jpeg", 422, "照片太小"),
-    ("one byte over the limit", b"\xff\xd8\xff" + b"\x00" * (8 * 1024 * 1024 - 2), "image/jpeg", 413, "超过 8 MB"),
+    (
+        "one byte over the limit",
+        b"\xff\xd8\xff" + b"\x00" * (8 * 1024 * 1024 - 2),
+        "image/jpeg",
+        413,
+        "超过 8 MB",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("what", "data", "mime", "status", "message"), BAD_UPLOADS, ids=[b[0] for b in BAD_UPLOADS])
+@pytest.mark.parametrize(
+    ("what", "data", "mime", "status", "message"), BAD_UPLOADS, ids=[b[0] for b in BAD_UPLOADS]
+)
 def test_bad_uploads_are_refused_with_a_clear_message_and_nothing_stored(
     world: Client, what: str, data: bytes, mime: str, status: int, message: str
 ) -> None:
@@ -156,7 +166,11 @@ def test_bad_uploads_are_refused_with_a_clear_message_and_nothing_stored(
     r = upload(client, token, case_id, data, mime)
     assert r.status_code == status, (what, r.text[:300])
     assert message in r.text and 'id="shop-error"' in r.text and "未保存" in r.text, what
-    assert w.state.store.count() == stored and responses(w) == [] and len(entries(w, "correction_uploaded")) == seq
+    assert (
+        w.state.store.count() == stored
+        and responses(w) == []
+        and len(entries(w, "correction_uploaded")) == seq
+    )
     assert list(w.state.store.tmp.iterdir()) == []  # nothing staged left behind
 
 
@@ -192,7 +206,9 @@ def test_form_posts_need_the_pages_csrf_token(world: Client) -> None:
     token = link(w)
     page_csrf(client, token)  # the cookie is set, the field left out or forged
     for data in ({}, {"csrf": "forged"}):
-        r = client.post(f"/s/{token}/cases/{case_id}/statement", data={**data, "text": "x"}, follow_redirects=False)
+        r = client.post(
+            f"/s/{token}/cases/{case_id}/statement", data={**data, "text": "x"}, follow_redirects=False
+        )
         assert r.status_code == 403, data
         r = client.post(
             f"/s/{token}/cases/{case_id}/photo", data=data, files={"photo": ("p.jpg", jpeg(160, 120), "image/jpeg")},
@@ -216,7 +232,9 @@ def test_only_the_shops_open_notices_take_responses(world: Client) -> None:
     csrf = page_csrf(client, token)  # the token of the cookie, good for any shop page of this browser
     cases = ((token, w.cases["newest"]), (token, w.cases["ad"]), (other, w.cases["prior"]), (token, 999999))
     for t, case_id in cases:  # a draft of the shop, another shop's case, another shop's link, no case
-        r = client.post(f"/s/{t}/cases/{case_id}/statement", data={"csrf": csrf, "text": "x"}, follow_redirects=False)
+        r = client.post(
+            f"/s/{t}/cases/{case_id}/statement", data={"csrf": csrf, "text": "x"}, follow_redirects=False
+        )
         assert r.status_code == 404 and "此链接无效或已更换" in r.text, (t == token, case_id)
     assert responses(w) == []
 
