@@ -129,6 +129,8 @@ SHOP_PAGE: Final[dict[str, tuple[str, str]]] = {
     "case.shop_none": ("当事人尚未通过店铺页面回应。", "The shop has not responded through its page."),
     "case.shop_statement": ("陈述申辩", "Statement"),
     "case.shop_photo": ("整改照片", "Correction photo"),
+    "ledger.field.statement": ("陈述申辩", "Statement"),
+    "ledger.field.generation": ("链接代次", "Link generation"),
     "action.shop_responded": ("当事人陈述申辩", "shop statement"),
     "action.correction_uploaded": ("当事人上传整改照片", "correction photo uploaded"),
     "action.shop_link_created": ("店铺链接生成", "shop link created"),

@@ -241,6 +241,8 @@ LEDGER_FIELDS: dict[str, str] = {
     "min_score": "number",
     "masks": "count",
     "cameras": "ids",
+    "statement": "text",  # the shop page: a shop's statement (陈述申辩), a link's generation
+    "generation": "number",
 }
 # fields recorded for the hash chain and the export, not worth a glance here (the status change is
 # shown from ``from``/``to``; ``decision`` is the same fact; ``case`` is the case's state after the
@@ -252,6 +254,7 @@ LEDGER_HIDDEN: frozenset[str] = frozenset(
     | {"sha256", "label_id", "how", "complete", "boxes", "case_id", "camera_id", "source", "pick_reason"}
     | {"origin", "width", "height", "polygon", "cases", "first_at", "last_at"}
     | {"version"}  # an assignment's version (the device's ETag)
+    | {"stills", "size", "mime", "shop_id"}  # the shop page: public stills, a correction photo
 )
 TEXT_MAX = 200
 _WHY = re.compile(r"^([a-z_]+) at (.+)$")

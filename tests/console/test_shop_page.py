@@ -116,6 +116,8 @@ def test_a_correction_photo_and_a_statement_land_on_the_case(world: Client) -> N
     side = case_page.split('id="shop-side"', 1)[1].split("</section>", 1)[0]
     assert side.count('data-kind="photo"') == 2 and "货物已搬回店内。" in side
     assert 'data-action="correction_uploaded"' in case_page and 'data-action="shop_responded"' in case_page
+    said_row = case_page.split('data-action="shop_responded"', 1)[1].split("</tr>", 1)[0]
+    assert "当事人陈述申辩" in said_row and "陈述申辩：货物已搬回店内。" in said_row
     assert client.get(f"/cases/{case_id}/shop-files/{rows[1].sha256}").headers["content-type"] == "image/png"
 
 
