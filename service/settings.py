@@ -63,7 +63,10 @@ class Settings(BaseModel):
         "links and QR codes (/s/<token>); none: the address the console was opened at",
     )
     shop_photo_max_bytes: int = Field(
-        default=8 * 1024 * 1024, gt=0, le=64 * 1024 * 1024, description="largest correction photo a shop uploads"
+        default=8 * 1024 * 1024,
+        gt=0,
+        le=64 * 1024 * 1024,
+        description="largest correction photo a shop uploads",
     )
     session_ttl_s: int = Field(default=12 * 3600, gt=0)
     cookie_secure: bool | None = Field(
