@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from nce.manifest import MANIFEST_NAME
 from service import ledger
-from service.errors import Conflict, ServiceError
+from service.case_status import REVIEWED_STATUSES
+from service.errors import Conflict, NotFound, ServiceError
 from service.evidence_store import EvidenceStore, Staged
 from service.filing import PUBLIC_COPY
 from service.models import Case, EvidenceFile, HitEventRow, utcnow
@@ -86,7 +87,9 @@ def make_public_stills(
     unapproved ones; a ``public_copy_made`` entry. Commits."""
     case = session.get(Case, case_id)
     if case is None:
-        raise Conflict(f"case {case_id} does not exist")
+        raise NotFound(f"case {case_id} does not exist")
+    if case.status not in REVIEWED_STATUSES:
+        raise Conflict(f"case {case_id} is {case.status}; public copies are made of confirmed cases only")
     events = _originals(session, case_id)
     if not events:
         raise Conflict(f"case {case_id} has no signed package to make a public copy of")

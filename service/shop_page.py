@@ -25,7 +25,7 @@ from service.console.messages import translate
 from service.console.render import render, request_lang
 from service.evidence_store import Staged, is_sha256
 from service.models import Shop, utcnow
-from service.shop_links import TOKEN_CHARS, shop_for_token
+from service.shop_links import shop_for_token
 from service.shop_page_data import (
     PHOTOS_PER_CASE,
     STATEMENT_MAX,
@@ -42,8 +42,13 @@ from service.shop_page_events import record_shop_response
 from service.state import AppState
 
 router = APIRouter(include_in_schema=False)
-Token = Annotated[str, Path(min_length=1, max_length=TOKEN_CHARS + 1)]
-CaseNo = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# plain strings: a malformed token or case number gets the same 404 page as a wrong one, never a 422
+Token = Annotated[str, Path()]
+CaseNo = Annotated[str, Path()]
+
+
+def _case_no(value: str) -> int | None:
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 and int(value) > 0 else None
 
 
 def _not_found(request: Request, state: AppState) -> Response:
@@ -129,7 +134,8 @@ def upload_photo(
     declared = photo.content_type if photo is not None else None
     ledger.lock_head(session)
     shop = shop_for_token(session, state.settings.secret_key, token)
-    case = open_notice(session, shop, case_id) if shop is not None else None
+    number = _case_no(case_id)
+    case = open_notice(session, shop, number) if shop is not None and number is not None else None
     if shop is None or case is None:
         session.rollback()
         return _not_found(request, state)
@@ -138,7 +144,7 @@ def upload_photo(
         if sum(1 for r in responses_of(session, case.id) if r.kind == "photo") >= PHOTOS_PER_CASE:
             raise PhotoRefused("shop.err.too_many_photos", "photo: cap reached", n=PHOTOS_PER_CASE)
     except PhotoRefused as exc:
-        return _refused(request, state, session, token, case_id, exc)
+        return _refused(request, state, session, token, case.id, exc)
     staged = Staged(state.store)
     try:
         sha = state.store.stage(staged, data)
@@ -162,7 +168,8 @@ def submit_statement(
     check_csrf(request, state.settings, csrf)
     ledger.lock_head(session)
     shop = shop_for_token(session, state.settings.secret_key, token)
-    case = open_notice(session, shop, case_id) if shop is not None else None
+    number = _case_no(case_id)
+    case = open_notice(session, shop, number) if shop is not None and number is not None else None
     if shop is None or case is None:
         session.rollback()
         return _not_found(request, state)
@@ -173,7 +180,7 @@ def submit_statement(
                 "shop.err.too_many_statements", "statement: cap reached", n=STATEMENTS_PER_CASE
             )
     except PhotoRefused as exc:
-        return _refused(request, state, session, token, case_id, exc, text=text[: STATEMENT_MAX * 2])
+        return _refused(request, state, session, token, case.id, exc, text=text[: STATEMENT_MAX * 2])
     record_shop_response(session, case=case, kind="statement", text=clean)
     session.commit()
     return RedirectResponse(f"/s/{token}?done=statement#case-{case.id}", status_code=303)

@@ -97,6 +97,7 @@ def case_page_response(
         presets=presets,
         clock_off=fleet.clock_flags(session, case_id),
         shop_side=shop_side(session, case_id),  # public copy, the shop's responses: console/shop_side.py
+        reviewed_statuses=REVIEWED_STATUSES,
     )
 
 

@@ -58,6 +58,8 @@ def test_wrong_unknown_and_rotated_links_are_the_same_404(world: Client) -> None
     assert unknown.status_code == 404 and "此链接无效或已更换" in unknown.text
     bad = [
         "x",  # malformed
+        "A" * 300,  # far too long: the same page, not a validation error
+        "令牌" * 20,
         token[:-1] + ("A" if token[-1] != "A" else "B"),  # one character off
         derive_token("another-secret-0123456789", "S-0001", 1),  # right shop, wrong key
         derive_token(SECRET, "S-0001", 2),  # the next generation, not issued yet
@@ -232,7 +234,13 @@ def test_only_the_shops_open_notices_take_responses(world: Client) -> None:
     token = link(w)
     other = link(w, "S-0002")
     csrf = page_csrf(client, token)  # the token of the cookie, good for any shop page of this browser
-    cases = ((token, w.cases["newest"]), (token, w.cases["ad"]), (other, w.cases["prior"]), (token, 999999))
+    cases = (
+        (token, w.cases["newest"]),
+        (token, w.cases["ad"]),
+        (other, w.cases["prior"]),
+        (token, 999999),
+        (token, "1e3"),
+    )
     for t, case_id in cases:  # a draft of the shop, another shop's case, another shop's link, no case
         r = client.post(
             f"/s/{t}/cases/{case_id}/statement", data={"csrf": csrf, "text": "x"}, follow_redirects=False

@@ -72,11 +72,14 @@ def test_public_copy_is_made_by_the_edge_command_and_shown_only_once_approved(wo
     )
 
 
-def test_a_case_without_packages_cannot_get_a_public_copy(world: Client) -> None:
+def test_public_copies_are_for_confirmed_cases_only(world: Client) -> None:
     w, client = world
     sign_in(client)
-    r = post_form(client, "/cases/999999/public-copy", page="/")
-    assert r.status_code in (404, 409)
+    draft = w.cases["newest"]
+    assert 'id="public-make-form"' not in client.get(f"/cases/{draft}").text
+    r = post_form(client, f"/cases/{draft}/public-copy", page=f"/cases/{draft}")
+    assert r.status_code == 409 and "公开副本操作未执行" in r.text and "confirmed cases only" in r.text
+    assert post_form(client, "/cases/999999/public-copy", page="/").status_code == 404
     assert entries(w, "public_copy_made") == []
 
 
