@@ -258,3 +258,13 @@ def test_the_same_flow_on_postgresql(pg_world: Client) -> None:
     assert upload(client, token, case_id, b"", "image/jpeg").status_code == 422
     assert [x.kind for x in responses(w)] == ["photo", "statement"]
     assert client.get(f"/s/{derive_token(SECRET, 'S-0001', 9)}").status_code == 404
+
+
+def test_a_body_past_the_photo_limit_is_refused_before_it_is_read(world: Client) -> None:
+    w, client = world
+    case_id = notice(w)
+    token = link(w)
+    stored = w.state.store.count()
+    r = upload(client, token, case_id, b"\xff\xd8\xff" + b"\x00" * (9 * 1024 * 1024), "image/jpeg")
+    assert r.status_code == 413 and "request body is larger than" in r.text
+    assert w.state.store.count() == stored and responses(w) == []
