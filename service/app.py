@@ -57,6 +57,7 @@ from service.hash_gate import HashGate
 from service.legal import load_legal_basis
 from service.metrics import Metrics
 from service.migrate import upgrade
+from service.public_copies import make_due_public_copies
 from service.settings import Settings
 from service.state import AppState
 from service.transparency import checkpoints
@@ -95,6 +96,10 @@ def _sweeper(state: AppState, stop: threading.Event) -> None:
             with state.sessions() as session:
                 for case_id, to in sweep_deadlines(session) if s.sweep_interval_s > 0 else ():
                     log.info("case %s: deadline passed, now %s", case_id, to)
+            if s.sweep_interval_s > 0:  # blurred stills for new notices (service.public_copies)
+                with state.sessions() as session:
+                    for case_id, what in make_due_public_copies(session, store=state.store):
+                        log.info("case %s: public copy: %s", case_id, what)
             if s.checkpoint_interval_s > 0:
                 with state.sessions() as session:
                     checkpoints.periodic(session, state.transparency, interval_s=s.checkpoint_interval_s)

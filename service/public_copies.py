@@ -6,6 +6,11 @@ evidence store into a temporary folder (``manifest.json`` as received and its fi
 ``python -m nce evidence publish FOLDER --out OUT`` writes the blurred copy (which refuses a package
 that does not verify), and the copy's JPEG stills go into the store by SHA-256 (``public_stills``).
 
+The service's sweeper (``nce serve``, every ``NCE_SWEEP_INTERVAL_S``) makes them for a notice once it
+is issued (:func:`make_due_public_copies`, a few cases a pass); an operator's 生成公开副本 on the case
+page makes them at any time (again). A sweep that fails records ``public_copy_failed`` (why) and is
+not retried by the sweeper: the case page shows it, and the operator's click tries again.
+
 Nothing is shown to the shop until an operator approved them (公开副本已审核, the rule of
 docs/evidence.md that a person reviews every public copy before it is published): ``public_copy_made``
 and ``public_copy_approved`` are ledger entries. Making them again replaces the unapproved ones.
@@ -19,16 +24,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from nce.manifest import MANIFEST_NAME
 from service import ledger
-from service.case_status import REVIEWED_STATUSES
+from service.case_status import OPEN_STATUSES, REVIEWED_STATUSES
 from service.errors import Conflict, NotFound, ServiceError
 from service.evidence_store import EvidenceStore, Staged
 from service.filing import PUBLIC_COPY
-from service.models import Case, EvidenceFile, HitEventRow, utcnow
+from service.models import Case, EvidenceFile, HitEventRow, LedgerEntry, utcnow
 from service.models_shop_page import PublicStill
 
 PUBLISH_TIMEOUT_S = 600
@@ -156,3 +161,44 @@ def stills_of(session: Session, case_id: int, *, approved_only: bool) -> list[Pu
     if approved_only:
         q = q.where(PublicStill.approved_at.is_not(None))
     return list(session.execute(q.order_by(PublicStill.id)).scalars())
+
+
+SWEEP_CASES = 2  # cases a sweep makes public copies for (each a subprocess per package)
+TRIED = ("public_copy_made", "public_copy_failed")
+
+
+def make_due_public_copies(
+    session: Session, *, store: EvidenceStore, limit: int = SWEEP_CASES
+) -> list[tuple[int, str]]:
+    """Public copies for open notices that have none and were never tried (oldest notice first);
+    a failure is a ``public_copy_failed`` entry (not tried again here). Commits; returns
+    ``(case_id, "made" | why it failed)``."""
+    due = list(
+        session.execute(
+            select(Case.id)
+            .where(
+                Case.notice_issued_at.is_not(None),
+                Case.status.in_(OPEN_STATUSES),
+                ~exists().where(PublicStill.case_id == Case.id),
+                ~exists().where(LedgerEntry.case_id == Case.id, LedgerEntry.action.in_(TRIED)),
+            )
+            .order_by(Case.notice_issued_at, Case.id)
+            .limit(limit)
+        ).scalars()
+    )
+    session.rollback()  # the read ends before each write transaction begins
+    done: list[tuple[int, str]] = []
+    for case_id in due:
+        try:
+            make_public_stills(session, store=store, case_id=case_id, actor="system:sweeper")
+            done.append((case_id, "made"))
+        except ServiceError as exc:
+            session.rollback()
+            ledger.lock_head(session)
+            ledger.append(
+                session, actor="system:sweeper", action="public_copy_failed", case_id=case_id,
+                payload={"why": str(exc)[:500]},
+            )  # fmt: skip
+            session.commit()
+            done.append((case_id, str(exc)))
+    return done

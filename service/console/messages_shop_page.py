@@ -136,5 +136,6 @@ SHOP_PAGE: Final[dict[str, tuple[str, str]]] = {
     "action.shop_link_created": ("店铺链接生成", "shop link created"),
     "action.shop_link_rotated": ("店铺链接更换", "shop link rotated"),
     "action.public_copy_made": ("生成公开副本", "public copy made"),
+    "action.public_copy_failed": ("公开副本生成失败", "public copy failed"),
     "action.public_copy_approved": ("公开副本已审核", "public copy reviewed"),
 }

@@ -13,12 +13,15 @@ from pathlib import Path
 from sqlalchemy import select
 
 from nce.export_verify import verify_export
-from service.models import LedgerEntry
+from service.crud.case_actions import review_case
+from service.models import EvidenceFile, HitEventRow, LedgerEntry
 from service.models_shop_page import PublicStill
+from service.public_copies import make_due_public_copies
+from service.schemas.cases import ReviewIn
 from tests.console.test_console_admin import as_user, post_form
 from tests.support.console import Client, World, sign_in
 from tests.support.images import jpeg
-from tests.support.shop_page import link, notice, state_statement, upload
+from tests.support.shop_page import SUPERVISOR, link, notice, state_statement, upload
 
 
 def entries(w: World, action: str) -> list[LedgerEntry]:
@@ -70,6 +73,40 @@ def test_public_copy_is_made_by_the_edge_command_and_shown_only_once_approved(wo
         and "公开副本操作未执行" in r.text
         and "no public copy waiting for approval" in r.text
     )
+
+
+def test_the_sweeper_makes_a_new_notices_public_copy_once_and_records_a_failure(world: Client) -> None:
+    w, _ = world
+    prior = notice(w)
+    with w.session() as s:  # 'ad' (shop S-0002) confirmed and noticed, one of its files lost from the store
+        review_case(
+            s, principal=SUPERVISOR, case_id=w.cases["ad"], data=ReviewIn(decision="confirm"),
+            legal=w.state.legal, store=w.state.store,
+        )  # fmt: skip
+    ad = notice(w, "ad")
+    with w.session() as s:
+        event = s.execute(select(HitEventRow.id).where(HitEventRow.case_id == ad)).scalars().first()
+        lost = (
+            s.execute(
+                select(EvidenceFile.sha256).where(
+                    EvidenceFile.event_id == event, EvidenceFile.role != "manifest"
+                )
+            )
+            .scalars()
+            .first()
+        )
+    assert lost is not None
+    w.state.store.path_for(lost).unlink()
+    with w.session() as s:
+        done = make_due_public_copies(s, store=w.state.store)
+    assert [c for c, _ in done] == [prior, ad] and done[0][1] == "made" and lost in done[1][1]
+    with w.session() as s:
+        assert make_due_public_copies(s, store=w.state.store) == []  # made once; a failure not retried
+        stills = list(s.execute(select(PublicStill)).scalars())
+    assert stills and {x.case_id for x in stills} == {prior} and all(x.approved_at is None for x in stills)
+    assert [e.actor for e in entries(w, "public_copy_made")] == ["system:sweeper"]
+    failed = entries(w, "public_copy_failed")
+    assert len(failed) == 1 and failed[0].case_id == ad and lost in failed[0].payload["why"]
 
 
 def test_public_copies_are_for_confirmed_cases_only(world: Client) -> None:
