@@ -30,7 +30,7 @@ from service.shop_page_data import (
     PHOTOS_PER_CASE,
     STATEMENT_MAX,
     STATEMENTS_PER_CASE,
-    PhotoRefused,
+    ShopInputRefused,
     check_photo,
     check_statement,
     open_notice,
@@ -45,6 +45,7 @@ router = APIRouter(include_in_schema=False)
 # plain strings: a malformed token or case number gets the same 404 page as a wrong one, never a 422
 Token = Annotated[str, Path()]
 CaseNo = Annotated[str, Path()]
+REFUSAL_STATUS = {"shop.err.too_big": 413, "shop.err.type": 415, "shop.err.declared": 415}  # else 422
 
 
 def _case_no(value: str) -> int | None:
@@ -102,7 +103,7 @@ def _refused(
     session: SessionDep,
     token: str,
     case_id: int,
-    exc: PhotoRefused,
+    exc: ShopInputRefused,
     text: str = "",
 ) -> Response:
     session.rollback()
@@ -111,13 +112,7 @@ def _refused(
     if shop is None:  # pragma: no cover - checked before
         return _not_found(request, state)
     message = translate(lang, exc.key, **exc.values)
-    status = (
-        413
-        if exc.key == "shop.err.too_big"
-        else 415
-        if exc.key in ("shop.err.type", "shop.err.declared")
-        else 422
-    )
+    status = REFUSAL_STATUS.get(exc.key, 422)
     return _page(
         request, state, session, shop, token, error=message, error_case=case_id, status_code=status, text=text
     )
@@ -142,8 +137,8 @@ def upload_photo(
     try:
         info = check_photo(data, declared, max_bytes=limit)
         if sum(1 for r in responses_of(session, case.id) if r.kind == "photo") >= PHOTOS_PER_CASE:
-            raise PhotoRefused("shop.err.too_many_photos", "photo: cap reached", n=PHOTOS_PER_CASE)
-    except PhotoRefused as exc:
+            raise ShopInputRefused("shop.err.too_many_photos", "photo: cap reached", n=PHOTOS_PER_CASE)
+    except ShopInputRefused as exc:
         return _refused(request, state, session, token, case.id, exc)
     staged = Staged(state.store)
     try:
@@ -176,10 +171,10 @@ def submit_statement(
     try:
         clean = check_statement(text)
         if sum(1 for r in responses_of(session, case.id) if r.kind == "statement") >= STATEMENTS_PER_CASE:
-            raise PhotoRefused(
+            raise ShopInputRefused(
                 "shop.err.too_many_statements", "statement: cap reached", n=STATEMENTS_PER_CASE
             )
-    except PhotoRefused as exc:
+    except ShopInputRefused as exc:
         return _refused(request, state, session, token, case.id, exc, text=text[: STATEMENT_MAX * 2])
     record_shop_response(session, case=case, kind="statement", text=clean)
     session.commit()

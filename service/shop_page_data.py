@@ -108,8 +108,8 @@ def shop_may_see(session: Session, shop: Shop, sha256: str) -> str | None:
     return mime[0] if mime is not None else None
 
 
-class PhotoRefused(Invalid):
-    """A correction photo refused; ``key`` names the page's message, ``values`` fill it in."""
+class ShopInputRefused(Invalid):
+    """A correction photo or a statement refused; ``key`` names the page's message, ``values`` fill it in."""
 
     def __init__(self, key: str, detail: str, **values: object) -> None:
         super().__init__(detail)
@@ -122,45 +122,47 @@ def check_photo(data: bytes, declared: str | None, *, max_bytes: int) -> ImageIn
     matching, a frame header that parses, a sensible size, and nothing after the image's end marker
     (a polyglot: an image with a ZIP, HTML or script appended)."""
     if not data:
-        raise PhotoRefused("shop.err.empty", "photo: empty (0 bytes)")
+        raise ShopInputRefused("shop.err.empty", "photo: empty (0 bytes)")
     if len(data) > max_bytes:
-        raise PhotoRefused(
+        raise ShopInputRefused(
             "shop.err.too_big", f"photo: {len(data)} bytes > {max_bytes}", mb=max_bytes // 2**20
         )
     found = sniff(data)
     if found not in PHOTO_MIMES:
-        raise PhotoRefused(
+        raise ShopInputRefused(
             "shop.err.type", f"photo: content is {found or 'of unknown type'}", found=found or "?"
         )
     base = (declared or "").split(";")[0].strip().lower()
     if base not in PHOTO_MIMES or base != found:
-        raise PhotoRefused(
+        raise ShopInputRefused(
             "shop.err.declared", f"photo: declared {base or 'nothing'} but its content is {found}"
         )
     try:
         info = image_info(data, name="photo")
     except (Invalid, UnsupportedMedia) as exc:
-        raise PhotoRefused("shop.err.broken", str(exc), why=str(exc)) from exc
+        raise ShopInputRefused("shop.err.broken", str(exc), why=str(exc)) from exc
     if min(info.width, info.height) < MIN_SIDE:
-        raise PhotoRefused("shop.err.small", f"photo: {info.width}x{info.height} pixels", side=MIN_SIDE)
+        raise ShopInputRefused("shop.err.small", f"photo: {info.width}x{info.height} pixels", side=MIN_SIDE)
     ends = data.rstrip(b"\x00").endswith(b"\xff\xd9") if found == "image/jpeg" else data.endswith(_PNG_END)
     if (
         not ends
         or (found == "image/jpeg" and not data.startswith(JPEG_MAGIC))
         or (found == "image/png" and not data.startswith(PNG_MAGIC))
     ):
-        raise PhotoRefused("shop.err.polyglot", "photo: data after the image's end (or no end marker)")
+        raise ShopInputRefused("shop.err.polyglot", "photo: data after the image's end (or no end marker)")
     return info
 
 
 def check_statement(text: str) -> str:
     text = text.replace("\r\n", "\n").strip()
     if not text:
-        raise PhotoRefused("shop.err.statement_empty", "statement: empty")
+        raise ShopInputRefused("shop.err.statement_empty", "statement: empty")
     if len(text) > STATEMENT_MAX:
-        raise PhotoRefused("shop.err.statement_long", f"statement: {len(text)} characters", n=STATEMENT_MAX)
+        raise ShopInputRefused(
+            "shop.err.statement_long", f"statement: {len(text)} characters", n=STATEMENT_MAX
+        )
     if any(not (ch.isprintable() or ch in "\n\t") for ch in text):
-        raise PhotoRefused("shop.err.statement_chars", "statement: control characters")
+        raise ShopInputRefused("shop.err.statement_chars", "statement: control characters")
     return text
 
 
