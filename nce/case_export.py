@@ -16,9 +16,13 @@
     transparency/service.pub                    the service key (PEM) that signs checkpoints
     transparency/checkpoint.json                a checkpoint signed at export time
     transparency/inclusion/<package folder>.json   each package's inclusion proof to that checkpoint
+    shop/responses.json                         what the shop sent through its page (statements, photos)
+    shop/<ledger seq>-<sha16>.jpg|png           each correction photo the shop uploaded, as uploaded
 
 A package folder is named by device and sequence, which the service keeps unique (a ``package_id``
 is the edge's name and two devices may use the same one).
+
+The ``shop/`` files are recorded in the export's ledger entry's ``members`` like package files.
 
 The export's ledger entry records every package file and every document (:data:`DOCUMENTS`) with its
 SHA-256 in ``members``; an export made before the documents were recorded holds ``README.txt`` only,
@@ -45,6 +49,8 @@ SERVICE_KEY = "transparency/service.pub"
 CHECKPOINT = "transparency/checkpoint.json"
 INCLUSION = "transparency/inclusion"
 EXPORT_ACTION = "case_exported"
+SHOP = "shop"  # the shop page's statements and correction photos (recorded members)
+SHOP_RESPONSES = "shop/responses.json"
 
 
 def package_dir(manifest: Manifest, manifest_hash: str) -> str:

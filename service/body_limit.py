@@ -1,6 +1,7 @@
 """Request-body limits, enforced while the body streams in (an ASGI middleware).
 
-Every route has a limit (:func:`limit_for`): package, frame and model-release uploads ``max_request_bytes``, sign-in
+Every route has a limit (:func:`limit_for`): package, frame and model-release uploads ``max_request_bytes``, a shop page's correction photo
+``shop_photo_max_bytes`` (plus its form), sign-in
 ``max_login_bytes``, everything else ``max_body_bytes``. A declared ``Content-Length`` over the
 limit is answered before a byte of the body is read; a body without one (chunked) is counted as it
 arrives and answered as soon as the count passes the limit. Nothing is buffered here: the app sees
@@ -26,11 +27,15 @@ UPLOAD_PATH = "/api/v1/hits"
 FRAME_UPLOAD_PATH = "/api/v1/frames"  # an image for the frame pool (POST)
 MODEL_UPLOAD_PATH = "/api/v1/models"  # a model release (POST)
 LOGIN_PATHS = frozenset({"/api/v1/auth/login", "/login"})
+SHOP_PAGE_PREFIX = "/s/"  # a shop page's correction photo (POST /s/<token>/cases/<id>/photo)
+SHOP_FORM_OVERHEAD = 64 * 1024  # the multipart envelope and the CSRF field around the photo
 
 
 def limit_for(settings: Settings, method: str, path: str) -> int:
     if method == "POST" and path in (UPLOAD_PATH, FRAME_UPLOAD_PATH, MODEL_UPLOAD_PATH):
         return settings.max_request_bytes
+    if method == "POST" and path.startswith(SHOP_PAGE_PREFIX) and path.endswith("/photo"):
+        return settings.shop_photo_max_bytes + SHOP_FORM_OVERHEAD  # a shop's correction photo
     if path in LOGIN_PATHS:
         return settings.max_login_bytes
     return settings.max_body_bytes

@@ -56,6 +56,18 @@ class Settings(BaseModel):
         default=8 * 1024, gt=0, description="largest sign-in body (POST /api/v1/auth/login, POST /login)"
     )
     max_files: int = Field(default=64, gt=0, description="most files in one package")
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="the service's address as shops reach it (https://host[/prefix]): the shop pages' "
+        "links and QR codes (/s/<token>); none: the address the console was opened at",
+    )
+    shop_photo_max_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        gt=0,
+        le=64 * 1024 * 1024,
+        description="largest correction photo a shop uploads",
+    )
     session_ttl_s: int = Field(default=12 * 3600, gt=0)
     cookie_secure: bool | None = Field(
         default=None,
@@ -242,6 +254,8 @@ class Settings(BaseModel):
             "cookie_secure": "NCE_COOKIE_SECURE",
             "max_body_bytes": "NCE_MAX_BODY_BYTES",
             "max_login_bytes": "NCE_MAX_LOGIN_BYTES",
+            "public_url": "NCE_PUBLIC_URL",
+            "shop_photo_max_bytes": "NCE_SHOP_PHOTO_MAX_BYTES",
             "login_hash_slots": "NCE_LOGIN_HASH_SLOTS",
             "login_hash_queue": "NCE_LOGIN_HASH_QUEUE",
             "login_hash_wait_s": "NCE_LOGIN_HASH_WAIT_S",

@@ -22,6 +22,7 @@ from nce.case_export import (
     PACKAGES,
     PUBLIC,
     SERVICE_KEY,
+    SHOP,
     DevicesIndex,
     package_dir,
     proof_path,
@@ -151,6 +152,8 @@ def _package_folders(src: ExportSource, report: ExportReport, key_files: set[str
             continue
         if parts[0] in (PACKAGES, PUBLIC) and len(parts) == 3:
             folders.setdefault(f"{parts[0]}/{parts[1]}", []).append(parts[2])
+        elif parts[0] == SHOP and len(parts) == 2 and parts[1]:
+            continue  # the shop's statements and photos: checked against the export's entry (_ledger)
         elif name.startswith(INCLUSION + "/") and name.endswith(".json"):
             proofs.add(name)
         elif parts[0] == "devices" and name.endswith(".pub"):
@@ -296,6 +299,7 @@ def _ledger(
     recorded: dict[str, str] = payload.get("members") or {}
     present = {f"{folder}/{name}" for folder, names in folders.items() for name in names}
     present |= {d for d in DOCUMENTS if d in src}
+    present |= {n for n in src.names if n.split("/")[0] == SHOP}
     if LEGACY_DOCUMENT in present and not set(DOCUMENTS) & set(recorded):
         present.discard(LEGACY_DOCUMENT)  # an export made before the documents were recorded
     for name in sorted(set(recorded) - present):

@@ -53,9 +53,10 @@ def register(sub: Any) -> None:
     client.add_argument("--name", required=True)
     client.set_defaults(func=_add_client)
     _register_accounts(inner)
-    from service.cli import models, rollouts, shops, webhooks
+    from service.cli import models, rollouts, shop_qr, shops, webhooks
 
     shops.register(inner)
+    shop_qr.register(inner)
     models.register(inner)
     rollouts.register(inner)
     webhooks.register(inner)

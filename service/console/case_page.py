@@ -23,6 +23,7 @@ from service.console import cameras, queries, queue_link
 from service.console.deps import CaseId, Operator
 from service.console.messages import Lang, translate
 from service.console.render import console_tz, render, request_lang
+from service.console.shop_side import shop_side
 from service.console.view import REASON_CODES, TIMELINE_HEAD, TIMELINE_TAIL, build
 from service.crud import cases as crud
 from service.crud import review_revert
@@ -95,6 +96,8 @@ def case_page_response(
         form=form or {},
         presets=presets,
         clock_off=fleet.clock_flags(session, case_id),
+        shop_side=shop_side(session, case_id),  # public copy, the shop's responses: console/shop_side.py
+        reviewed_statuses=REVIEWED_STATUSES,
     )
 
 

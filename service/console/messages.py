@@ -18,6 +18,7 @@ from service.console.messages_masks import MASKS
 from service.console.messages_models import MODELS
 from service.console.messages_notify import NOTIFY
 from service.console.messages_rollouts import ROLLOUTS
+from service.console.messages_shop_page import SHOP_PAGE
 from service.console.messages_shops import SHOPS
 from service.console.messages_thresholds import THRESHOLDS
 from service.console.messages_zones import ZONES
@@ -370,18 +371,16 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     ),
     "err.detail": ("技术详情", "Technical detail"),
     "err.back": ("返回", "Back"),
-    # labelling (/label): service/console/messages_labelling.py
-    **LABELLING,
-    # learned masks (/masks): service/console/messages_masks.py
-    **MASKS,
+    **LABELLING,  # labelling (/label): service/console/messages_labelling.py
+    **MASKS,  # learned masks (/masks): service/console/messages_masks.py
     **MODELS,  # model releases (ledger): service/console/messages_models.py
     **THRESHOLDS,  # score-threshold proposals (dashboard): messages_thresholds.py
     **DEVICES,  # fleet health (/devices) and the case page's clock warning: messages_devices.py
     **ROLLOUTS,  # rollouts (ledger, /rollouts): service/console/messages_rollouts.py
     **NOTIFY,  # notices' messages (ledger, case flag): service/console/messages_notify.py
-    # evidence, place, legal basis and class names: service/console/messages_evidence.py
-    **EVIDENCE,
+    **EVIDENCE,  # evidence, place, legal basis and class names: messages_evidence.py
     **SHOPS,  # the shops page (/shops): service/console/messages_shops.py
+    **SHOP_PAGE,  # the shop page (/s/<token>), QR codes, public copies: messages_shop_page.py
     **DESK,  # the review desk: service/console/messages_desk.py
     **ZONES,  # the zone editor (/zones): service/console/messages_zones.py
     # how a frame was labelled

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from service import shop_page
 from service.console import (
     account,
     audit,
@@ -34,6 +35,7 @@ from service.console import (
     masks,
     queue,
     rollouts,
+    shop_side,
     shops,
     users,
     zones,
@@ -80,6 +82,8 @@ def install(app: FastAPI) -> None:
     for module in (*pages, audit, users, case_export):
         app.include_router(module.router)
     app.include_router(shops.router)  # the shops page (/shops): service/console/shops.py
+    app.include_router(shop_side.router)  # QR codes, public copies: service/console/shop_side.py
+    app.include_router(shop_page.router)  # the shop page (/s/<token>), no sign-in: service/shop_page.py
     app.include_router(devices.router)  # fleet health (/devices): service/console/devices.py
     app.include_router(rollouts.router)  # model rollouts per device (/rollouts): service/console/rollouts.py
     app.include_router(zones.router)  # the zone editor (/zones): service/console/zones.py

@@ -47,4 +47,5 @@ def shops_page(request: Request, state: StateDep, session: SessionDep, principal
         cases=cases,
         missing=missing,
         shown=len(shops),
+        rotated=request.query_params.get("rotated", "")[:64] or None,
     )

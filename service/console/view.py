@@ -254,6 +254,8 @@ LEDGER_FIELDS: dict[str, str] = {
     "receipt_at": "time",
     "target": "id",  # failed messages sent again
     "count": "number",
+    "statement": "text",  # the shop page: a shop's statement (陈述申辩), a link's generation
+    "generation": "number",
 }
 # fields recorded for the hash chain and the export, not worth a glance here (the status change is
 # shown from ``from``/``to``; ``decision`` is the same fact; ``case`` is the case's state after the
@@ -266,6 +268,7 @@ LEDGER_HIDDEN: frozenset[str] = frozenset(
     | {"origin", "width", "height", "polygon", "cases", "first_at", "last_at"}
     | {"version"}  # an assignment's version (the device's ETag)
     | {"message_id"}  # a notice message's id (the Idempotency-Key; the outbox has it)
+    | {"stills", "size", "mime", "shop_id"}  # the shop page: public stills, a correction photo
 )
 TEXT_MAX = 200
 _WHY = re.compile(r"^([a-z_]+) at (.+)$")

@@ -11,6 +11,7 @@ itself alone (``nce evidence verify nce-case-ID.zip``). Its layout is :mod:`nce.
     transparency/service.pub                 the service key
     transparency/checkpoint.json             a checkpoint signed now: covers every package of the case
     transparency/inclusion/<folder>.json     each package's inclusion proof to that checkpoint
+    shop/responses.json, shop/<seq>-<sha>.*  the shop page's statements and correction photos, if any
 
 The ledger entry of the export (its payload names every package member and every document —
 README.txt, README.zh-CN.txt, 证据清单.html, :mod:`service.crud.export_docs` — with its SHA-256, and
@@ -61,6 +62,7 @@ from service.auth import Principal
 from service.case_status import REVIEWED_STATUSES
 from service.crud.cases import case_detail, get_case, party_and_basis
 from service.crud.export_docs import DocFile, DocInput, DocStill, evidence_list, readme_zh
+from service.crud.export_shop import shop_members
 from service.errors import Conflict, ServiceError
 from service.evidence_store import EvidenceStore
 from service.legal import LegalBasisTable
@@ -160,6 +162,8 @@ def export_case(
             if path in members:
                 raise ExportError(f"export refused: zip member {path} would be written twice")
             members[path] = f.sha256
+    shop_files, shop_docs = shop_members(session, case.id)  # the shop page's statements and photos
+    members.update(shop_files)
     devices = _device_keys(session, sorted({p.device_id for p in packages}))
     leaves = log.leaves_for(session, [p.manifest_hash for p in packages])
     unlogged = [p.folder for p in packages if p.manifest_hash not in leaves]
@@ -174,6 +178,7 @@ def export_case(
         fingerprint=key_fingerprint(service_pub), party=party, basis=basis, packages=packages,
         devices={d: (ref.key_file, ref.fingerprint) for d, (ref, _) in devices.items()},
     )  # fmt: skip
+    docs.update(shop_docs)
     old = case.status
     if old in ("confirmed", "escalated"):
         workflow.move(case, "exported", now)
