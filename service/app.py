@@ -20,6 +20,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -60,7 +61,7 @@ from service.metrics import Metrics
 from service.migrate import upgrade
 from service.outbox import worker as outbox
 from service.outbox.config import load_integrations
-from service.outbox.events import INFO_KEY
+from service.outbox.events import INFO_KEY, LINK_KEY
 from service.public_copies import make_due_public_copies
 from service.settings import Settings
 from service.state import AppState
@@ -78,7 +79,10 @@ def build_state(settings: Settings) -> AppState:
         upgrade(engine)
     metrics = Metrics()
     sessions = make_sessionmaker(engine)
-    sessions.configure(info={INFO_KEY: integrations})  # the case actions queue messages with it
+    if integrations.shop_page_base_url is None and settings.public_url is not None:  # the file's key wins
+        integrations = replace(integrations, shop_page_base_url=settings.public_url.rstrip("/"))
+    # the case actions queue messages with these (an SMS carries the shop page's link, derived from the key)
+    sessions.configure(info={INFO_KEY: integrations, LINK_KEY: settings.secret_key})
     return AppState(
         settings=settings,
         engine=engine,

@@ -1,6 +1,6 @@
 """What a shop sends through its page, recorded on the case: the one place a shop's statement or
 correction photo becomes a ledger entry (``shop_responded`` / ``correction_uploaded``) and a
-``shop_responses`` row. The notifier's hook (``emit_case_event``) belongs here, after the entry."""
+``shop_responses`` row, and the ``shop_responded`` case event for the webhooks that want it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from service import ledger
 from service.image_header import ImageInfo
 from service.models import Case
 from service.models_shop_page import ShopResponse
+from service.outbox.events import emit_case_event
 
 ACTIONS = {"statement": "shop_responded", "photo": "correction_uploaded"}
 
@@ -45,6 +46,9 @@ def record_shop_response(
         height=image.height if image else None, ledger_seq=entry.seq,
     )  # fmt: skip
     session.add(row)
-    # the notifier's seam (issue 21): emit_case_event(session, case, ACTIONS[kind], ...) goes here
+    detail: dict[str, object] = {"kind": kind, "ledger_seq": entry.seq}
+    if sha256 is not None:
+        detail["sha256"] = sha256
+    emit_case_event(session, case, "shop_responded", detail=detail)  # the case system hears of it
     session.flush()
     return row

@@ -23,6 +23,7 @@ from service.models_outbox import OutboundMessage
 from service.outbox.config import CASE_EVENTS, CaseEvent, Integrations, default_integrations
 
 INFO_KEY: Final = "nce_integrations"  # a session's Session.info entry (service.app sets it)
+LINK_KEY: Final = "nce_secret_key"  # derives shop page links (service.shop_links); service.app sets it
 
 
 def integrations_of(session: Session) -> Integrations:

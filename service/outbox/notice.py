@@ -19,21 +19,30 @@ from sqlalchemy.orm import Session
 from service import workflow
 from service.models import Case, Shop
 from service.outbox.config import Integrations, fill
-from service.outbox.events import add_message, integrations_of, new_message_id, place, violation_name
+from service.outbox.events import (
+    LINK_KEY,
+    add_message,
+    integrations_of,
+    new_message_id,
+    place,
+    violation_name,
+)
+from service.shop_links import ensure_link, page_url
 
 BEIJING: Final = dt.timezone(dt.timedelta(hours=8), "CST")
 IN_PERSON_FLAG: Final = "notice_in_person"
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d{9})(?!\d)")
 
 
-def shop_page_url(shop: Shop | None, base_url: str | None) -> str | None:
-    """The shop's page (``{base_url}/s/{token}``), or None while it has none.
-
-    PLACEHOLDER for the shop-page work (secret link, migration 0012): it returns None until that
-    lands; the merger wires the shop's token here. With None the SMS simply leaves the link out."""
-    if shop is None or base_url is None:
+def shop_page_url(session: Session, shop: Shop | None, base_url: str | None) -> str | None:
+    """The shop's page (``{base_url}/s/{token}``, :mod:`service.shop_links`), or None without a base
+    URL (``shop_page_base_url`` in the integrations file, else ``NCE_PUBLIC_URL``) or a secret key in
+    the session. Creates the shop's link (generation 1, a ledger entry) in the notice's transaction
+    when it has none yet."""
+    secret = session.info.get(LINK_KEY)
+    if shop is None or base_url is None or not isinstance(secret, str):
         return None
-    return None
+    return page_url(base_url, ensure_link(session, secret, shop))
 
 
 def mobile_of(shop: Shop | None) -> str | None:
@@ -49,6 +58,7 @@ def masked(phone: str) -> str:
 
 
 def sms_text(
+    session: Session,
     integrations: Integrations,
     *,
     case: Case,
@@ -58,7 +68,7 @@ def sms_text(
 ) -> str:
     """The notice's words, from ``configs/notice_sms.yaml``."""
     t = integrations.sms
-    url = shop_page_url(shop, integrations.shop_page_base_url)
+    url = shop_page_url(session, shop, integrations.shop_page_base_url)
     values = {
         "shop": shop.name if shop else "",
         "violation": violation_name(case.violation),
@@ -80,7 +90,9 @@ def enqueue_notice(session: Session, case: Case, shop: Shop | None, deadline: dt
         workflow.add_flag(case, IN_PERSON_FLAG)
         return {"delivery": "in_person"}
     n = integrations.notifier
-    text = sms_text(integrations, case=case, shop=shop, where=place(session, case), deadline=deadline)
+    text = sms_text(
+        session, integrations, case=case, shop=shop, where=place(session, case), deadline=deadline
+    )
     message_id = new_message_id("notice")
     body = fill(n.body, {"phone": phone, "text": text, "message_id": message_id})
     add_message(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -19,15 +20,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from service.app import create_app
-from service.models import Case
+from service.models import Case, Shop
 from service.models_outbox import OutboundMessage
+from service.models_shop_page import ShopLink
 from service.outbox import signing, worker
 from service.outbox.events import emit_case_event
 from service.outbox.send import classify
+from service.shop_links import derive_token
 from service.state import AppState
 from tests.support.console import sign_in
 from tests.support.receivers import Receiver
 from tests.support.service_api import PASSWORD, Api, empty, make_settings
+from tests.support.shop_page import state_statement
 
 HOOK_SECRET = "webhook-secret-0123456789"
 RECEIPT_SECRET = "receipt-secret-0123456789"
@@ -157,7 +161,10 @@ def test_a_notice_reaches_the_gateway_and_the_case_system(wired: tuple[Api, Rece
     assert body["mobile"] == PHONE and body["out_id"] == sms.headers["Idempotency-Key"]
     for words in ("好运来水果店", "出店经营/跨门营业", "友谊路 东口", "前自行整改"):
         assert words in body["content"], (words, body["content"])
-    assert "http" not in body["content"]  # no shop page yet: the link is left out
+    # the link in the SMS is the shop's own page (一店一码), derived from the service's secret key
+    [path] = re.findall(r"http://127\.0\.0\.1:1(/s/[A-Za-z0-9_-]+)", body["content"])
+    page = api.client.get(path)
+    assert page.status_code == 200 and "好运来水果店" in page.text
     # the case system: the two events, each signed and with its GB/T 30428 code (unverified)
     events = [json.loads(r.body) for r in hook.requests]
     assert [e["event"] for e in events] == ["confirmed", "notice_issued"]
@@ -436,3 +443,21 @@ def test_a_message_to_a_target_no_longer_configured_is_poisoned(api: Api) -> Non
     assert row.status == "poisoned" and "webhook target 'gone' is no longer configured" in (
         row.last_error or ""
     )
+
+
+def test_a_shops_statement_on_its_page_reaches_the_case_system(wired: tuple[Api, Receiver, Receiver]) -> None:
+    api, _gateway, hook = wired
+    case_id = noticed_case(api)
+    drain_all(api)
+    with api.session() as s:
+        shop_row = s.get(Shop, "S-1")
+        token = derive_token(api.state.settings.secret_key, "S-1", s.get(ShopLink, "S-1").generation)  # type: ignore[union-attr]
+    r = state_statement(api.client, token, case_id, "已于当日整改，摊位已收回店内。")
+    assert r.status_code in (302, 303), r.text
+    assert shop_row is not None
+    drain_all(api)
+    events = [json.loads(r.body) for r in hook.requests]
+    responded = [e for e in events if e["event"] == "shop_responded"]
+    assert len(responded) == 1 and responded[0]["case"]["id"] == case_id
+    assert responded[0]["detail"]["kind"] == "statement"
+    assert any(e["action"] == "shop_responded" for e in ledger(api, case_id))

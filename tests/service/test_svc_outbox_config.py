@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import inspect
+from sqlalchemy.orm import Session
 
 from nce.cli import main as nce_main
 from nce.vocabulary import VIOLATIONS
@@ -176,13 +177,13 @@ def test_the_notice_text_carries_the_shop_page_link_once_there_is_one(
     deadline = dt.datetime(2030, 1, 2, 2, 0, tzinfo=dt.UTC)
     where: dict[str, str | None] = {"id": "cam-01", "name": "友谊路 东口", "address": None}
     integ = default_integrations()
-    plain = notice.sms_text(integ, case=case, shop=shop, where=where, deadline=deadline)
+    plain = notice.sms_text(Session(), integ, case=case, shop=shop, where=where, deadline=deadline)
     assert plain.startswith("【城市管理】好运来水果店：") and "占道设摊" in plain and "友谊路 东口" in plain
     assert "2030年01月02日10:00" in plain  # Beijing time
     assert "查看证据" not in plain
-    monkeypatch.setattr(notice, "shop_page_url", lambda _shop, _base: "https://nce.example/s/tok")
+    monkeypatch.setattr(notice, "shop_page_url", lambda _session, _shop, _base: "https://nce.example/s/tok")
     assert plain + "查看证据、提交整改反馈：https://nce.example/s/tok" == notice.sms_text(
-        integ, case=case, shop=shop, where=where, deadline=deadline
+        Session(), integ, case=case, shop=shop, where=where, deadline=deadline
     )
 
 
