@@ -1,0 +1,1 @@
+"""Edge video in the encoded domain: packet contract, PyAV and OpenCV sources."""
