@@ -38,9 +38,9 @@ _SKIP = {DecodeMode.keyframes: "NONKEY", DecodeMode.nonref: "NONREF", DecodeMode
 def choose_decode_mode(
     key_interval_s: float | None, detect_fps: float, slack: float, has_b_frames: bool
 ) -> DecodeMode:
-    """``keyframes`` when a key frame comes at least every ``slack / detect_fps`` seconds (``None``:
+    """``keyframes`` when a key frame comes at least every ``slack / detect_fps`` seconds (+5 %; ``None``:
     none came that soon), else ``nonref`` when the stream has B-frames, else ``all``."""
-    if key_interval_s is not None and key_interval_s <= slack / detect_fps + 1e-6:
+    if key_interval_s is not None and key_interval_s <= 1.05 * slack / detect_fps:  # 5 %: time-stamp jitter
         return DecodeMode.keyframes
     return DecodeMode.nonref if has_b_frames else DecodeMode.all
 
@@ -70,7 +70,8 @@ class GopProbe:
             self.keys.append(t)
         b = has_b_frames or self.reordered
         if len(self.keys) >= 3:
-            self.interval_s = max(b - a for a, b in zip(self.keys[-3:], self.keys[-2:], strict=True))
+            k0, k1, k2 = self.keys[-3:]
+            self.interval_s = max(k1 - k0, k2 - k1)
             self.decided = choose_decode_mode(self.interval_s, self.detect_fps, self.slack, b)
         elif self.keys and t - self.keys[-1] > self.limit_s + 0.5:
             self.decided = choose_decode_mode(None, self.detect_fps, self.slack, b)
@@ -173,7 +174,7 @@ def read_pyav(reader: CameraReader, container: Any) -> tuple[str, str, int]:
         pts = packet.pts if packet.pts is not None else packet.dts
         if first_pts is None and pts is not None:
             first_pts = pts
-        media = float((pts - (first_pts or 0)) * tb) if pts is not None else last_media + 1.0 / fps
+        media = float((pts - (first_pts or 0)) * tb) if pts is not None else max(last_media + 1.0 / fps, 0.0)
         last_media = max(last_media, media)
         if packet.size == 0:  # the demuxer's flush packet at the end of a file
             frames = _decode(reader, packet)
