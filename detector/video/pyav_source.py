@@ -1,7 +1,7 @@
 """The PyAV source: every packet demuxed, only what the sampler needs decoded.
 
 Each video packet goes to the reader's ``on_packet`` callback (:mod:`detector.video.packets`), then
-to the decoder. Over the first key frames after each (re)connect the decoder decodes everything
+to the decoder. Until the second key frame after each (re)connect the decoder decodes everything
 while :class:`GopProbe` measures the key-frame interval from the packets' key flags; then the
 camera's decode mode (:func:`choose_decode_mode`) sets the decoder's ``skip_frame``: ``NONKEY`` when
 key frames alone come often enough for ``detect_fps``, ``NONREF`` when the stream has frames nothing
@@ -46,9 +46,9 @@ def choose_decode_mode(
 
 
 class GopProbe:
-    """Measures the key-frame interval from the packets' key flags and media times: decided after
-    three key frames (the longer of two intervals), or once key frames have not come within the
-    longest interval ``keyframes`` accepts."""
+    """Measures the key-frame interval from the packets' key flags and media times: decided at the
+    second key frame (cameras send a fixed GOP: one interval tells, and every frame is decoded until
+    then), or once a key frame has not come within the longest interval ``keyframes`` accepts."""
 
     def __init__(self, detect_fps: float, slack: float) -> None:
         self.detect_fps, self.slack = detect_fps, slack
@@ -69,9 +69,8 @@ class GopProbe:
         if is_key:
             self.keys.append(t)
         b = has_b_frames or self.reordered
-        if len(self.keys) >= 3:
-            k0, k1, k2 = self.keys[-3:]
-            self.interval_s = max(k1 - k0, k2 - k1)
+        if len(self.keys) >= 2:
+            self.interval_s = self.keys[-1] - self.keys[-2]
             self.decided = choose_decode_mode(self.interval_s, self.detect_fps, self.slack, b)
         elif self.keys and t - self.keys[-1] > self.limit_s + 0.5:
             self.decided = choose_decode_mode(None, self.detect_fps, self.slack, b)
