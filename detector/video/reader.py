@@ -106,6 +106,12 @@ class CameraReader:
         """The reader has ended (end of file, unreadable file, stopped) and has no sample left."""
         return self.state in FINAL_STATES and self._pending is None
 
+    @property
+    def frames_received(self) -> int:
+        """Frames the stream sent (the heartbeat's fps): packets on the PyAV path, which decodes
+        only some; decoded frames on the OpenCV path, which decodes all."""
+        return self.packets_read if self.backend == "pyav" else self.frames_decoded
+
     def latest(self) -> Frame | None:
         """The newest frame converted (sampled or kept for the ring)."""
         return self._latest
