@@ -18,6 +18,11 @@ over the measuring window:
 - gate skip ratio: gate-skipped / sampled.
 
 Writes results/scaling.json, results/scaling.png and the ``scaling`` section of RESULTS.md.
+
+``--stream city-h264|city-hevc --path old,new``: the 1080p25 city streams (GOP 50) instead, the old
+reading path (OpenCV, every frame decoded) against the new one (PyAV, decode mode) in one run, each
+climbing ``--cameras`` at the first ``--detect-fps``: benchmarks/bench_scaling_1080p.py, section
+``scaling-1080p``.
 """
 
 from __future__ import annotations
