@@ -18,6 +18,11 @@ over the measuring window:
 - gate skip ratio: gate-skipped / sampled.
 
 Writes results/scaling.json, results/scaling.png and the ``scaling`` section of RESULTS.md.
+
+``--stream city-h264|city-hevc --path old,new``: the 1080p25 city streams (GOP 50) instead, the old
+reading path (OpenCV, every frame decoded) against the new one (PyAV, decode mode) in one run, each
+climbing ``--cameras`` at the first ``--detect-fps``: benchmarks/bench_scaling_1080p.py, section
+``scaling-1080p``.
 """
 
 from __future__ import annotations
@@ -148,7 +153,13 @@ def cpu_percent(samples: list[tuple[float, float, float]], t0: float, t1: float)
 
 
 def run_config(
-    model: Path, server: RtspServer, cameras: int, detect_fps: float, warmup: float, window: float
+    model: Path,
+    server: RtspServer,
+    cameras: int,
+    detect_fps: float,
+    warmup: float,
+    window: float,
+    path: str = "new",
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nce-scaling-") as tmp:
         cfg = Path(tmp) / "site.yaml"
@@ -163,7 +174,8 @@ def run_config(
         cmd += ["--out", str(Path(tmp) / "out")]
         log = Path(tmp) / "run.log"
         with log.open("w") as log_file:
-            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+            env = {**os.environ, "NCE_PROBE_PATH": path}
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=env)
             mine: list[tuple[float, float, float]] = []
             srv: list[tuple[float, float, float]] = []
             while proc.poll() is None:
@@ -176,7 +188,7 @@ def run_config(
         if proc.returncode != 0 or not stats.is_file():
             raise SystemExit(f"nce run failed ({proc.returncode}) with {cameras} cameras:\n{text[-2000:]}")
         doc = json.loads(stats.read_text())
-    return summarise(doc, mine, srv, cameras, detect_fps, text)
+    return {"path": path, **summarise(doc, mine, srv, cameras, detect_fps, text)}
 
 
 def summarise(
@@ -198,6 +210,7 @@ def summarise(
     inferred = per_camera("nce_frames_inferred_total")
     skipped = per_camera("nce_frames_gate_skipped_total")
     decoded = per_camera("nce_frames_decoded_total")
+    packets = per_camera("nce_packets_total") if "nce_packets_total" in end else [0.0]
     n_batches = end["nce_batch_size_count"] - start["nce_batch_size_count"]
     frames_in_batches = end["nce_batch_size_sum"] - start["nce_batch_size_sum"]
     infer_s = end["nce_inference_seconds_sum"] - start["nce_inference_seconds_sum"]
@@ -216,6 +229,7 @@ def summarise(
         "window_s": window,
         "all_up_s": doc["all_up_s"],
         "decoded_fps_per_camera": statistics.mean(decoded),
+        "packets_per_s_per_camera": statistics.mean(packets),
         "achieved_fps_per_camera": statistics.mean(sampled),
         "achieved_fps_min_camera": min(sampled),
         "achieved_fps_cameras": sampled,
@@ -293,7 +307,23 @@ def main() -> None:
         "--warmup", type=float, default=90.0, help="at most this long for every stream to come up"
     )
     parser.add_argument("--quick", action="store_true", help="1 and 2 cameras at detect_fps 2, 5 s each")
+    parser.add_argument(
+        "--stream",
+        choices=["vtest", "city-h264", "city-hevc"],
+        default="vtest",
+        help="city-*: the 1080p25 city streams (GOP 50; section scaling-1080p)",
+    )
+    parser.add_argument(
+        "--path",
+        default="new",
+        help="old (OpenCV, every frame decoded), new (PyAV, decode mode), or old,new: both in one run",
+    )
     args = parser.parse_args()
+    if args.stream != "vtest":
+        from benchmarks.bench_scaling_1080p import main_1080p
+
+        main_1080p(args)
+        return
     if not args.model.is_file():
         raise SystemExit(f"model {args.model} does not exist: pass --model PATH")
     model = args.model.resolve()

@@ -5,9 +5,11 @@ measured from inside.
 
 runs ``nce.cli.main`` on the arguments after ``--``; the one change is :func:`detector.cli.run.build_sinks`
 (the documented place where sinks are added), which here appends a :class:`Probe`. The probe opens
-its measuring window one second after every camera's stream is up (``nce_stream_up``), or after
+its measuring window one second after every camera's stream is up (``nce_stream_up``) and has its
+decode mode (``nce_decode_mode``: the PyAV path decodes every frame until it is known), or after
 ``MAX_WARMUP_S``, and after ``WINDOW_S`` more seconds stops the run the way an operator would
-(SIGINT: ``nce run`` shuts down cleanly; ``WINDOW_S`` 0: never, for ``--until-eof`` runs). Over the
+(SIGINT: ``nce run`` shuts down cleanly; ``WINDOW_S`` 0: never, for ``--until-eof`` runs).
+``NCE_PROBE_PATH=old`` in the environment reads every camera through OpenCV, every frame decoded. Over the
 window it records:
 
 - the pipeline's own Prometheus counters per camera (decoded, sampled, inferred, gate-skipped, read
@@ -40,6 +42,7 @@ COUNTERS = (
     "nce_frames_gate_skipped_total",
     "nce_read_errors_total",
     "nce_reconnects_total",
+    "nce_packets_total",
 )
 GLOBAL = (
     "nce_inference_seconds_sum",
@@ -75,7 +78,8 @@ class Probe:
     def _watch(self) -> None:
         get = self.registry.get_sample_value
         while not self._closed.is_set() and time.time() - self.t0 < self.max_warmup_s:
-            if all((get("nce_stream_up", {"camera": c}) or 0.0) >= 1.0 for c in self.cameras):
+            up = all((get("nce_stream_up", {"camera": c}) or 0.0) >= 1.0 for c in self.cameras)
+            if up and all(self._mode_known(c) for c in self.cameras):
                 self.all_up_s = time.time() - self.t0
                 self._closed.wait(1.0)  # the first samples of the last camera to connect
                 break
@@ -85,6 +89,12 @@ class Probe:
         self._open_window()
         if self.window_s > 0 and not self._closed.wait(self.window_s):
             os.kill(os.getpid(), signal.SIGINT)
+
+    def _mode_known(self, camera: str) -> bool:
+        """The camera's decode mode is set (PyAV: after its key-frame probe, which decodes every frame)."""
+        get = self.registry.get_sample_value
+        modes = ("keyframes", "nonref", "all", "opencv")
+        return any((get("nce_decode_mode", {"camera": camera, "mode": m}) or 0.0) >= 1.0 for m in modes)
 
     def _snapshot(self) -> dict[str, Any]:
         get = self.registry.get_sample_value
@@ -147,6 +157,12 @@ def main(argv: list[str]) -> int:
         return sinks
 
     cli_run.build_sinks = build_sinks  # type: ignore[assignment]
+    if os.environ.get("NCE_PROBE_PATH") == "old":
+        # bench_scaling.py --path old: every camera through OpenCV, every frame decoded (the path
+        # before PyAV), by the readers' own switch, ReaderOptions.use_pyav
+        from detector.video.common import ReaderOptions
+
+        ReaderOptions.__init__.__kwdefaults__["use_pyav"] = False
     return nce_main(nce_args)
 
 

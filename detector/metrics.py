@@ -1,7 +1,7 @@
 """Prometheus metrics of the edge pipeline, in a registry of their own (one per pipeline).
 
-Per camera: frames decoded / sampled / inferred / skipped by the change gate, read errors,
-reconnects and whether the stream is up; for the shared model: inference latency and batch sizes;
+Per camera: packets demuxed, the decode mode, frames decoded / sampled / inferred / skipped by the
+change gate, read errors, reconnects and whether the stream is up; for the shared model: inference latency and batch sizes;
 hit events by kind; detections dropped by a camera's masks; learning samples picked and each camera's
 budget left today; the bytes in each camera's encoded pre-roll ring. :meth:`PipelineMetrics.serve`
 exposes the text format over HTTP.
@@ -47,6 +47,15 @@ class PipelineMetrics:
         )
         self.reconnects = Counter(
             "nce_reconnects", "Reconnection attempts after a failure or stall", ["camera"], registry=r
+        )
+        self.packets = Counter(
+            "nce_packets", "Video packets demuxed by the camera's reader (PyAV path)", ["camera"], registry=r
+        )
+        self.decode_mode = Gauge(
+            "nce_decode_mode",
+            "1 for the camera's decode mode (keyframes, nonref, all; opencv: the fallback)",
+            ["camera", "mode"],
+            registry=r,
         )
         self.stream_up = Gauge("nce_stream_up", "1 while the camera delivers frames", ["camera"], registry=r)
         self.inference_seconds = Histogram(
@@ -95,6 +104,7 @@ class PipelineMetrics:
             self.frames_gate_skipped,
             self.read_errors,
             self.reconnects,
+            self.packets,
         ):
             metric.labels(camera_id)
         self.stream_up.labels(camera_id).set(0)

@@ -299,10 +299,10 @@ def test_a_missing_required_key_reports_the_field_problem_only() -> None:
 def test_ffmpeg_capture_options_keep_the_operators_own(
     monkeypatch: pytest.MonkeyPatch, user: str, probe: int, expected: str
 ) -> None:
-    import detector.sources as sources
+    import detector.video.opencv_source as opencv_source
 
-    monkeypatch.setattr(sources, "_USER_CAPTURE_OPTIONS", user)
-    assert sources.capture_options(probe) == expected
+    monkeypatch.setattr(opencv_source, "_USER_CAPTURE_OPTIONS", user)
+    assert opencv_source.capture_options(probe) == expected
 
 
 def test_camera_lookup_names_the_unknown_and_the_known() -> None:

@@ -39,7 +39,7 @@ class FakeReader:
     camera_id: str
     state: StreamState = StreamState.up
     state_since: float = field(default_factory=lambda: time.time() - 60)
-    frames_decoded: int = 0
+    frames_received: int = 0
     reconnects: int = 2
     last_problem: str = "stalled: no frame\nfor 10 s"
 
@@ -79,7 +79,7 @@ def test_a_heartbeat_reports_the_box_and_the_service_measures_its_clock(
     first = hb.beat()
     assert first is not None and not first.clock_ok and 4500 < first.offset_ms < 5500
     assert first.error_ms is None  # no round trip known yet
-    cams[0].frames_decoded = 50
+    cams[0].frames_received = 50
     second = hb.beat()
     assert second is not None and second.error_ms is not None and second.error_ms < 1000
     assert registry.get_sample_value("nce_heartbeats_total", {"outcome": "ok"}) == 2

@@ -2,7 +2,8 @@
 
 The server streams SMPTE bars; their red bar (x 5/7..6/7, y 0..2/3) is what the colour-patch model
 finds, standing in the zone below. The server is killed mid-run and started again on the same port:
-the reader must reconnect and the hit must go on.
+the reader must reconnect and the hit must go on. H.264 is read through PyAV (the 1080p25 city
+streams, H.265 and the decode modes: tests/test_pyav_source.py).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def test_reader_gets_live_frames_over_tcp_and_reports_a_stall(server: RtspServer
         frame = reader.latest()
         assert frame is not None and frame.shape_hw == (240, 320)
         assert reader.state == StreamState.up and reader.is_live
+        assert reader.backend == "pyav" and reader.stream_info is not None, "H.264 goes through PyAV"
         assert abs(time.monotonic() - frame.mono) < 5, "live frames carry the monotonic clock"
         for f in reader.ring():  # every frame shows the red bar: no unsettled first frame, no black
             b, g, r = (int(v) for v in f.image[80, 260])

@@ -71,7 +71,7 @@ def gpu_util() -> float | None:
 
 def camera_health(reader: CameraReader, frames_before: int, seconds: float) -> tuple[CameraHealth, int]:
     """One camera's line, its fps over the last ``seconds``, and its frame count now."""
-    frames = reader.frames_decoded
+    frames = reader.frames_received
     fps = max(0.0, (frames - frames_before) / seconds) if seconds > 0 else 0.0
     health = CameraHealth(
         id=reader.camera_id,
@@ -138,7 +138,7 @@ class HeartbeatSender:
         now_mono = time.monotonic()
         cameras = []
         for reader in list(self.readers())[:CAMERAS_MAX]:
-            before, at = self._frames.get(reader.camera_id, (reader.frames_decoded, now_mono))
+            before, at = self._frames.get(reader.camera_id, (reader.frames_received, now_mono))
             health, frames = camera_health(reader, before, now_mono - at)
             self._frames[reader.camera_id] = (frames, now_mono)
             cameras.append(health)

@@ -1,8 +1,9 @@
 """The encoded-packet contract between a video source and its packet consumers.
 
 A source demuxes every video packet of a camera's stream (PyAV) and, when it
-was given an ``on_packet`` callback, calls it once for EVERY demuxed video
-packet, in demux (decode) order, before the packet is decoded, on the source's
+was given an ``on_packet`` callback (``CameraReader(..., on_packet=f)``, or
+``reader.on_packet = f`` before ``reader.start()``), calls it once for EVERY
+demuxed video packet, in demux (decode) order, before the packet is decoded, on the source's
 reading thread. The callback must be quick (copy into a ring, no I/O); an
 exception it raises is logged by the source and does not stop the stream.
 

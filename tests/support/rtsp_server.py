@@ -2,13 +2,14 @@
 """A real RTSP server on loopback for tests and benchmarks: GStreamer's gst-rtsp-server, run by
 Debian's python3 (GStreamer's Python bindings live there; :mod:`tests.support.rtsp` starts it).
 
-It serves H.264 over RTSP, either
+It serves H.264 or H.265 over RTSP, either
 
 - ``videotestsrc`` (SMPTE bars by default: one pure red bar at x 5/7..6/7, y 0..2/3), encoded live
   (the tests), or
-- ``--file``: an MP4 with one H.264 video stream at real time, not re-encoded
-  (``filesrc ! qtdemux ! h264parse ! rtph264pay``), so the server costs little CPU beside the
-  cameras under test; the loop is in the file (benchmarks/bench_scaling.py).
+- ``--file`` (with ``--codec h264|h265``): an MP4 or Matroska file with one H.264 / H.265 video
+  stream at real time, not re-encoded (``filesrc ! qtdemux|matroskademux ! h26xparse !
+  rtph26xpay``), so the server costs little CPU beside the cameras under test; the loop is in the
+  file (tests/support/streams.py, benchmarks/bench_scaling.py).
 
 Prints ``PORT <n>`` on stdout once it listens, then runs until SIGTERM/SIGINT.
 
@@ -32,9 +33,11 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 def launch_line(args: argparse.Namespace) -> str:
     if args.file:
         location = args.file.replace('"', '\\"')
+        demux = "matroskademux" if args.file.endswith((".mkv", ".webm")) else "qtdemux"
+        c = "h265" if args.codec in ("h265", "hevc") else "h264"
         return (
-            f'( filesrc location="{location}" ! qtdemux ! h264parse config-interval=-1 '
-            "! rtph264pay name=pay0 pt=96 config-interval=1 )"
+            f'( filesrc location="{location}" ! {demux} ! {c}parse config-interval=-1 '
+            f"! rtp{c}pay name=pay0 pt=96 config-interval=1 )"
         )
     return (
         f"( videotestsrc pattern={args.pattern} is-live=true "
@@ -49,6 +52,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0, help="0: pick a free port")
     parser.add_argument("--path", default="/cam")
     parser.add_argument("--file", help="serve this MP4 (one H.264 video stream) instead of a test pattern")
+    parser.add_argument("--codec", default="h264", help="the file's video: h264 or h265")
     parser.add_argument("--pattern", default="smpte")
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=240)

@@ -1,0 +1,251 @@
+"""The PyAV source: every packet demuxed, only what the sampler needs decoded.
+
+Each video packet goes to the reader's ``on_packet`` callback (:mod:`detector.video.packets`), then
+to the decoder. Until the second key frame after each (re)connect the decoder decodes everything
+while :class:`GopProbe` measures the key-frame interval from the packets' key flags; then the
+camera's decode mode (:func:`choose_decode_mode`) sets the decoder's ``skip_frame``: ``NONKEY`` when
+key frames alone come often enough for ``detect_fps``, ``NONREF`` when the stream has frames nothing
+refers to (B-frames), else every frame. Only frames due as a sample or for the ring become BGR.
+
+Live streams: RTSP over TCP with open and read timeouts and the short probe (as the OpenCV path);
+decoding starts at the first key frame after each connect. Files keep the OpenCV path's timeline
+(``utc = start + media time``; read faster than real time, the file ends when reading began).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import av
+
+from detector.video.common import DecodeMode, StreamState, redact, valid_image
+from detector.video.packets import EncodedPacket, StreamInfo
+
+if TYPE_CHECKING:
+    from detector.video.reader import CameraReader
+
+log = logging.getLogger("detector.sources")
+
+CODECS = frozenset({"h264", "hevc"})  # the encoded domain: what the packet ring and remux take
+_SKIP = {DecodeMode.keyframes: "NONKEY", DecodeMode.nonref: "NONREF", DecodeMode.all: "DEFAULT"}
+
+
+def choose_decode_mode(
+    key_interval_s: float | None, detect_fps: float, slack: float, has_b_frames: bool
+) -> DecodeMode:
+    """``keyframes`` when a key frame comes at least every ``slack / detect_fps`` seconds (+5 %; ``None``:
+    none came that soon), else ``nonref`` when the stream has B-frames, else ``all``."""
+    if key_interval_s is not None and key_interval_s <= 1.05 * slack / detect_fps:  # 5 %: time-stamp jitter
+        return DecodeMode.keyframes
+    return DecodeMode.nonref if has_b_frames else DecodeMode.all
+
+
+class GopProbe:
+    """Measures the key-frame interval from the packets' key flags and media times: decided at the
+    second key frame (cameras send a fixed GOP: one interval tells, and every frame is decoded until
+    then), or once a key frame has not come within the longest interval ``keyframes`` accepts."""
+
+    def __init__(self, detect_fps: float, slack: float) -> None:
+        self.detect_fps, self.slack = detect_fps, slack
+        self.limit_s = slack / detect_fps
+        self.keys: list[float] = []
+        self.max_pts: int | None = None
+        self.reordered = False
+        self.decided: DecodeMode | None = None
+        self.interval_s: float | None = None
+
+    def observe(self, t: float, is_key: bool, pts: int | None, has_b_frames: bool) -> DecodeMode | None:
+        """Feed one packet (``t``: its media time in seconds); the mode once decided, else None."""
+        if self.decided is not None:
+            return self.decided
+        if pts is not None:
+            self.reordered = self.reordered or (self.max_pts is not None and pts < self.max_pts)
+            self.max_pts = pts if self.max_pts is None else max(self.max_pts, pts)
+        if is_key:
+            self.keys.append(t)
+        b = has_b_frames or self.reordered
+        if len(self.keys) >= 2:
+            self.interval_s = self.keys[-1] - self.keys[-2]
+            self.decided = choose_decode_mode(self.interval_s, self.detect_fps, self.slack, b)
+        elif self.keys and t - self.keys[-1] > self.limit_s + 0.5:
+            self.decided = choose_decode_mode(None, self.detect_fps, self.slack, b)
+        return self.decided
+
+
+def open_pyav(reader: CameraReader) -> tuple[Any, str, bool]:
+    """(container, why not, whether to fall back to OpenCV). A live stream that does not answer is
+    down (retried), not a reason to fall back; a source PyAV opens but whose video it does not take
+    (no video, not H.264/H.265) or a file it cannot open at all goes to OpenCV."""
+    opts = reader.options
+    kind = "stream" if reader.is_live else "video file"
+    if reader.is_live:
+        # FFmpeg 5+ names the RTSP socket timeout `timeout` (µs; `stimeout` before, now gone)
+        options = {"rtsp_transport": "tcp", "timeout": str(int(opts.stall_s * 1e6))}
+        short = reader._short_probe
+        if short and opts.probe_bytes > 0:
+            options["probesize"] = str(opts.probe_bytes)
+        try:
+            container = av.open(reader.source, options=options, timeout=(opts.open_timeout_s, opts.stall_s))
+        except (av.FFmpegError, OSError):
+            if opts.probe_bytes > 0:
+                reader._short_probe = not short  # as the OpenCV path: alternate short and full probe
+            return None, f"cannot open {kind} {redact(reader.source)}", False
+    else:
+        if not Path(reader.source).is_file():
+            return None, f"no such file {reader.source}", False
+        try:
+            container = av.open(reader.source)
+        except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+            return None, f"{type(exc).__name__}: {exc}", True
+    if not container.streams.video:
+        container.close()
+        return None, "no video stream", True
+    stream = container.streams.video[0]
+    codec = stream.codec_context.name
+    if codec not in CODECS:
+        container.close()
+        return None, f"its video is {codec}, not H.264/H.265", True
+    cc = stream.codec_context
+    reader.stream_info = StreamInfo(
+        codec=codec,
+        width=int(cc.width),
+        height=int(cc.height),
+        time_base=Fraction(stream.time_base or Fraction(1, 90000)),
+        extradata=bytes(cc.extradata) if cc.extradata else None,
+        average_rate=Fraction(stream.average_rate) if stream.average_rate else None,
+    )
+    return container, "", False
+
+
+def read_pyav(reader: CameraReader, container: Any) -> tuple[str, str, int]:
+    """Demux until the stream fails, the file ends, or stop: (outcome, why, frames delivered)."""
+    opts = reader.options
+    stream = container.streams.video[0]
+    cc = stream.codec_context
+    tb = Fraction(stream.time_base or Fraction(1, 90000))
+    rate = stream.average_rate or stream.guessed_rate
+    fps = float(rate) if rate and 1.0 <= float(rate) <= 240.0 else 25.0
+    first_pts = stream.start_time if stream.start_time is not None else None
+    start_wall = time.monotonic()
+    start_utc = dt.datetime.now(dt.UTC)
+    if not reader.is_live and not reader.realtime:
+        length = float(stream.duration * tb) if stream.duration else (container.duration or 0) / 1e6
+        # read faster than real time, the file's timeline ends when reading starts (as the OpenCV path)
+        start_utc -= dt.timedelta(seconds=length)
+    probe = GopProbe(reader.detect_fps, opts.keyframe_slack)
+    cc.skip_frame = "DEFAULT"
+    stalled = f"stalled: no frame for {opts.stall_s:g} s"
+    delivered = bad_in_a_row = 0
+    settling = opts.settle_frames
+    applied = False  # the probe's decode mode is set on the decoder
+    keyed = False  # a key frame arrived since this connect: decoding may begin
+    last_media = -1.0
+    packets = container.demux(stream)
+    while not reader._stop.is_set():
+        asked = time.monotonic()
+        try:
+            packet = next(packets)
+        except StopIteration:
+            packet = None
+        except av.FFmpegError as exc:
+            if reader.is_live:
+                timed_out = time.monotonic() - asked >= 0.95 * opts.stall_s
+                return "failed", stalled if timed_out else f"the stream could not be read: {exc}", delivered
+            reader._count_error()
+            if bad_in_a_row >= opts.max_corrupt_in_a_row:
+                return "failed", f"the file could not be read: {exc}", delivered
+            bad_in_a_row += 1
+            continue
+        if reader.is_live and time.monotonic() - asked >= 0.95 * opts.stall_s:
+            # the read timed out; the demuxer may still hand back the rest of what it held: stale
+            return "failed", stalled, delivered
+        if packet is None:
+            if reader.is_live:
+                return "failed", "the stream ended or could not be read", delivered
+            if delivered == 0:
+                return "failed", "no frame could be decoded (not a video FFmpeg can read?)", 0
+            return "eof", "", delivered
+        pts = packet.pts if packet.pts is not None else packet.dts
+        if first_pts is None and pts is not None:
+            first_pts = pts
+        media = float((pts - (first_pts or 0)) * tb) if pts is not None else max(last_media + 1.0 / fps, 0.0)
+        last_media = max(last_media, media)
+        if packet.size == 0:  # the demuxer's flush packet at the end of a file
+            frames = _decode(reader, packet)
+        else:
+            pace = not reader.is_live and reader.realtime  # a file played in real time
+            if pace and reader._stop.wait(max(0.0, start_wall + media - time.monotonic())):
+                return "stopped", "", delivered
+            reader._count_packet()
+            wall = time.time() if reader.is_live else start_utc.timestamp() + media
+            if reader.on_packet is not None:
+                _hand_over(reader, packet, tb, wall)
+            if not applied and (mode := probe.observe(media, packet.is_keyframe, packet.pts, has_b(cc))):
+                applied = True
+                cc.skip_frame = _SKIP[mode]
+                every = f"every {probe.interval_s:.2f} s" if probe.interval_s is not None else "rarer"
+                reader._set_decode_mode(mode, f"key frames {every}, detect_fps {reader.detect_fps:g}")
+            keyed = keyed or packet.is_keyframe
+            if not keyed:
+                continue  # joined mid-GOP: nothing decodes cleanly before the first key frame
+            frames = _decode(reader, packet)
+        if frames is None:
+            bad_in_a_row += 1
+            if bad_in_a_row > opts.max_corrupt_in_a_row:
+                return "failed", "the decoder returns no usable frames", delivered
+            continue
+        for frame in frames:
+            reader._count_frame()
+            if reader.is_live and settling > 0:
+                settling -= 1  # its colours may be wrong (the OpenCV path's settle_frames)
+                continue
+            if reader.is_live:
+                mono, utc = time.monotonic(), dt.datetime.now(dt.UTC)
+                index = reader.packets_read - 1
+            else:
+                fm = float((frame.pts - (first_pts or 0)) * tb) if frame.pts is not None else media
+                mono, utc = fm, start_utc + dt.timedelta(seconds=fm)
+                index = round(fm * fps)
+            if not reader._wanted(mono):
+                continue
+            image = frame.to_ndarray(format="bgr24")
+            if not valid_image(image):
+                reader._count_error()
+                continue
+            bad_in_a_row = 0
+            delivered += 1
+            if reader.state != StreamState.up:
+                reader._set_state(StreamState.up)
+            reader._publish_image(index, image, utc, mono)
+    return "stopped", "", delivered
+
+
+def has_b(cc: Any) -> bool:
+    return bool(getattr(cc, "has_b_frames", False))
+
+
+def _decode(reader: CameraReader, packet: Any) -> list[Any] | None:
+    try:
+        return list(packet.decode())
+    except av.FFmpegError as exc:
+        if reader.read_errors == 0:
+            log.warning("camera %s: undecodable packet: %s: skipped", reader.camera_id, exc)
+        reader._count_error()
+        return None
+
+
+def _hand_over(reader: CameraReader, packet: Any, tb: Fraction, wall: float) -> None:
+    sink = reader.on_packet
+    if sink is None:
+        return
+    try:
+        sink(EncodedPacket(bytes(packet), packet.pts, packet.dts, tb, bool(packet.is_keyframe), wall))
+    except Exception:  # a consumer's fault must not stop the camera
+        if not reader._sink_failed:
+            log.exception("camera %s: on_packet failed (logged once; the stream goes on)", reader.camera_id)
+            reader._sink_failed = True

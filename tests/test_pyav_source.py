@@ -1,0 +1,220 @@
+"""The PyAV source: decode modes, the on_packet contract, H.265, fallback to OpenCV, metrics, and
+1080p25 city-camera streams (GOP 50) over RTSP from gst-rtsp-server, including a server restart."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+
+from detector.metrics import PipelineMetrics
+from detector.sources import CameraReader, DecodeMode, ReaderOptions, StreamState
+from detector.video.packets import EncodedPacket
+from detector.video.pyav_source import choose_decode_mode
+from tests.support.rtsp import MISSING, RtspServer, gst_rtsp_available
+from tests.support.streams import VTEST, city_stream, render
+
+pytestmark = pytest.mark.timeout(120)
+FAST_RETRY = ReaderOptions(open_timeout_s=5, stall_s=3, backoff_initial_s=0.3, backoff_cap_s=2)
+needs_rtsp = pytest.mark.skipif(not gst_rtsp_available(), reason=MISSING)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def run_file(path: Path, detect_fps: float = 1.0, **kw: object) -> CameraReader:
+    """Read a file as fast as possible, taking every sample, to its end."""
+    reader = CameraReader("cam", str(path), detect_fps=detect_fps, realtime=False, lossless=True, **kw)  # type: ignore[arg-type]
+    reader.start()
+    deadline = time.monotonic() + 60
+    while not reader.finished and time.monotonic() < deadline:
+        reader.take_sample()
+        time.sleep(0.002)
+    reader.stop()
+    return reader
+
+
+@pytest.mark.parametrize(
+    ("interval_s", "detect_fps", "b_frames", "mode"),
+    [
+        (2.0, 1.0, False, DecodeMode.keyframes),  # GOP 50 @ 25 fps, a city camera
+        (1.0, 1.0, False, DecodeMode.keyframes),
+        (0.04, 5.0, False, DecodeMode.keyframes),  # intra-only
+        (2.0, 2.0, False, DecodeMode.all),  # 1 s needed (slack 2), key frames every 2 s
+        (10.0, 1.0, False, DecodeMode.all),  # GOP 250, P-frames only: every frame is referenced
+        (10.0, 1.0, True, DecodeMode.nonref),  # GOP 250 with B-frames: skip what nothing refers to
+        (None, 1.0, True, DecodeMode.nonref),  # no second key frame in time
+        (None, 1.0, False, DecodeMode.all),
+    ],
+)
+def test_decode_mode_table(
+    interval_s: float | None, detect_fps: float, b_frames: bool, mode: DecodeMode
+) -> None:
+    assert choose_decode_mode(interval_s, detect_fps, 2.0, b_frames) == mode
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    root = tmp_path_factory.mktemp("streams")
+
+    def make(gop: int, bframes: int = 0, codec: str = "h264") -> Path:
+        out = root / f"gop{gop}-b{bframes}-{codec}.mp4"
+        return (
+            out if out.is_file() else render(out, codec, gop=gop, seconds=14, size="320:180", bframes=bframes)
+        )
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("gop", "bframes", "mode"),
+    [
+        (50, 0, DecodeMode.keyframes),
+        (250, 0, DecodeMode.all),
+        (250, 2, DecodeMode.nonref),
+        (1, 0, DecodeMode.keyframes),
+    ],
+)
+def test_decode_mode_is_measured_from_the_key_flags(
+    small: Callable[..., Path], gop: int, bframes: int, mode: DecodeMode, caplog: pytest.LogCaptureFixture
+) -> None:
+    metrics = PipelineMetrics()
+    with caplog.at_level(logging.INFO, logger="detector.sources"):
+        reader = run_file(small(gop, bframes), metrics=metrics)
+    assert reader.state == StreamState.eof and reader.backend == "pyav"
+    assert reader.decode_mode == mode
+    assert [r.message for r in caplog.records].count(f"camera cam: decode mode {mode} ") == 0
+    assert sum("decode mode" in r.message for r in caplog.records) == 1, "logged once per camera"
+    assert metrics.value("nce_decode_mode", {"camera": "cam", "mode": mode.value}) == 1
+    assert metrics.value("nce_decode_mode", {"camera": "cam", "mode": "opencv"}) == 0
+    assert metrics.value("nce_packets_total", {"camera": "cam"}) == reader.packets_read == 14 * 25
+    assert metrics.value("nce_frames_decoded_total", {"camera": "cam"}) == reader.frames_decoded
+    if mode == DecodeMode.keyframes and gop > 1:
+        # decoded: everything until the second key frame (the probe), then key frames only
+        assert reader.frames_decoded <= gop + 14 * 25 // gop + 1
+    elif mode == DecodeMode.all:
+        assert reader.frames_decoded == reader.packets_read
+
+
+def test_on_packet_receives_every_packet_in_order_with_key_flags(small: Callable[..., Path]) -> None:
+    path = small(50)
+    got: list[EncodedPacket] = []
+    reader = run_file(path, on_packet=got.append)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        want = [(bytes(p), p.pts, p.dts, p.is_keyframe) for p in container.demux(stream) if p.size]
+        tb = Fraction(stream.time_base)  # type: ignore[arg-type]
+    assert [(p.data, p.pts, p.dts, p.is_keyframe) for p in got] == want
+    assert sum(p.is_keyframe for p in got) == 7 and got[0].is_keyframe
+    assert all(p.time_base == tb for p in got)
+    walls = [p.wall_time for p in got]
+    assert walls == sorted(walls) and walls[-1] - walls[0] == pytest.approx(14 - 1 / 25, abs=0.01)
+    assert walls[-1] <= time.time(), "a file read fast is dated in the past, as its frames"
+    info = reader.stream_info
+    assert info is not None and (info.codec, info.width, info.height) == ("h264", 320, 180)
+    assert info.time_base == tb and info.average_rate == 25 and info.extradata
+
+
+def test_a_failing_on_packet_does_not_stop_the_camera(
+    small: Callable[..., Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(packet: EncodedPacket) -> None:
+        raise RuntimeError("ring full")
+
+    reader = run_file(small(50), on_packet=broken)
+    assert reader.state == StreamState.eof and reader.packets_read == 14 * 25
+    assert sum("on_packet failed" in r.message for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize(("name", "content"), [("vtest", None), ("garbage.mp4", b"\x00not a video" * 100)])
+def test_a_source_pyav_does_not_take_falls_back_to_opencv(
+    tmp_path: Path, name: str, content: bytes | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """vtest.avi (MS-MPEG4: outside the encoded domain) and a file PyAV cannot open go to OpenCV,
+    with one log line; OpenCV reads the first and fails the second with its usual message."""
+    path = VTEST if content is None else tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    metrics = PipelineMetrics()
+    with caplog.at_level(logging.INFO, logger="detector.sources"):
+        reader = CameraReader("cam", str(path), detect_fps=2, realtime=False, metrics=metrics)
+        reader.start()
+        wait_for(lambda: reader.state != StreamState.connecting, 30, "the file to open or fail")
+        reader.stop()
+    fallbacks = [r.message for r in caplog.records if "PyAV cannot open it" in r.message]
+    assert len(fallbacks) == 1 and "reading it through OpenCV" in fallbacks[0]
+    assert reader.backend == "opencv" and reader.decode_mode == DecodeMode.opencv
+    assert metrics.value("nce_decode_mode", {"camera": "cam", "mode": "opencv"}) == 1
+    if content is None:
+        assert "msmpeg4" in fallbacks[0] and reader.ever_up and reader.stream_info is None
+    else:
+        assert reader.state == StreamState.failed and reader.reason == f"cannot open video file {path}"
+
+
+@pytest.fixture
+def hevc_server() -> Iterator[RtspServer]:
+    srv = RtspServer("--file", str(city_stream("hevc")), "--codec", "h265", path="/city").start()
+    yield srv
+    srv.kill()
+
+
+@pytest.fixture
+def h264_server() -> Iterator[RtspServer]:
+    srv = RtspServer("--file", str(city_stream("h264")), path="/city").start()
+    yield srv
+    srv.kill()
+
+
+@needs_rtsp
+def test_an_h265_city_stream_opens_and_samples_on_key_frames(hevc_server: RtspServer) -> None:
+    got: list[EncodedPacket] = []
+    metrics = PipelineMetrics()
+    reader = CameraReader(
+        "cam", hevc_server.url, detect_fps=1, options=FAST_RETRY, metrics=metrics, on_packet=got.append
+    )
+    reader.start()
+    try:
+        wait_for(lambda: reader.decode_mode is not None, 20, "the decode mode")
+        wait_for(lambda: reader.take_sample() is not None, 10, "a sample")
+        frame = reader.latest()
+        assert frame is not None and frame.shape_hw == (1080, 1920)
+        assert reader.decode_mode == DecodeMode.keyframes and reader.backend == "pyav"
+        assert reader.stream_info is not None and reader.stream_info.codec == "hevc"
+        assert abs(time.monotonic() - frame.mono) < 5
+        assert got and got[0].is_keyframe is not None and any(p.is_keyframe for p in got)
+        assert abs(got[-1].wall_time - time.time()) < 5, "live packets carry wall time"
+        text = metrics.text()
+        assert 'nce_decode_mode{camera="cam",mode="keyframes"} 1.0' in text
+        assert "nce_packets_total" in text
+    finally:
+        reader.stop()
+
+
+@needs_rtsp
+def test_a_city_stream_reconnects_after_a_server_restart(h264_server: RtspServer) -> None:
+    got: list[EncodedPacket] = []
+    reader = CameraReader("cam", h264_server.url, detect_fps=1, options=FAST_RETRY, on_packet=got.append)
+    reader.start()
+    try:
+        wait_for(lambda: reader.state == StreamState.up, 20, "the stream up")
+        wait_for(lambda: reader.decode_mode == DecodeMode.keyframes, 20, "key frames only")
+        h264_server.kill()
+        wait_for(lambda: reader.state == StreamState.down, 15, "the reader to notice the server is gone")
+        before = len(got)
+        h264_server.start()  # same port
+        wait_for(lambda: reader.state == StreamState.up, 30, "the reader to reconnect")
+        wait_for(lambda: reader.take_sample() is not None, 10, "a sample after the restart")
+    finally:
+        reader.stop()
+    assert reader.reconnects >= 1
+    assert len(got) > before and any(p.is_keyframe for p in got[before:])
+    assert reader.decode_mode == DecodeMode.keyframes
