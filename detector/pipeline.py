@@ -45,6 +45,7 @@ from detector.batches import Batch, Chunk, guarded
 from detector.config import Camera, SiteConfig
 from detector.detections import Detections
 from detector.events import EventSink, Frame, HitEvent, LearningSample
+from detector.evidence.encoded_clip import record_packets
 from detector.gate import ChangeGate, GateSettings
 from detector.grayscale import GrayscaleWatch
 from detector.health_watch import HealthRules
@@ -142,6 +143,9 @@ class Pipeline:
                 metrics=self.metrics,
                 on_sample=self._wake.set,
             )
+            record_packets(
+                self.sinks, reader, self.metrics.preroll_bytes.labels(camera.id)
+            )  # PyAV: remuxed clips
             gate = ChangeGate(replace(opts.gate, recheck_s=camera.recheck_s))
             tracker = IouTracker(buffer_s=max(opts.track_buffer_s, grace))
             rules = RuleEngine(camera, config.rules, names, site_id=config.site.id, tz=config.site.tz)

@@ -46,3 +46,41 @@ def test_run_writes_verifiable_packages(tmp_path: Path) -> None:
         assert m["detections"] and m["track"]
     ad = next(m for m in violations if m["violation"] == "illegal_ad")
     assert ad["ocr"] is not None
+
+
+def test_a_pyav_camera_packs_its_own_bitstream_as_the_clip(tmp_path: Path) -> None:
+    """An H.264 camera (a key frame a second, B-frames) goes through the PyAV source, whose packets
+    feed the packager's ring: the clip is the camera's bitstream remuxed, not a re-encode."""
+    import subprocess
+
+    import av
+
+    model, scene = pf.model(tmp_path / "colour.onnx"), pf.scene_video(tmp_path / "scene.mp4")
+    video = tmp_path / "camera.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(scene), "-c:v", "libx264", "-preset", "veryfast",
+         "-g", "10", "-bf", "2", "-pix_fmt", "yuv420p", str(video)],
+        check=True,
+    )  # fmt: skip
+    done = nce("keys", "generate", "--out", "keys", "--device-id", "edge-t", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    extra = {
+        "device": {"id": "edge-t", "key_file": "keys/edge-t.key"},
+        "evidence": {"clip_pre_s": 1.0, "clip_post_s": 1.0},
+    }
+    config = pf.site_config(tmp_path / "site.yaml", model, [pf.camera("cam-a", str(video))], extra=extra)
+    done = nce("run", "--config", str(config), "--until-eof", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    evidence = tmp_path / "out" / "evidence"
+    done = nce("evidence", "verify", "out/evidence", "--chain", "--pubkey", "keys/edge-t.pub", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with av.open(str(video)) as src:
+        source_packets = {bytes(p) for p in src.demux(video=0) if p.size}
+    violations = [p for p in evidence.iterdir() if p.name.endswith("violation")]
+    assert violations
+    for folder in violations:
+        m = json.loads((folder / "manifest.json").read_bytes())
+        assert m["clip"]["source"] == "camera_bitstream" and m["clip"]["codec"] == "h264", m.get("clip")
+        with av.open(str(folder / m["clip"]["file"])) as clip:
+            packets = [bytes(p) for p in clip.demux(video=0) if p.size]
+        assert packets and all(p in source_packets for p in packets)  # the camera's bytes, unchanged

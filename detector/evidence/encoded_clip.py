@@ -17,12 +17,19 @@ minus its media time) maps one onto the other.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detector.errors import EvidenceError
 from detector.video.packets import EncodedPacket, StreamInfo
 from detector.video.remux import RemuxResult, h264_preview, remux_mp4
 from detector.video.ring import PacketRing
+
+if TYPE_CHECKING:
+    from prometheus_client import Gauge
+
+    from detector.video.reader import CameraReader
 
 
 class EncodedClipWriter:
@@ -82,7 +89,9 @@ class EncodedClipWriter:
             return
         snap = self.ring.since(self._next_seq)
         if snap.info != self.info or snap.generation != self._generation:
-            self.notes.append("clip: the camera's stream changed or restarted (a reconnect); the clip ends there")
+            self.notes.append(
+                "clip: the camera's stream changed or restarted (a reconnect); the clip ends there"
+            )
             self.finish()
             return
         if snap.lost:
@@ -152,3 +161,15 @@ class EncodedClipWriter:
         self.path.unlink(missing_ok=True)
         if self.preview_path is not None:
             self.preview_path.unlink(missing_ok=True)
+
+
+def record_packets(sinks: Iterable[object], reader: CameraReader, gauge: Gauge | None = None) -> bool:
+    """Give a PyAV camera's packets to the evidence packager among ``sinks`` (its clips are then the
+    camera's own bitstream, remuxed); False when there is no packager or the reader is OpenCV's."""
+    from detector.evidence.packager import EvidencePackager
+
+    packager = next((s for s in sinks if isinstance(s, EvidencePackager)), None)
+    if packager is None or reader.backend != "pyav":
+        return False
+    reader.on_packet = packager.open_packet_ring(reader.camera_id, lambda: reader.stream_info, gauge)
+    return True
