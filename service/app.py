@@ -50,7 +50,7 @@ from service.console import install as install_console
 from service.crud.case_actions import sweep_deadlines
 from service.db import make_engine, make_sessionmaker
 from service.errors import TRANSLATED, ServiceError, safe_text, translate
-from service.evidence_store import EvidenceStore
+from service.evidence_store import open_store
 from service.fleet import sweep as fleet_sweep
 from service.fleet_alerts import FleetAlerts
 from service.hash_gate import HashGate
@@ -71,11 +71,13 @@ def build_state(settings: Settings) -> AppState:
     if settings.migrate_on_start:
         upgrade(engine)
     metrics = Metrics()
+    store = open_store(settings)
+    store.check()  # refuses to start (one line) when the bucket or folder cannot be reached
     return AppState(
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
-        store=EvidenceStore(settings.evidence_dir),
+        store=store,
         legal=load_legal_basis(settings.resolved_legal_basis_file()),
         metrics=metrics,
         hash_gate=HashGate(

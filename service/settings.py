@@ -40,6 +40,17 @@ class Settings(BaseModel):
         default_factory=default_db_url, description="SQLAlchemy URL (sqlite or postgresql+psycopg)"
     )
     evidence_dir: Path = Field(default=DEFAULT_EVIDENCE_DIR, description="content-addressed evidence store")
+    evidence_url: str | None = Field(
+        default=None,
+        description="evidence in an S3-compatible object store instead (s3://bucket/prefix; evidence_dir "
+        "is then unused); endpoint and credentials: NCE_S3_ENDPOINT / AWS_ENDPOINT_URL, AWS_* variables",
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9._/-]*)?$",
+    )
+    s3_endpoint: str | None = Field(
+        default=None,
+        description="the S3 endpoint (https://host:port) of evidence_url; default: AWS_ENDPOINT_URL, else AWS",
+        pattern=r"^https?://[^\s/]+/?$",
+    )
     legal_basis_file: Path | None = Field(
         default=None, description="legal-basis table (YAML); default: configs/legal_basis.yaml"
     )
@@ -215,6 +226,8 @@ class Settings(BaseModel):
         env = {
             "db_url": "NCE_DB_URL",
             "evidence_dir": "NCE_EVIDENCE_DIR",
+            "evidence_url": "NCE_EVIDENCE_URL",
+            "s3_endpoint": "NCE_S3_ENDPOINT",
             "legal_basis_file": "NCE_LEGAL_BASIS_FILE",
             "secret_key": "NCE_SECRET_KEY",
             "demo": "NCE_DEMO",

@@ -45,7 +45,7 @@ def _export(args: argparse.Namespace) -> int:
     from service.cli.frames import parse_when
     from service.datasets import export_dataset
     from service.db import DatabaseError, make_engine, make_sessionmaker
-    from service.evidence_store import EvidenceStore
+    from service.evidence_store import LocalEvidenceStore
 
     since = parse_when(args.since, "--since") if args.since else None
     evidence = Path(args.evidence_dir)
@@ -56,7 +56,7 @@ def _export(args: argparse.Namespace) -> int:
         with make_sessionmaker(engine)() as session:
             summary = export_dataset(
                 session,
-                store=EvidenceStore(evidence),
+                store=LocalEvidenceStore(evidence),
                 out=Path(args.out),
                 since=since,
                 val_fraction=args.val_fraction,

@@ -75,7 +75,7 @@ def _import(args: argparse.Namespace) -> int:
     from service.accounts import cli_actor
     from service.crud.frames import add_frame
     from service.db import make_engine, make_sessionmaker
-    from service.evidence_store import EvidenceStore
+    from service.evidence_store import LocalEvidenceStore
     from service.migrate import upgrade
     from service.schemas.frames import FrameCreate
 
@@ -92,7 +92,7 @@ def _import(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise Invalid(f"no such file: {', '.join(missing)}")
-    store = EvidenceStore(Path(args.evidence_dir))
+    store = LocalEvidenceStore(Path(args.evidence_dir))
     engine = make_engine(args.db or default_db_url())
     counts = _Counts()
     actor = cli_actor()

@@ -47,7 +47,7 @@ def _add_model(args: argparse.Namespace) -> int:
     from service.accounts import cli_actor
     from service.cli.admin import with_session
     from service.crud.releases import add_release, trusted_keys
-    from service.evidence_store import EvidenceStore
+    from service.evidence_store import LocalEvidenceStore
     from service.settings import DEFAULT_EVIDENCE_DIR
 
     folder: Path = args.folder
@@ -57,7 +57,9 @@ def _add_model(args: argparse.Namespace) -> int:
     if not paths:
         raise Invalid("no trusted release key: pass --pubkey KEY.pub or set NCE_RELEASE_PUBKEYS")
     trusted = trusted_keys(paths)
-    store = EvidenceStore(args.evidence_dir or Path(os.environ.get("NCE_EVIDENCE_DIR", DEFAULT_EVIDENCE_DIR)))
+    store = LocalEvidenceStore(
+        args.evidence_dir or Path(os.environ.get("NCE_EVIDENCE_DIR", DEFAULT_EVIDENCE_DIR))
+    )
     release_json, model, card = (_read(folder / n) for n in (RELEASE_FILE, MODEL_FILE, CARD_FILE))
     row, created = with_session(
         args.db,
