@@ -98,7 +98,8 @@ def seaweedfs(workdir: Path, bucket: str = BUCKET) -> Iterator[S3Server]:
         weed_binary(), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         *(f"-{name.replace('.grpc', '.port.grpc') if '.grpc' in name else name + '.port'}={port}"
           for name, port in ports.items()),
-        "-s3", f"-s3.config={config}", "-s3.port.iceberg=0", "-master.volumeSizeLimitMB=64",
+        "-s3", f"-s3.config={config}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+        "-master.telemetry=false", "-master.volumeSizeLimitMB=64",
         "-volume.max=0", "-metricsPort=0",
     ]  # fmt: skip
     log = open(workdir / "weed.log", "wb")  # noqa: SIM115 - closed below
@@ -110,8 +111,8 @@ def seaweedfs(workdir: Path, bucket: str = BUCKET) -> Iterator[S3Server]:
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
+            try:  # its data is the test's: no need to wait for a graceful stop
+                proc.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
