@@ -67,12 +67,12 @@ log = logging.getLogger(__name__)
 
 def build_state(settings: Settings) -> AppState:
     service_key = load_service_key(settings)  # refuses to start without it (one line)
+    store = open_store(settings)
+    store.check()  # refuses to start (one line) when the bucket or folder cannot be reached
     engine = make_engine(settings.db_url)
     if settings.migrate_on_start:
         upgrade(engine)
     metrics = Metrics()
-    store = open_store(settings)
-    store.check()  # refuses to start (one line) when the bucket or folder cannot be reached
     return AppState(
         settings=settings,
         engine=engine,

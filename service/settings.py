@@ -44,7 +44,6 @@ class Settings(BaseModel):
         default=None,
         description="evidence in an S3-compatible object store instead (s3://bucket/prefix; evidence_dir "
         "is then unused); endpoint and credentials: NCE_S3_ENDPOINT / AWS_ENDPOINT_URL, AWS_* variables",
-        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9._/-]*)?$",
     )
     s3_endpoint: str | None = Field(
         default=None,
@@ -162,6 +161,15 @@ class Settings(BaseModel):
         description="Ed25519 public keys (files) whose model releases the service accepts "
         "(POST /api/v1/models); env: comma-separated paths; none: every release is refused",
     )
+
+    @field_validator("evidence_url")
+    @classmethod
+    def _check_evidence_url(cls, value: str | None) -> str | None:
+        if value:
+            from service.evidence_s3 import parse_url
+
+            parse_url(value)  # ValueError: one line naming the expected form
+        return value or None
 
     @field_validator("release_pubkeys", mode="before")
     @classmethod

@@ -45,9 +45,28 @@ def register(inner: Any) -> None:
     p.set_defaults(func=_gc)
 
 
-def store_from(evidence_dir: str | None, evidence_url: str | None) -> EvidenceStore:
+def add_store_options(p: Any) -> None:
+    """``--evidence-dir`` | ``--evidence-url``: the service's evidence store, for a command."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--evidence-dir",
+        default=None,
+        help="the service's evidence folder (default NCE_EVIDENCE_DIR, var/evidence)",
+    )
+    where.add_argument(
+        "--evidence-url",
+        default=None,
+        help="or its S3-compatible store s3://bucket/prefix (default NCE_EVIDENCE_URL; endpoint "
+        "NCE_S3_ENDPOINT or AWS_ENDPOINT_URL; credentials AWS_*)",
+    )
+
+
+def store_from(
+    evidence_dir: str | Path | None, evidence_url: str | None, *, create: bool = False
+) -> EvidenceStore:
     """The store a command names: ``--evidence-url``, ``--evidence-dir``, then NCE_EVIDENCE_URL,
-    NCE_EVIDENCE_DIR, the default folder. Checked (reachable) before it is returned."""
+    NCE_EVIDENCE_DIR, the default folder (made when ``create``). Checked (reachable) before it is
+    returned."""
     from service.evidence_store import LocalEvidenceStore
     from service.settings import DEFAULT_EVIDENCE_DIR
 
@@ -63,7 +82,7 @@ def store_from(evidence_dir: str | None, evidence_url: str | None) -> EvidenceSt
         store = S3EvidenceStore.from_url(url, endpoint=os.environ.get("NCE_S3_ENDPOINT"))
     else:
         folder = Path(evidence_dir or os.environ.get("NCE_EVIDENCE_DIR") or DEFAULT_EVIDENCE_DIR)
-        if not folder.is_dir():
+        if not create and not folder.is_dir():
             raise Invalid(f"--evidence-dir {folder}: no such folder")
         store = LocalEvidenceStore(folder)
     store.check()

@@ -14,7 +14,9 @@ import pytest
 from service.errors import NotFound
 from service.evidence_s3 import S3EvidenceStore, parse_url
 from service.evidence_store import CHUNK_BYTES, EvidenceStore, LocalEvidenceStore, StoreError
+from service.settings import Settings, SettingsError
 from tests.support.s3_server import S3Server
+from tests.support.servers import service_key_file
 
 BIG = secrets.token_bytes(2 * CHUNK_BYTES + 12345)  # three chunks
 MISSING = "0" * 64
@@ -126,3 +128,30 @@ def test_evidence_urls(url: str, ok: bool) -> None:
     else:
         with pytest.raises(ValueError, match="s3://bucket"):
             parse_url(url)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [({"evidence_url": "s3://Bad_Bucket"}, "evidence URL must be s3://bucket"),
+     ({"evidence_url": "file:///tmp/x"}, "evidence URL must be s3://bucket"),
+     ({"evidence_url": "s3://evidence", "s3_endpoint": "ftp://x"}, "s3_endpoint")],
+)  # fmt: skip
+def test_settings_refuse_a_bad_store_in_one_line(overrides: dict[str, str], words: str) -> None:
+    with pytest.raises(SettingsError, match=words) as err:
+        Settings.load(demo=True, **overrides)
+    assert "\n" not in str(err.value)
+
+
+def test_the_service_refuses_to_start_without_its_bucket(s3_env: S3Server, tmp_path: Path) -> None:
+    from service.app import create_app
+
+    settings = Settings(
+        db_url=f"sqlite:///{tmp_path}/db.sqlite3",
+        demo=True,
+        service_key_file=service_key_file(tmp_path),
+        evidence_url=f"s3://missing-{secrets.token_hex(4)}/evidence",
+        s3_endpoint=s3_env.endpoint,
+    )
+    with pytest.raises(StoreError, match="not reachable"):
+        create_app(settings)
+    assert not (tmp_path / "db.sqlite3").exists()  # refused before the migrations
