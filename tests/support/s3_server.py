@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,3 +145,25 @@ def _wait_and_create(server: S3Server, proc: subprocess.Popen[bytes], workdir: P
             last = str(exc)
         time.sleep(0.3)
     raise S3ServerError(f"weed's S3 did not answer within {START_TIMEOUT_S:.0f} s: {last}")
+
+
+def main() -> None:
+    """``python -m tests.support.s3_server DIR``: a SeaweedFS S3 server until Ctrl-C (or SIGTERM);
+    prints the variables to export, one ``NAME=value`` a line, then ``READY``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("--bucket", default=BUCKET)
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with seaweedfs(args.workdir, bucket=args.bucket) as server:
+        for name, value in {**server.env(), "NCE_EVIDENCE_URL": server.url("evidence")}.items():
+            print(f"{name}={value}", flush=True)
+        print("READY", flush=True)
+        with suppress(KeyboardInterrupt):
+            signal.pause()
+
+
+if __name__ == "__main__":
+    main()
