@@ -3,8 +3,10 @@
 Writers upload before their transaction (:mod:`service.evidence_store`), so a failed or refused
 commit leaves an object behind; this removes it. It never removes an object that a row names
 (evidence files, frames, model releases, or any SHA-256 a ledger entry's payload records) and never
-one younger than the grace period: its upload may precede a commit still under way. The names are
-read AFTER the listing, so a row committed during the run still protects its object.
+one younger than the grace period: its upload may precede a commit still under way (a writer that
+finds its bytes already stored renews the object's upload time). The names are read AFTER the
+listing, so a row committed during the run still protects its object, and each object's upload time
+is read again just before it is deleted, so one uploaded again during the run is kept.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.errors import NotFound
 from service.evidence_store import EvidenceStore, LocalEvidenceStore, StoredObject, is_sha256
 from service.models import EvidenceFile, Frame, LedgerEntry
 from service.models_fleet import ModelRelease
@@ -85,6 +88,13 @@ def collect(
             result.named += 1
             continue
         if not dry_run:
+            try:
+                fresh = store.stat(obj.sha256)
+            except NotFound:
+                continue
+            if fresh.modified >= cutoff:  # uploaded again since the listing: a commit may follow
+                result.young += 1
+                continue
             store.delete(obj.sha256)
         result.removed.append(obj)
         if progress is not None:

@@ -104,8 +104,8 @@ class S3EvidenceStore(EvidenceStore):
         return digests
 
     def _put(self, digest: str, data: bytes) -> None:
-        if self.exists(digest):
-            return  # content-addressed: the same bytes are there already
+        # always a PUT, also when the object exists (the same bytes): it renews the upload time, so
+        # that the garbage collection's grace period counts from this upload, not an older one
         md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
         try:
             self.client.put_object(
@@ -131,11 +131,11 @@ class S3EvidenceStore(EvidenceStore):
     def exists(self, digest: str) -> bool:
         return self._head(check_digest(digest)) is not None
 
-    def size(self, digest: str) -> int:
+    def stat(self, digest: str) -> StoredObject:
         head = self._head(check_digest(digest))
         if head is None:
             raise NotFound(f"evidence {digest} is not in the store")
-        return int(head["ContentLength"])
+        return StoredObject(digest, int(head["ContentLength"]), head["LastModified"])
 
     def stream(self, digest: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key(digest)}

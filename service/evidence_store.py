@@ -74,8 +74,10 @@ class EvidenceStore(abc.ABC):
 
     @abc.abstractmethod
     def put_all(self, items: Sequence[bytes]) -> list[str]:
-        """Store every item (idempotent: an object already there is kept); return their SHA-256s.
-        When it returns, every object is durable. Called before the transaction that names them."""
+        """Store every item (idempotent: an object already there keeps its bytes, and its upload
+        time is renewed, so that the garbage collection's grace period counts from this upload);
+        return their SHA-256s. When it returns, every object is durable. Called before the
+        transaction that names them."""
 
     def put(self, data: bytes) -> str:
         return self.put_all([data])[0]
@@ -84,8 +86,11 @@ class EvidenceStore(abc.ABC):
     def exists(self, digest: str) -> bool: ...
 
     @abc.abstractmethod
+    def stat(self, digest: str) -> StoredObject:
+        """The object's size and last upload time; NotFound when it is not stored."""
+
     def size(self, digest: str) -> int:
-        """The object's length in bytes; NotFound when it is not stored."""
+        return self.stat(digest).size
 
     @abc.abstractmethod
     def stream(self, digest: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
@@ -153,8 +158,11 @@ class LocalEvidenceStore(EvidenceStore):
         try:
             for data, digest in zip(items, digests, strict=True):
                 final = self.path_for(digest)
-                if final.is_file() or any(f == final for _, f in written):
-                    continue  # content-addressed: the same bytes are there already
+                if any(f == final for _, f in written):
+                    continue
+                if final.is_file():  # content-addressed: the same bytes are there already
+                    os.utime(final)  # a new upload: the grace period starts again
+                    continue
                 tmp = self.tmp / f"{secrets.token_hex(16)}.part"
                 written.append((tmp, final))
                 with open(tmp, "wb") as fh:
@@ -190,8 +198,9 @@ class LocalEvidenceStore(EvidenceStore):
     def exists(self, digest: str) -> bool:
         return self.path_for(digest).is_file()
 
-    def size(self, digest: str) -> int:
-        return self.existing_path(digest).stat().st_size
+    def stat(self, digest: str) -> StoredObject:
+        st = self.existing_path(digest).stat()
+        return StoredObject(digest, st.st_size, dt.datetime.fromtimestamp(st.st_mtime, dt.UTC))
 
     def stream(self, digest: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         try:
