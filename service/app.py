@@ -52,7 +52,7 @@ from service.console import install as install_console
 from service.crud.case_actions import sweep_deadlines
 from service.db import make_engine, make_sessionmaker
 from service.errors import TRANSLATED, ServiceError, safe_text, translate
-from service.evidence_store import EvidenceStore
+from service.evidence_store import open_store
 from service.fleet import sweep as fleet_sweep
 from service.fleet_alerts import FleetAlerts
 from service.hash_gate import HashGate
@@ -74,6 +74,8 @@ log = logging.getLogger(__name__)
 def build_state(settings: Settings) -> AppState:
     service_key = load_service_key(settings)  # refuses to start without it (one line)
     integrations = load_integrations(settings.integrations_file, demo=settings.demo)  # one line if bad
+    store = open_store(settings)
+    store.check()  # refuses to start (one line) when the bucket or folder cannot be reached
     engine = make_engine(settings.db_url)
     if settings.migrate_on_start:
         upgrade(engine)
@@ -87,7 +89,7 @@ def build_state(settings: Settings) -> AppState:
         settings=settings,
         engine=engine,
         sessions=sessions,
-        store=EvidenceStore(settings.evidence_dir),
+        store=store,
         legal=load_legal_basis(settings.resolved_legal_basis_file()),
         metrics=metrics,
         hash_gate=HashGate(

@@ -190,7 +190,7 @@ def _image_bytes(store: EvidenceStore, frame: Frame) -> bytes:
         data = store.read(frame.sha256)
     except NotFound as exc:
         raise NotFound(
-            f"frame {frame.id}: its image {frame.sha256} is missing from the evidence store {store.root}"
+            f"frame {frame.id}: its image {frame.sha256} is missing from the evidence store {store.describe()}"
         ) from exc
     if hashlib.sha256(data).hexdigest() != frame.sha256:
         raise Invalid(f"frame {frame.id}: the stored image does not match its SHA-256 (the store is damaged)")

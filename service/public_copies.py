@@ -31,7 +31,7 @@ from nce.manifest import MANIFEST_NAME
 from service import ledger
 from service.case_status import OPEN_STATUSES, REVIEWED_STATUSES
 from service.errors import Conflict, NotFound, ServiceError
-from service.evidence_store import EvidenceStore, Staged
+from service.evidence_store import EvidenceStore
 from service.filing import PUBLIC_COPY
 from service.models import Case, EvidenceFile, HitEventRow, LedgerEntry, utcnow
 from service.models_shop_page import PublicStill
@@ -109,14 +109,7 @@ def make_public_stills(
                 for name in (still.get("raw"), still.get("annotated")):
                     if name and (copy / name).is_file():
                         made.append((event, str(name), (copy / name).read_bytes()))
-    staged = Staged(store)
-    try:
-        shas = [store.stage(staged, data) for _, _, data in made]
-        staged.sync()
-        staged.publish()
-    except BaseException:
-        staged.discard()
-        raise
+    shas = store.put_all([data for _, _, data in made])  # before the transaction takes the lock
     ledger.lock_head(session)
     session.execute(
         delete(PublicStill).where(PublicStill.case_id == case_id, PublicStill.approved_at.is_(None))

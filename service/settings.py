@@ -40,6 +40,16 @@ class Settings(BaseModel):
         default_factory=default_db_url, description="SQLAlchemy URL (sqlite or postgresql+psycopg)"
     )
     evidence_dir: Path = Field(default=DEFAULT_EVIDENCE_DIR, description="content-addressed evidence store")
+    evidence_url: str | None = Field(
+        default=None,
+        description="evidence in an S3-compatible object store instead (s3://bucket/prefix; evidence_dir "
+        "is then unused); endpoint and credentials: NCE_S3_ENDPOINT / AWS_ENDPOINT_URL, AWS_* variables",
+    )
+    s3_endpoint: str | None = Field(
+        default=None,
+        description="the S3 endpoint (https://host:port) of evidence_url; default: AWS_ENDPOINT_URL, else AWS",
+        pattern=r"^https?://[^\s/]+/?$",
+    )
     legal_basis_file: Path | None = Field(
         default=None, description="legal-basis table (YAML); default: configs/legal_basis.yaml"
     )
@@ -164,6 +174,15 @@ class Settings(BaseModel):
         "(POST /api/v1/models); env: comma-separated paths; none: every release is refused",
     )
 
+    @field_validator("evidence_url")
+    @classmethod
+    def _check_evidence_url(cls, value: str | None) -> str | None:
+        if value:
+            from service.evidence_s3 import parse_url
+
+            parse_url(value)  # ValueError: one line naming the expected form
+        return value or None
+
     @field_validator("release_pubkeys", mode="before")
     @classmethod
     def _split_paths(cls, value: Any) -> Any:
@@ -247,6 +266,8 @@ class Settings(BaseModel):
         env = {
             "db_url": "NCE_DB_URL",
             "evidence_dir": "NCE_EVIDENCE_DIR",
+            "evidence_url": "NCE_EVIDENCE_URL",
+            "s3_endpoint": "NCE_S3_ENDPOINT",
             "legal_basis_file": "NCE_LEGAL_BASIS_FILE",
             "secret_key": "NCE_SECRET_KEY",
             "demo": "NCE_DEMO",

@@ -16,14 +16,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from service import ledger
 from service.api.deps import SessionDep, StateDep
+from service.api.download import evidence_response
 from service.console.guard import check_csrf
 from service.console.messages import translate
 from service.console.render import render, request_lang
-from service.evidence_store import Staged, is_sha256
+from service.evidence_store import is_sha256
 from service.models import Shop, utcnow
 from service.shop_links import shop_for_token
 from service.shop_page_data import (
@@ -88,8 +90,8 @@ def shop_image(token: Token, sha256: str, request: Request, state: StateDep, ses
     mime = shop_may_see(session, shop, sha256) if shop is not None and is_sha256(sha256) else None
     if shop is None or mime is None or not state.store.exists(sha256):
         return _not_found(request, state)
-    return FileResponse(
-        state.store.path_for(sha256), media_type=mime,
+    return evidence_response(
+        state.store, sha256, request, media_type=mime,
         headers={
             "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox", "Referrer-Policy": "no-referrer",
@@ -118,6 +120,11 @@ def _refused(
     )
 
 
+def _photo_cap(session: Session, case_id: int) -> None:
+    if sum(1 for r in responses_of(session, case_id) if r.kind == "photo") >= PHOTOS_PER_CASE:
+        raise ShopInputRefused("shop.err.too_many_photos", "photo: cap reached", n=PHOTOS_PER_CASE)
+
+
 @router.post("/s/{token}/cases/{case_id}/photo")
 def upload_photo(
     token: Token, case_id: CaseNo, request: Request, state: StateDep, session: SessionDep,
@@ -127,7 +134,6 @@ def upload_photo(
     limit = state.settings.shop_photo_max_bytes
     data = photo.file.read(limit + 1) if photo is not None else b""
     declared = photo.content_type if photo is not None else None
-    ledger.lock_head(session)
     shop = shop_for_token(session, state.settings.secret_key, token)
     number = _case_no(case_id)
     case = open_notice(session, shop, number) if shop is not None and number is not None else None
@@ -136,20 +142,25 @@ def upload_photo(
         return _not_found(request, state)
     try:
         info = check_photo(data, declared, max_bytes=limit)
-        if sum(1 for r in responses_of(session, case.id) if r.kind == "photo") >= PHOTOS_PER_CASE:
-            raise ShopInputRefused("shop.err.too_many_photos", "photo: cap reached", n=PHOTOS_PER_CASE)
+        _photo_cap(session, case.id)
     except ShopInputRefused as exc:
         return _refused(request, state, session, token, case.id, exc)
-    staged = Staged(state.store)
+    session.rollback()  # the checks read; the write below decides again under the ledger lock
+    sha = state.store.put(data)  # before the transaction: the lock never waits on storage (issue 18)
+    ledger.lock_head(session)
+    shop = shop_for_token(session, state.settings.secret_key, token)
+    case = open_notice(session, shop, number) if shop is not None and number is not None else None
+    if shop is None or case is None:  # rotated or closed meanwhile: the photo stays unnamed (gc-evidence)
+        session.rollback()
+        return _not_found(request, state)
     try:
-        sha = state.store.stage(staged, data)
-        staged.sync()
+        _photo_cap(session, case.id)
+    except ShopInputRefused as exc:
+        return _refused(request, state, session, token, case.id, exc)
+    try:
         record_shop_response(session, case=case, kind="photo", sha256=sha, size=len(data), image=info)
-        staged.publish()
         session.commit()
     except BaseException:
-        staged.discard()
-        staged.unpublish()
         session.rollback()
         raise
     return RedirectResponse(f"/s/{token}?done=photo#case-{case.id}", status_code=303)

@@ -1,7 +1,8 @@
 """``nce admin add-device|add-user|add-client --db URL``: bootstrap identities (tokens printed once);
 ``list-users|disable-user|enable-user|reset-password|revoke-client|new-client-token``: account hygiene
 (the data functions are :mod:`service.accounts`; each change is a ledger entry); ``import-shops``:
-the shop registry from a file (:mod:`service.cli.shops`)."""
+the shop registry from a file (:mod:`service.cli.shops`); ``gc-evidence``: unreferenced evidence
+objects (:mod:`service.cli.evidence_gc`)."""
 
 from __future__ import annotations
 
@@ -53,10 +54,11 @@ def register(sub: Any) -> None:
     client.add_argument("--name", required=True)
     client.set_defaults(func=_add_client)
     _register_accounts(inner)
-    from service.cli import models, rollouts, shop_qr, shops, webhooks
+    from service.cli import evidence_gc, models, rollouts, shop_qr, shops, webhooks
 
     shops.register(inner)
     shop_qr.register(inner)
+    evidence_gc.register(inner)
     models.register(inner)
     rollouts.register(inner)
     webhooks.register(inner)

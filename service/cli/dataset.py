@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from service.settings import DEFAULT_EVIDENCE_DIR, default_db_url
+from service.cli.evidence_gc import add_store_options, store_from
+from service.settings import default_db_url
 
 
 def register(sub: Any) -> None:
@@ -20,9 +21,7 @@ def register(sub: Any) -> None:
         "export", help="write the labelled frames as an Ultralytics dataset (train/val by camera and day)"
     )
     ex.add_argument("--db", default=None, help="database URL (default: the service's SQLite file)")
-    ex.add_argument(
-        "--evidence-dir", default=str(DEFAULT_EVIDENCE_DIR), help="the service's evidence store folder"
-    )
+    add_store_options(ex)
     ex.add_argument("--out", required=True, help="a new or empty folder")
     ex.add_argument(
         "--since", default=None, help="only frames taken on or after this date (or time with an offset)"
@@ -45,18 +44,15 @@ def _export(args: argparse.Namespace) -> int:
     from service.cli.frames import parse_when
     from service.datasets import export_dataset
     from service.db import DatabaseError, make_engine, make_sessionmaker
-    from service.evidence_store import EvidenceStore
 
     since = parse_when(args.since, "--since") if args.since else None
-    evidence = Path(args.evidence_dir)
-    if not evidence.is_dir():
-        raise DatabaseError(f"--evidence-dir {evidence}: no such folder")
+    store = store_from(args.evidence_dir, args.evidence_url)
     engine = make_engine(args.db or default_db_url())
     try:
         with make_sessionmaker(engine)() as session:
             summary = export_dataset(
                 session,
-                store=EvidenceStore(evidence),
+                store=store,
                 out=Path(args.out),
                 since=since,
                 val_fraction=args.val_fraction,

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service.cli.evidence_gc import add_store_options, store_from
 from service.errors import Invalid, ServiceError
-from service.settings import DEFAULT_EVIDENCE_DIR, default_db_url
+from service.settings import default_db_url
 
 
 def register(sub: Any) -> None:
@@ -29,9 +30,7 @@ def register(sub: Any) -> None:
         "import", help="add images, or a video sampled every N seconds, to the frame pool (source import)"
     )
     imp.add_argument("--db", default=None, help="database URL (default: the service's SQLite file)")
-    imp.add_argument(
-        "--evidence-dir", default=str(DEFAULT_EVIDENCE_DIR), help="the service's evidence store folder"
-    )
+    add_store_options(imp)
     imp.add_argument(
         "--camera-id", required=True, help="the camera the footage is from (as in the site config)"
     )
@@ -75,7 +74,6 @@ def _import(args: argparse.Namespace) -> int:
     from service.accounts import cli_actor
     from service.crud.frames import add_frame
     from service.db import make_engine, make_sessionmaker
-    from service.evidence_store import EvidenceStore
     from service.migrate import upgrade
     from service.schemas.frames import FrameCreate
 
@@ -92,7 +90,7 @@ def _import(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise Invalid(f"no such file: {', '.join(missing)}")
-    store = EvidenceStore(Path(args.evidence_dir))
+    store = store_from(args.evidence_dir, args.evidence_url, create=True)
     engine = make_engine(args.db or default_db_url())
     counts = _Counts()
     actor = cli_actor()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nce.release import CARD_FILE, MODEL_FILE, RELEASE_FILE
+from service.cli.evidence_gc import add_store_options, store_from
 from service.errors import Invalid
 
 
@@ -19,12 +20,7 @@ def register(inner: Any) -> None:
         help="store a signed model release folder (release.json, model.onnx, card.md)",
     )
     add.add_argument("--db", default=None, help="database URL (default: the local SQLite, var/nce.sqlite3)")
-    add.add_argument(
-        "--evidence-dir",
-        type=Path,
-        default=None,
-        help="the service's evidence store (default: NCE_EVIDENCE_DIR or var/evidence)",
-    )
+    add_store_options(add)
     add.add_argument(
         "--pubkey",
         type=Path,
@@ -47,8 +43,6 @@ def _add_model(args: argparse.Namespace) -> int:
     from service.accounts import cli_actor
     from service.cli.admin import with_session
     from service.crud.releases import add_release, trusted_keys
-    from service.evidence_store import EvidenceStore
-    from service.settings import DEFAULT_EVIDENCE_DIR
 
     folder: Path = args.folder
     paths = args.pubkey or [
@@ -57,7 +51,7 @@ def _add_model(args: argparse.Namespace) -> int:
     if not paths:
         raise Invalid("no trusted release key: pass --pubkey KEY.pub or set NCE_RELEASE_PUBKEYS")
     trusted = trusted_keys(paths)
-    store = EvidenceStore(args.evidence_dir or Path(os.environ.get("NCE_EVIDENCE_DIR", DEFAULT_EVIDENCE_DIR)))
+    store = store_from(args.evidence_dir, args.evidence_url, create=True)
     release_json, model, card = (_read(folder / n) for n in (RELEASE_FILE, MODEL_FILE, CARD_FILE))
     row, created = with_session(
         args.db,

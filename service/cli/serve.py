@@ -17,6 +17,12 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--evidence-dir", default=None, help="evidence store (default var/evidence; NCE_EVIDENCE_DIR)"
     )
+    p.add_argument(
+        "--evidence-url",
+        default=None,
+        help="evidence in an S3-compatible object store: s3://bucket/prefix (NCE_EVIDENCE_URL; endpoint: "
+        "NCE_S3_ENDPOINT or AWS_ENDPOINT_URL, credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
+    )
     p.add_argument("--demo", action="store_true", default=None, help="demo mode: allows the default secret")
     p.set_defaults(func=_serve)
 
@@ -28,6 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.load(
         db_url=args.db,
         evidence_dir=Path(args.evidence_dir) if args.evidence_dir else None,
+        evidence_url=args.evidence_url,
         demo=args.demo,
     )
     from service.app import create_app

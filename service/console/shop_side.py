@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service import auth, ledger
 from service.api.deps import SessionDep, StateDep
+from service.api.download import evidence_response
 from service.console.deps import CaseId, FormStr, Operator, redirect
 from service.console.guard import NotForConsole, check_csrf
 from service.console.messages import translate
@@ -153,7 +154,7 @@ def public_copy_approve(
 
 @router.get("/cases/{case_id}/shop-files/{sha256}")
 def shop_file(
-    case_id: CaseId, sha256: str, state: StateDep, session: SessionDep, principal: Operator
+    case_id: CaseId, sha256: str, request: Request, state: StateDep, session: SessionDep, principal: Operator
 ) -> Response:
     """A public still or a shop's photo of this case, for the people who review it."""
     mime: str | None = None
@@ -171,7 +172,7 @@ def shop_file(
             mime = row[0] if row is not None else None
     if mime is None:
         raise NotFound(f"case {case_id} has no shop-page file {sha256[:64]}")
-    return FileResponse(
-        state.store.existing_path(sha256), media_type=mime,
+    return evidence_response(
+        state.store, sha256, request, media_type=mime,
         headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
     )  # fmt: skip

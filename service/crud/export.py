@@ -30,8 +30,8 @@ import datetime as dt
 import json
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 
 from cryptography.hazmat.primitives import serialization
@@ -133,9 +133,15 @@ class ZipOut:
         self._claim(name)
         self._zf.writestr(name, data)
 
-    def file(self, name: str, path: Path) -> None:
+    def file(self, name: str, chunks: Iterable[bytes]) -> None:
+        """A member from the store's chunks (streamed: never a whole file in memory)."""
         self._claim(name)
-        self._zf.write(path, arcname=name)  # streamed from the store
+        info = zipfile.ZipInfo(name, date_time=dt.datetime.now().timetuple()[:6])
+        info.compress_type = zipfile.ZIP_STORED
+        info.external_attr = 0o644 << 16
+        with self._zf.open(info, "w", force_zip64=True) as member:
+            for chunk in chunks:
+                member.write(chunk)
 
 
 def export_case(
@@ -224,7 +230,7 @@ def export_case(
             for folder, proof in proofs.items():
                 z.text(proof_path(folder), proof.model_dump_json(indent=2))
             for path, sha in members.items():
-                z.file(path, store.existing_path(sha))
+                z.file(path, store.stream(sha))
         session.commit()
     except BaseException:
         out.close()

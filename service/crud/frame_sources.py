@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from nce.vocabulary import MODEL_CLASSES
 from service.crud import frames
 from service.crud.frames import HEADER_BYTES, MERGE_IOU, MIN_BOX_PX, frame_by_sha256, latest_labels
-from service.errors import ServiceError
-from service.evidence_store import EvidenceStore
+from service.errors import NotFound, ServiceError
+from service.evidence_store import EvidenceStore, StoreError
 from service.image_header import image_info
 from service.models import Case, EvidenceFile, Frame, HitEventRow
 from service.schemas.frames import FrameCreate, FrameDetection
@@ -135,10 +135,9 @@ def add_stored_frame(
     caller's entry covers it). None when the image is not in the store or not a readable JPEG/PNG.
     Labels from reviews use it; so can the ingest of the edge's sample packages (``source: sample``)."""
     if frame_by_sha256(session, sha256) is None:
-        try:
-            with open(store.existing_path(sha256), "rb") as fh:
-                head = fh.read(HEADER_BYTES)  # the size is in the header: never read a whole still here
-        except OSError as exc:  # not in the store
+        try:  # the size is in the header: never read a whole still here
+            head = store.read(sha256, 0, HEADER_BYTES - 1)
+        except (NotFound, StoreError) as exc:  # not in the store
             log.info("image %s not added to the frame pool: %s", sha256[:12], exc)
             return None
     else:

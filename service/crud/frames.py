@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from nce.vocabulary import MODEL_CLASSES
 from service import ledger
 from service.errors import Conflict, Invalid, NotFound
-from service.evidence_store import EvidenceStore, Staged
+from service.evidence_store import EvidenceStore
 from service.image_header import ImageInfo, image_info
 from service.models import Frame, FrameLabel, utcnow
 from service.schemas.frames import (
@@ -216,21 +216,17 @@ def add_frame(
     again is the frame it already is (``created`` false); on another camera it is a conflict.
     Commits (also when nothing was created, to end the transaction)."""
     info = image_info(image, name="image")
-    staged = Staged(store)
-    digest = store.stage(staged, image)
+    digest = store.put(image)  # before the transaction (idempotent; an orphan is swept later)
     try:
-        staged.sync()
         ledger.lock_head(session)
         existing = frame_by_sha256(session, digest)
         if existing is not None:
-            staged.discard()
             session.rollback()
             if existing.camera_id != data.camera_id:
                 raise Conflict(
                     f"image: already in the pool as frame {existing.id} of camera {existing.camera_id}"
                 )
             return existing, False
-        staged.publish()
         frame = insert_frame(session, sha256=digest, info=info, data=data, actor=actor)
         ledger.append(
             session,
@@ -250,9 +246,7 @@ def add_frame(
         )
         session.commit()
     except BaseException:
-        staged.discard()
         session.rollback()
-        staged.unpublish()
         raise
     return frame, True
 

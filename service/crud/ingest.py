@@ -4,9 +4,10 @@ Every check that needs no database runs first (manifest, device, signature, cloc
 types); then one transaction, holding the ledger lock, checks the Idempotency-Key, replays, the
 package id and the device's hash chain (:func:`_check_chain`), files the case
 (:mod:`service.filing`), stores the rows (:func:`_store_rows`) and appends to the ledger
-(:func:`_ledger_payload`). Files are staged under temporary names and moved into the
-content-addressed store just before the commit; a failed commit removes what it moved. A rejected
-request stores nothing. Nothing here changes a case's status: deadlines are the sweeper's
+(:func:`_ledger_payload`). The files go into the content-addressed store (idempotent, durable)
+after the checks and before that transaction, so the ledger lock never waits on storage; a failed
+commit leaves objects no row names, which ``nce admin gc-evidence`` sweeps after a grace period. A
+request refused by the checks stores nothing. Nothing here changes a case's status: deadlines are the sweeper's
 (:mod:`service.workflow`).
 """
 
@@ -39,7 +40,7 @@ from service.auth import Principal
 from service.clock import check_not_ahead
 from service.crud.samples import store_sample
 from service.errors import Forbidden, Invalid, Unauthorized, UnsupportedMedia
-from service.evidence_store import EvidenceStore, Staged
+from service.evidence_store import EvidenceStore
 from service.fleet import clock_offset_if_off
 from service.models import Device, EvidenceFile, HitEventRow, IdempotencyKey, utcnow
 from service.schemas.hits import HitAccepted, HitEventIn
@@ -301,19 +302,14 @@ def ingest_package(
     manifest, raw, files = check_package(session, principal=principal, parts=parts, now=received_at)
     req_hash = request_hash_for(raw, files)
     m_hash = manifest_hash(manifest)
-    staged = Staged(store)
+    # stored (durable, idempotent) before the transaction: the ledger lock never waits on storage,
+    # and a failed commit leaves only objects no row names (nce admin gc-evidence sweeps them)
+    m_sha, *_ = store.put_all([raw, *(files[entry.name].data for entry in manifest.files)])
     try:
-        # written (and fsynced) under temporary names before taking the lock, so that the lock is
-        # held only for the database work and the renames
-        m_sha = store.stage(staged, raw)
-        for entry in manifest.files:
-            store.stage(staged, files[entry.name].data)
-        staged.sync()
         ledger.lock_head(session)
         repeat = _idempotent(session, principal=principal, key=key, request_hash=req_hash)
         if repeat is not None:
             session.rollback()
-            staged.discard()
             return repeat
         device = session.execute(
             select(Device).where(Device.device_id == principal.name).with_for_update()
@@ -330,13 +326,9 @@ def ingest_package(
                 received_at=received_at, actor=principal.actor,
             )  # fmt: skip
         _remember(session, principal=principal, key=key, request_hash=req_hash, body=body)
-        session.flush()
-        staged.publish()
         session.commit()
     except BaseException:
         session.rollback()
-        staged.discard()
-        staged.unpublish()
         raise
     # the package is accepted (committed): what must follow an acceptance goes here
     _after_commit()

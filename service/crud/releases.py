@@ -21,7 +21,7 @@ from nce.manifest import canonical_json, key_fingerprint
 from nce.release import ReleaseError, ReleaseRecord, load_release_pubkey, parse_signed_release, verify_signed
 from service import ledger
 from service.errors import Conflict, Invalid, NotFound, Unavailable
-from service.evidence_store import EvidenceStore, Staged
+from service.evidence_store import EvidenceStore
 from service.models_fleet import ModelRelease
 
 MAX_LIST = 500
@@ -94,20 +94,15 @@ def add_release(
     """Check and store a release; ``(row, created)``. Commits."""
     record = check_release(release_json=release_json, model=model, card=card, trusted=trusted)
     signed = parse_signed_release(release_json).model_dump(mode="json")
-    staged = Staged(store)
-    store.stage(staged, model)
-    store.stage(staged, card)
+    store.put_all([model, card])  # before the transaction (idempotent; an orphan is swept later)
     try:
-        staged.sync()
         ledger.lock_head(session)
         existing = release_by_id(session, record.release_id)
         if existing is not None:
-            staged.discard()
             session.rollback()
             if canonical_json(existing.signed) != canonical_json(signed):
                 raise Conflict(f"release {record.release_id}: already stored with other content")
             return existing, False
-        staged.publish()
         gate = record.gate
         entry = ledger.append(
             session,
@@ -135,8 +130,6 @@ def add_release(
         session.add(row)
         session.commit()
     except BaseException:
-        staged.discard()
         session.rollback()
-        staged.unpublish()
         raise
     return row, True

@@ -10,6 +10,7 @@ import zlib
 import pytest
 from sqlalchemy import select
 
+from service.evidence_gc import collect
 from service.models import LedgerEntry, Shop
 from service.models_shop_page import ShopResponse
 from service.shop_links import derive_token, rotate_link
@@ -121,6 +122,10 @@ def test_a_correction_photo_and_a_statement_land_on_the_case(world: Client) -> N
     said_row = case_page.split('data-action="shop_responded"', 1)[1].split("</tr>", 1)[0]
     assert "当事人陈述申辩" in said_row and "陈述申辩：货物已搬回店内。" in said_row
     assert client.get(f"/cases/{case_id}/shop-files/{rows[1].sha256}").headers["content-type"] == "image/png"
+    # garbage collection keeps what a shop sent (its rows name the photos), even with no grace period
+    with w.session() as s:
+        collect(w.state.store, s, older_than_hours=0)
+    assert w.state.store.exists(rows[0].sha256) and w.state.store.exists(rows[1].sha256)
 
 
 def _polyglot() -> bytes:

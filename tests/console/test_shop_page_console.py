@@ -96,7 +96,7 @@ def test_the_sweeper_makes_a_new_notices_public_copy_once_and_records_a_failure(
             .first()
         )
     assert lost is not None
-    w.state.store.path_for(lost).unlink()
+    w.state.store.delete(lost)
     with w.session() as s:
         done = make_due_public_copies(s, store=w.state.store)
     assert [c for c, _ in done] == [prior, ad] and done[0][1] == "made" and lost in done[1][1]

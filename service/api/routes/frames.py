@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import ValidationError
 
 from service.api.deps import FrameAdder, FrameReader, Labeller, SessionDep, StateDep
+from service.api.download import evidence_response
 from service.api.routes.hits import read_parts
 from service.crud import frames as crud
 from service.errors import Invalid
@@ -110,11 +111,13 @@ def get_frame(frame_id: FrameId, session: SessionDep, principal: FrameReader) ->
     summary="The frame's image",
 )
 def get_image(
-    frame_id: FrameId, state: StateDep, session: SessionDep, principal: FrameReader
-) -> FileResponse:
+    frame_id: FrameId, state: StateDep, session: SessionDep, principal: FrameReader, request: Request
+) -> Response:
     frame = crud.get_frame(session, frame_id=frame_id)
-    return FileResponse(
-        state.store.existing_path(frame.sha256),
+    return evidence_response(
+        state.store,
+        frame.sha256,
+        request,
         media_type=frame.mime,
         headers={
             "ETag": f'"{frame.sha256}"',

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from nce.release import RELEASE_ID_MAX, SignedRelease
 from service.api.deps import ModelAdder, ModelFetcher, ModelReader, SessionDep, StateDep
+from service.api.download import evidence_response
 from service.api.routes.hits import read_parts
 from service.crud import releases as crud
 from service.errors import Invalid
@@ -125,13 +126,19 @@ def get_release_json(release_id: ReleaseIdPath, session: SessionDep, principal: 
     return Response(signed.to_json(), media_type="application/json")
 
 
-def _file(state: StateDep, row: ModelRelease, which: Literal["model", "card"]) -> FileResponse:
+def _file(state: StateDep, row: ModelRelease, which: Literal["model", "card"], request: Request) -> Response:
     digest = row.model_sha256 if which == "model" else row.card_sha256
-    return FileResponse(
-        state.store.existing_path(digest),
+    name = "model.onnx" if which == "model" else "card.md"
+    return evidence_response(
+        state.store,
+        digest,
+        request,
         media_type="application/octet-stream" if which == "model" else "text/markdown; charset=utf-8",
-        filename="model.onnx" if which == "model" else "card.md",
-        headers={"ETag": f'"{digest}"', "X-Content-Type-Options": "nosniff"},
+        headers={
+            "ETag": f'"{digest}"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'attachment; filename="{name}"',
+        },
     )
 
 
@@ -142,9 +149,9 @@ def _file(state: StateDep, row: ModelRelease, which: Literal["model", "card"]) -
     summary="A release's model (a device or an admin)",
 )
 def get_model_file(
-    release_id: ReleaseIdPath, state: StateDep, session: SessionDep, principal: ModelFetcher
-) -> FileResponse:
-    return _file(state, crud.get_release(session, release_id), "model")
+    release_id: ReleaseIdPath, state: StateDep, session: SessionDep, principal: ModelFetcher, request: Request
+) -> Response:
+    return _file(state, crud.get_release(session, release_id), "model", request)
 
 
 @router.get(
@@ -154,6 +161,6 @@ def get_model_file(
     summary="A release's model card",
 )
 def get_card_file(
-    release_id: ReleaseIdPath, state: StateDep, session: SessionDep, principal: ModelFetcher
-) -> FileResponse:
-    return _file(state, crud.get_release(session, release_id), "card")
+    release_id: ReleaseIdPath, state: StateDep, session: SessionDep, principal: ModelFetcher, request: Request
+) -> Response:
+    return _file(state, crud.get_release(session, release_id), "card", request)
