@@ -392,3 +392,4 @@ class MaskProposal(Base):
 # the fleet's tables (model releases, device health, rollouts) live in service/models_fleet.py; imported
 # here so that they are on Base.metadata wherever the models are
 from service import models_fleet as models_fleet  # noqa: E402
+from service import models_replicas as models_replicas  # noqa: E402  (settings replicas agree on)

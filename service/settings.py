@@ -174,6 +174,12 @@ class Settings(BaseModel):
         pattern=r"^mqtt://[A-Za-z0-9.\[\]:-]+/?$",
     )
 
+    accept_changed_settings: bool = Field(
+        default=False,
+        description="record this replica's secret key, service key, release keys and log origin as the "
+        "ones every replica must use (after a deliberate change; service.replica_settings)",
+    )
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if not self.demo and self.secret_key == DEFAULT_SECRET:
@@ -254,7 +260,9 @@ class Settings(BaseModel):
             "device_down_after_s": "NCE_DEVICE_DOWN_AFTER_S",
             "camera_down_after_s": "NCE_CAMERA_DOWN_AFTER_S",
             "fleet_sweep_s": "NCE_FLEET_SWEEP_S",
+            "sweep_interval_s": "NCE_SWEEP_INTERVAL_S",
             "mqtt_url": "NCE_MQTT_URL",
+            "accept_changed_settings": "NCE_ACCEPT_CHANGED_SETTINGS",
         }
         for field, var in env.items():
             if var in os.environ:
