@@ -60,6 +60,8 @@ class Balancer:
     def __init__(self, backends: list[str]) -> None:
         self.backends = backends
         self.hits: list[Hit] = []
+        self.gate = threading.Event()  # closed: every request gets 503 (Retry-After: 1)
+        self.gate.set()
         self._next = itertools.count()
         self._lock = threading.Lock()
         self.client = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=400))
@@ -99,6 +101,8 @@ class Balancer:
     def forward(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
+        if not self.gate.is_set():  # not open yet (a benchmark waits for every device): come back
+            return 503, [("Retry-After", "1")], b"not open yet"
         first = next(self._next)
         for i in range(len(self.backends)):
             backend = self.backends[(first + i) % len(self.backends)]
@@ -260,6 +264,11 @@ def start_delivery(edge: Edge, timeout_s: float, log: Path) -> None:
              "--timeout", str(timeout_s)],
             stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip
+
+
+def delivering(edge: Edge, log: Path) -> bool:
+    """Whether ``edge``'s delivery process is up (it printed its first line)."""
+    return log.exists() and b"delivering" in log.read_bytes()
 
 
 def wait_delivered(edges: list[Edge], timeout_s: float) -> list[int]:
