@@ -24,6 +24,7 @@ Writes results/scaleout.json, results/scaleout.png and the ``scaleout`` section 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -207,13 +208,16 @@ def main() -> None:
     replica_counts = [int(x) for x in args.replicas.split(",")]
     device_counts = [int(x) for x in args.devices.split(",")]
     rows = []
-    plan = [(r, d, False) for r in replica_counts for d in device_counts]
+    # 1 and 3 replicas back to back at each device count: they see the same background load
+    plan = [(r, d, False) for d in device_counts for r in replica_counts]
     plan.append((max(replica_counts), max(device_counts), True))
     for i, (r, d, kill) in enumerate(plan, 1):
         print(
             f"[{i}/{len(plan)}] {r} replica(s), {d} devices{', one killed' if kill else ''} ...", flush=True
         )
+        before = os.getloadavg()[0]
         row = run(r, d, packages, size, kill=kill, env=env)
+        row["loadavg_1m"] = [round(before, 1), round(os.getloadavg()[0], 1)]
         print(f"    {row}", flush=True)
         rows.append(row)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -230,6 +234,7 @@ def main() -> None:
             "lock hold p50/p99 ms": f"{r['lock_hold_p50_ms']} / {r['lock_hold_p99_ms']}",
             "lock wait p50/p99 ms": f"{r['lock_wait_p50_ms']} / {r['lock_wait_p99_ms']}",
             "retried": r["retried_requests"],
+            "load before/after": "/".join(str(x) for x in r["loadavg_1m"]),
             "lost/dup": f"{r['lost']}/{r['duplicated']}",
             "chains+ledger ok": r["broken_device_chains"] == 0 and r["ledger_ok"] and r["replay_ok"],
             "downloads ok": f"{r['files']}x{r['replicas']}"
@@ -244,7 +249,7 @@ def main() -> None:
     notes = (
         f"{packages} packages of {size / 1e6:g} MB per device, store: {args.store}"
         f"{' (quick run)' if args.quick else ''}. Replicas, balancer, PostgreSQL and the device processes "
-        "share the machine's cores, so the claims are ratios: 3 replicas / 1 replica hits/s by devices "
+        "share the machine's cores (and so did other work: see the load average, 2 cores), so the claims are ratios: 3 replicas / 1 replica hits/s by devices "
         f"{ratios}. Before this change: 36-45 hits/s with 32 devices on one replica (the ingest section). "
         "The killed replica's lock histogram is lost with it (its part of the kill run's lock figures "
         "is missing). ![scale-out](results/scaleout.png)"
