@@ -34,7 +34,7 @@ from typing import Any
 from benchmarks.common import RESULTS, write_result
 from service.db import make_engine
 from service.settings import Settings
-from tests.support.postgres import migrated_database
+from tests.support.postgres import PG_SERVER, migrated_database
 from tests.support.replicas import (
     Balancer,
     Cluster,
@@ -72,6 +72,19 @@ def _merge(hists: list[list[tuple[float, float]]]) -> list[tuple[float, float]]:
         for bound, count in h:
             out[bound] = out.get(bound, 0.0) + count
     return sorted(out.items())
+
+
+def need_postgres() -> None:
+    """Stop with one line where no PostgreSQL answers (replicas need one; NCE_TEST_PG names it)."""
+    import psycopg
+
+    admin = PG_SERVER.replace("postgresql+psycopg://", "postgresql://") + "/test"
+    try:
+        psycopg.connect(admin, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        raise SystemExit(
+            f"PostgreSQL not reachable at {admin} (NCE_TEST_PG): {str(exc).splitlines()[0]}"
+        ) from None
 
 
 def store_env(store: str, s3_url: str | None) -> dict[str, str]:
@@ -203,6 +216,7 @@ def main() -> None:
     ap.add_argument("--s3-url", default=None, help="with --store s3: the replicas' NCE_EVIDENCE_URL")
     args = ap.parse_args()
     env = store_env(args.store, args.s3_url)
+    need_postgres()
     packages = args.packages or (3 if args.quick else 6)
     size = args.size or (200_000 if args.quick else 1_000_000)
     replica_counts = [int(x) for x in args.replicas.split(",")]
