@@ -92,12 +92,13 @@ bench-quick: bench-deps system data
 	$(BIN)/python -m benchmarks.bench_scaling --quick
 	$(BIN)/python -m benchmarks.bench_events --quick
 
-# bench: everything (about 12 minutes on 2 cores); the GPU part only records whether one was there.
+# bench: everything (about 27 minutes on 2 cores, 15 of them the replicas scale-out); the GPU part only records whether one was there.
 bench: bench-deps system data
 	$(BIN)/python -m benchmarks.bench_detector
 	$(BIN)/python -m benchmarks.bench_pipeline
 	$(BIN)/python -m benchmarks.bench_scaling
 	$(BIN)/python -m benchmarks.bench_ingest
+	$(BIN)/python -m benchmarks.bench_scaleout
 	$(BIN)/python -m benchmarks.bench_events
 	$(BIN)/python -m benchmarks.bench_evidence
 	$(BIN)/python -m benchmarks.bench_blur

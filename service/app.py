@@ -25,7 +25,7 @@ from dataclasses import replace
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 
 from nce import __version__
 from service.api.routes import (
@@ -56,6 +56,8 @@ from service.evidence_store import open_store
 from service.fleet import sweep as fleet_sweep
 from service.fleet_alerts import FleetAlerts
 from service.hash_gate import HashGate
+from service.leader import Leadership, run_periodic
+from service.ledger import LOCK_TIMER
 from service.legal import load_legal_basis
 from service.metrics import Metrics
 from service.migrate import upgrade
@@ -63,6 +65,7 @@ from service.outbox import worker as outbox
 from service.outbox.config import load_integrations
 from service.outbox.events import INFO_KEY, LINK_KEY
 from service.public_copies import make_due_public_copies
+from service.replica_settings import check_agreement, fingerprints
 from service.settings import Settings
 from service.state import AppState
 from service.transparency import checkpoints
@@ -79,12 +82,23 @@ def build_state(settings: Settings) -> AppState:
     engine = make_engine(settings.db_url)
     if settings.migrate_on_start:
         upgrade(engine)
+    # replicas must agree on these (one line naming the setting otherwise)
+    try:
+        check_agreement(
+            engine, fingerprints(settings, service_key), accept_changed=settings.accept_changed_settings
+        )
+    except OperationalError:
+        if settings.migrate_on_start:
+            raise
+        # started without migrating, before its database answers: it serves 503s until it does
+        log.warning("database unreachable at start: settings agreement with other replicas not checked")
     metrics = Metrics()
-    sessions = make_sessionmaker(engine)
     if integrations.shop_page_base_url is None and settings.public_url is not None:  # the file's key wins
         integrations = replace(integrations, shop_page_base_url=settings.public_url.rstrip("/"))
-    # the case actions queue messages with these (an SMS carries the shop page's link, derived from the key)
-    sessions.configure(info={INFO_KEY: integrations, LINK_KEY: settings.secret_key})
+    # the ledger lock's timer; the case actions queue messages with the integrations (an SMS carries
+    # the shop page's link, derived from the secret key)
+    info = {LOCK_TIMER: metrics, INFO_KEY: integrations, LINK_KEY: settings.secret_key}
+    sessions = make_sessionmaker(engine, info=info)
     return AppState(
         settings=settings,
         engine=engine,
@@ -103,34 +117,50 @@ def build_state(settings: Settings) -> AppState:
     )
 
 
-def _sweeper(state: AppState, stop: threading.Event) -> None:
+def _deadlines_and_checkpoints(state: AppState) -> None:
     s = state.settings
-    while not stop.wait(min(i for i in (s.sweep_interval_s, s.checkpoint_interval_s) if i > 0)):
-        try:
-            with state.sessions() as session:
-                for case_id, to in sweep_deadlines(session) if s.sweep_interval_s > 0 else ():
-                    log.info("case %s: deadline passed, now %s", case_id, to)
-            if s.sweep_interval_s > 0:  # blurred stills for new notices (service.public_copies)
-                with state.sessions() as session:
-                    for case_id, what in make_due_public_copies(session, store=state.store):
-                        log.info("case %s: public copy: %s", case_id, what)
-            if s.checkpoint_interval_s > 0:
-                with state.sessions() as session:
-                    checkpoints.periodic(session, state.transparency, interval_s=s.checkpoint_interval_s)
-        except (SQLAlchemyError, ServiceError):
-            log.exception("deadline sweep or checkpoint failed")
+    with state.sessions() as session:
+        for case_id, to in sweep_deadlines(session) if s.sweep_interval_s > 0 else ():
+            log.info("case %s: deadline passed, now %s", case_id, to)
+    if s.sweep_interval_s > 0:  # blurred stills for new notices (service.public_copies)
+        with state.sessions() as session:
+            for case_id, what in make_due_public_copies(session, store=state.store):
+                log.info("case %s: public copy: %s", case_id, what)
+    if s.checkpoint_interval_s > 0:
+        with state.sessions() as session:
+            checkpoints.periodic(session, state.transparency, interval_s=s.checkpoint_interval_s)
 
 
-def _fleet(state: AppState, stop: threading.Event) -> None:
-    """Down devices and cameras (service.fleet.sweep), every ``fleet_sweep_s``."""
-    while not stop.wait(state.settings.fleet_sweep_s):
-        try:
-            with state.sessions() as session:
-                alerts = fleet_sweep(session, state.settings)
-                session.commit()
-            state.alerts.publish(alerts)
-        except (SQLAlchemyError, ServiceError):
-            log.exception("fleet sweep failed")
+def _fleet(state: AppState) -> None:
+    """Down devices and cameras (service.fleet.sweep)."""
+    with state.sessions() as session:
+        alerts = fleet_sweep(session, state.settings)
+        session.commit()
+    state.alerts.publish(alerts)
+
+
+def _periodic_jobs(state: AppState, leadership: Leadership, stop: threading.Event) -> list[threading.Thread]:
+    """The periodic jobs, each in its thread; they run on the leading replica only (service.leader)."""
+    s = state.settings
+    jobs = []
+    if s.sweep_interval_s > 0 or s.checkpoint_interval_s > 0:
+        every = min(i for i in (s.sweep_interval_s, s.checkpoint_interval_s) if i > 0)
+        jobs.append(("sweeper", every, lambda: _deadlines_and_checkpoints(state)))
+    if s.fleet_sweep_s > 0:
+        jobs.append(("fleet", s.fleet_sweep_s, lambda: _fleet(state)))
+    threads = []
+    for name, every, job in jobs:
+        ran = state.metrics.periodic_runs.labels(name).inc
+        thread = threading.Thread(
+            target=run_periodic,
+            args=(name, every, job),
+            kwargs={"leadership": leadership, "stop": stop, "ran": ran},
+            name=f"nce-{name}",
+            daemon=True,
+        )
+        thread.start()
+        threads.append(thread)
+    return threads
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -139,15 +169,10 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
-        thread = fleet = None
-        if settings.sweep_interval_s > 0 or settings.checkpoint_interval_s > 0:
-            thread = threading.Thread(target=_sweeper, args=(state, stop), name="nce-sweeper", daemon=True)
-            thread.start()
         state.alerts = FleetAlerts(settings.mqtt_url)
-        if settings.fleet_sweep_s > 0:
-            fleet = threading.Thread(target=_fleet, args=(state, stop), name="nce-fleet", daemon=True)
-            fleet.start()
-        sender = None
+        leadership = Leadership(state.engine, gauge=state.metrics.leader)
+        threads = _periodic_jobs(state, leadership, stop)
+        sender = None  # every replica sends (rows are claimed with SKIP LOCKED: service.outbox.worker)
         if settings.outbound_interval_s > 0:
             sender = threading.Thread(
                 target=outbox.loop, name="nce-outbox", daemon=True,
@@ -155,13 +180,14 @@ def create_app(settings: Settings) -> FastAPI:
                       settings.outbound_interval_s, stop),
             )  # fmt: skip
             sender.start()
+            threads.append(sender)
         try:
             yield
         finally:
             stop.set()
-            for t in (thread, fleet, sender):
-                if t is not None:
-                    t.join(timeout=5)
+            for t in threads:
+                t.join(timeout=5)
+            leadership.release()
             state.alerts.close()
             state.engine.dispose()
 

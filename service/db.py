@@ -119,8 +119,9 @@ def begin_write(session: Session) -> None:
     session.connection(execution_options={_WRITE: True})
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    """Sessions of ``engine``; ``info`` is in every session's ``info`` (e.g. the ledger lock's timer)."""
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

@@ -60,7 +60,7 @@ def named_digests(session: Session) -> set[str]:
     columns = (EvidenceFile.sha256, Frame.sha256, ModelRelease.model_sha256, ModelRelease.card_sha256,
                PublicStill.sha256, ShopResponse.sha256)  # fmt: skip
     for column in columns:
-        names.update(session.execute(select(column).distinct()).scalars())
+        names.update(d for d in session.execute(select(column).distinct()).scalars() if d is not None)
     for payload in session.execute(select(LedgerEntry.payload).execution_options(yield_per=1000)).scalars():
         names.update(_hashes_in(payload))
     return names

@@ -5,7 +5,10 @@ Each entry is ``{seq, ts, actor, action, case_id, payload_hash, prev_hash, hash}
 the first entry's ``prev_hash`` is 64 zeros. An entry about a case also carries the case's state
 after it (``payload["case"]``, :func:`service.snapshots.case_state`), so that
 :mod:`service.ledger_replay` can check the tables against the ledger. Appends lock the one ``ledger_head`` row, so the chain
-stays linear under concurrent writers on PostgreSQL as on SQLite. :func:`verify` recomputes the
+stays linear under concurrent writers on PostgreSQL as on SQLite (and across replicas). The lock is
+held only for the database rows: callers check signatures, hash files and stage them before
+:func:`lock_head`; a session whose ``info`` has a :data:`LOCK_TIMER` reports how long it waited for
+the lock and how long it held it (to its commit or rollback). :func:`verify` recomputes the
 chain and names the first broken entry. The hashing itself is :mod:`nce.ledger_chain` (an auditor
 recomputes exported entries with it).
 Its canonical form is named :data:`LEDGER_HASH_FORM` (docs/api.md, "The ledger's hash form").
@@ -13,12 +16,13 @@ Its canonical form is named :data:`LEDGER_HASH_FORM` (docs/api.md, "The ledger's
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 # the hashing contract lives in nce.ledger_chain (auditors recompute exported entries); re-exported
 from nce.ledger_chain import GENESIS_HASH as GENESIS_HASH
@@ -30,12 +34,46 @@ from service.db import begin_write
 from service.models import Case, LedgerEntry, LedgerHead, utcnow
 from service.snapshots import case_state
 
+LOCK_TIMER = "nce_ledger_lock_timer"  # session.info key: a LockTimer (the app's metrics)
+_LOCKED = "nce_ledger_locked"  # session.info key: (the locked head, when it was taken)
+
+
+class LockTimer(Protocol):
+    def waited(self, seconds: float) -> None: ...
+
+    def held(self, seconds: float) -> None: ...
+
 
 def lock_head(session: Session) -> LedgerHead:
     """Begin the write transaction and lock the ledger head for it (``SELECT … FOR UPDATE``; SQLite:
-    ``BEGIN IMMEDIATE``). Call it before anything else that the transaction decides on."""
+    ``BEGIN IMMEDIATE``). Call it before anything else that the transaction decides on, and after
+    everything that needs no lock (signature checks, hashing, file I/O). Taken once a transaction:
+    a second call returns the head already locked, without another round trip."""
+    locked = session.info.get(_LOCKED)
+    if locked is not None and session.in_transaction():
+        head: LedgerHead = locked[0]
+        return head
+    asked = time.perf_counter()
     begin_write(session)
-    return session.execute(select(LedgerHead).where(LedgerHead.id == 1).with_for_update()).scalar_one()
+    head = session.execute(select(LedgerHead).where(LedgerHead.id == 1).with_for_update()).scalar_one()
+    taken = time.perf_counter()
+    session.info[_LOCKED] = (head, taken)
+    timer: LockTimer | None = session.info.get(LOCK_TIMER)
+    if timer is not None:
+        timer.waited(taken - asked)
+    return head
+
+
+def _released(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:  # a savepoint or a subtransaction: the lock is still held
+        return
+    locked = session.info.pop(_LOCKED, None)
+    timer: LockTimer | None = session.info.get(LOCK_TIMER)
+    if locked is not None and timer is not None:
+        timer.held(time.perf_counter() - locked[1])
+
+
+event.listen(Session, "after_transaction_end", _released)  # commit, rollback or close
 
 
 def append(

@@ -79,5 +79,34 @@ class Metrics:
             registry=self.registry,
         )
 
+        # replicas (service.leader) and the ledger's one lock (service.ledger)
+        self.leader = Gauge(
+            "nce_leader", "1 while this replica runs the periodic jobs (sweeper, checkpoints, fleet)",
+            registry=self.registry,
+        )  # fmt: skip
+        self.periodic_runs = Counter(
+            "nce_periodic_runs", "periodic jobs this replica ran, by job", ["job"], registry=self.registry
+        )
+        lock_buckets = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+        self.ledger_lock_hold = Histogram(
+            "nce_ledger_lock_hold_seconds",
+            "how long a transaction held the ledger head's lock (taken to commit or rollback)",
+            buckets=lock_buckets,
+            registry=self.registry,
+        )
+        self.ledger_lock_wait = Histogram(
+            "nce_ledger_lock_wait_seconds",
+            "how long a transaction waited for the ledger head's lock",
+            buckets=lock_buckets,
+            registry=self.registry,
+        )
+
+    # service.ledger.LockTimer: the ledger head's lock, per transaction
+    def waited(self, seconds: float) -> None:
+        self.ledger_lock_wait.observe(seconds)
+
+    def held(self, seconds: float) -> None:
+        self.ledger_lock_hold.observe(seconds)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -393,6 +393,7 @@ class MaskProposal(Base):
 # here so that they are on Base.metadata wherever the models are
 from service import models_fleet as models_fleet  # noqa: E402
 from service import models_outbox as models_outbox  # noqa: E402
+from service import models_replicas as models_replicas  # noqa: E402  (settings replicas agree on)
 
 # the shop page's tables (links, shops' statements and photos, public stills): service/models_shop_page.py
 from service import models_shop_page as models_shop_page  # noqa: E402

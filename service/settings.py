@@ -222,6 +222,11 @@ class Settings(BaseModel):
     outbound_backoff_max_s: float = Field(default=900.0, gt=0, le=86400, description="longest retry wait")
     outbound_timeout_s: float = Field(default=10.0, gt=0, le=300, description="one send's time limit")
     outbound_batch: int = Field(default=20, ge=1, le=1000, description="messages one worker pass takes")
+    accept_changed_settings: bool = Field(
+        default=False,
+        description="record this replica's secret key, service key, release keys and log origin as the "
+        "ones every replica must use (after a deliberate change; service.replica_settings)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -309,6 +314,7 @@ class Settings(BaseModel):
             "device_down_after_s": "NCE_DEVICE_DOWN_AFTER_S",
             "camera_down_after_s": "NCE_CAMERA_DOWN_AFTER_S",
             "fleet_sweep_s": "NCE_FLEET_SWEEP_S",
+            "sweep_interval_s": "NCE_SWEEP_INTERVAL_S",
             "mqtt_url": "NCE_MQTT_URL",
             "integrations_file": "NCE_INTEGRATIONS_FILE",
             "outbound_interval_s": "NCE_OUTBOUND_INTERVAL_S",
@@ -318,6 +324,7 @@ class Settings(BaseModel):
             "outbound_backoff_max_s": "NCE_OUTBOUND_BACKOFF_MAX_S",
             "outbound_timeout_s": "NCE_OUTBOUND_TIMEOUT_S",
             "outbound_batch": "NCE_OUTBOUND_BATCH",
+            "accept_changed_settings": "NCE_ACCEPT_CHANGED_SETTINGS",
         }
         for field, var in env.items():
             if var in os.environ:

@@ -121,6 +121,7 @@ def running(db_url: str, evidence_dir: Path, **overrides: Any) -> Iterator[Runni
         evidence_dir=evidence_dir,
         secret_key=SECRET,
         service_key_file=service_key_file(evidence_dir.parent),
+        accept_changed_settings=True,  # the tests share one database (service.replica_settings)
         migrate_on_start=False,
         sweep_interval_s=0,
         **overrides,
@@ -217,6 +218,7 @@ def case_svc(db_url: str, tmp_path: Path) -> Iterator[CaseService]:
         evidence_dir=tmp_path / "evidence",
         secret_key=SECRET,
         service_key_file=service_key_file(tmp_path),
+        accept_changed_settings=True,  # the tests share one database (service.replica_settings)
         migrate_on_start=False,
         sweep_interval_s=0,
     )

@@ -98,6 +98,7 @@ def test_every_request_parameter_is_bounded(tmp_path: Path):
         evidence_dir=tmp_path / "ev",
         secret_key="bounds-test-secret-0123456789",
         service_key_file=service_key_file(tmp_path),
+        accept_changed_settings=True,  # the tests share one database (service.replica_settings)
         migrate_on_start=False,
         sweep_interval_s=0,
     )

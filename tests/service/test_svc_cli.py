@@ -157,6 +157,7 @@ def test_unreachable_database_is_503_not_500(tmp_path):
         evidence_dir=tmp_path / "ev",
         secret_key="test-secret-0123456789abcdef",
         service_key_file=service_key_file(tmp_path),
+        accept_changed_settings=True,  # the tests share one database (service.replica_settings)
         migrate_on_start=False,
         sweep_interval_s=0,
     )

@@ -270,6 +270,7 @@ def make_world(base: Path, template: Path | None, password_hash: str, db_url: st
         evidence_dir=base / "evidence",
         secret_key=SECRET,
         service_key_file=service_key_file(base),
+        accept_changed_settings=True,  # the tests share one database (service.replica_settings)
         migrate_on_start=False,
         sweep_interval_s=0,
         cookie_secure=False,  # the test client and the browser speak plain HTTP

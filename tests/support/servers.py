@@ -118,6 +118,8 @@ class NceServe:
                     "NCE_SECRET_KEY": self.secret,
                     "NCE_SERVICE_KEY_FILE": str(service_key_file(self.log.parent)),
                     "PYTHONUNBUFFERED": "1",
+                    # the tests' shared database meets many keys (Cluster sets 0: replicas that must agree)
+                    "NCE_ACCEPT_CHANGED_SETTINGS": "1",
                     **self.env,
                     **env,
                 },

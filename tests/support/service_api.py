@@ -110,4 +110,7 @@ def make_settings(url: str, evidence_dir: Path) -> Settings:
         outbound_interval_s=0,  # tests run the outbox worker themselves (service.outbox.worker)
         max_request_bytes=2 * 1024 * 1024,
         cookie_secure=False,  # the test client speaks plain HTTP
+        # one database serves the session's tests, each with its own service key: each app records its
+        # settings as the agreed ones (service.replica_settings; tests/service/test_svc_replicas.py checks the refusal)
+        accept_changed_settings=True,
     )
