@@ -48,8 +48,21 @@ class ModelSettings(ConfigModel):
             "ONNX Runtime execution providers in order of preference, e.g. "
             "[TensorrtExecutionProvider, CUDAExecutionProvider]; each must be in use (see allow_fallback); "
             "an entry may be {name: TensorrtExecutionProvider, fp16, engine_cache, max_workspace_size, "
-            "device_id} or {name: CUDAExecutionProvider, device_id, cudnn_conv_algo_search}"
+            "device_id} or {name: CUDAExecutionProvider, device_id, cudnn_conv_algo_search} (docs/deploy.md)"
         ),
+        examples=[
+            [
+                {
+                    "name": "TensorrtExecutionProvider",
+                    "device_id": 0,
+                    "fp16": False,
+                    "engine_cache": None,
+                    "max_workspace_size": None,
+                },
+                {"name": "CUDAExecutionProvider", "device_id": 0, "cudnn_conv_algo_search": "EXHAUSTIVE"},
+                "CPUExecutionProvider",
+            ]
+        ],
     )
     conf: float = Field(
         DEFAULT_CONF,

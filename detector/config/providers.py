@@ -31,7 +31,7 @@ class TensorrtProvider(ConfigModel):
     """ONNX Runtime's TensorRT execution provider and its options."""
 
     name: Literal["TensorrtExecutionProvider"] = Field(
-        title="Provider", description="TensorrtExecutionProvider"
+        title="Provider", description="TensorrtExecutionProvider", examples=[TENSORRT]
     )
     device_id: int = Field(0, ge=0, le=63, title="GPU", description="CUDA device index (device_id)")
     fp16: bool = Field(False, title="FP16", description="let TensorRT build fp16 kernels (trt_fp16_enable)")
@@ -64,7 +64,9 @@ class TensorrtProvider(ConfigModel):
 class CudaProvider(ConfigModel):
     """ONNX Runtime's CUDA execution provider and its options."""
 
-    name: Literal["CUDAExecutionProvider"] = Field(title="Provider", description="CUDAExecutionProvider")
+    name: Literal["CUDAExecutionProvider"] = Field(
+        title="Provider", description="CUDAExecutionProvider", examples=[CUDA]
+    )
     device_id: int = Field(0, ge=0, le=63, title="GPU", description="CUDA device index (device_id)")
     cudnn_conv_algo_search: Literal["EXHAUSTIVE", "HEURISTIC", "DEFAULT"] = Field(
         "EXHAUSTIVE",
