@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -73,13 +75,18 @@ def run_part(name: str, timeout_s: float, model: Path | None, dry: bool, work: P
     cmd += ["--dry-run"] if dry else []
     t0 = time.monotonic()
     print(f"bench_gpu: {name} (at most {timeout_s:.0f} s)", file=sys.stderr, flush=True)
+    # its own process group: on timeout the part and what it started (nce run) end together
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
-        status = (
-            "done" if res.returncode == 0 else f"failed (exit {res.returncode}): {res.stderr.strip()[-800:]}"
-        )
+        _, err = proc.communicate(timeout=timeout_s)
+        status = "done" if proc.returncode == 0 else f"failed (exit {proc.returncode}): {err.strip()[-800:]}"
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         status = f"timed out after {timeout_s:.0f} s (rows measured until then are kept)"
+    shutil.rmtree(work / f"tmp-{name}", ignore_errors=True)  # the part's temporary files (gpu_parts.main)
     doc = json.loads(out.read_text()) if out.is_file() else {"rows": []}
     return {"status": status, "seconds": round(time.monotonic() - t0, 1), "rows": doc["rows"]}
 

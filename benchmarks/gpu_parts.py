@@ -342,6 +342,11 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "street-v1.onnx")
     parser.add_argument("--dry-run", action="store_true", help="the CPU, small sizes: checks the script only")
     args = parser.parse_args()
+    # temporary files (configs, TensorRT engines) under the caller's scratch folder, which it removes
+    # even when it had to end this part
+    scratch = args.out.parent / f"tmp-{args.part}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    tempfile.tempdir = str(scratch)
     rows = Rows(args.out)
     if args.part == "detector":
         part_detector(args.model.resolve(), rows, args.dry_run)
