@@ -12,8 +12,10 @@
 - Outputs: ``[B, 4+nc, A]`` (YOLOv8/11: cx, cy, w, h, then one score per class, no objectness; best
   class per anchor, class-aware NMS) and end-to-end ``[B, N, 6]`` (x1, y1, x2, y2, score, class; no
   NMS). Boxes come back in original-frame pixels, clipped to the frame.
-- Execution providers are checked after the session is made: what was asked for must be in use, or
+- Execution providers (a name, or ``(name, provider options)``) are checked before the session is made
+  (known to ONNX Runtime, in this build) and after: what was asked for must be in use, or
   :class:`ProviderError` (a warning only with ``allow_fallback``) — never a silent CPU fallback.
+- Batches go to the session through :mod:`detector.yolo_binding` (IO binding on a CUDA device).
 """
 
 from __future__ import annotations
