@@ -57,6 +57,12 @@ class PipelineMetrics:
             ["camera", "mode"],
             registry=r,
         )
+        self.decode_hwaccel = Gauge(
+            "nce_decode_hwaccel",
+            "1 while the camera decodes on NVDEC (decode.hwaccel cuda/auto), 0 on the CPU",
+            ["camera"],
+            registry=r,
+        )
         self.stream_up = Gauge("nce_stream_up", "1 while the camera delivers frames", ["camera"], registry=r)
         self.inference_seconds = Histogram(
             "nce_inference_seconds",

@@ -55,7 +55,7 @@ def detector_from_config(config: SiteConfig) -> YoloDetector:
     conf = min(m.conf, config.learning.low_conf[0]) if config.learning.enabled else m.conf
     detector = YoloDetector(
         path,
-        providers=m.providers,
+        providers=m.ort_providers(),
         conf=conf,
         iou=m.iou,
         allow_fallback=m.allow_fallback,

@@ -139,7 +139,7 @@ class Pipeline:
                 detect_fps=camera.detect_fps,
                 realtime=not opts.until_eof,
                 lossless=opts.until_eof,
-                options=reader_options,
+                options=replace(reader_options, decode=camera.decode),  # NVDEC or the CPU
                 metrics=self.metrics,
                 on_sample=self._wake.set,
             )

@@ -26,3 +26,32 @@ def check_provider_names(asked: Sequence[str]) -> None:
             f"unknown execution provider {name!r}: {hint}this onnxruntime build offers "
             f"{', '.join(ort.get_available_providers())} (all valid names: {', '.join(known)})"
         )
+
+
+ProviderArg = str | tuple[str, dict[str, str]]  # as ONNX Runtime takes them: a name, or (name, options)
+
+
+def provider_name(arg: ProviderArg) -> str:
+    return arg if isinstance(arg, str) else arg[0]
+
+
+def available_providers(asked: Sequence[ProviderArg], allow_fallback: bool) -> list[ProviderArg]:
+    """The providers to hand ONNX Runtime: each name must be known (:func:`check_provider_names`)
+    and in this onnxruntime build (a CUDA or TensorRT provider needs onnxruntime-gpu), else one
+    :class:`ProviderError` line naming what the build has. With ``allow_fallback`` the missing ones
+    are left out (the check after the session warns about them), never handed to ONNX Runtime to
+    drop with its own multi-line warning."""
+    import onnxruntime as ort
+
+    names = [provider_name(a) for a in asked]
+    check_provider_names(names)
+    have = list(ort.get_available_providers())
+    missing = [n for n in names if n not in have]
+    if missing and not allow_fallback:
+        raise ProviderError(
+            f"execution provider {', '.join(missing)} was asked for but this onnxruntime "
+            f"{ort.__version__} build does not have it (available: {', '.join(have)}); install "
+            "onnxruntime-gpu (the gpu extra) with its CUDA/TensorRT libraries, or set allow_fallback"
+        )
+    kept = [a for a in asked if provider_name(a) in have]
+    return kept or ["CPUExecutionProvider"]

@@ -87,7 +87,7 @@ def load_candidate(
         raise ModelError(f"{path.name}: sha256 {actual} is not the release's {sha256}; refused")
     detector = YoloDetector(
         path,
-        providers=settings.providers,
+        providers=settings.ort_providers(),
         conf=settings.conf if conf is None else conf,
         iou=settings.iou,
         allow_fallback=settings.allow_fallback,

@@ -12,8 +12,10 @@
 - Outputs: ``[B, 4+nc, A]`` (YOLOv8/11: cx, cy, w, h, then one score per class, no objectness; best
   class per anchor, class-aware NMS) and end-to-end ``[B, N, 6]`` (x1, y1, x2, y2, score, class; no
   NMS). Boxes come back in original-frame pixels, clipped to the frame.
-- Execution providers are checked after the session is made: what was asked for must be in use, or
+- Execution providers (a name, or ``(name, provider options)``) are checked before the session is made
+  (known to ONNX Runtime, in this build) and after: what was asked for must be in use, or
   :class:`ProviderError` (a warning only with ``allow_fallback``) — never a silent CPU fallback.
+- Batches go to the session through :mod:`detector.yolo_binding` (IO binding on a CUDA device).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import numpy.typing as npt
 
 from detector.detections import Detections
 from detector.errors import ModelError, ProviderError
+from detector.providers import ProviderArg, available_providers, provider_name
+from detector.yolo_binding import batch_runner
 from nce.bounds import LABEL_MAX, check_text
 from nce.hashing import sha256_file
 
@@ -185,12 +189,12 @@ class ModelInfo:
         return len(self.names)
 
 
-def _session(path: Path, providers: Sequence[str], intra_op_threads: int, inter_op_threads: int) -> Any:
+def _session(
+    path: Path, providers: Sequence[ProviderArg], intra_op_threads: int, inter_op_threads: int, fallback: bool
+) -> Any:
     import onnxruntime as ort
 
-    from detector.providers import check_provider_names
-
-    check_provider_names(providers)
+    usable = available_providers(providers, fallback)
     options = ort.SessionOptions()
     if intra_op_threads:
         options.intra_op_num_threads = intra_op_threads
@@ -198,7 +202,7 @@ def _session(path: Path, providers: Sequence[str], intra_op_threads: int, inter_
         options.inter_op_num_threads = inter_op_threads
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=list(providers))
+        return ort.InferenceSession(str(path), sess_options=options, providers=usable)
     except Exception as exc:  # ONNX Runtime raises its own types from C++: translate them here
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "INVALID_PROTOBUF" in text or "Protobuf parsing failed" in text or "ModelProto" in text:
@@ -235,7 +239,7 @@ class YoloDetector:
         self,
         path: str | Path,
         *,
-        providers: Sequence[str] = ("CPUExecutionProvider",),
+        providers: Sequence[ProviderArg] = ("CPUExecutionProvider",),
         conf: float = 0.25,
         iou: float = 0.45,
         max_det: int = 300,
@@ -251,10 +255,11 @@ class YoloDetector:
             raise ModelError(f"conf and iou must be in (0, 1], got conf={conf}, iou={iou}")
         self.conf, self.iou, self.max_det = conf, iou, max_det
         self.intra_op_threads = intra_op_threads
-        self.session = _session(p, providers, intra_op_threads, inter_op_threads)
+        self.session = _session(p, providers, intra_op_threads, inter_op_threads, allow_fallback)
         in_use = tuple(self.session.get_providers())
-        check_providers(providers, in_use, allow_fallback)
+        check_providers([provider_name(a) for a in providers], in_use, allow_fallback)
         self.info = self._read_info(p, in_use)
+        self.run_batch = batch_runner(self.session, self.info.input_name)  # IO binding on CUDA (yolo_binding)
         if rect and not self.info.dynamic_hw:
             raise ModelError(
                 f"{p}: rect inference needs dynamic input height and width, but the model's input is "
@@ -379,19 +384,17 @@ class YoloDetector:
         return tensor, boxes  # type: ignore[return-value]
 
     def infer(self, tensor: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """``session.run`` on a preprocessed batch (split to the model's static batch when it has one)."""
+        """The session on a preprocessed batch (split to the model's static batch when it has one)."""
         static = self.info.static_batch
-        name = self.info.input_name
         if static is None or static == tensor.shape[0]:
-            out = self.session.run(None, {name: tensor})[0]
-            return np.asarray(out, dtype=np.float32)
+            return np.asarray(self.run_batch(tensor), dtype=np.float32)
         parts = []
         for start in range(0, tensor.shape[0], static):
             chunk = tensor[start : start + static]
             real = chunk.shape[0]
             if real < static:
                 chunk = np.concatenate([chunk, np.zeros((static - real, *chunk.shape[1:]), chunk.dtype)])
-            parts.append(np.asarray(self.session.run(None, {name: chunk})[0], dtype=np.float32)[:real])
+            parts.append(np.asarray(self.run_batch(chunk), dtype=np.float32)[:real])
         return np.concatenate(parts)
 
     def postprocess(self, raw: npt.NDArray[np.float32], boxes: Sequence[Letterbox]) -> list[Detections]:

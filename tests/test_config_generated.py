@@ -21,13 +21,17 @@ from detector.config.generate import generated_files, main, reference_yaml, sche
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _types(tp: Any) -> list[Any]:
+    """``tp`` and every type inside it (``list[A | Annotated[B, ...]]`` → A, B, …)."""
+    return [tp, *(t for arg in typing.get_args(tp) for t in _types(arg))]
+
+
 def all_models(model: type[BaseModel] = SiteConfig) -> list[type[BaseModel]]:
     found = [model]
     for field in model.model_fields.values():
-        for arg in [field.annotation, *typing.get_args(field.annotation)]:
-            for inner in [arg, *typing.get_args(arg)]:
-                if isinstance(inner, type) and issubclass(inner, BaseModel) and inner not in found:
-                    found += [m for m in all_models(inner) if m not in found]
+        for inner in _types(field.annotation):
+            if isinstance(inner, type) and issubclass(inner, BaseModel) and inner not in found:
+                found += [m for m in all_models(inner) if m not in found]
     return found
 
 
@@ -51,8 +55,9 @@ def test_check_flag_finds_a_stale_file_and_the_generator_mends_it(tmp_path: Path
 def test_every_field_and_section_is_described() -> None:
     models = all_models()
     assert (
-        len(models) == 18
-    )  # + learning (LearningSettings, SampleBudget), cameras[].masks (Mask) and rollout
+        len(models) == 21
+    )  # + learning (LearningSettings, SampleBudget), cameras[].masks (Mask), rollout, cameras[].decode and
+    # model.providers' TensorRT and CUDA entries
     undescribed = [
         f"{m.__name__}.{name}"
         for m in models
@@ -72,9 +77,12 @@ def test_reference_config_has_every_key_with_its_default() -> None:
             got = getattr(value, name)
             if isinstance(got, BaseModel):
                 walk(got, f"{where}.{name}")
-            elif isinstance(got, list) and got and isinstance(got[0], BaseModel):
-                assert len(got) == 1, f"{where}.{name}: one example item"
-                walk(got[0], f"{where}.{name}[0]")
+            elif isinstance(got, list) and any(isinstance(g, BaseModel) for g in got):
+                # one example item, or an example list of names and sections (model.providers)
+                assert len(got) == 1 or field.examples, f"{where}.{name}: one example item"
+                for i, g in enumerate(got):
+                    if isinstance(g, BaseModel):
+                        walk(g, f"{where}.{name}[{i}]")
             elif not field.examples:
                 default = field.get_default(call_default_factory=True)
                 assert got == default, f"{where}.{name} shows {got!r}, not its default {default!r}"

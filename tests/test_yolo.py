@@ -471,6 +471,8 @@ def test_rect_shape_table() -> None:
 def test_site_config_model_rect(tmp_path: Path, rect: bool | None, input_hw: tuple[int, int]) -> None:
     config = load_site_config(Path(__file__).resolve().parents[1] / "configs" / "site.full.yaml")
     assert config.model.rect is None, "the reference config shows the default"
-    model = config.model.model_copy(update={"path": red_box_model(tmp_path / "red.onnx"), "rect": rect})
+    # the reference shows the TensorRT/CUDA entries' keys; the CPU runs the test
+    cpu = {"path": red_box_model(tmp_path / "red.onnx"), "rect": rect, "providers": ["CPUExecutionProvider"]}
+    model = config.model.model_copy(update=cpu)
     det = detector_from_config(config.model_copy(update={"model": model}))
     assert det.preprocess([frame(576, 768)])[0].shape[2:] == input_hw

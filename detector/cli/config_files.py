@@ -94,7 +94,7 @@ def _check_model(config: SiteConfig, report: FileReport, problem: Callable[[str,
     from detector.providers import check_provider_names
 
     try:
-        check_provider_names(config.model.providers)
+        check_provider_names(config.model.provider_names())
     except DetectorError as exc:
         problem("model.providers", str(exc))
     path = config.model.path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from detector.config.base import ConfigModel, Id
@@ -21,6 +23,20 @@ class Location(ConfigModel):
         description="a street address for people",
         examples=["宝山区 友谊路 100 号 对面"],
     )
+
+
+class DecodeSettings(ConfigModel):
+    """Where the camera's video is decoded (the PyAV path; OpenCV always decodes on the CPU)."""
+
+    hwaccel: Literal["none", "cuda", "auto"] = Field(
+        "none",
+        title="Hardware decoding",
+        description=(
+            "cuda: NVDEC through FFmpeg's CUDA device, refused at start when it cannot be opened; auto: NVDEC "
+            "when it opens, else the CPU (the log and nce_decode_hwaccel say which); none: the CPU"
+        ),
+    )
+    device: int = Field(0, ge=0, le=63, title="GPU", description="CUDA device index for cuda/auto")
 
 
 class Camera(ConfigModel):
@@ -56,6 +72,9 @@ class Camera(ConfigModel):
         le=1.0,
         title="Least score",
         description="this camera's detections scored below this are dropped before the tracker (remote setting)",
+    )
+    decode: DecodeSettings = Field(
+        default_factory=DecodeSettings, title="Decoding", description="where the video is decoded"
     )
     zones: list[Zone] = Field(
         default_factory=list, title="Zones", description="the zones on this camera's frame"

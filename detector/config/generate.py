@@ -93,6 +93,16 @@ def _model_lines(owner: type[BaseModel], name: str, field: FieldInfo, indent: in
         dash = " " * (indent + 2)
         body = [dash + line.lstrip() for line in lines[:first]]
         body += [dash + "- " + lines[first].lstrip(), *lines[first + 1 :]]
+    elif (
+        field.examples and isinstance(ex := field.examples[0], list) and any(isinstance(v, dict) for v in ex)
+    ):
+        note = f" (default: {_flow(_default(field))})"  # a list of names and mappings: block style
+        body = []
+        for entry in ex:  # in order; a mapping's keys under its dash
+            lines = (
+                [f"{k}: {_flow(v)}" for k, v in entry.items()] if isinstance(entry, dict) else [_flow(entry)]
+            )
+            body += [" " * (indent + 2) + "- " + lines[0], *(" " * (indent + 4) + x for x in lines[1:])]
     else:
         value, note = _shown(owner, name, field)
         return [*_comment(field.description + note, indent), " " * indent + f"{key}: {_flow(value)}"]

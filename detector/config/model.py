@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from detector.config.base import ConfigModel
+from detector.config.providers import ProviderEntry, cpu_only, ort_providers, provider_names
 from nce.zones import MASK_CLASSES
 
 # The detector classes of the project's own model (ARCHITECTURE.md §2); rules map them to violations.
@@ -39,14 +40,29 @@ class ModelSettings(ConfigModel):
             "null: path is the model file, unchecked"
         ),
     )
-    providers: list[str] = Field(
-        default_factory=lambda: ["CPUExecutionProvider"],
+    providers: list[ProviderEntry] = Field(
+        default_factory=cpu_only,
         min_length=1,
         title="Execution providers",
         description=(
             "ONNX Runtime execution providers in order of preference, e.g. "
-            "[TensorrtExecutionProvider, CUDAExecutionProvider]; each must be in use (see allow_fallback)"
+            "[TensorrtExecutionProvider, CUDAExecutionProvider]; each must be in use (see allow_fallback); "
+            "an entry may be {name: TensorrtExecutionProvider, fp16, engine_cache, max_workspace_size, "
+            "device_id} or {name: CUDAExecutionProvider, device_id, cudnn_conv_algo_search} (docs/deploy.md)"
         ),
+        examples=[
+            [
+                {
+                    "name": "TensorrtExecutionProvider",
+                    "device_id": 0,
+                    "fp16": False,
+                    "engine_cache": None,
+                    "max_workspace_size": None,
+                },
+                {"name": "CUDAExecutionProvider", "device_id": 0, "cudnn_conv_algo_search": "EXHAUSTIVE"},
+                "CPUExecutionProvider",
+            ]
+        ],
     )
     conf: float = Field(
         DEFAULT_CONF,
@@ -85,3 +101,11 @@ class ModelSettings(ConfigModel):
             "export, off for a static one (true there is an error)"
         ),
     )
+
+    def provider_names(self) -> list[str]:
+        """The providers' names, in order."""
+        return provider_names(self.providers)
+
+    def ort_providers(self) -> list[str | tuple[str, dict[str, str]]]:
+        """The providers as ONNX Runtime takes them: a name, or (name, its provider options)."""
+        return ort_providers(self.providers)

@@ -1,6 +1,6 @@
 """Paths in a site config, resolved once, when the config is loaded.
 
-Every file or folder a site config names — ``model.path`` (and ``model.release_pubkey``), a camera ``source`` that is a file,
+Every file or folder a site config names — ``model.path`` (and ``model.release_pubkey``, a TensorRT provider's ``engine_cache``), a camera ``source`` that is a file,
 ``device.key_file``, ``uplink.token_file`` / ``outbox_file`` / ``data_dir``, ``mqtt.password_file``,
 ``evidence.font_file`` — may be relative: relative to the **config file's folder** (for a config
 that came from no file, the working directory). :func:`resolve_paths` makes them absolute when the
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from detector.config.providers import resolve_provider_paths
 
 if TYPE_CHECKING:
     from detector.config import SiteConfig
@@ -43,6 +45,7 @@ def resolve_paths(config: SiteConfig, base_dir: Path) -> SiteConfig:
             update={
                 "path": at(config.model.path),
                 "release_pubkey": at(pub) if (pub := config.model.release_pubkey) is not None else None,
+                "providers": resolve_provider_paths(config.model.providers, at),
             }
         ),
         "cameras": [

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
+
+from detector.config.camera import DecodeSettings
 
 _USERINFO = re.compile(r"(?<=://)[^/@]*@")
 
@@ -59,6 +61,7 @@ class ReaderOptions:
     # camera with a key frame every 2 s serves detect_fps 1 from key frames alone (a sample every 2 s)
     keyframe_slack: float = 2.0
     use_pyav: bool = True  # False: every camera through OpenCV, every frame decoded (the old path)
+    decode: DecodeSettings = field(default_factory=DecodeSettings)  # the camera's: NVDEC or the CPU
 
     def backoff(self, failures: int, rng: random.Random) -> float:
         """Delay before reconnect number ``failures`` (1, 2, …): doubling, capped, ± jitter."""

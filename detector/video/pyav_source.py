@@ -7,6 +7,9 @@ camera's decode mode (:func:`choose_decode_mode`) sets the decoder's ``skip_fram
 key frames alone come often enough for ``detect_fps``, ``NONREF`` when the stream has frames nothing
 refers to (B-frames), else every frame. Only frames due as a sample or for the ring become BGR.
 
+Decoding runs on NVDEC when the camera's ``decode.hwaccel`` chose it (:mod:`detector.video.hwaccel`:
+``av.open(..., hwaccel=...)``, frames downloaded to host memory), else on the CPU.
+
 Live streams: RTSP over TCP with open and read timeouts and the short probe (as the OpenCV path);
 decoding starts at the first key frame after each connect. Files keep the OpenCV path's timeline
 (``utc = start + media time``; read faster than real time, the file ends when reading began).
@@ -90,7 +93,12 @@ def open_pyav(reader: CameraReader) -> tuple[Any, str, bool]:
         if short and opts.probe_bytes > 0:
             options["probesize"] = str(opts.probe_bytes)
         try:
-            container = av.open(reader.source, options=options, timeout=(opts.open_timeout_s, opts.stall_s))
+            container = av.open(
+                reader.source,
+                options=options,
+                timeout=(opts.open_timeout_s, opts.stall_s),
+                hwaccel=reader.decoder.accel(),
+            )
         except (av.FFmpegError, OSError):
             if opts.probe_bytes > 0:
                 reader._short_probe = not short  # as the OpenCV path: alternate short and full probe
@@ -99,7 +107,7 @@ def open_pyav(reader: CameraReader) -> tuple[Any, str, bool]:
         if not Path(reader.source).is_file():
             return None, f"no such file {reader.source}", False
         try:
-            container = av.open(reader.source)
+            container = av.open(reader.source, hwaccel=reader.decoder.accel())
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
             return None, f"{type(exc).__name__}: {exc}", True
     if not container.streams.video:

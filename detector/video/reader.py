@@ -19,6 +19,7 @@ from detector.events import Frame
 from detector.metrics import PipelineMetrics
 from detector.video import opencv_source, pyav_source
 from detector.video.common import FINAL_STATES, DecodeMode, ReaderOptions, StreamState, redact
+from detector.video.hwaccel import CPU, choose_decode
 from detector.video.packets import PacketSink, StreamInfo
 
 log = logging.getLogger("detector.sources")
@@ -69,6 +70,10 @@ class CameraReader:
         self._short_probe = self.options.probe_bytes > 0
         self.backend = "pyav" if self.options.use_pyav else "opencv"
         self.decode_mode: DecodeMode | None = None if self.options.use_pyav else DecodeMode.opencv
+        # NVDEC or the CPU, checked now (a camera asking for cuda where it cannot open: SourceError)
+        self.decoder = choose_decode(camera_id, self.options.decode) if self.options.use_pyav else CPU
+        if metrics is not None:
+            metrics.decode_hwaccel.labels(camera_id).set(1 if self.decoder.on_gpu else 0)
         self.stream_info: StreamInfo | None = None  # the PyAV path's video stream, once opened
         self.state = StreamState.connecting
         self.state_since = time.time()  # wall clock: when the state last changed (the heartbeat's)
@@ -262,6 +267,8 @@ class CameraReader:
             )
             self.backend = "opencv"
             self._set_decode_mode(DecodeMode.opencv, "OpenCV fallback")
+            if self._metrics is not None:
+                self._metrics.decode_hwaccel.labels(self.camera_id).set(0)
         return opencv_source.open_opencv(self)
 
     def _read_all(self, handle: Any) -> tuple[str, str, int]:
