@@ -211,7 +211,9 @@ def test_nce_run_refuses_a_missing_tensorrt_provider_in_one_line(tmp_path: Path,
 def test_io_binding_on_cpu_equals_session_run(model: Path) -> None:
     det = YoloDetector(model)
     assert isinstance(det.run_batch, PlainRunner)  # the CPU keeps session.run
-    assert device_of(det.session) is None and isinstance(batch_runner(det.session, det.info.input_name), PlainRunner)
+    assert device_of(det.session) is None and isinstance(
+        batch_runner(det.session, det.info.input_name), PlainRunner
+    )
     bound = BoundRunner(det.session, det.info.input_name, "cpu")
     rng = np.random.default_rng(7)
     h, w = det.info.imgsz
