@@ -250,6 +250,7 @@ def summarise(
         "hit_events": len(doc["hits"]),
         "frame_to_hit_ms_p50": 1000.0 * statistics.median(h["age_s"] for h in hits) if hits else None,
         "read_errors_and_reconnects": errors,
+        "decode_modes": sorted({str(m) for m in doc.get("decode_modes", {}).values()}),
         "load_average_1m_after": os.getloadavg()[0],
     }
 

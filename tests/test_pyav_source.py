@@ -46,12 +46,16 @@ def run_file(path: Path, detect_fps: float = 1.0, **kw: object) -> CameraReader:
 @pytest.mark.parametrize(
     ("interval_s", "detect_fps", "b_frames", "mode"),
     [
-        (2.0, 1.0, False, DecodeMode.keyframes),  # GOP 50 @ 25 fps, a city camera
-        (1.0, 1.0, False, DecodeMode.keyframes),
+        (1.0, 1.0, False, DecodeMode.keyframes),  # GOP 25 @ 25 fps: a key frame per sample
+        (1.08, 1.0, False, DecodeMode.keyframes),  # within the 10 % tolerance (time-stamp jitter)
+        (0.5, 2.0, False, DecodeMode.keyframes),
         (0.04, 5.0, False, DecodeMode.keyframes),  # intra-only
-        (2.0, 2.0, False, DecodeMode.all),  # 1 s needed (slack 2), key frames every 2 s
+        (1.2, 1.0, False, DecodeMode.all),  # past the tolerance: key frames alone undersample
+        (2.0, 1.0, False, DecodeMode.all),  # GOP 50 @ 25 fps, a city camera: half the rate asked
+        (2.0, 1.0, True, DecodeMode.nonref),  # the same with B-frames: skip what nothing refers to
+        (1.0, 2.0, False, DecodeMode.all),  # key frames every second, two samples a second asked
         (10.0, 1.0, False, DecodeMode.all),  # GOP 250, P-frames only: every frame is referenced
-        (10.0, 1.0, True, DecodeMode.nonref),  # GOP 250 with B-frames: skip what nothing refers to
+        (10.0, 1.0, True, DecodeMode.nonref),  # GOP 250 with B-frames
         (None, 1.0, True, DecodeMode.nonref),  # no second key frame in time
         (None, 1.0, False, DecodeMode.all),
     ],
@@ -59,7 +63,7 @@ def run_file(path: Path, detect_fps: float = 1.0, **kw: object) -> CameraReader:
 def test_decode_mode_table(
     interval_s: float | None, detect_fps: float, b_frames: bool, mode: DecodeMode
 ) -> None:
-    assert choose_decode_mode(interval_s, detect_fps, 2.0, b_frames) == mode
+    assert choose_decode_mode(interval_s, detect_fps, b_frames) == mode
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +82,8 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
 @pytest.mark.parametrize(
     ("gop", "bframes", "mode"),
     [
-        (50, 0, DecodeMode.keyframes),
-        (250, 0, DecodeMode.all),
+        (25, 0, DecodeMode.keyframes),  # a key frame a second: one per sample at detect_fps 1
+        (50, 0, DecodeMode.all),  # every 2 s: key frames alone would give half the samples
         (250, 2, DecodeMode.nonref),
         (1, 0, DecodeMode.keyframes),
     ],
@@ -103,6 +107,35 @@ def test_decode_mode_is_measured_from_the_key_flags(
         assert reader.frames_decoded <= gop + 14 * 25 // gop + 1
     elif mode == DecodeMode.all:
         assert reader.frames_decoded == reader.packets_read
+
+
+@pytest.mark.parametrize("packets", [False, True])
+def test_every_sample_is_taken_at_the_asked_rate_and_only_samples_are_kept(
+    small: Callable[..., Path], packets: bool
+) -> None:
+    """GOP 50 at 25 fps, detect_fps 1: every frame is decoded, one a second becomes a sample (the
+    first decoded at or after each due instant); a camera whose packets go to ``on_packet`` keeps no
+    decoded ring (its clips are the packets), any other keeps its ring."""
+    got: list[EncodedPacket] = []
+    reader = CameraReader(
+        "cam", str(small(50)), detect_fps=1, realtime=False, lossless=True,
+        on_packet=got.append if packets else None,
+    )  # fmt: skip
+    reader.start()
+    samples, longest = [], 0
+    deadline = time.monotonic() + 60
+    while not reader.finished and time.monotonic() < deadline:
+        if (frame := reader.take_sample()) is not None:
+            samples.append(frame.mono)
+        longest = max(longest, len(reader.ring()))
+        time.sleep(0.002)
+    reader.stop()
+    assert reader.decode_mode == DecodeMode.all and reader.frames_decoded == 14 * 25
+    assert samples == pytest.approx([float(s) for s in range(14)], abs=1 / 25 + 1e-3)
+    if packets:
+        assert longest == 0 and reader.ring() == [] and len(got) == 14 * 25
+    else:
+        assert longest > 1 and len(reader.ring()) > 1
 
 
 def test_on_packet_receives_every_packet_in_order_with_key_flags(small: Callable[..., Path]) -> None:
@@ -176,10 +209,11 @@ def h264_server() -> Iterator[RtspServer]:
 
 @needs_rtsp
 def test_an_h265_city_stream_opens_and_samples_on_key_frames(hevc_server: RtspServer) -> None:
+    """Key frames every 2 s serve detect_fps 0.5 alone."""
     got: list[EncodedPacket] = []
     metrics = PipelineMetrics()
     reader = CameraReader(
-        "cam", hevc_server.url, detect_fps=1, options=FAST_RETRY, metrics=metrics, on_packet=got.append
+        "cam", hevc_server.url, detect_fps=0.5, options=FAST_RETRY, metrics=metrics, on_packet=got.append
     )
     reader.start()
     try:
@@ -202,7 +236,7 @@ def test_an_h265_city_stream_opens_and_samples_on_key_frames(hevc_server: RtspSe
 @needs_rtsp
 def test_a_city_stream_reconnects_after_a_server_restart(h264_server: RtspServer) -> None:
     got: list[EncodedPacket] = []
-    reader = CameraReader("cam", h264_server.url, detect_fps=1, options=FAST_RETRY, on_packet=got.append)
+    reader = CameraReader("cam", h264_server.url, detect_fps=0.5, options=FAST_RETRY, on_packet=got.append)
     reader.start()
     try:
         wait_for(lambda: reader.state == StreamState.up, 20, "the stream up")

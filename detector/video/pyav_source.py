@@ -36,11 +36,12 @@ _SKIP = {DecodeMode.keyframes: "NONKEY", DecodeMode.nonref: "NONREF", DecodeMode
 
 
 def choose_decode_mode(
-    key_interval_s: float | None, detect_fps: float, slack: float, has_b_frames: bool
+    key_interval_s: float | None, detect_fps: float, has_b_frames: bool, tolerance: float = 0.10
 ) -> DecodeMode:
-    """``keyframes`` when a key frame comes at least every ``slack / detect_fps`` seconds (+5 %; ``None``:
-    none came that soon), else ``nonref`` when the stream has B-frames, else ``all``."""
-    if key_interval_s is not None and key_interval_s <= 1.05 * slack / detect_fps:  # 5 %: time-stamp jitter
+    """``keyframes`` when a key frame comes at least every ``1 / detect_fps`` seconds (+ ``tolerance``,
+    time-stamp jitter; ``None``: none came that soon), so key frames alone give every sample asked
+    for; else ``nonref`` when the stream has frames nothing refers to (B-frames), else ``all``."""
+    if key_interval_s is not None and key_interval_s <= (1.0 + tolerance) / detect_fps:
         return DecodeMode.keyframes
     return DecodeMode.nonref if has_b_frames else DecodeMode.all
 
@@ -50,9 +51,9 @@ class GopProbe:
     second key frame (cameras send a fixed GOP: one interval tells, and every frame is decoded until
     then), or once a key frame has not come within the longest interval ``keyframes`` accepts."""
 
-    def __init__(self, detect_fps: float, slack: float) -> None:
-        self.detect_fps, self.slack = detect_fps, slack
-        self.limit_s = slack / detect_fps
+    def __init__(self, detect_fps: float, tolerance: float = 0.10) -> None:
+        self.detect_fps, self.tolerance = detect_fps, tolerance
+        self.limit_s = (1.0 + tolerance) / detect_fps
         self.keys: list[float] = []
         self.max_pts: int | None = None
         self.reordered = False
@@ -71,9 +72,9 @@ class GopProbe:
         b = has_b_frames or self.reordered
         if len(self.keys) >= 2:
             self.interval_s = self.keys[-1] - self.keys[-2]
-            self.decided = choose_decode_mode(self.interval_s, self.detect_fps, self.slack, b)
+            self.decided = choose_decode_mode(self.interval_s, self.detect_fps, b, self.tolerance)
         elif self.keys and t - self.keys[-1] > self.limit_s + 0.5:
-            self.decided = choose_decode_mode(None, self.detect_fps, self.slack, b)
+            self.decided = choose_decode_mode(None, self.detect_fps, b, self.tolerance)
         return self.decided
 
 
@@ -137,8 +138,10 @@ def read_pyav(reader: CameraReader, container: Any) -> tuple[str, str, int]:
         length = float(stream.duration * tb) if stream.duration else (container.duration or 0) / 1e6
         # read faster than real time, the file's timeline ends when reading starts (as the OpenCV path)
         start_utc -= dt.timedelta(seconds=length)
-    probe = GopProbe(reader.detect_fps, opts.keyframe_slack)
+    probe = GopProbe(reader.detect_fps, opts.keyframe_tolerance)
     cc.skip_frame = "DEFAULT"
+    if opts.decode_threads > 0:  # before the first decode opens the codec
+        cc.thread_type, cc.thread_count = "SLICE", opts.decode_threads
     stalled = f"stalled: no frame for {opts.stall_s:g} s"
     delivered = bad_in_a_row = 0
     settling = opts.settle_frames
