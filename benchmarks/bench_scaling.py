@@ -160,13 +160,20 @@ def run_config(
     warmup: float,
     window: float,
     path: str = "new",
+    evidence: bool = False,
 ) -> dict[str, Any]:
+    """One ``nce run``; ``evidence``: with a device key, so the evidence packager runs (its pre-roll:
+    the packet ring on PyAV cameras, the decoded ring on OpenCV ones), as on a deployed box."""
     with tempfile.TemporaryDirectory(prefix="nce-scaling-") as tmp:
         cfg = Path(tmp) / "site.yaml"
-        cfg.write_text(
-            yaml.safe_dump(site_config(model, server.url, cameras, detect_fps), allow_unicode=True),
-            encoding="utf-8",
-        )
+        doc = site_config(model, server.url, cameras, detect_fps)
+        if evidence:
+            from nce.manifest import generate_private_key, save_private_key
+
+            key_file = Path(tmp) / "edge-bench.key"
+            save_private_key(generate_private_key(), key_file)
+            doc["device"] = {"id": "edge-bench", "key_file": str(key_file)}
+        cfg.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
         stats = Path(tmp) / "stats.json"
         cmd = [sys.executable, "-m", "benchmarks.nce_probe", str(stats), str(warmup), str(window), "--"]
         # the probe stops the run after its window; --duration is the backstop

@@ -17,6 +17,7 @@ import numpy as np
 from detector.config.paths import is_stream
 from detector.events import Frame
 from detector.metrics import PipelineMetrics
+from detector.native_memory import return_large_blocks
 from detector.video import opencv_source, pyav_source
 from detector.video.common import FINAL_STATES, DecodeMode, ReaderOptions, StreamState, redact
 from detector.video.packets import PacketSink, StreamInfo
@@ -85,6 +86,7 @@ class CameraReader:
     # -- public -------------------------------------------------------------------------------
 
     def start(self) -> None:
+        return_large_blocks()  # freed pictures leave the reader thread's arena (once per process)
         if self.decode_mode is not None:
             self._export_mode(self.decode_mode)
         self._thread.start()
