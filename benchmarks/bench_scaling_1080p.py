@@ -189,19 +189,26 @@ def report(
         "load_average": {"before": load_before, "after": load_after},
         "video": str(video.relative_to(ROOT)) if video.is_relative_to(ROOT) else str(video),
     }
+    modes = {p: sorted({m for r in runs if r["path"] == p for m in r.get("decode_modes", [])}) for p in paths}
+    loads = [r["load_average_1m_after"] for r in runs]
     notes = (
         f"1080p25 city streams ({codec}, vtest.avi scaled, key frame every {GOP} frames = {GOP / FPS:g} s, "
         f"no B-frames) over RTSP/TCP from gst-rtsp-server on loopback (sharing the cores), detect_fps {fps:g}, "
-        f"model `{model}`, shipped defaults (change gate, max_batch 8). *old*: OpenCV, every frame "
-        "decoded (converted to BGR only when sampled or for the ring); *new*: PyAV, decode mode `keyframes` "
-        "(skip_frame NONKEY; every frame up to the second key frame after a connect is decoded to measure the "
-        f"interval), so a camera gives at most {FPS / GOP:g} samples/s at detect_fps 1. *held*: every camera "
-        "all but at most one of the samples its path can give in the window and p95 frame age <= 1 s; each "
-        "path climbs the ladder and stops at its first count not held twice. Cameras held: "
+        f"model `{model}`, shipped defaults (change gate, max_batch 8), evidence packaging on (a device key: "
+        "the clip pre-roll is in every figure). *old*: OpenCV, every frame decoded, converted to BGR when "
+        "sampled or for the decoded pre-roll ring (clip_pre_s + 2 s at clip_fps); *new*: PyAV, decode mode "
+        "from the key-frame interval (key frames only when one comes at least every 1.1 / detect_fps s, so a "
+        "key frame every 2 s at detect_fps 1 decodes every frame: mode "
+        + ", ".join(f"{p}: {'/'.join(m) or 'n/a'}" for p, m in modes.items())
+        + "), only the samples converted to BGR, pre-roll in the packet ring (no decoded ring), one FFmpeg "
+        "thread per camera, freed pictures returned to the system. Both paths give every sample asked for. "
+        "*held*: every camera all but at most one sample of the window and p95 frame age <= 1 s; each path "
+        "climbs the ladder and stops at its first count not held twice. Cameras held: "
         + ", ".join(f"{p} {n}" for p, n in most.items())
         + (f" ({ratio:.1f}x)" if ratio else "")
         + ". RSS per camera = peak RSS / cameras; extra RSS per camera (slope between the smallest and "
-        "largest count held): "
+        "largest count held; it includes the model's activations for one more image in the batch, which "
+        "stop growing at max_batch): "
         + (", ".join(f"{p} {v:.0f} MB" for p, v in per_cam.items()) or "n/a")
         + ". CPU % per camera (mean of CPU % / cameras over the counts both paths ran): "
         + (", ".join(f"{p} {v:.1f} %" for p, v in cpu_cam.items()) or "n/a")
@@ -210,13 +217,12 @@ def report(
             if cpu_cam.get("new") and "old" in cpu_cam
             else ""
         )
-        + ". The new path also infers half the samples (0.5 vs 1 a second), so part of that is the model's; "
-        "decoding alone (CPU s per media s, this stream, one process, no BGR, no model): OpenCV every frame "
-        f"{cost['opencv_all']:.3f}, PyAV every frame {cost['pyav_all']:.3f}, PyAV key frames "
-        f"{cost['pyav_keyframes']:.3f} ({cost['opencv_all'] / cost['pyav_keyframes']:.1f}x less than OpenCV). "
-        "Frame age, not CPU, set the limit on both paths: the `nce run` process used well under its 2 cores "
-        "while other work loaded the box" + f". Load average (1 min) {load_before[0]:.1f} before, "
-        f"{load_after[0]:.1f} after: the box is shared with other work, so CPU figures are noisy."
+        + ". Decoding alone (CPU s per media s, this stream, one process, no BGR, no model): OpenCV every "
+        f"frame {cost['opencv_all']:.3f}, PyAV every frame {cost['pyav_all']:.3f}, PyAV key frames "
+        f"{cost['pyav_keyframes']:.3f}. The box is shared with other work (other agents' builds and tests): "
+        f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, "
+        f"{min(loads, default=0):.1f}..{max(loads, default=0):.1f} after each count, so CPU figures and frame "
+        "ages are noisy."
     )
     if quick:
         notes += " (`--quick`: 1 and 2 cameras, 5 s windows.)"

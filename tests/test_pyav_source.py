@@ -18,7 +18,7 @@ from detector.metrics import PipelineMetrics
 from detector.native_memory import return_large_blocks
 from detector.sources import CameraReader, DecodeMode, ReaderOptions, StreamState
 from detector.video.packets import EncodedPacket
-from detector.video.pyav_source import choose_decode_mode
+from detector.video.pyav_source import GopProbe, choose_decode_mode
 from tests.support.rtsp import MISSING, RtspServer, gst_rtsp_available
 from tests.support.streams import VTEST, city_stream, render
 
@@ -69,6 +69,28 @@ def test_decode_mode_table(
     assert choose_decode_mode(interval_s, detect_fps, b_frames) == mode
 
 
+@pytest.mark.parametrize(
+    ("packets", "mode"),
+    [
+        # (media time, key, pts) at 25 fps; detect_fps 1
+        ([(0.0, True, 0), (1.0, True, 25), (2.0, True, 50)], DecodeMode.keyframes),
+        # an RTSP client's first packet: a key frame without pts, then the same picture with one
+        ([(0.0, True, None), (0.0, True, 0), (2.0, True, 50)], DecodeMode.all),
+        ([(0.0, True, 0), (0.0, True, 0), (2.0, True, 50)], DecodeMode.all),  # the same key twice
+        ([(0.0, True, 0), (0.5, True, 12), (2.5, True, 62)], DecodeMode.all),  # one short: the longer counts
+        ([(0.0, True, 0), (2.0, True, 50)], DecodeMode.all),  # one interval over the limit decides
+        ([(0.0, True, 0), (1.0, True, 25), (1.7, False, 42)], None),  # one short interval: not yet
+        ([(0.0, True, 0), (1.0, True, 25), (2.7, False, 67)], DecodeMode.all),  # no third key in time
+    ],
+)
+def test_gop_probe_needs_two_short_intervals(
+    packets: list[tuple[float, bool, int | None]], mode: DecodeMode | None
+) -> None:
+    probe = GopProbe(detect_fps=1.0)
+    decided = [probe.observe(t, key, pts, False) for t, key, pts in packets]
+    assert decided[-1] == mode and all(d is None for d in decided[:-1])
+
+
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     root = tmp_path_factory.mktemp("streams")
@@ -106,8 +128,8 @@ def test_decode_mode_is_measured_from_the_key_flags(
     assert metrics.value("nce_packets_total", {"camera": "cam"}) == reader.packets_read == 14 * 25
     assert metrics.value("nce_frames_decoded_total", {"camera": "cam"}) == reader.frames_decoded
     if mode == DecodeMode.keyframes and gop > 1:
-        # decoded: everything until the second key frame (the probe), then key frames only
-        assert reader.frames_decoded <= gop + 14 * 25 // gop + 1
+        # decoded: everything until the third key frame (the probe), then key frames only
+        assert reader.frames_decoded <= 2 * gop + 14 * 25 // gop + 1
     elif mode == DecodeMode.all:
         assert reader.frames_decoded == reader.packets_read
 
