@@ -152,7 +152,9 @@ def report(
     }
     cpu_cam = {
         p: statistics.mean(
-            (r["cpu_percent"] or 0.0) / r["cameras"] for r in runs if r["path"] == p and r["cameras"] in both
+            (r["cpu_percent"] or 0.0) / r["cameras"]
+            for r in runs
+            if r["path"] == p and r["cameras"] in both and r["achieved_fps_min_camera"] > 0
         )
         for p in paths
         if both
@@ -173,6 +175,8 @@ def report(
             "age p50 ms": r["frame_age_ms_p50"],
             "p95 ms": r["frame_age_ms_p95"],
             "mean batch": r["mean_batch"],
+            "open errors": r["read_errors_and_reconnects"],
+            "load 1m after": r["load_average_1m_after"],
         }
         for r in runs
     ]
@@ -191,7 +195,10 @@ def report(
         "load_average": {"before": load_before, "after": load_after},
         "video": str(video.relative_to(ROOT)) if video.is_relative_to(ROOT) else str(video),
     }
-    modes = {p: sorted({m for r in runs if r["path"] == p for m in r.get("decode_modes", [])}) for p in paths}
+    modes = {
+        p: sorted({m for r in runs if r["path"] == p for m in r.get("decode_modes", []) if m != "None"})
+        for p in paths
+    }
     loads = [r["load_average_1m_after"] for r in runs]
     notes = (
         f"1080p25 city streams ({codec}, vtest.avi scaled, key frame every {GOP} frames = {GOP / FPS:g} s, "
@@ -223,8 +230,9 @@ def report(
         f"frame {cost['opencv_all']:.3f}, PyAV every frame {cost['pyav_all']:.3f}, PyAV key frames "
         f"{cost['pyav_keyframes']:.3f}. The box is shared with other work (other agents' builds and tests): "
         f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, "
-        f"{min(loads, default=0):.1f}..{max(loads, default=0):.1f} after each count, so CPU figures and frame "
-        "ages are noisy."
+        f"{min(loads, default=0):.1f}..{max(loads, default=0):.1f} after each count (column *load 1m after*), so "
+        "CPU figures and frame ages are noisy and the two paths did not run under the same load. A row with "
+        "*open errors* and no samples: the cameras' RTSP opens failed for the whole warm-up (not investigated)."
     )
     if quick:
         notes += " (`--quick`: 1 and 2 cameras, 5 s windows.)"
