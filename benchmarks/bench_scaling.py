@@ -160,13 +160,20 @@ def run_config(
     warmup: float,
     window: float,
     path: str = "new",
+    evidence: bool = False,
 ) -> dict[str, Any]:
+    """One ``nce run``; ``evidence``: with a device key, so the evidence packager runs (its pre-roll:
+    the packet ring on PyAV cameras, the decoded ring on OpenCV ones), as on a deployed box."""
     with tempfile.TemporaryDirectory(prefix="nce-scaling-") as tmp:
         cfg = Path(tmp) / "site.yaml"
-        cfg.write_text(
-            yaml.safe_dump(site_config(model, server.url, cameras, detect_fps), allow_unicode=True),
-            encoding="utf-8",
-        )
+        doc = site_config(model, server.url, cameras, detect_fps)
+        if evidence:
+            from nce.manifest import generate_private_key, save_private_key
+
+            key_file = Path(tmp) / "edge-bench.key"
+            save_private_key(generate_private_key(), key_file)
+            doc["device"] = {"id": "edge-bench", "key_file": str(key_file)}
+        cfg.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
         stats = Path(tmp) / "stats.json"
         cmd = [sys.executable, "-m", "benchmarks.nce_probe", str(stats), str(warmup), str(window), "--"]
         # the probe stops the run after its window; --duration is the backstop
@@ -250,6 +257,7 @@ def summarise(
         "hit_events": len(doc["hits"]),
         "frame_to_hit_ms_p50": 1000.0 * statistics.median(h["age_s"] for h in hits) if hits else None,
         "read_errors_and_reconnects": errors,
+        "decode_modes": sorted({str(m) for m in doc.get("decode_modes", {}).values()}),
         "load_average_1m_after": os.getloadavg()[0],
     }
 

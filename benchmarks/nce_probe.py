@@ -90,11 +90,16 @@ class Probe:
         if self.window_s > 0 and not self._closed.wait(self.window_s):
             os.kill(os.getpid(), signal.SIGINT)
 
-    def _mode_known(self, camera: str) -> bool:
-        """The camera's decode mode is set (PyAV: after its key-frame probe, which decodes every frame)."""
+    def _mode(self, camera: str) -> str | None:
+        """The camera's decode mode, once set (PyAV: after its key-frame probe, which decodes every frame)."""
         get = self.registry.get_sample_value
         modes = ("keyframes", "nonref", "all", "opencv")
-        return any((get("nce_decode_mode", {"camera": camera, "mode": m}) or 0.0) >= 1.0 for m in modes)
+        return next(
+            (m for m in modes if (get("nce_decode_mode", {"camera": camera, "mode": m}) or 0.0) >= 1.0), None
+        )
+
+    def _mode_known(self, camera: str) -> bool:
+        return self._mode(camera) is not None
 
     def _snapshot(self) -> dict[str, Any]:
         get = self.registry.get_sample_value
@@ -137,6 +142,7 @@ class Probe:
             "ages_s": self.ages,
             "hits": self.hit_ages,
             "origins": self.origins,
+            "decode_modes": {c: self._mode(c) for c in self.cameras},
         }
         self.out.write_text(json.dumps(doc), encoding="utf-8")
 

@@ -143,9 +143,8 @@ class Pipeline:
                 metrics=self.metrics,
                 on_sample=self._wake.set,
             )
-            record_packets(
-                self.sinks, reader, self.metrics.preroll_bytes.labels(camera.id)
-            )  # PyAV: remuxed clips
+            # PyAV: remuxed clips
+            record_packets(self.sinks, reader, self.metrics.preroll_bytes.labels(camera.id))
             gate = ChangeGate(replace(opts.gate, recheck_s=camera.recheck_s))
             tracker = IouTracker(buffer_s=max(opts.track_buffer_s, grace))
             rules = RuleEngine(camera, config.rules, names, site_id=config.site.id, tz=config.site.tz)
@@ -296,6 +295,7 @@ class Pipeline:
         t0 = time.perf_counter()
         m = self.metrics
         to_infer: list[tuple[CameraRuntime, Frame]] = []
+        self._next_slot = self._next_slot if self.overlap else 0  # else the last batch's buffers are free
         for rt, frame in samples:
             m.frames_sampled.labels(rt.camera.id).inc()
             if not rt.camera.enabled:  # paused remotely: the frame goes to no model

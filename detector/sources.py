@@ -5,7 +5,9 @@ A :class:`CameraReader` (:mod:`detector.video.reader`) reads continuously and ke
 - the newest frame only (:meth:`~CameraReader.latest`), never a growing queue (only the frames due
   as a sample or for the ring are converted to BGR);
 - a ring buffer of the last ``ring_s`` seconds (at most ``ring_fps`` frames a second and
-  ``ring_max_mb`` of pictures) for pre-roll evidence (:meth:`~CameraReader.ring`);
+  ``ring_max_mb`` of pictures) for pre-roll evidence (:meth:`~CameraReader.ring`); a PyAV camera
+  whose packets feed the evidence packager (``on_packet``) keeps ``packet_camera_ring_s`` (0: none),
+  its clips being remuxed packets and its stills samples;
 - one pending *sample* at the camera's ``detect_fps`` (:meth:`~CameraReader.take_sample`). Live
   streams replace an untaken sample with a newer one; a file read with ``lossless=True`` (``nce run
   --until-eof``) waits until its sample is taken, so every sample is inferred and the run is
@@ -13,8 +15,8 @@ A :class:`CameraReader` (:mod:`detector.video.reader`) reads continuously and ke
 
 H.264 and H.265 sources are demuxed with PyAV (:mod:`detector.video.pyav_source`): every packet
 goes to the optional ``on_packet`` callback (the contract: :mod:`detector.video.packets`), and the
-decoder decodes only what the sampler needs (the camera's *decode mode*: key frames only when they
-come often enough for ``detect_fps``, else non-reference frames skipped, else all; logged once and
+decoder decodes only what the sampler needs (the camera's *decode mode*: key frames only when one
+comes at least every ``1 / detect_fps`` s, +10 %, so no sample is lost, else non-reference frames skipped, else all; logged once and
 exported as ``nce_decode_mode``). A source PyAV cannot open (or whose video is not H.264/H.265) is
 read through OpenCV as before, every frame decoded (:mod:`detector.video.opencv_source`), and the
 log says so in one line.

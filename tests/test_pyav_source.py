@@ -4,18 +4,21 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from detector.metrics import PipelineMetrics
+from detector.native_memory import return_large_blocks
 from detector.sources import CameraReader, DecodeMode, ReaderOptions, StreamState
 from detector.video.packets import EncodedPacket
-from detector.video.pyav_source import choose_decode_mode
+from detector.video.pyav_source import GopProbe, choose_decode_mode
 from tests.support.rtsp import MISSING, RtspServer, gst_rtsp_available
 from tests.support.streams import VTEST, city_stream, render
 
@@ -46,12 +49,16 @@ def run_file(path: Path, detect_fps: float = 1.0, **kw: object) -> CameraReader:
 @pytest.mark.parametrize(
     ("interval_s", "detect_fps", "b_frames", "mode"),
     [
-        (2.0, 1.0, False, DecodeMode.keyframes),  # GOP 50 @ 25 fps, a city camera
-        (1.0, 1.0, False, DecodeMode.keyframes),
+        (1.0, 1.0, False, DecodeMode.keyframes),  # GOP 25 @ 25 fps: a key frame per sample
+        (1.08, 1.0, False, DecodeMode.keyframes),  # within the 10 % tolerance (time-stamp jitter)
+        (0.5, 2.0, False, DecodeMode.keyframes),
         (0.04, 5.0, False, DecodeMode.keyframes),  # intra-only
-        (2.0, 2.0, False, DecodeMode.all),  # 1 s needed (slack 2), key frames every 2 s
+        (1.2, 1.0, False, DecodeMode.all),  # past the tolerance: key frames alone undersample
+        (2.0, 1.0, False, DecodeMode.all),  # GOP 50 @ 25 fps, a city camera: half the rate asked
+        (2.0, 1.0, True, DecodeMode.nonref),  # the same with B-frames: skip what nothing refers to
+        (1.0, 2.0, False, DecodeMode.all),  # key frames every second, two samples a second asked
         (10.0, 1.0, False, DecodeMode.all),  # GOP 250, P-frames only: every frame is referenced
-        (10.0, 1.0, True, DecodeMode.nonref),  # GOP 250 with B-frames: skip what nothing refers to
+        (10.0, 1.0, True, DecodeMode.nonref),  # GOP 250 with B-frames
         (None, 1.0, True, DecodeMode.nonref),  # no second key frame in time
         (None, 1.0, False, DecodeMode.all),
     ],
@@ -59,7 +66,29 @@ def run_file(path: Path, detect_fps: float = 1.0, **kw: object) -> CameraReader:
 def test_decode_mode_table(
     interval_s: float | None, detect_fps: float, b_frames: bool, mode: DecodeMode
 ) -> None:
-    assert choose_decode_mode(interval_s, detect_fps, 2.0, b_frames) == mode
+    assert choose_decode_mode(interval_s, detect_fps, b_frames) == mode
+
+
+@pytest.mark.parametrize(
+    ("packets", "mode"),
+    [
+        # (media time, key, pts) at 25 fps; detect_fps 1
+        ([(0.0, True, 0), (1.0, True, 25), (2.0, True, 50)], DecodeMode.keyframes),
+        # an RTSP client's first packet: a key frame without pts, then the same picture with one
+        ([(0.0, True, None), (0.0, True, 0), (2.0, True, 50)], DecodeMode.all),
+        ([(0.0, True, 0), (0.0, True, 0), (2.0, True, 50)], DecodeMode.all),  # the same key twice
+        ([(0.0, True, 0), (0.5, True, 12), (2.5, True, 62)], DecodeMode.all),  # one short: the longer counts
+        ([(0.0, True, 0), (2.0, True, 50)], DecodeMode.all),  # one interval over the limit decides
+        ([(0.0, True, 0), (1.0, True, 25), (1.7, False, 42)], None),  # one short interval: not yet
+        ([(0.0, True, 0), (1.0, True, 25), (2.7, False, 67)], DecodeMode.all),  # no third key in time
+    ],
+)
+def test_gop_probe_needs_two_short_intervals(
+    packets: list[tuple[float, bool, int | None]], mode: DecodeMode | None
+) -> None:
+    probe = GopProbe(detect_fps=1.0)
+    decided = [probe.observe(t, key, pts, False) for t, key, pts in packets]
+    assert decided[-1] == mode and all(d is None for d in decided[:-1])
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +107,8 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
 @pytest.mark.parametrize(
     ("gop", "bframes", "mode"),
     [
-        (50, 0, DecodeMode.keyframes),
-        (250, 0, DecodeMode.all),
+        (25, 0, DecodeMode.keyframes),  # a key frame a second: one per sample at detect_fps 1
+        (50, 0, DecodeMode.all),  # every 2 s: key frames alone would give half the samples
         (250, 2, DecodeMode.nonref),
         (1, 0, DecodeMode.keyframes),
     ],
@@ -99,10 +128,39 @@ def test_decode_mode_is_measured_from_the_key_flags(
     assert metrics.value("nce_packets_total", {"camera": "cam"}) == reader.packets_read == 14 * 25
     assert metrics.value("nce_frames_decoded_total", {"camera": "cam"}) == reader.frames_decoded
     if mode == DecodeMode.keyframes and gop > 1:
-        # decoded: everything until the second key frame (the probe), then key frames only
-        assert reader.frames_decoded <= gop + 14 * 25 // gop + 1
+        # decoded: everything until the third key frame (the probe), then key frames only
+        assert reader.frames_decoded <= 2 * gop + 14 * 25 // gop + 1
     elif mode == DecodeMode.all:
         assert reader.frames_decoded == reader.packets_read
+
+
+@pytest.mark.parametrize("packets", [False, True])
+def test_every_sample_is_taken_at_the_asked_rate_and_only_samples_are_kept(
+    small: Callable[..., Path], packets: bool
+) -> None:
+    """GOP 50 at 25 fps, detect_fps 1: every frame is decoded, one a second becomes a sample (the
+    first decoded at or after each due instant); a camera whose packets go to ``on_packet`` keeps no
+    decoded ring (its clips are the packets), any other keeps its ring."""
+    got: list[EncodedPacket] = []
+    reader = CameraReader(
+        "cam", str(small(50)), detect_fps=1, realtime=False, lossless=True,
+        on_packet=got.append if packets else None,
+    )  # fmt: skip
+    reader.start()
+    samples, longest = [], 0
+    deadline = time.monotonic() + 60
+    while not reader.finished and time.monotonic() < deadline:
+        if (frame := reader.take_sample()) is not None:
+            samples.append(frame.mono)
+        longest = max(longest, len(reader.ring()))
+        time.sleep(0.002)
+    reader.stop()
+    assert reader.decode_mode == DecodeMode.all and reader.frames_decoded == 14 * 25
+    assert samples == pytest.approx([float(s) for s in range(14)], abs=1 / 25 + 1e-3)
+    if packets:
+        assert longest == 0 and reader.ring() == [] and len(got) == 14 * 25
+    else:
+        assert longest > 1 and len(reader.ring()) > 1
 
 
 def test_on_packet_receives_every_packet_in_order_with_key_flags(small: Callable[..., Path]) -> None:
@@ -176,10 +234,11 @@ def h264_server() -> Iterator[RtspServer]:
 
 @needs_rtsp
 def test_an_h265_city_stream_opens_and_samples_on_key_frames(hevc_server: RtspServer) -> None:
+    """Key frames every 2 s serve detect_fps 0.5 alone."""
     got: list[EncodedPacket] = []
     metrics = PipelineMetrics()
     reader = CameraReader(
-        "cam", hevc_server.url, detect_fps=1, options=FAST_RETRY, metrics=metrics, on_packet=got.append
+        "cam", hevc_server.url, detect_fps=0.5, options=FAST_RETRY, metrics=metrics, on_packet=got.append
     )
     reader.start()
     try:
@@ -202,7 +261,7 @@ def test_an_h265_city_stream_opens_and_samples_on_key_frames(hevc_server: RtspSe
 @needs_rtsp
 def test_a_city_stream_reconnects_after_a_server_restart(h264_server: RtspServer) -> None:
     got: list[EncodedPacket] = []
-    reader = CameraReader("cam", h264_server.url, detect_fps=1, options=FAST_RETRY, on_packet=got.append)
+    reader = CameraReader("cam", h264_server.url, detect_fps=0.5, options=FAST_RETRY, on_packet=got.append)
     reader.start()
     try:
         wait_for(lambda: reader.state == StreamState.up, 20, "the stream up")
@@ -218,3 +277,27 @@ def test_a_city_stream_reconnects_after_a_server_restart(h264_server: RtspServer
     assert reader.reconnects >= 1
     assert len(got) > before and any(p.is_keyframe for p in got[before:])
     assert reader.decode_mode == DecodeMode.keyframes
+
+
+def test_freed_pictures_go_back_to_the_system() -> None:
+    """Once the readers start, a 1080p BGR picture freed in a reader thread does not stay resident in
+    that thread's malloc arena (glibc raises its mmap threshold past such blocks otherwise)."""
+
+    def rss_mb() -> float:
+        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+    assert return_large_blocks()
+    grown: list[float] = []
+
+    def churn() -> None:
+        before = rss_mb()
+        for _ in range(3):  # freed once (which would raise the threshold), then allocated again
+            pictures = [np.ones((1080, 1920, 3), np.uint8) for _ in range(6)]
+            del pictures
+        grown.append(rss_mb() - before)
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    thread.join()
+    assert grown and grown[0] < 3, f"{grown[0]:.1f} MB of freed pictures still resident (6 without the fix)"

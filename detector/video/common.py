@@ -43,6 +43,10 @@ class ReaderOptions:
     ring_s: float = 10.0
     ring_fps: float = 5.0
     ring_max_mb: float = 256.0  # per camera: 1080p BGR is 6.2 MB a frame (8 s at 5 fps)
+    # the decoded ring of a PyAV camera whose packets feed the evidence packager (``on_packet``): its
+    # clips are remuxed from the packet ring and its stills are samples, so decoded frames are kept
+    # only as the fallback clip's pre-roll; 0 keeps none (1080p BGR: 6.2 MB a frame)
+    packet_camera_ring_s: float = 0.0
     open_timeout_s: float = 10.0
     stall_s: float = 10.0
     backoff_initial_s: float = 1.0
@@ -57,9 +61,13 @@ class ReaderOptions:
     # 5 MB, makes every RTSP open take ~3 s, and OpenCV opens one stream at a time: 16 cameras took
     # 48 s to start). A stream whose format this much does not reveal is reopened with the default.
     probe_bytes: int = 32768
-    # decode only key frames when they come at least every keyframe_slack / detect_fps seconds: a city
-    # camera with a key frame every 2 s serves detect_fps 1 from key frames alone (a sample every 2 s)
-    keyframe_slack: float = 2.0
+    # decode only key frames when they come at least every (1 + keyframe_tolerance) / detect_fps
+    # seconds (the tolerance absorbs time-stamp jitter): a camera is never sampled below detect_fps
+    # to save decoding (key frames every 2 s at detect_fps 1: non-reference frames skipped, or all decoded)
+    keyframe_tolerance: float = 0.10
+    # FFmpeg decoder threads per camera: each thread keeps its own picture buffers (1080p: ~3 MB a
+    # frame) and cameras already decode in parallel, one reader thread each; 0: FFmpeg's choice
+    decode_threads: int = 1
     use_pyav: bool = True  # False: every camera through OpenCV, every frame decoded (the old path)
     decode: DecodeSettings = field(default_factory=DecodeSettings)  # the camera's: NVDEC or the CPU
 

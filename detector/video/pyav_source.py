@@ -1,10 +1,11 @@
 """The PyAV source: every packet demuxed, only what the sampler needs decoded.
 
 Each video packet goes to the reader's ``on_packet`` callback (:mod:`detector.video.packets`), then
-to the decoder. Until the second key frame after each (re)connect the decoder decodes everything
-while :class:`GopProbe` measures the key-frame interval from the packets' key flags; then the
-camera's decode mode (:func:`choose_decode_mode`) sets the decoder's ``skip_frame``: ``NONKEY`` when
-key frames alone come often enough for ``detect_fps``, ``NONREF`` when the stream has frames nothing
+to the decoder. Until the decode mode is known after each (re)connect (three key frames, fewer when
+they come too rarely) the decoder decodes everything while :class:`GopProbe` measures the key-frame
+interval from the packets' key flags; then the camera's decode mode (:func:`choose_decode_mode`)
+sets the decoder's ``skip_frame``: ``NONKEY`` when a key frame comes at least every
+``1 / detect_fps`` s (+10 %), ``NONREF`` when the stream has frames nothing
 refers to (B-frames), else every frame. Only frames due as a sample or for the ring become BGR.
 
 Decoding runs on NVDEC when the camera's ``decode.hwaccel`` chose it (:mod:`detector.video.hwaccel`:
@@ -39,23 +40,28 @@ _SKIP = {DecodeMode.keyframes: "NONKEY", DecodeMode.nonref: "NONREF", DecodeMode
 
 
 def choose_decode_mode(
-    key_interval_s: float | None, detect_fps: float, slack: float, has_b_frames: bool
+    key_interval_s: float | None, detect_fps: float, has_b_frames: bool, tolerance: float = 0.10
 ) -> DecodeMode:
-    """``keyframes`` when a key frame comes at least every ``slack / detect_fps`` seconds (+5 %; ``None``:
-    none came that soon), else ``nonref`` when the stream has B-frames, else ``all``."""
-    if key_interval_s is not None and key_interval_s <= 1.05 * slack / detect_fps:  # 5 %: time-stamp jitter
+    """``keyframes`` when a key frame comes at least every ``1 / detect_fps`` seconds (+ ``tolerance``,
+    time-stamp jitter; ``None``: none came that soon), so key frames alone give every sample asked
+    for; else ``nonref`` when the stream has frames nothing refers to (B-frames), else ``all``."""
+    if key_interval_s is not None and key_interval_s <= (1.0 + tolerance) / detect_fps:
         return DecodeMode.keyframes
     return DecodeMode.nonref if has_b_frames else DecodeMode.all
 
 
 class GopProbe:
-    """Measures the key-frame interval from the packets' key flags and media times: decided at the
-    second key frame (cameras send a fixed GOP: one interval tells, and every frame is decoded until
-    then), or once a key frame has not come within the longest interval ``keyframes`` accepts."""
+    """Measures the key-frame interval from the packets' key flags and media times. ``keyframes``
+    needs two intervals in a row within the limit (three key frames; the longer interval is the one
+    kept): an RTSP client's first packet may be a key frame without a time stamp followed by the same
+    picture again, and a time-stamp jump must not make a 2 s GOP look short. A key packet without a
+    time stamp, or at the time of the previous one, is not counted. Decided as soon as one interval is
+    over the limit, or once no key frame has come within the limit (+0.5 s); every frame is decoded
+    until then."""
 
-    def __init__(self, detect_fps: float, slack: float) -> None:
-        self.detect_fps, self.slack = detect_fps, slack
-        self.limit_s = slack / detect_fps
+    def __init__(self, detect_fps: float, tolerance: float = 0.10) -> None:
+        self.detect_fps, self.tolerance = detect_fps, tolerance
+        self.limit_s = (1.0 + tolerance) / detect_fps
         self.keys: list[float] = []
         self.max_pts: int | None = None
         self.reordered = False
@@ -69,14 +75,16 @@ class GopProbe:
         if pts is not None:
             self.reordered = self.reordered or (self.max_pts is not None and pts < self.max_pts)
             self.max_pts = pts if self.max_pts is None else max(self.max_pts, pts)
-        if is_key:
-            self.keys.append(t)
         b = has_b_frames or self.reordered
-        if len(self.keys) >= 2:
-            self.interval_s = self.keys[-1] - self.keys[-2]
-            self.decided = choose_decode_mode(self.interval_s, self.detect_fps, self.slack, b)
+        if is_key and pts is not None and (not self.keys or t > self.keys[-1] + 1e-3):
+            self.keys.append(t)
+            if len(self.keys) >= 2:
+                last = self.keys[-1] - self.keys[-2]
+                self.interval_s = max(last, self.interval_s or 0.0)
+                if last > self.limit_s or len(self.keys) >= 3:
+                    self.decided = choose_decode_mode(self.interval_s, self.detect_fps, b, self.tolerance)
         elif self.keys and t - self.keys[-1] > self.limit_s + 0.5:
-            self.decided = choose_decode_mode(None, self.detect_fps, self.slack, b)
+            self.decided = choose_decode_mode(None, self.detect_fps, b, self.tolerance)
         return self.decided
 
 
@@ -145,8 +153,10 @@ def read_pyav(reader: CameraReader, container: Any) -> tuple[str, str, int]:
         length = float(stream.duration * tb) if stream.duration else (container.duration or 0) / 1e6
         # read faster than real time, the file's timeline ends when reading starts (as the OpenCV path)
         start_utc -= dt.timedelta(seconds=length)
-    probe = GopProbe(reader.detect_fps, opts.keyframe_slack)
+    probe = GopProbe(reader.detect_fps, opts.keyframe_tolerance)
     cc.skip_frame = "DEFAULT"
+    if opts.decode_threads > 0:  # before the first decode opens the codec
+        cc.thread_type, cc.thread_count = "SLICE", opts.decode_threads
     stalled = f"stalled: no frame for {opts.stall_s:g} s"
     delivered = bad_in_a_row = 0
     settling = opts.settle_frames

@@ -17,6 +17,7 @@ import numpy as np
 from detector.config.paths import is_stream
 from detector.events import Frame
 from detector.metrics import PipelineMetrics
+from detector.native_memory import return_large_blocks
 from detector.video import opencv_source, pyav_source
 from detector.video.common import FINAL_STATES, DecodeMode, ReaderOptions, StreamState, redact
 from detector.video.hwaccel import CPU, choose_decode
@@ -90,6 +91,7 @@ class CameraReader:
     # -- public -------------------------------------------------------------------------------
 
     def start(self) -> None:
+        return_large_blocks()  # freed pictures leave the reader thread's arena (once per process)
         if self.decode_mode is not None:
             self._export_mode(self.decode_mode)
         self._thread.start()
@@ -282,14 +284,23 @@ class CameraReader:
         else:
             handle.release()
 
+    def _ring_s(self) -> float:
+        """Seconds of decoded frames the ring keeps: a PyAV camera whose packets feed the evidence
+        packager keeps only ``packet_camera_ring_s`` (its clips are remuxed packets, its stills are
+        samples); any other camera, ``ring_s``."""
+        if self.backend == "pyav" and self.on_packet is not None:
+            return self.options.packet_camera_ring_s
+        return self.options.ring_s
+
     def _wanted(self, mono: float) -> bool:
-        """Whether a frame at ``mono`` is due as a sample or for the ring (reader thread only)."""
+        """Whether a frame at ``mono`` is due as a sample or for the ring (reader thread only); a
+        frame that is neither is never converted to BGR."""
         due = self._next_due
-        if due is None or not self._ring or mono < due - 2 * self.period_s - 1.0:
-            return True
-        if mono >= due - _DUE_EPSILON_S:
-            return True
-        return mono - self._ring[-1].mono >= 1.0 / self.options.ring_fps - _DUE_EPSILON_S
+        if due is None or mono < due - 2 * self.period_s - 1.0 or mono >= due - _DUE_EPSILON_S:
+            return True  # the first frame, a jump back (a new timeline), or a sample
+        if self._ring_s() <= 0:
+            return False
+        return not self._ring or mono - self._ring[-1].mono >= 1.0 / self.options.ring_fps - _DUE_EPSILON_S
 
     def _publish_image(self, index: int, image: np.ndarray, utc: dt.datetime, mono: float) -> None:
         self._publish(Frame(self.camera_id, index, image, utc, mono))
@@ -298,12 +309,13 @@ class CameraReader:
         notify = False
         with self._cond:
             self._latest = frame
-            ring = self._ring
-            if not ring or frame.mono - ring[-1].mono >= 1.0 / self.options.ring_fps - _DUE_EPSILON_S:
+            ring, keep_s = self._ring, self._ring_s()
+            spaced = not ring or frame.mono - ring[-1].mono >= 1.0 / self.options.ring_fps - _DUE_EPSILON_S
+            if keep_s > 0 and spaced:
                 ring.append(frame)
                 self._ring_bytes += frame.image.nbytes
             cap = self.options.ring_max_mb * 1e6
-            while ring and (frame.mono - ring[0].mono > self.options.ring_s or self._ring_bytes > cap):
+            while ring and (frame.mono - ring[0].mono > keep_s or self._ring_bytes > cap):
                 self._ring_bytes -= ring.popleft().image.nbytes
             period = self.period_s
             if self._next_due is None or frame.mono < self._next_due - 2 * period - 1.0:
