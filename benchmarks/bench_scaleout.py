@@ -304,7 +304,8 @@ def main() -> None:
         "the load average), so the claims are ratios: 3 replicas / 1 replica hits/s by devices "
         f"{ratios}. Before the store change: 36-45 hits/s with 32 devices on one replica (the ingest "
         "section). The killed replica's lock histogram is lost with it (its part of the kill run's "
-        "lock figures is missing).\n\n" + "\n".join(f"- {v}" for v in verdicts) + "\n\n"
+        "lock figures is missing); a lock wait of 5000 ms means beyond the histogram's top bucket "
+        "(5 s).\n\n" + "\n".join(f"- {v}" for v in verdicts) + "\n\n"
         "![scale-out](results/scaleout.png)"
     )
     write_result(
