@@ -54,8 +54,9 @@ def _locked(session: Session, case_id: int) -> Case:
 
 
 def case_of_hit(session: Session, *, device_id: str, hit_id: str) -> Case | None:
-    """The case of the device's hit (the newest that filed one), locked; public copies never count."""
-    case_id = session.execute(
+    """The case of the device's hit (the newest that filed one), locked; public copies never count.
+    One query: the case row, found through the hit's newest row."""
+    case_id = (
         select(HitEventRow.case_id)
         .where(
             HitEventRow.device_id == device_id,
@@ -65,8 +66,11 @@ def case_of_hit(session: Session, *, device_id: str, hit_id: str) -> Case | None
         )
         .order_by(HitEventRow.id.desc())
         .limit(1)
+        .scalar_subquery()
+    )
+    return session.execute(
+        select(Case).where(Case.id == case_id).with_for_update(of=Case)
     ).scalar_one_or_none()
-    return None if case_id is None else _locked(session, case_id)
 
 
 def open_case(

@@ -1,14 +1,16 @@
 """Ingest of signed evidence packages and of plain hit events.
 
-Every check that needs no database runs first (manifest, device, signature, clock, parts, hashes,
-types); then one transaction, holding the ledger lock, checks the Idempotency-Key, replays, the
-package id and the device's hash chain (:func:`_check_chain`), files the case
-(:mod:`service.filing`), stores the rows (:func:`_store_rows`) and appends to the ledger
+Every check that needs no lock runs first (manifest, device, signature, clock, parts, hashes,
+types, a repeated Idempotency-Key, the device's clock offset); then one transaction, holding the
+ledger lock and sending only the rows' statements, re-checks the Idempotency-Key (in the device's
+query), replays and the package id (one query) and the device's hash chain
+(:mod:`service.crud.ingest_order`), files the case (:mod:`service.filing`), stores the rows
+(:func:`_store_rows`: the files in one INSERT) and appends to the log and the ledger
 (:func:`_ledger_payload`). The files go into the content-addressed store (idempotent, durable)
 after the checks and before that transaction, so the ledger lock never waits on storage; a failed
 commit leaves objects no row names, which ``nce admin gc-evidence`` sweeps after a grace period. A
-request refused by the checks stores nothing. Nothing here changes a case's status: deadlines are the sweeper's
-(:mod:`service.workflow`).
+request refused by the checks stores nothing. Nothing here changes a case's status: deadlines are
+the sweeper's (:mod:`service.workflow`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nce.manifest import (
-    GENESIS_HASH,
     Manifest,
     ManifestError,
     SignatureInvalid,
@@ -38,11 +39,13 @@ from nce.times import parse_utc_ms, utc_ms
 from service import filing, ledger, workflow
 from service.auth import Principal
 from service.clock import check_not_ahead
+from service.crud.ingest_order import IngestResult as IngestResult  # the routes import it from here
+from service.crud.ingest_order import check_chain, idempotent, key_used, remember
 from service.crud.samples import store_sample
 from service.errors import Forbidden, Invalid, Unauthorized, UnsupportedMedia
 from service.evidence_store import EvidenceStore
 from service.fleet import clock_offset_if_off
-from service.models import Device, EvidenceFile, HitEventRow, IdempotencyKey, utcnow
+from service.models import Device, EvidenceFile, HitEventRow, utcnow
 from service.schemas.hits import HitAccepted, HitEventIn
 from service.sniff import check_type
 from service.transparency import log as transparency_log
@@ -60,13 +63,6 @@ class Part:
     filename: str | None
     content_type: str | None
     data: bytes
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    status_code: int  # 201 first time, 200 for a repeat with the same Idempotency-Key
-    body: HitAccepted
-    replayed: bool
 
 
 def _after_commit() -> None:
@@ -157,68 +153,6 @@ def request_hash_for(manifest_bytes: bytes, files: dict[str, Part]) -> str:
     return h.hexdigest()
 
 
-def _idempotent(
-    session: Session, *, principal: Principal, key: str, request_hash: str
-) -> IngestResult | None:
-    row = session.execute(
-        select(IdempotencyKey).where(IdempotencyKey.principal == principal.actor, IdempotencyKey.key == key)
-    ).scalar_one_or_none()
-    if row is None:
-        return None
-    if row.request_hash != request_hash:
-        raise Invalid(f"Idempotency-Key {key!r} was used before with another payload")
-    return IngestResult(200, HitAccepted.model_validate(row.response), replayed=True)
-
-
-def _remember(
-    session: Session, *, principal: Principal, key: str, request_hash: str, body: HitAccepted
-) -> None:
-    session.add(
-        IdempotencyKey(
-            principal=principal.actor,
-            key=key,
-            request_hash=request_hash,
-            status_code=201,
-            response=body.model_dump(mode="json"),
-        )
-    )
-
-
-def _check_chain(session: Session, *, device: Device, manifest: Manifest, m_hash: str) -> bool:
-    """Refuse a replay, an older sequence, a broken link or a reused package id; move the device's
-    chain head (public copies are not part of the chain). Returns whether a sequence gap came before."""
-    seen = session.execute(select(HitEventRow.seq).where(HitEventRow.manifest_hash == m_hash)).one_or_none()
-    if seen is not None:
-        raise Invalid(
-            f"manifest replayed: package {manifest.package_id} (seq {seen.seq}) was ingested already"
-        )
-    in_chain = manifest.kind != "public_copy"
-    last = device.last_seq or 0
-    if in_chain and manifest.sequence <= last:
-        raise Invalid(
-            f"manifest out of order: sequence {manifest.sequence} is not after the last accepted {last}"
-        )
-    chain_gap = in_chain and manifest.sequence != last + 1
-    expected = device.last_manifest_hash or GENESIS_HASH
-    if in_chain and not chain_gap and manifest.prev_manifest_hash != expected:
-        raise Invalid(
-            f"chain break: sequence {manifest.sequence} names prev_manifest_hash "
-            f"{manifest.prev_manifest_hash[:12]}…, the last accepted manifest is {expected[:12]}…"
-        )
-    used = session.execute(
-        select(HitEventRow.seq).where(
-            HitEventRow.device_id == device.device_id, HitEventRow.package_id == manifest.package_id
-        )
-    ).first()
-    if used is not None:
-        what = "a public copy" if used.seq is None else f"seq {used.seq}"
-        raise Invalid(f"package_id: {manifest.package_id} was used before by this device ({what})")
-    if in_chain:
-        device.last_seq = manifest.sequence
-        device.last_manifest_hash = m_hash
-    return chain_gap
-
-
 def _store_rows(
     session: Session,
     *,
@@ -229,8 +163,10 @@ def _store_rows(
     case_id: int | None,
     sighting: workflow.Sighting,
     chain_gap: bool,
+    clock_offset_ms: int | None,
 ) -> None:
-    """The package's row and one row per file (the manifest's bytes included)."""
+    """The package's row and one row per file (the manifest's bytes included), the files in one
+    INSERT (``add_all``, flushed with the next statement)."""
     public_copy = manifest.kind == "public_copy"
     zone, violation, ev = manifest.hit()
     row = HitEventRow(
@@ -249,31 +185,16 @@ def _store_rows(
         ts=sighting.ts,
         chain_gap=chain_gap,
         received_at=sighting.received_at,
-        clock_offset_ms=clock_offset_if_off(session, manifest.device_id),  # flagged: its clock was off
+        clock_offset_ms=clock_offset_ms,  # flagged: its clock was off (read before the lock)
     )
     session.add(row)
     session.flush()
-    session.add(
-        EvidenceFile(
-            event_id=row.id,
-            name="manifest.json",
-            role="manifest",
-            sha256=m_sha,
-            size=len(raw),
-            mime="application/json",
-        )
+    stored = [("manifest.json", "manifest", m_sha, len(raw), "application/json")]
+    stored += [(e.name, e.role, e.sha256, e.size, e.mime) for e in manifest.files]
+    session.add_all(
+        EvidenceFile(event_id=row.id, name=name, role=role, sha256=sha, size=size, mime=mime)
+        for name, role, sha, size, mime in stored
     )
-    for entry in manifest.files:
-        session.add(
-            EvidenceFile(
-                event_id=row.id,
-                name=entry.name,
-                role=entry.role,
-                sha256=entry.sha256,
-                size=entry.size,
-                mime=entry.mime,
-            )
-        )
 
 
 def _ledger_payload(
@@ -302,19 +223,29 @@ def ingest_package(
     manifest, raw, files = check_package(session, principal=principal, parts=parts, now=received_at)
     req_hash = request_hash_for(raw, files)
     m_hash = manifest_hash(manifest)
+    # reads that decide nothing about the ledger's order, before the lock: a repeat answers without
+    # storing or locking (re-checked under the lock, in the device's query); the clock offset
+    repeat = idempotent(session, principal=principal, key=key, request_hash=req_hash)
+    offset = clock_offset_if_off(session, manifest.device_id)
+    session.rollback()
+    if repeat is not None:
+        return repeat
     # stored (durable, idempotent) before the transaction: the ledger lock never waits on storage,
     # and a failed commit leaves only objects no row names (nce admin gc-evidence sweeps them)
     m_sha, *_ = store.put_all([raw, *(files[entry.name].data for entry in manifest.files)])
     try:
-        ledger.lock_head(session)
-        repeat = _idempotent(session, principal=principal, key=key, request_hash=req_hash)
-        if repeat is not None:
-            session.rollback()
-            return repeat
-        device = session.execute(
-            select(Device).where(Device.device_id == principal.name).with_for_update()
-        ).scalar_one()
-        chain_gap = _check_chain(session, device=device, manifest=manifest, m_hash=m_hash)
+        ledger.lock_head(session)  # from here to the commit: database rows only
+        device, repeated = session.execute(
+            select(Device, key_used(principal, key))
+            .where(Device.device_id == principal.name)
+            .with_for_update(of=Device)
+        ).one()
+        if repeated is not None:  # the same key committed while this request waited for the lock
+            repeat = idempotent(session, principal=principal, key=key, request_hash=req_hash)
+            if repeat is not None:
+                session.rollback()
+                return repeat
+        chain_gap = check_chain(session, device=device, manifest=manifest, m_hash=m_hash)
         if manifest.kind == "sample":  # a frame to learn from: stored and recorded, never a case
             body = store_sample(
                 session, manifest=manifest, m_hash=m_hash, m_sha=m_sha, raw=raw, files=files,
@@ -323,9 +254,9 @@ def ingest_package(
         else:
             body = _store_hit(
                 session, manifest=manifest, raw=raw, m_hash=m_hash, m_sha=m_sha, chain_gap=chain_gap,
-                received_at=received_at, actor=principal.actor,
+                received_at=received_at, actor=principal.actor, clock_offset_ms=offset,
             )  # fmt: skip
-        _remember(session, principal=principal, key=key, request_hash=req_hash, body=body)
+        remember(session, principal=principal, key=key, request_hash=req_hash, body=body)
         session.commit()
     except BaseException:
         session.rollback()
@@ -345,6 +276,7 @@ def _store_hit(
     chain_gap: bool,
     received_at: dt.datetime,
     actor: str,
+    clock_offset_ms: int | None,
 ) -> HitAccepted:
     """A hit package (violation, cleared, still_present, public copy): filed into its case (or none),
     its rows, its log leaf and a ``hit_ingested`` ledger entry."""
@@ -360,6 +292,7 @@ def _store_hit(
         case_id=case.id if case else None,
         sighting=sighting,
         chain_gap=chain_gap,
+        clock_offset_ms=clock_offset_ms,
     )
     body = HitAccepted(
         hit_id=manifest.hit().event.hit_id,
@@ -392,7 +325,7 @@ def ingest_event(session: Session, *, principal: Principal, key: str, data: HitE
     req_hash = hashlib.sha256(ledger.canonical(data.model_dump(mode="json"))).hexdigest()
     try:
         ledger.lock_head(session)
-        repeat = _idempotent(session, principal=principal, key=key, request_hash=req_hash)
+        repeat = idempotent(session, principal=principal, key=key, request_hash=req_hash)
         if repeat is not None:
             session.rollback()
             return repeat
@@ -432,7 +365,7 @@ def ingest_event(session: Session, *, principal: Principal, key: str, data: HitE
             case_id=case.id if case else None,
             payload={"hit_id": data.hit_id, "event": data.event, "ts": utc_ms(data.ts)},
         )
-        _remember(session, principal=principal, key=key, request_hash=req_hash, body=body)
+        remember(session, principal=principal, key=key, request_hash=req_hash, body=body)
         session.commit()
     except BaseException:
         session.rollback()

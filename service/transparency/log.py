@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from nce.manifest import Manifest
@@ -33,27 +33,30 @@ class LogBroken(ServiceError):
     status_code = 500
 
 
-def append(session: Session, *, manifest: Manifest, manifest_hash: str) -> LogLeafRow:
-    """Log an accepted package as the next leaf, in the caller's transaction (which it locks)."""
+def append(session: Session, *, manifest: Manifest, manifest_hash: str) -> int:
+    """Log an accepted package as the next leaf, in the caller's transaction (which it locks); one
+    statement (the index is the next after the largest, computed in the INSERT). Returns the index."""
     ledger.lock_head(session)  # the caller (the ingest) holds it already: serialises the indexes
-    last = session.execute(select(func.max(LogLeafRow.idx))).scalar_one()
     leaf = LogLeaf(
         device_id=manifest.device_id,
         sequence=manifest.sequence,
         manifest_hash=manifest_hash,
         received_at=utc_ms(utcnow()),
     )
-    row = LogLeafRow(
-        idx=0 if last is None else last + 1,
-        leaf_hash=leaf.hash().hex(),
-        device_id=leaf.device_id,
-        sequence=leaf.sequence,
-        manifest_hash=leaf.manifest_hash,
-        received_at=leaf.received_at,
-    )
-    session.add(row)
-    session.flush()
-    return row
+    following = select(func.coalesce(func.max(LogLeafRow.idx) + 1, 0)).scalar_subquery()
+    idx = session.execute(
+        insert(LogLeafRow)
+        .values(
+            idx=following,
+            leaf_hash=leaf.hash().hex(),
+            device_id=leaf.device_id,
+            sequence=leaf.sequence,
+            manifest_hash=leaf.manifest_hash,
+            received_at=leaf.received_at,
+        )
+        .returning(LogLeafRow.idx)
+    ).scalar_one()
+    return int(idx)
 
 
 def size(session: Session) -> int:

@@ -28,6 +28,7 @@ from tests.support.replicas import (
     start_delivery,
     wait_delivered,
 )
+from tests.support.s3_server import S3Server
 from tests.support.servers import SERVE_SECRET, service_key_file
 
 
@@ -171,8 +172,16 @@ def test_nce_serve_with_another_secret_exits_with_one_line(pg_url: str, tmp_path
     assert len(lines) == 1 and "secret_key (NCE_SECRET_KEY)" in lines[0], done.stderr
 
 
-def test_two_replicas_lose_and_duplicate_nothing_when_one_is_killed(pg_url: str, tmp_path: Path) -> None:
-    cluster = Cluster(tmp_path, pg_url, 2).start()
+@pytest.mark.parametrize("store", ["local", "s3"])
+def test_two_replicas_lose_and_duplicate_nothing_when_one_is_killed(
+    pg_url: str, tmp_path: Path, store: str, request: pytest.FixtureRequest
+) -> None:
+    """The shared folder, or one S3 (SeaweedFS) for both replicas: every file downloads through each."""
+    env: dict[str, str] = {}
+    if store == "s3":
+        s3: S3Server = request.getfixturevalue("s3_server")
+        env = {**s3.env(), "NCE_EVIDENCE_URL": s3.url(f"replicas-{tmp_path.name}")}
+    cluster = Cluster(tmp_path, pg_url, 2, **env).start()
     balancer = Balancer(cluster.urls)
     engine = make_engine(pg_url)
     try:

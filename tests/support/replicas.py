@@ -322,8 +322,8 @@ def audit(engine: Engine, edges: list[Edge], urls: list[str]) -> dict[str, Any]:
     with httpx.Client(timeout=60, headers={"Authorization": f"Bearer {token}"}) as http:
         for url in urls:
             for sha in files:
-                r = http.get(f"{url}/api/v1/evidence/{sha}")
-                if r.status_code != 200 or hashlib.sha256(r.content).hexdigest() != sha:
+                got = http.get(f"{url}/api/v1/evidence/{sha}")
+                if got.status_code != 200 or hashlib.sha256(got.content).hexdigest() != sha:
                     bad_downloads += 1
     return {
         "packages": sum(len(e.packages) for e in edges),
