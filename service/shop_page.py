@@ -26,7 +26,7 @@ from service.console.guard import check_csrf
 from service.console.messages import translate
 from service.console.render import render, request_lang
 from service.evidence_store import is_sha256
-from service.models import Shop, utcnow
+from service.models import Case, Shop, utcnow
 from service.shop_links import shop_for_token
 from service.shop_page_data import (
     PHOTOS_PER_CASE,
@@ -120,6 +120,12 @@ def _refused(
     )
 
 
+def _open_case(session: Session, state: AppState, token: str, number: int | None) -> Case | None:
+    """The shop's open notice ``number`` (None: an unknown or rotated link, or no such open notice)."""
+    shop = shop_for_token(session, state.settings.secret_key, token)
+    return open_notice(session, shop, number) if shop is not None and number is not None else None
+
+
 def _photo_cap(session: Session, case_id: int) -> None:
     if sum(1 for r in responses_of(session, case_id) if r.kind == "photo") >= PHOTOS_PER_CASE:
         raise ShopInputRefused("shop.err.too_many_photos", "photo: cap reached", n=PHOTOS_PER_CASE)
@@ -134,10 +140,9 @@ def upload_photo(
     limit = state.settings.shop_photo_max_bytes
     data = photo.file.read(limit + 1) if photo is not None else b""
     declared = photo.content_type if photo is not None else None
-    shop = shop_for_token(session, state.settings.secret_key, token)
     number = _case_no(case_id)
-    case = open_notice(session, shop, number) if shop is not None and number is not None else None
-    if shop is None or case is None:
+    case = _open_case(session, state, token, number)
+    if case is None:
         session.rollback()
         return _not_found(request, state)
     try:
@@ -148,9 +153,8 @@ def upload_photo(
     session.rollback()  # the checks read; the write below decides again under the ledger lock
     sha = state.store.put(data)  # before the transaction: the lock never waits on storage (issue 18)
     ledger.lock_head(session)
-    shop = shop_for_token(session, state.settings.secret_key, token)
-    case = open_notice(session, shop, number) if shop is not None and number is not None else None
-    if shop is None or case is None:  # rotated or closed meanwhile: the photo stays unnamed (gc-evidence)
+    case = _open_case(session, state, token, number)
+    if case is None:  # rotated or closed meanwhile: the photo stays unnamed (gc-evidence)
         session.rollback()
         return _not_found(request, state)
     try:
@@ -173,10 +177,9 @@ def submit_statement(
 ) -> Response:  # fmt: skip
     check_csrf(request, state.settings, csrf)
     ledger.lock_head(session)
-    shop = shop_for_token(session, state.settings.secret_key, token)
     number = _case_no(case_id)
-    case = open_notice(session, shop, number) if shop is not None and number is not None else None
-    if shop is None or case is None:
+    case = _open_case(session, state, token, number)
+    if case is None:
         session.rollback()
         return _not_found(request, state)
     try:

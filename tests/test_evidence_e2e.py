@@ -18,8 +18,10 @@ pytestmark = [
 ]
 
 
-def test_run_writes_verifiable_packages(tmp_path: Path) -> None:
-    model, video = pf.model(tmp_path / "colour.onnx"), pf.scene_video(tmp_path / "scene.mp4")
+def _run(tmp_path: Path, video: Path) -> tuple[Path, str]:
+    """``nce run --until-eof --out out`` with a new device key over ``video``; the evidence folder and
+    what ``nce evidence verify --chain`` said of it (it passed)."""
+    model = pf.model(tmp_path / "colour.onnx")
     done = nce("keys", "generate", "--out", "keys", "--device-id", "edge-t", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     extra = {
@@ -29,13 +31,17 @@ def test_run_writes_verifiable_packages(tmp_path: Path) -> None:
     config = pf.site_config(tmp_path / "site.yaml", model, [pf.camera("cam-a", str(video))], extra=extra)
     done = nce("run", "--config", str(config), "--until-eof", "--out", "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    evidence = tmp_path / "out" / "evidence"
+    done = nce("evidence", "verify", "out/evidence", "--chain", "--pubkey", "keys/edge-t.pub", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return tmp_path / "out" / "evidence", done.stdout
+
+
+def test_run_writes_verifiable_packages(tmp_path: Path) -> None:
+    evidence, verified = _run(tmp_path, pf.scene_video(tmp_path / "scene.mp4"))
     packages = sorted(p.name for p in evidence.iterdir() if not p.name.startswith("."))
     kinds = sorted(name.rsplit("-", 1)[1] for name in packages)
     assert kinds == ["cleared", "cleared", "violation", "violation"], packages
-    done = nce("evidence", "verify", "out/evidence", "--chain", "--pubkey", "keys/edge-t.pub", cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "OK: 4 package(s), chain continuous" in done.stdout and "the given public key" in done.stdout
+    assert "OK: 4 package(s), chain continuous" in verified and "the given public key" in verified
     violations = [
         json.loads((evidence / p / "manifest.json").read_bytes()) for p in packages if p.endswith("violation")
     ]
@@ -55,25 +61,14 @@ def test_a_pyav_camera_packs_its_own_bitstream_as_the_clip(tmp_path: Path) -> No
 
     import av
 
-    model, scene = pf.model(tmp_path / "colour.onnx"), pf.scene_video(tmp_path / "scene.mp4")
+    scene = pf.scene_video(tmp_path / "scene.mp4")
     video = tmp_path / "camera.mp4"
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-i", str(scene), "-c:v", "libx264", "-preset", "veryfast",
          "-g", "10", "-bf", "2", "-pix_fmt", "yuv420p", str(video)],
         check=True,
     )  # fmt: skip
-    done = nce("keys", "generate", "--out", "keys", "--device-id", "edge-t", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    extra = {
-        "device": {"id": "edge-t", "key_file": "keys/edge-t.key"},
-        "evidence": {"clip_pre_s": 1.0, "clip_post_s": 1.0},
-    }
-    config = pf.site_config(tmp_path / "site.yaml", model, [pf.camera("cam-a", str(video))], extra=extra)
-    done = nce("run", "--config", str(config), "--until-eof", "--out", "out", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    evidence = tmp_path / "out" / "evidence"
-    done = nce("evidence", "verify", "out/evidence", "--chain", "--pubkey", "keys/edge-t.pub", cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
+    evidence, _ = _run(tmp_path, video)
     with av.open(str(video)) as src:
         source_packets = {bytes(p) for p in src.demux(video=0) if p.size}
     violations = [p for p in evidence.iterdir() if p.name.endswith("violation")]
