@@ -322,12 +322,16 @@ def main(argv: list[str] | None = None) -> int:
     loop.start()
     try:
         show = slideshow(work / "clip", images_of(sets["shift-edge"]), SHIPPED)
-        with console.status("edge: nce run over the shifted clip, learning on"):
-            result["edge"] = loop.run_edge(show)
-        result["pool_after_edge"] = loop.pool_counts()
-        if not args.skip_reviews:
-            result["reviews"] = loop.review_cases(show)
+        if args.skip_reviews:
+            with console.status("edge: nce run over the shifted clip, learning on (cases left unreviewed)"):
+                result["edge"] = loop.run_edge(show)
+        else:
+            with console.status(
+                "edge: nce run over the shifted clip, learning on; the operator reviews as cases open"
+            ):
+                result["edge"], result["reviews"] = loop.run_edge_reviewing(show)
             result["review_frames"] = loop.finish_review_frames(show)
+        result["pool_after_edge"] = loop.pool_counts()
         console.print(f"edge {result['edge']}, pool {result['pool_after_edge']}, reviews {result.get('reviews')}, "
                       f"frames {result.get('review_frames')}")  # fmt: skip
         pool, done = images_of(sets["shift-pool"]), 0

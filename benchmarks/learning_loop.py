@@ -11,7 +11,9 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -281,7 +283,35 @@ class Loop:
                 return str(event["label"]), [float(v) for v in event["box"]], np.asarray(img)
         return None
 
-    def review_cases(self, show: Slideshow) -> dict[str, Any]:
+    def run_edge_reviewing(
+        self, show: Slideshow, every_s: float = 1.0
+    ) -> tuple[dict[str, Any], dict[str, int]]:
+        """``nce run`` over the clip while the operator works the queue as a command centre does
+        (a pass every ``every_s``): a case is reviewed soon after it opens, so the next hit of the
+        zone opens a new case instead of piling every scene's hits into one draft."""
+        done = threading.Event()
+        out: dict[str, Any] = {}
+
+        def edge() -> None:
+            try:
+                out.update(self.run_edge(show))
+            except BaseException as exc:  # re-raised below, in the operator's thread
+                out["error"] = exc
+            finally:
+                done.set()
+
+        worker = threading.Thread(target=edge, name="edge", daemon=True)
+        worker.start()
+        counts: Counter[str] = Counter()
+        while not done.wait(every_s):
+            counts.update(self.review_cases(show))
+        worker.join()
+        if "error" in out:
+            raise out["error"]
+        counts.update(self.review_cases(show))  # what the outbox delivered while draining
+        return out, dict(counts)
+
+    def review_cases(self, show: Slideshow) -> dict[str, int]:
         """Confirm a draft case when its scene holds an object of the hit's class at the hit's box
         (IoU >= 0.3), else dismiss it as a false detection (a hard negative)."""
         counts = {"cases": 0, "confirmed": 0, "dismissed_false_detection": 0, "no_still": 0}
