@@ -209,8 +209,9 @@ edge's clip (100 scenes of seed 400, half of them empty, each held 6 s at 2 fps)
 domain's val** (150, the generator's defaults, seed 11: synth-v1..v4 used seeds 7-10).
 The loop, with real processes: `nce serve` (SQLite) → an enrolled edge box runs `nce run --until-eof`
 over the clip with `learning:` on (sample packages to the frame pool, hits to cases) → the operator,
-through the HTTP API and from the ground truth, confirms cases whose hit is a real object and dismisses
-the others with `false_detection: true` (hard negatives), finishes the frames the reviews left partial
+through the HTTP API and from the ground truth, while the edge runs (a pass over the queue every second),
+confirms cases whose hit is a real object and dismisses the others with `false_detection: true` (hard
+negatives), finishes the frames the reviews left partial
 (a case gathers the hits of its zone and violation, so one review labels stills of several scenes:
 scenes with objects get all their boxes, empty scenes keep a dismissal's hard negatives or are cleared),
 uploads and labels N pool frames (`POST /api/v1/frames`, `PUT …/labels`, spread over 20 camera ids) →
