@@ -118,7 +118,7 @@ def test_a_failed_commit_leaves_no_row_naming_a_missing_object(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(ingest, "_remember", broken)
+    monkeypatch.setattr(ingest, "remember", broken)  # the last write before the commit
     dev = store_api.device("edge-02")
     with pytest.raises(RuntimeError, match="went away"):
         dev.post(store_api.client, dev.package())
