@@ -12,14 +12,12 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
 from nce.export_verify import verify_export
 from tests.support.chromium import CHROMIUM, OUT
-from tests.support.console import PASSWORD, SPECS, World, make_world, seed
-from tests.support.servers import serving
+from tests.support.console import PASSWORD, World, served_world
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"Chromium not found at {CHROMIUM}")
 
@@ -28,13 +26,14 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"Chromium n
 def site(
     tmp_path_factory: pytest.TempPathFactory, template_db: Path, password_hash: str
 ) -> Iterator[tuple[World, str]]:
-    world = make_world(tmp_path_factory.mktemp("admin-browser"), template_db, password_hash)
-    world.user("supervisor", "sup1", password_hash)
-    world.user("admin", "admin1", password_hash)
-    with serving(world.app) as url:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            seed(world, client, list(SPECS))
-        yield world, url
+    with served_world(
+        tmp_path_factory.mktemp("admin-browser"),
+        template_db,
+        password_hash,
+        users=[("supervisor", "sup1"), ("admin", "admin1")],
+        seeded=True,
+    ) as site:
+        yield site
 
 
 def signed_in(browser: Browser, url: str, username: str) -> Page:

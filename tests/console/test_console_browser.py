@@ -10,13 +10,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.support.chromium import CHROMIUM, OUT, signed_in
-from tests.support.console import OPERATOR, SPECS, World, make_world, seed
-from tests.support.servers import serving
+from tests.support.console import OPERATOR, World, served_world
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
@@ -27,11 +25,8 @@ pytestmark = pytest.mark.skipif(
 def site(
     tmp_path_factory: pytest.TempPathFactory, template_db: Path, password_hash: str
 ) -> Iterator[tuple[World, str]]:
-    world = make_world(tmp_path_factory.mktemp("browser"), template_db, password_hash)
-    with serving(world.app) as url:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            seed(world, client, list(SPECS))
-        yield world, url
+    with served_world(tmp_path_factory.mktemp("browser"), template_db, password_hash, seeded=True) as site:
+        yield site
 
 
 @pytest.fixture

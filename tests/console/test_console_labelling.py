@@ -19,9 +19,8 @@ from service.console.messages import CATALOGUE
 from service.crud.frames import add_frame, frame_detail
 from service.schemas.frames import FrameCreate, FrameDetail, FrameSource, LabelHow
 from tests.support.chromium import OUT, needs_chromium, signed_in
-from tests.support.console import OPERATOR, Client, World, make_world, sign_in, street
+from tests.support.console import OPERATOR, Client, World, served_world, sign_in, street
 from tests.support.labelling import DETECTIONS, pool_frames
-from tests.support.servers import serving
 
 STATIC = Path(__file__).resolve().parents[2] / "service" / "console" / "static"
 
@@ -116,9 +115,8 @@ def test_every_word_the_script_shows_is_in_the_catalogue() -> None:
 
 @pytest.fixture
 def site(tmp_path: Path, template_db: Path, password_hash: str) -> Iterator[tuple[World, str]]:
-    world = make_world(tmp_path / "svc", template_db, password_hash)
-    with serving(world.app) as url:
-        yield world, url
+    with served_world(tmp_path / "svc", template_db, password_hash) as site:
+        yield site
 
 
 @pytest.fixture

@@ -23,9 +23,8 @@ from service.crud.masks import recompute
 from service.masks import MaskRules
 from service.models import FrameLabel, LedgerEntry, MaskProposal
 from tests.support.chromium import OUT, needs_chromium, signed_in
-from tests.support.console import PASSWORD, Client, World, csrf_of, make_world, sign_in
+from tests.support.console import PASSWORD, Client, World, csrf_of, served_world, sign_in
 from tests.support.masks import dismissal
-from tests.support.servers import serving
 
 PLACE = (300.0, 200.0, 360.0, 300.0)
 
@@ -179,10 +178,8 @@ def test_a_bad_filter_is_one_line(world: Client, query: str, shown: str) -> None
 
 @pytest.fixture
 def site(tmp_path: Path, template_db: Path, password_hash: str) -> Iterator[tuple[World, str]]:
-    world = make_world(tmp_path / "svc", template_db, password_hash)
-    world.user("supervisor", "sup1", password_hash)
-    with serving(world.app) as url:
-        yield world, url
+    with served_world(tmp_path / "svc", template_db, password_hash, users=[("supervisor", "sup1")]) as site:
+        yield site
 
 
 @pytest.fixture

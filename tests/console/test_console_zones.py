@@ -24,8 +24,7 @@ from service.crud.frames import add_frame
 from service.models import Case, Frame
 from service.schemas.frames import FrameCreate
 from tests.support.chromium import OUT, needs_chromium, signed_in
-from tests.support.console import Client, World, csrf_of, make_world, sign_in, street
-from tests.support.servers import serving
+from tests.support.console import Client, World, csrf_of, served_world, sign_in, street
 
 ROOT = Path(__file__).resolve().parents[2]
 SQUARE = [[0.1, 0.5], [0.4, 0.5], [0.4, 0.9], [0.1, 0.9]]
@@ -189,10 +188,8 @@ def test_nothing_drawn_is_an_empty_camera(world: Client, password_hash: str) -> 
 
 @pytest.fixture
 def site(tmp_path: Path, template_db: Path, password_hash: str) -> Iterator[tuple[World, str]]:
-    world = make_world(tmp_path / "svc", template_db, password_hash)
-    world.user("supervisor", "sup1", password_hash)
-    with serving(world.app) as url:
-        yield world, url
+    with served_world(tmp_path / "svc", template_db, password_hash, users=[("supervisor", "sup1")]) as site:
+        yield site
 
 
 @pytest.fixture

@@ -7,15 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser
 
 from service.public_copies import approve_public_stills, make_public_stills
 from tests.support.chromium import OUT, needs_chromium, signed_in
-from tests.support.console import OPERATOR, SPECS, World, make_world, seed
+from tests.support.console import OPERATOR, World, served_world
 from tests.support.images import jpeg
-from tests.support.servers import serving
 from tests.support.shop_page import link, notice
 
 pytestmark = needs_chromium
@@ -35,11 +33,10 @@ PHONE = {
 def site(
     tmp_path_factory: pytest.TempPathFactory, template_db: Path, password_hash: str
 ) -> Iterator[tuple[World, str]]:
-    world = make_world(tmp_path_factory.mktemp("shop-browser"), template_db, password_hash)
-    with serving(world.app) as url:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            seed(world, client, list(SPECS))
-        yield world, url
+    with served_world(
+        tmp_path_factory.mktemp("shop-browser"), template_db, password_hash, seeded=True
+    ) as site:
+        yield site
 
 
 def test_scan_see_evidence_upload_a_photo_state_and_the_operator_sees_both(

@@ -12,11 +12,14 @@ import re
 import secrets
 import shutil
 import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import text
@@ -29,7 +32,7 @@ from service.models import Shop
 from service.settings import Settings
 from service.state import AppState
 from tests.support.devices import DeviceHandle, new_key, pub_b64
-from tests.support.servers import service_key_file
+from tests.support.servers import service_key_file, serving
 from tests.support.users import add_user
 
 W, H = 640, 360
@@ -326,3 +329,24 @@ def sign_in(client: TestClient, username: str = OPERATOR, password: str = PASSWO
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
+
+
+@contextmanager
+def served_world(
+    base: Path,
+    template: Path | None,
+    password_hash: str,
+    *,
+    users: Sequence[tuple[str, str]] = (),
+    seeded: bool = False,
+) -> Iterator[tuple[World, str]]:
+    """A fresh world served on a free loopback port (the browser tests' site): ``users`` as (role,
+    username) with the test password's hash, and with ``seeded`` every case of :data:`SPECS`."""
+    world = make_world(base, template, password_hash)
+    for role, username in users:
+        world.user(role, username, password_hash)
+    with serving(world.app) as url:
+        if seeded:
+            with httpx.Client(base_url=url, timeout=30) as client:
+                seed(world, client, list(SPECS))
+        yield world, url
