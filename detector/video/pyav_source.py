@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +34,7 @@ from detector.video.packets import EncodedPacket, StreamInfo
 if TYPE_CHECKING:
     from detector.video.reader import CameraReader
 
+OPEN_LOCK = threading.Lock()  # opening an RTSP session (DESCRIBE/SETUP/PLAY), one at a time
 log = logging.getLogger("detector.sources")
 
 CODECS = frozenset({"h264", "hevc"})  # the encoded domain: what the packet ring and remux take
@@ -101,12 +103,13 @@ def open_pyav(reader: CameraReader) -> tuple[Any, str, bool]:
         if short and opts.probe_bytes > 0:
             options["probesize"] = str(opts.probe_bytes)
         try:
-            container = av.open(
-                reader.source,
-                options=options,
-                timeout=(opts.open_timeout_s, opts.stall_s),
-                hwaccel=reader.decoder.accel(),
-            )
+            with OPEN_LOCK:  # one RTSP session set up at a time (as opencv_source)
+                container = av.open(
+                    reader.source,
+                    options=options,
+                    timeout=(opts.open_timeout_s, opts.stall_s),
+                    hwaccel=reader.decoder.accel(),
+                )
         except (av.FFmpegError, OSError):
             if opts.probe_bytes > 0:
                 reader._short_probe = not short  # as the OpenCV path: alternate short and full probe
