@@ -25,6 +25,7 @@ from typing import Any
 from rich.console import Console
 
 from benchmarks.common import RESULTS, ROOT, write_result
+from benchmarks.learning_looks import look_table, map50_by_look
 from benchmarks.learning_loop import Loop, images_of, nce, read_image, slideshow
 from modeling.evaluation import evaluate_dataset
 from modeling.synth.dataset import synth_dataset
@@ -86,6 +87,9 @@ def evaluate(model: Path, sets: dict[str, Path]) -> dict[str, Any]:
         out[key] = {"map50": round(r.map50, 4), "map50_95": round(r.map50_95, 4), "images": r.images,
                     "per_class": {c: round(m.ap50, 4) for c, m in r.per_class.items()}}  # fmt: skip
     out["false_detections"] = false_detections(model, sets["shift-empty"])
+    out["shifted_by_look"] = map50_by_look(
+        model, sets["shift-test"], SETS["shift-test"]["seed"], DOMAINS["shifted"]
+    )
     return out
 
 
@@ -246,6 +250,7 @@ def report(result: dict[str, Any], results: Path, extra: str = "") -> None:
         console.print(line)
     notes = (
         PROTOCOL + "\nVerdicts against the issue's targets:\n\n" + "\n".join(lines) + (f"\n\n{extra.strip()}" if extra else "")
+        + (f"\n\n{looks}" if (looks := look_table(result["rows"])) else "")
         + f"\n\n![mAP50 against labelled frames](results/{png.name})\n"
     )  # fmt: skip
     write_result("learning", result, table(result["rows"]), notes)

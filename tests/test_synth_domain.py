@@ -92,3 +92,23 @@ def test_synth_cli_takes_a_domain(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert set(summary["backgrounds"]) <= {p.name for p in SHIFTED_PHOTOS}
     with pytest.raises(SystemExit):
         main(["data", "synth", "--out", str(tmp_path / "t"), "--n", "2", "--domain", "night"])
+
+
+@needs_data
+def test_the_look_of_each_generated_image_is_known_from_its_seed_and_index(tmp_path: Path) -> None:
+    """benchmarks.learning_looks scores by look without a side file: look_of(seed, i) must be the look
+    relight() gave image i. Night images are darker than daylight ones of the same set, and a set
+    made with one look only is that look everywhere."""
+    from benchmarks.learning_looks import look_table, looks_of
+
+    shifted = DOMAINS["shifted"]
+    synth_dataset(tmp_path / "s", 18, seed=21, val_fraction=0.0, domain=shifted)
+    by_look = looks_of(tmp_path / "s", 21, shifted)
+    assert sum(len(v) for v in by_look.values()) == 18 and set(by_look) <= set(shifted.lighting)
+    mean = {k: float(np.mean([cv2.imread(str(p)).mean() for p in v])) for k, v in by_look.items()}
+    assert {"night", "daylight"} <= set(mean), f"seed 21 should give both looks: {sorted(by_look)}"
+    assert mean["night"] < 0.6 * mean["daylight"]
+    night_only = Domain(name="night", photos=SHIFTED_PHOTOS, vtest_share=0.0, lighting=("night",))
+    assert set(looks_of(tmp_path / "s", 21, night_only)) == {"night"}
+    row = {"labelled": 0, "eval": {"shifted_by_look": {"night": {"images": 3, "map50": 0.1}}}}
+    assert "| 0 | 0.100 |" in look_table([row]) and "night (3)" in look_table([row])

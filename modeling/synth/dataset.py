@@ -17,7 +17,7 @@ from detector.errors import DataError
 from modeling.synth import CLASSES
 from modeling.synth.backgrounds import BackgroundPool
 from modeling.synth.compose import Composer, Placed, add_pedestrians, augment, yolo_lines
-from modeling.synth.domain import Domain, relight
+from modeling.synth.domain import Domain, lighting_rng, relight
 from modeling.synth.fonts import find_cjk_fonts
 from nce.hashing import sha256_file
 
@@ -132,7 +132,7 @@ def synth_dataset(
             if prng.random() < pedestrians:
                 add_pedestrians(prng, img, placed, bg.spec, pool.people, int(prng.integers(1, 4)))
         if domain.lighting:  # its own random stream too: the training domain draws nothing here
-            img = relight(img, np.random.default_rng([seed, i, 2]), domain.lighting)
+            img = relight(img, lighting_rng(seed, i), domain.lighting)
         if augment_images:
             img = augment(img, rng)
         lines = yolo_lines(placed, size[0], size[1])

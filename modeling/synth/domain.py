@@ -62,10 +62,25 @@ DOMAINS: dict[str, Domain] = {
 }
 
 
+def lighting_rng(seed: int, index: int) -> np.random.Generator:
+    """The random stream that picks and applies the look of image ``index`` of a set made with ``seed``
+    (its own stream: the training domain, which has no lighting, draws nothing from it)."""
+    return np.random.default_rng([seed, index, 2])
+
+
+def pick_look(rng: np.random.Generator, looks: tuple[Look, ...]) -> Look:
+    return looks[int(rng.integers(len(looks)))]
+
+
+def look_of(seed: int, index: int, looks: tuple[Look, ...]) -> Look:
+    """The look :func:`relight` gave image ``index`` of a set made with ``seed`` (for per-look scores)."""
+    return pick_look(lighting_rng(seed, index), looks)
+
+
 def relight(img: Image, rng: np.random.Generator, looks: tuple[Look, ...]) -> Image:
     """The whole scene under one of ``looks``: dusk (dim, warm), night (dark, blue, noisy, lit
     unevenly), haze (low contrast, grey), cast (a sodium or fluorescent colour cast)."""
-    look = looks[int(rng.integers(len(looks)))]
+    look = pick_look(rng, looks)
     out = img.astype(np.float32)
     h, w = img.shape[:2]
     if look == "dusk":
