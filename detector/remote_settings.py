@@ -52,19 +52,24 @@ class SettingsInbox:
     """Remote settings waiting for the loop; ``version`` is the assignment version last applied."""
 
     def __init__(self, cameras: Sequence[Camera]) -> None:
-        self._cameras = {c.id: c for c in cameras}
+        self._site = {c.id: c for c in cameras}  # what the site config says: settings apply to it
+        self._cameras = dict(self._site)  # as taken (applied or pending)
         self._lock = threading.Lock()
         self._pending: dict[str, Camera] = {}
         self.applied = threading.Event()
         self.changes: list[tuple[str, dict[str, object]]] = []  # (camera, what changed), as applied
 
     def submit(self, settings: Sequence[CameraSettings]) -> dict[str, Camera]:
-        """Validate every camera's settings (all or none are taken); the cameras that change."""
+        """Take the service's whole list (every assignment carries all of it): each camera is its
+        site config with its settings on top, so a field the service no longer sets, or a camera it
+        no longer names (settings cleared), goes back to the site config's value. Validated all or
+        none; returns the cameras that change."""
         merged: dict[str, Camera] = {}
+        given = {s.camera_id: s for s in settings}
         for s in settings:
-            base = self._cameras.get(s.camera_id)
+            base = self._site.get(s.camera_id)
             if base is None:
-                known = ", ".join(sorted(self._cameras))
+                known = ", ".join(sorted(self._site))
                 raise UnknownCameraError(
                     f"remote settings for unknown camera {s.camera_id!r}; known: {known}"
                 )
@@ -79,8 +84,11 @@ class SettingsInbox:
                     ]
                 )
             camera = merged_camera(base, s)
-            if camera != base:
+            if camera != self._cameras[s.camera_id]:
                 merged[s.camera_id] = camera
+        for camera_id, base in self._site.items():
+            if camera_id not in given and self._cameras[camera_id] != base:
+                merged[camera_id] = base  # its settings were cleared
         with self._lock:
             self._pending.update(merged)
             self._cameras.update(merged)

@@ -104,6 +104,26 @@ def test_the_edge_refuses_what_the_site_config_would(
     assert inbox.apply([], {}) == 0
 
 
+def test_each_assignment_is_the_whole_list_and_what_it_leaves_out_goes_back_to_the_site_config(
+    tmp_path: Path, assets: tuple[Path, Path]
+) -> None:
+    """The service replaces a camera's settings and can clear them: the edge merges every list onto the
+    site config, never onto what it applied before (else a field set once would stick for good)."""
+    config = site(tmp_path, assets[0], str(assets[1]))
+    cam0 = config.cameras[0]
+    inbox = SettingsInbox(config.cameras)
+    taken = inbox.submit([CameraSettings(camera_id="cam-0", enabled=False)])
+    assert taken["cam-0"].enabled is False
+    # replaced: min_score only, so enabled is the site config's again
+    taken = inbox.submit([CameraSettings(camera_id="cam-0", min_score=0.6)])
+    assert taken["cam-0"].enabled is True and taken["cam-0"].min_score == 0.6
+    assert inbox.submit([CameraSettings(camera_id="cam-0", min_score=0.6)]) == {}, "the same list: no change"
+    # cleared: the camera is not named any more
+    assert inbox.submit([]) == {"cam-0": cam0}
+    assert inbox.submit([]) == {}
+    assert inbox.apply([], {}) == 1, "one camera pending (its latest state)"
+
+
 class Hits:
     def __init__(self, pipeline: list[Pipeline], at: int, settings: list[CameraSettings]) -> None:
         self.opened: list[tuple[str, str]] = []

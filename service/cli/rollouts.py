@@ -37,6 +37,11 @@ def register(inner: Any) -> None:
     on.add_argument("--enable", dest="enabled", action="store_const", const=True, default=None)
     on.add_argument("--disable", dest="enabled", action="store_const", const=False)
     cam.add_argument("--accepted-masks", action="store_true", help="send the camera's accepted learned masks")
+    cam.add_argument(
+        "--clear",
+        action="store_true",
+        help="clear the camera's remote settings: the edge goes back to its site config for it",
+    )
     cam.set_defaults(func=_camera_settings)
 
 
@@ -70,7 +75,23 @@ def _camera_settings(args: argparse.Namespace) -> int:
     from nce.rollout import CameraSettings
     from service.accounts import cli_actor
     from service.cli.admin import with_session
-    from service.crud.rollouts import accepted_masks, set_camera_settings
+    from service.crud.rollouts import accepted_masks, clear_camera_settings, set_camera_settings
+
+    if args.clear:
+        if args.enabled is not None or args.min_score is not None or args.accepted_masks:
+            raise Invalid("--clear takes no --enable/--disable, --min-score or --accepted-masks")
+        version = with_session(
+            args.db,
+            lambda s: (
+                clear_camera_settings(
+                    s, device_id=args.device, camera_id=args.camera, actor=cli_actor()
+                ).version
+            ),
+        )
+        print(
+            f"camera {args.camera} on {args.device}: settings cleared, site config again (assignment version {version})"
+        )
+        return 0
 
     def run(session: Any) -> int:
         masks = accepted_masks(session, args.camera) if args.accepted_masks else None

@@ -9,6 +9,11 @@ from typing import Final
 ROLLOUTS: Final[dict[str, tuple[str, str]]] = {
     "action.model_assigned": ("下发模型", "model assigned"),
     "action.camera_settings_changed": ("修改摄像头远程设置", "camera settings changed"),
+    "action.camera_settings_cleared": (
+        "清除摄像头远程设置（恢复站点配置）",
+        "camera settings cleared (back to the site config)",
+    ),
+    "ledger.field.cleared": ("已清除", "Cleared"),
     "action.model_rolled_back": ("模型自动回滚", "model rolled back"),
     "action.model_refused": ("设备拒绝模型", "model refused by the device"),
     "ledger.field.canary_cameras": ("灰度摄像头", "Canary cameras"),

@@ -101,7 +101,10 @@ def set_camera_settings(
     others = [s for s in row.settings if s.get("camera_id") != settings.camera_id]
     new = settings.model_dump(mode="json", exclude_none=True)
     if len(new) == 1:
-        raise Invalid("set at least one of enabled, min_score, masks")
+        raise Invalid(
+            "set at least one of enabled, min_score, masks (to go back to the site config: clear the "
+            "camera's settings, DELETE /api/v1/devices/{id}/camera-settings/{camera_id})"
+        )
     row.settings = [*others, new]
     row.version += 1
     row.updated_at = utcnow()
@@ -114,6 +117,33 @@ def set_camera_settings(
             "device_id": device_id,
             "camera": settings.camera_id,
             **{k: v for k, v in new.items() if k != "camera_id"},
+            "version": row.version,
+        },
+    )
+    session.commit()
+    return row
+
+
+def clear_camera_settings(session: Session, *, device_id: str, camera_id: str, actor: str) -> DeviceRollout:
+    """Clear one camera's remote settings on a device: the edge goes back to its site config for that
+    camera; a ledger entry ``camera_settings_cleared`` with what was cleared. Commits."""
+    ledger.lock_head(session)
+    row = _row(session, device_id)
+    cleared = [s for s in row.settings if s.get("camera_id") == camera_id]
+    if not cleared:
+        raise NotFound(f"camera {camera_id!r} has no remote settings on device {device_id!r}")
+    row.settings = [s for s in row.settings if s.get("camera_id") != camera_id]
+    row.version += 1
+    row.updated_at = utcnow()
+    ledger.append(
+        session,
+        actor=actor,
+        action="camera_settings_cleared",
+        case_id=None,
+        payload={
+            "device_id": device_id,
+            "camera": camera_id,
+            "cleared": sorted(k for k in cleared[-1] if k != "camera_id"),
             "version": row.version,
         },
     )

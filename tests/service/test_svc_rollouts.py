@@ -172,3 +172,35 @@ def test_the_cli_assigns_and_sets_accepted_masks(
         {"device_id": "edge-a", "camera": "cam-01", "enabled": False, "version": 2}
     ]
     assert nce_main([*args[:-1], "edge-nope"]) != 0
+
+
+def test_a_cleared_camera_leaves_the_assignment_and_the_ledger_says_so(
+    rapi: tuple[Api, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    api, _ = rapi
+    a = api.device("edge-a")
+    sup = api.user("supervisor")
+    path = "/api/v1/devices/edge-a/camera-settings"
+    for body in ({"camera_id": "cam-01", "enabled": False}, {"camera_id": "cam-02", "min_score": 0.5}):
+        assert api.client.put(path, headers=sup, json=body).status_code == 200
+    tag = api.client.get(ASSIGNMENT, headers=a.headers).headers["etag"]
+    assert api.client.delete(f"{path}/cam-01", headers=api.user("operator")).status_code == 403
+    r = api.client.delete(f"{path}/cam-01", headers=sup)
+    assert r.status_code == 200 and r.json()["version"] == 3, r.text
+    got = api.client.get(ASSIGNMENT, headers={**a.headers, "If-None-Match": tag})
+    assert got.status_code == 200 and [s["camera_id"] for s in got.json()["settings"]] == ["cam-02"]
+    again = api.client.delete(f"{path}/cam-01", headers=sup)
+    assert again.status_code == 404 and "no remote settings" in again.text
+    assert api.client.delete("/api/v1/devices/edge-zz/camera-settings/cam-01", headers=sup).status_code == 404
+    assert ledger(api, "camera_settings_cleared") == [
+        {"device_id": "edge-a", "camera": "cam-01", "cleared": ["enabled"], "version": 3}
+    ]
+    cli = ["admin", "camera-settings", "--db", api.url, "--device", "edge-a", "--camera", "cam-02", "--clear"]
+    assert nce_main(cli) == 0
+    assert "settings cleared, site config again (assignment version 4)" in capsys.readouterr().out
+    assert nce_main([*cli, "--min-score", "0.3"]) != 0
+    assert "--clear takes no" in capsys.readouterr().err
+    assert api.client.get(ASSIGNMENT, headers=a.headers).json()["settings"] == []
+    audit = api.client.get("/audit?lang=zh-CN", headers=sup).text
+    assert "清除摄像头远程设置" in audit
+

@@ -132,3 +132,17 @@ def put_camera_settings(
     applies them without a restart. A ledger entry ``camera_settings_changed``."""
     row = crud.set_camera_settings(session, device_id=device_id, settings=body, actor=principal.actor)
     return public(row)
+
+
+@router.delete(
+    "/api/v1/devices/{device_id}/camera-settings/{camera_id}",
+    response_model=RolloutPublic,
+    summary="Clear one camera's remote settings on a device (supervisor)",
+)
+def delete_camera_settings(
+    device_id: DeviceId, camera_id: DeviceId, session: SessionDep, principal: RolloutManager
+) -> RolloutPublic:
+    """The edge goes back to its site config for the camera (``enabled``, ``min_score``, ``masks``).
+    A ledger entry ``camera_settings_cleared``; a camera without remote settings → 404."""
+    row = crud.clear_camera_settings(session, device_id=device_id, camera_id=camera_id, actor=principal.actor)
+    return public(row)
