@@ -39,6 +39,7 @@ FINETUNE_MODEL = "models/street-v1.onnx"
 FINETUNE_IMGSZ = 480
 FINETUNE_EPOCHS = 10
 FINETUNE_WARMUP = 0.5
+FINETUNE_FREEZE = 0  # modules kept as shipped (0: the whole model trains)
 REPLAY_N = 300
 REPLAY_SEED = 2026  # none of the synth-v1..v4 seeds (7-10) the shipped model was trained or judged on
 REPLAY_MARKER = "replay.json"  # the default replay set's n, seed and dataset hash

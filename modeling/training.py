@@ -139,6 +139,7 @@ def train(
     threads: int | None = None,
     arch: str | None = None,
     warmup_epochs: float | None = None,
+    freeze: int | None = None,
     on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train a detector on a YOLO ``data.yaml``: from scratch (``model`` an architecture yaml), or
@@ -146,12 +147,17 @@ def train(
     ``models/street-v1.onnx``: its weights are rebuilt into a checkpoint first, see
     :mod:`modeling.onnx_checkpoint`). ``on_epoch(epoch, epochs, metrics)`` is called after each
     epoch's validation (metrics: Ultralytics' ``metrics/mAP50(B)`` and the like), and once more with
-    ``epoch = epochs + 1`` after the final validation of the kept weights."""
+    ``epoch = epochs + 1`` after the final validation of the kept weights. ``freeze`` keeps the first
+    modules as they are, weights and batch-norm statistics (Ultralytics' ``freeze``)."""
     folders = train_folders(data)
     if epochs < 1:
         raise DataError(f"--epochs must be at least 1, got {epochs}")
     if imgsz < 32 or imgsz % 32:
         raise DataError(f"--imgsz must be a multiple of 32 and at least 32, got {imgsz}")
+    if freeze is not None and not 0 <= freeze <= 22:
+        raise DataError(
+            f"--freeze must be 0..22 (modules of the YOLO11 graph; its backbone is 10), got {freeze}"
+        )
     if model.endswith((".pt", ".onnx")) and not Path(model).is_file():
         raise DataError(f"--model {model}: no such weights file (offline: use an architecture yaml)")
     _offline()
@@ -194,6 +200,7 @@ def train(
         cache=cache,
         patience=patience,
         **({} if warmup_epochs is None else {"warmup_epochs": warmup_epochs}),
+        **({} if not freeze else {"freeze": freeze}),
         project=str(Path(out).resolve()),
         name=name,
         exist_ok=True,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from modeling.finetune import FINETUNE_FREEZE
 from modeling.synth.backgrounds import DEFAULT_DATA_DIR
 from nce.cli import main
 from tests.support.frame_pool import labelled_export, sqlite_service
@@ -75,4 +76,6 @@ def test_fine_tune_on_an_exported_pool_with_replay(
     assert json.loads((run_dir / "sources.json").read_text()) == mix
     assert json.loads((run_dir / "finetune.json").read_text()) == res
     # Ultralytics read the mixed folders: its run arguments name the mix's data.yaml
-    assert yaml.safe_load((run_dir / "args.yaml").read_text())["data"] == str(run_dir / "data.yaml")
+    run_args = yaml.safe_load((run_dir / "args.yaml").read_text())
+    assert run_args["data"] == str(run_dir / "data.yaml")
+    assert (run_args["freeze"] or 0) == FINETUNE_FREEZE, "the loop's default freeze"

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from modeling.synth import CLASSES
 from modeling.synth.backgrounds import DEFAULT_DATA_DIR
@@ -83,10 +84,14 @@ def test_synth_train_export_eval(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert rebuilt.max_abs_diff < 1e-2 and rebuilt.tensors > 100
     tune = ["model", "train", "--data", str(ds / "data.yaml"), "--model", str(onnx_path), "--epochs", "1"]
     tune += ["--imgsz", "64", "--batch", "4", "--workers", "0", "--threads", "1", "--arch", "yolo11n.yaml"]
-    tune += ["--warmup-epochs", "0.5"]
+    tune += ["--warmup-epochs", "0.5", "--freeze", "3"]
     assert main([*tune, "--out", str(tmp_path / "runs"), "--name", "tuned", "--json"]) == 0
     tuned = json.loads(_last_json(capsys, None))
     assert Path(tuned["weights"]).is_file() and (tmp_path / "runs" / "tuned.from-onnx.pt").is_file()
+    # --freeze 3 reaches Ultralytics (modules 0-2 keep the rebuilt weights and batch-norm statistics; two
+    # iterations move the rest too little to tell apart from fp16 rounding, so the run's arguments say it)
+    run_args = yaml.safe_load((Path(tuned["run_dir"]) / "args.yaml").read_text())
+    assert run_args["freeze"] == 3
 
     # offline: no font (Arial.ttf for plots) or weights were fetched
     assert {p.name for p in Path(USER_CONFIG_DIR).glob("*.ttf")} == fonts_before

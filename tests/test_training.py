@@ -74,6 +74,8 @@ def test_calibration_images_spread_and_errors(tmp_path: Path) -> None:
     [
         ({"epochs": 0}, "--epochs must be at least 1, got 0"),
         ({"imgsz": 100}, "--imgsz must be a multiple of 32"),
+        ({"freeze": 23}, "--freeze must be 0..22"),
+        ({"freeze": -1}, "--freeze must be 0..22"),
         ({"model": "missing.onnx"}, "--model missing.onnx: no such weights file"),
         ({"model": "missing.pt"}, "--model missing.pt: no such weights file"),
     ],

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from modeling.finetune import (
     FINETUNE_EPOCHS,
+    FINETUNE_FREEZE,
     FINETUNE_IMGSZ,
     FINETUNE_MODEL,
     FINETUNE_WARMUP,
@@ -133,6 +134,7 @@ def run_finetune(args: argparse.Namespace) -> int:
         threads=args.threads,
         arch=args.arch,
         warmup_epochs=FINETUNE_WARMUP if args.warmup_epochs is None else args.warmup_epochs,
+        freeze=FINETUNE_FREEZE if args.freeze is None else args.freeze,
         on_epoch=on_epoch,
     )
     result = FinetuneResult(**res.model_dump(), final_val=final, mix=mix)

@@ -14,6 +14,7 @@ from rich.table import Table
 from detector.config import DEFAULT_CONF
 from modeling.finetune import (
     FINETUNE_EPOCHS,
+    FINETUNE_FREEZE,
     FINETUNE_IMGSZ,
     FINETUNE_MODEL,
     FINETUNE_WARMUP,
@@ -92,6 +93,13 @@ def register(subparsers: Any) -> None:
         default=None,
         help="learning-rate warm-up (Ultralytics' default 3; 0.5-1 suits a fine-tune of trained weights; "
         f"{FINETUNE_WARMUP} with --dataset)",
+    )
+    t.add_argument(
+        "--freeze",
+        type=int,
+        default=None,
+        help="keep the first N modules as they are, weights and batch-norm statistics (YOLO11's backbone "
+        f"is 10; default 0; {FINETUNE_FREEZE} with --dataset)",
     )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--batch", type=int, default=16)
@@ -189,6 +197,7 @@ def _train(args: argparse.Namespace) -> int:
             threads=args.threads,
             arch=args.arch,
             warmup_epochs=args.warmup_epochs,
+            freeze=args.freeze,
         )
     if args.json:
         print(res.model_dump_json(indent=2))

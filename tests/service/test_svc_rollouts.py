@@ -203,4 +203,3 @@ def test_a_cleared_camera_leaves_the_assignment_and_the_ledger_says_so(
     assert api.client.get(ASSIGNMENT, headers=a.headers).json()["settings"] == []
     audit = api.client.get("/audit?lang=zh-CN", headers=sup).text
     assert "清除摄像头远程设置" in audit
-
