@@ -10,7 +10,8 @@ One pass (:func:`run_once`):
 3. **record** each answer in its own transaction, only if the row is still the one claimed:
    delivered; a refusal (poisoned after ``outbound_max_refusals``); a retry after a backoff of
    ``base · 2^(attempt-1)`` capped at ``outbound_backoff_max_s``, with jitter (a random half of it
-   added to the other half), poisoned after ``outbound_max_attempts``.
+   added to the other half: :attr:`Policy.backoff`, :mod:`nce.backoff`), poisoned after
+   ``outbound_max_attempts``.
 
 A notice's SMS sent or given up is a ledger entry about its case (``notice_sent``,
 ``notice_send_failed``); webhooks are recorded in the outbox only (``nce admin webhooks status``).
@@ -31,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from nce.backoff import Backoff
 from service import ledger
 from service.db import begin_write
 from service.errors import ServiceError
@@ -42,6 +44,7 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 LEASE_MARGIN_S = 60.0
+_RNG = random.Random()
 
 
 @dataclass(frozen=True)
@@ -61,17 +64,15 @@ class Policy:
         )  # fmt: skip
 
     @property
+    def backoff(self) -> Backoff:
+        """The wait after the ``n``-th failed send: the capped doubling step, jittered downwards only
+        (between half of it and all of it: messages failed together do not come back together)."""
+        return Backoff(base_s=self.backoff_base_s, cap_s=self.backoff_max_s, jitter=0.5, below_only=True)
+
+    @property
     def lease_s(self) -> float:
         """Long enough for every send of one pass."""
         return self.timeout_s * self.batch + LEASE_MARGIN_S
-
-
-def backoff_s(attempt: int, policy: Policy, rng: random.Random | None = None) -> float:
-    """The wait after the ``attempt``-th failed send: half of the capped exponential step fixed, the
-    other half random (so that messages failed together do not come back together)."""
-    step = min(policy.backoff_max_s, policy.backoff_base_s * float(1 << max(0, min(attempt - 1, 30))))
-    jitter: float = (rng or random).uniform(0, step / 2)
-    return step / 2 + jitter
 
 
 def claim(session: Session, policy: Policy, now: dt.datetime) -> list[Message]:
@@ -138,7 +139,7 @@ def record(session: Session, m: Message, outcome: Outcome, policy: Policy, now: 
                     "attempts": row.attempts,
                 })  # fmt: skip
         else:
-            row.next_at = now + dt.timedelta(seconds=backoff_s(row.attempts, policy))
+            row.next_at = now + dt.timedelta(seconds=policy.backoff.delay(row.attempts, _RNG))
     session.commit()
     if poisoned:
         log.warning("outbox: %s %s to %s poisoned after %s attempts: %s",
