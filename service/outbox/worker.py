@@ -14,7 +14,10 @@ One pass (:func:`run_once`):
    ``outbound_max_attempts``.
 
 A notice's SMS sent or given up is a ledger entry about its case (``notice_sent``,
-``notice_send_failed``); webhooks are recorded in the outbox only (``nce admin webhooks status``).
+``notice_send_failed``); so is a webhook to the case system about a case, once delivered or given up
+(``webhook_delivered``, ``webhook_failed``: which case event, the answer, the attempts), written in the
+same transaction as the outbox row's new status. Retries stay in the outbox only (``nce admin
+webhooks status``).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 LEASE_MARGIN_S = 60.0
+LEDGER_KINDS = ("sms", "webhook")  # messages whose end is a ledger entry on their case
 _RNG = random.Random()
 
 
@@ -98,13 +102,31 @@ def claim(session: Session, policy: Policy, now: dt.datetime) -> list[Message]:
 
 
 def _ledger(session: Session, m: Message, action: str, payload: dict[str, Any]) -> None:
-    ledger.append(session, actor=f"system:notifier:{m.target}", action=action, case_id=m.case_id,
+    sender = "notifier" if m.kind == "sms" else "webhook"
+    ledger.append(session, actor=f"system:{sender}:{m.target}", action=action, case_id=m.case_id,
                   payload={"message_id": m.message_id, **payload})  # fmt: skip
+
+
+def _final_entry(
+    m: Message, outcome: Outcome, attempts: int, *, delivered: bool
+) -> tuple[str, dict[str, Any]]:
+    """The ledger entry a message's end writes on its case: the notice's SMS or a webhook."""
+    if m.kind == "sms":
+        if delivered:
+            return "notice_sent", {"channel": outcome.channel, "status_code": outcome.status}
+        return "notice_send_failed", {
+            "channel": outcome.channel, "status_code": outcome.status, "error": outcome.error,
+            "attempts": attempts,
+        }  # fmt: skip
+    about = {"case_event": m.event, "status_code": outcome.status, "attempts": attempts}
+    if delivered:
+        return "webhook_delivered", about
+    return "webhook_failed", {**about, "error": outcome.error}
 
 
 def record(session: Session, m: Message, outcome: Outcome, policy: Policy, now: dt.datetime) -> str:
     """Write the answer to ``m``; returns the row's status after it (``stale``: the row moved on)."""
-    notes_ledger = m.kind == "sms" and m.case_id is not None
+    notes_ledger = m.kind in LEDGER_KINDS and m.case_id is not None
     if notes_ledger:
         ledger.lock_head(session)
     else:
@@ -122,7 +144,7 @@ def record(session: Session, m: Message, outcome: Outcome, policy: Policy, now: 
         row.status = "delivered"
         row.delivered_at = now
         if notes_ledger:
-            _ledger(session, m, "notice_sent", {"channel": outcome.channel, "status_code": outcome.status})
+            _ledger(session, m, *_final_entry(m, outcome, row.attempts, delivered=True))
     else:
         if outcome.result in ("refused", "unconfigured"):
             row.refusals += 1
@@ -134,10 +156,7 @@ def record(session: Session, m: Message, outcome: Outcome, policy: Policy, now: 
         if poisoned:
             row.status = "poisoned"
             if notes_ledger:
-                _ledger(session, m, "notice_send_failed", {
-                    "channel": outcome.channel, "status_code": outcome.status, "error": outcome.error,
-                    "attempts": row.attempts,
-                })  # fmt: skip
+                _ledger(session, m, *_final_entry(m, outcome, row.attempts, delivered=False))
         else:
             row.next_at = now + dt.timedelta(seconds=policy.backoff.delay(row.attempts, _RNG))
     session.commit()
