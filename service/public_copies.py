@@ -277,7 +277,7 @@ def make_requested_public_copies(
                 session, store=store, case_id=case_id, actor=SWEEPER, requested_by=requested_by
             )
             done.append((case_id, "made"))
-        except (ServiceError, OSError) as exc:
+        except (ServiceError, OSError, ValueError) as exc:  # one bad case must not hold up the rest
             _failed(session, case_id, one_line(exc), requested_by)
             done.append((case_id, one_line(exc)))
     return done
