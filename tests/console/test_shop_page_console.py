@@ -10,9 +10,11 @@ import re
 import zipfile
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from nce.export_verify import verify_export
+from service import public_copies
 from service.crud.case_actions import review_case
 from service.models import EvidenceFile, HitEventRow, LedgerEntry
 from service.models_shop_page import PublicStill
@@ -29,14 +31,22 @@ def entries(w: World, action: str) -> list[LedgerEntry]:
         return list(s.execute(select(LedgerEntry).where(LedgerEntry.action == action)).scalars())
 
 
-def test_public_copy_is_made_by_the_edge_command_and_shown_only_once_approved(world: Client) -> None:
+def test_public_copy_is_made_by_the_edge_command_and_shown_only_once_approved(
+    world: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     w, client = world
     case_id = notice(w)
     token = link(w)
     sign_in(client)
     page = client.get(f"/cases/{case_id}").text
     assert 'id="public-none"' in page and 'id="public-make-form"' in page
-    r = post_form(client, f"/cases/{case_id}/public-copy", page=f"/cases/{case_id}")
+
+    def no_subprocess(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the request ran a subprocess")
+
+    with monkeypatch.context() as m:  # the click must not start `nce evidence publish`
+        m.setattr(public_copies.subprocess, "run", no_subprocess)
+        r = post_form(client, f"/cases/{case_id}/public-copy", page=f"/cases/{case_id}")
     assert r.status_code == 303, r.text[-2000:]
     # the click recorded a request and returned: nothing made yet, the page says it is pending
     assert [(e.actor, e.case_id) for e in entries(w, "public_copy_requested")] == [("user:op1", case_id)]
