@@ -64,7 +64,7 @@ from service.migrate import upgrade
 from service.outbox import worker as outbox
 from service.outbox.config import load_integrations
 from service.outbox.events import INFO_KEY, LINK_KEY
-from service.public_copies import make_due_public_copies
+from service.public_copies import run_jobs as public_copy_jobs
 from service.replica_settings import check_agreement, fingerprints
 from service.settings import Settings
 from service.state import AppState
@@ -122,9 +122,9 @@ def _deadlines_and_checkpoints(state: AppState) -> None:
     with state.sessions() as session:
         for case_id, to in sweep_deadlines(session) if s.sweep_interval_s > 0 else ():
             log.info("case %s: deadline passed, now %s", case_id, to)
-    if s.sweep_interval_s > 0:  # blurred stills for new notices (service.public_copies)
+    if s.sweep_interval_s > 0:  # blurred stills: operators' requests, new notices (service.public_copies)
         with state.sessions() as session:
-            for case_id, what in make_due_public_copies(session, store=state.store):
+            for case_id, what in public_copy_jobs(session, store=state.store):
                 log.info("case %s: public copy: %s", case_id, what)
     if s.checkpoint_interval_s > 0:
         with state.sessions() as session:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from service.errors import NotFound, Unavailable
+from service.evidence_range import Opened, Wanted
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -96,6 +97,15 @@ class EvidenceStore(abc.ABC):
     def stream(self, digest: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """The bytes ``start..end`` (inclusive; ``None``: to the end) in chunks, never the whole
         object in memory. NotFound is raised by this call, before the first chunk."""
+
+    def open(self, digest: str, wanted: Wanted | None = None) -> Opened:
+        """The object (NotFound), or the part ``wanted`` of it (RangeNotSatisfiable), with its size:
+        what a download sends. An object store overrides it to ask once."""
+        size = self.size(digest)
+        if wanted is None:
+            return Opened(size, 0, size - 1, False, self.stream(digest))
+        start, end = wanted.within(size)
+        return Opened(size, start, end, True, self.stream(digest, start, end))
 
     def read(self, digest: str, start: int = 0, end: int | None = None) -> bytes:
         """The bytes ``start..end`` (inclusive) at once: small objects and headers only."""

@@ -1,6 +1,7 @@
 """The shop page's tables (一店一码, :mod:`service.shop_page`): each shop's link generation, what a
-shop sent for a case (statements and correction photos), and the blurred public stills of a case
-with the operator's approval. On :data:`service.models.Base`'s metadata like every table."""
+shop sent for a case (statements and correction photos), the blurred public stills of a case with
+the operator's approval, and the requests to make them. On :data:`service.models.Base`'s metadata
+like every table."""
 
 from __future__ import annotations
 
@@ -66,3 +67,19 @@ class PublicStill(Base):
     made_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     approved_by: Mapped[str | None] = mapped_column(String(100), default=None)
     approved_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class PublicCopyJob(Base):
+    """A case's latest request for a public copy (生成公开副本): the click records it ``pending`` and
+    returns; the leading replica's sweeper makes the copy (:func:`service.public_copies.run_jobs`) and
+    sets ``done`` or ``failed`` with the one-line ``why``. One row per case: a new click re-opens it."""
+
+    __tablename__ = "public_copy_jobs"
+    __table_args__ = (Index("ix_public_copy_jobs_state", "state"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(16), doc="pending | done | failed")
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    why: Mapped[str | None] = mapped_column(String(500), default=None)

@@ -25,6 +25,7 @@ from service.api.download import evidence_response
 from service.console.guard import check_csrf
 from service.console.messages import translate
 from service.console.render import render, request_lang
+from service.errors import NotFound
 from service.evidence_store import is_sha256
 from service.models import Case, Shop, utcnow
 from service.shop_links import shop_for_token
@@ -88,15 +89,18 @@ def shop_page(token: Token, request: Request, state: StateDep, session: SessionD
 def shop_image(token: Token, sha256: str, request: Request, state: StateDep, session: SessionDep) -> Response:
     shop = shop_for_token(session, state.settings.secret_key, token)
     mime = shop_may_see(session, shop, sha256) if shop is not None and is_sha256(sha256) else None
-    if shop is None or mime is None or not state.store.exists(sha256):
+    if shop is None or mime is None:
         return _not_found(request, state)
-    return evidence_response(
-        state.store, sha256, request, media_type=mime,
-        headers={
-            "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox", "Referrer-Policy": "no-referrer",
-        },
-    )  # fmt: skip
+    try:  # the download's own read finds a missing object: no look-up before it
+        return evidence_response(
+            state.store, sha256, request, media_type=mime,
+            headers={
+                "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; sandbox", "Referrer-Policy": "no-referrer",
+            },
+        )  # fmt: skip
+    except NotFound:
+        return _not_found(request, state)
 
 
 def _refused(

@@ -18,8 +18,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from detector.delivery import Answer, DeliveryMetrics, HttpTransport, Outbox, Outcome, Relay
-from detector.delivery.relay import Backoff
 from detector.errors import DetectorError
+from nce.backoff import Backoff
 from tests.support.delivery import ScriptedService, SyntheticEdge, edge_config, free_port, make_device, nce
 
 pytestmark = pytest.mark.timeout(120)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import random
 import time
 from pathlib import Path
 
 import pytest
 
 from detector.delivery.outbox import Outbox, OutboxError
-from detector.delivery.relay import Backoff, Relay
+from detector.delivery.relay import Relay
 from detector.delivery.transport import Outcome, classify, parse_retry_after
+from nce.backoff import Backoff
 
 
 def add_events(box: Outbox, n: int) -> list[int]:
@@ -51,14 +51,19 @@ def test_retry_after_http_date() -> None:
     assert parse_retry_after(None, now) is None
 
 
-def test_backoff_grows_capped_with_jitter() -> None:
-    rng = random.Random(1)
-    b = Backoff(base_s=1.0, cap_s=30.0, jitter=0.2)
-    delays = [b.delay(n, rng) for n in range(10)]
-    assert 0.8 <= delays[0] <= 1.2
-    assert 3.2 <= delays[2] <= 4.8
-    assert all(d <= 36.0 for d in delays)
-    assert delays[9] >= 24.0
+def test_the_relay_waits_its_backoff_after_each_failure(tmp_path: Path) -> None:
+    """The first failure waits ``base_s`` (failure number attempts + 1), the next twice that."""
+    box = Outbox(tmp_path / "outbox.sqlite")
+    add_events(box, 1)
+    relay = Relay(box, lambda item: Outcome("retry", "down"), backoff=Backoff(base_s=10.0, cap_s=25.0))
+    waits = []
+    for _ in range(4):
+        before = time.time()
+        assert relay.step(before + 1e6) is not None  # due again at once
+        head = box.head()
+        assert head is not None
+        waits.append(round(head.next_attempt_at - before))
+    assert waits == [10, 20, 25, 25]
 
 
 def test_items_survive_reopen_and_keep_order(tmp_path: Path) -> None:

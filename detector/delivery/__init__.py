@@ -16,9 +16,10 @@ from __future__ import annotations
 from detector.delivery.metrics import DeliveryMetrics
 from detector.delivery.outbox import Outbox, OutboxError
 from detector.delivery.outbox_items import Answer, OutboxItem, OutboxStatus
-from detector.delivery.relay import Backoff, Relay
+from detector.delivery.relay import Relay
 from detector.delivery.sink import OutboxSink
 from detector.delivery.transport import HttpTransport, Outcome
+from nce.backoff import Backoff
 
 __all__ = [
     "Answer",

@@ -26,7 +26,6 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from detector.delivery.metrics import DeliveryMetrics, PoisonReason
@@ -34,6 +33,7 @@ from detector.delivery.outbox import Outbox
 from detector.delivery.outbox_items import Answer, OutboxItem
 from detector.delivery.transport import Outcome
 from detector.errors import DetectorError
+from nce.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +42,8 @@ SERVICE_AWAY_5XX = frozenset({502, 503, 504})
 DEFAULT_POISON_AFTER_5XX = 8
 
 
-@dataclass(frozen=True)
-class Backoff:
-    base_s: float = 1.0
-    cap_s: float = 60.0
-    jitter: float = 0.3
-
-    def delay(self, attempts: int, rng: random.Random) -> float:
-        raw = min(self.cap_s, self.base_s * (2 ** min(attempts, 20)))
-        return float(max(0.0, raw * (1.0 + self.jitter * (2 * rng.random() - 1))))
+# the relay's waits when the site config names none: 1 s doubling to a minute, ± 30 %
+DEFAULT_BACKOFF = Backoff(base_s=1.0, cap_s=60.0, jitter=0.3)
 
 
 def counts_toward_poison(answer: Answer) -> bool:
@@ -86,7 +79,7 @@ class Relay:
             raise DetectorError(f"poison_after_5xx must be >= 1, got {poison_after_5xx}")
         self.outbox = outbox
         self.send = send
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or DEFAULT_BACKOFF
         self.poison_after_5xx = poison_after_5xx
         self.metrics = metrics if metrics is not None else DeliveryMetrics()
         self.on_poisoned = on_poisoned
@@ -125,7 +118,7 @@ class Relay:
         self.metrics.failed.labels("retry").inc()
         delay = outcome.retry_after_s
         if delay is None:
-            delay = self.backoff.delay(item.attempts, self._rng)
+            delay = self.backoff.delay(item.attempts + 1, self._rng)  # failure number attempts + 1
         if item.attempts == 0:
             log.warning(
                 "delivery of item %s failed (%s); retrying in %.1f s", item.seq, outcome.detail, delay

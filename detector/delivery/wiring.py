@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 from detector.config import Device, SiteConfig, Uplink
 from detector.delivery.metrics import DeliveryMetrics
 from detector.delivery.outbox import Outbox
-from detector.delivery.relay import Backoff, Relay
+from detector.delivery.relay import DEFAULT_BACKOFF, Relay
 from detector.delivery.sink import OutboxSink
 from detector.delivery.transport import HttpTransport, read_token
 from detector.errors import DetectorError
 from detector.events import EventSink
+from nce.backoff import Backoff
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -42,7 +43,7 @@ def make_relay(
     relay = Relay(
         outbox,
         transport.send,
-        backoff=Backoff(base_s=uplink.retry_base_s, cap_s=uplink.retry_max_s),
+        backoff=Backoff(base_s=uplink.retry_base_s, cap_s=uplink.retry_max_s, jitter=DEFAULT_BACKOFF.jitter),
         poison_after_5xx=uplink.poison_after_5xx,
         metrics=metrics,
     )

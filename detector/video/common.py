@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from detector.config.camera import DecodeSettings
+from nce.backoff import Backoff
 
 _USERINFO = re.compile(r"(?<=://)[^/@]*@")
 
@@ -73,8 +74,8 @@ class ReaderOptions:
 
     def backoff(self, failures: int, rng: random.Random) -> float:
         """Delay before reconnect number ``failures`` (1, 2, …): doubling, capped, ± jitter."""
-        base = min(self.backoff_cap_s, self.backoff_initial_s * 2.0 ** max(failures - 1, 0))
-        return float(base * rng.uniform(1.0 - self.jitter, 1.0 + self.jitter))
+        steps = Backoff(base_s=self.backoff_initial_s, cap_s=self.backoff_cap_s, jitter=self.jitter)
+        return steps.delay(failures, rng)
 
 
 def redact(source: str) -> str:

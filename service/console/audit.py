@@ -1,7 +1,8 @@
 """The audit log (审计日志, ``/audit``, supervisors and admins): the whole ledger, newest first,
 :data:`PAGE_ROWS` a page (``?before=<seq>``: the entries older than that one), filtered by action,
 actor, case and local day; each entry worded as on the case page (:mod:`service.console.view`), the
-chain's verification (:func:`service.ledger.verify`) at the top. ``/audit.jsonl`` streams the entries
+chain's verification (:func:`service.ledger.verify`) at the top: the whole chain at most every
+:data:`WHOLE_EVERY_S` per process, in between only the entries added since (:func:`chain_check`). ``/audit.jsonl`` streams the entries
 the filters select (every page) as JSON Lines, one entry a line as the API writes it.
 """
 
@@ -9,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import Select, select
+from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
@@ -32,6 +35,7 @@ PAGE_ROWS = 50
 ACTOR_MAX = 200
 SEQ_MAX = 2**63 - 1
 SPOOL_BYTES = 16 * 1024 * 1024
+WHOLE_EVERY_S = 300.0  # the audit page re-hashes the whole ledger at most this often (per process)
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,37 @@ def _actions(session: Session) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class _Checked:
+    result: ledger.VerifyResult  # intact
+    whole_at: float  # time.monotonic() of the last whole run
+    when: dt.datetime  # its wall-clock time, for the page
+
+
+_CHECKED: weakref.WeakKeyDictionary[Engine, _Checked] = weakref.WeakKeyDictionary()
+
+
+def chain_check(engine: Engine, session: Session) -> tuple[ledger.VerifyResult, dt.datetime]:
+    """The chain's verification for the page, and when the whole chain was last verified. The whole
+    ledger is re-hashed at most every :data:`WHOLE_EVERY_S` in this process; between, a visit checks
+    only the entries added since the last intact result (none while the head hash is the same). A
+    broken chain is never remembered: every visit checks it whole again."""
+    now = time.monotonic()
+    got = _CHECKED.get(engine)
+    if got is not None and now - got.whole_at < WHOLE_EVERY_S:
+        result = ledger.verify(session, since=got.result)
+        if result.ok:
+            _CHECKED[engine] = _Checked(result, got.whole_at, got.when)
+            return result, got.when
+    when = dt.datetime.now(dt.UTC)
+    result = ledger.verify(session)
+    if result.ok:
+        _CHECKED[engine] = _Checked(result, now, when)
+    else:
+        _CHECKED.pop(engine, None)
+    return result, when
+
+
 def _forbidden(request: Request, state: StateDep, principal: auth.Principal) -> Response:
     lang, _ = request_lang(request)
     message = translate(lang, "audit.forbidden", role=principal.role)
@@ -128,7 +163,7 @@ def audit_page(request: Request, state: StateDep, session: SessionDep, principal
     lang, _ = request_lang(request)
     f, bad = parse_filter(dict(request.query_params))
     entries, next_before = page_of(session, f, rows=PAGE_ROWS)
-    check = ledger.verify(session)
+    check, checked_at = chain_check(state.engine, session)
     return render(
         request,
         state,
@@ -142,6 +177,7 @@ def audit_page(request: Request, state: StateDep, session: SessionDep, principal
         entries=[LedgerEntryPublic.model_validate(e) for e in entries],
         next_before=next_before,
         check=check,
+        checked_at=checked_at,
     )
 
 

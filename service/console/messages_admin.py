@@ -20,6 +20,10 @@ ADMIN: Final[dict[str, tuple[str, str]]] = {
         "哈希链完整：共 {n} 条记录，链头哈希 {head}。",
         "Chain intact: {n} entries, head hash {head}.",
     ),
+    "audit.checked_at": (
+        "（整链于 {when} 全部校验，其后新增记录逐条校验）",
+        "(whole chain verified at {when}; entries since, one by one)",
+    ),
     "audit.chain_broken": (
         "哈希链已损坏：第 {seq} 条起无法验证（{reason}）。",
         "Chain broken at entry {seq}: {reason}.",

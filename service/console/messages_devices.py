@@ -29,6 +29,9 @@ DEVICES: Final[dict[str, tuple[str, str]]] = {
         "离线告警：{devices} 台设备、{cameras} 个摄像头",
         "Down: {devices} device(s), {cameras} camera(s)",
     ),
+    "devices.page": ("第 {page}/{pages} 页，共 {n} 台设备", "Page {page} of {pages}, {n} devices"),
+    "devices.prev": ("上一页", "Previous"),
+    "devices.next": ("下一页", "Next"),
     "devices.all_ok": ("全部设备和摄像头在线。", "Every device and camera is up."),
     "devices.empty": (
         "尚未登记设备（nce admin add-device）。",

@@ -126,6 +126,13 @@ SHOP_PAGE: Final[dict[str, tuple[str, str]]] = {
     "case.public_approve": ("公开副本已审核", "Public copy reviewed"),
     "case.public_approved": ("{n} 张已审核，店铺页面可见。", "{n} reviewed, shown on the shop page."),
     "case.public_failed": ("公开副本操作未执行：{why}", "Public copy: not done: {why}"),
+    "case.public_job_pending": (
+        "已申请生成公开副本（{when}，{who}），后台任务稍后完成，请稍后刷新。",
+        "Public copy requested ({when}, {who}); a background job makes it shortly: reload later.",
+    ),
+    "case.public_job_done": ("公开副本已生成（{when}）。", "Public copy made ({when})."),
+    "case.public_job_failed": ("公开副本生成失败（{when}）：{why}", "Public copy failed ({when}): {why}"),
+    "action.public_copy_requested": ("申请生成公开副本", "public copy requested"),
     "case.shop_none": ("当事人尚未通过店铺页面回应。", "The shop has not responded through its page."),
     "case.shop_statement": ("陈述申辩", "Statement"),
     "case.shop_photo": ("整改照片", "Correction photo"),

@@ -1,5 +1,6 @@
-"""The queue of cases (``/``): filtered by status, violation, camera, day and a search (a case id, a
-shop's id, name or address, a camera), newest first, paged; drafts can be picked for a bulk dismissal
+"""The queue of cases (``/``): filtered by status, violation, camera, day, the notice's delivery
+(现场送达: notices to hand over in person) and a search (a case id, a shop's id, name or address, a
+camera), newest first, paged; drafts can be picked for a bulk dismissal
 (:mod:`service.console.desk`).
 
 A filter value the console does not know is reported on the page (422) and dropped, never passed on.
@@ -48,6 +49,7 @@ def _day_bounds(day: str) -> tuple[dt.datetime, dt.datetime]:
 
 
 SEARCH_MAX = 100  # the search box: a case id, a shop's id, name or address, a camera id
+DELIVERIES = ("in_person",)  # the notice's delivery: 现场送达 (the case flag notice_in_person)
 
 
 def parse_filter(q: Mapping[str, str], lang: Lang) -> tuple[crud.CaseFilter, dict[str, str], list[str]]:
@@ -57,6 +59,7 @@ def parse_filter(q: Mapping[str, str], lang: Lang) -> tuple[crud.CaseFilter, dic
     violation = q.get("violation", "")
     camera = q.get("camera", "")
     day = q.get("date", "")
+    delivery = q.get("delivery", "")
     text = " ".join("".join(ch for ch in q.get("q", "") if ch.isprintable()).split())[:SEARCH_MAX]
     errors: list[str] = []
     if status not in (*CASE_STATUSES, "all"):
@@ -68,6 +71,9 @@ def parse_filter(q: Mapping[str, str], lang: Lang) -> tuple[crud.CaseFilter, dic
     if camera and (len(camera) > ID_MAX or not _is_id(camera)):
         errors.append(translate(lang, "queue.bad_filter", detail=f"camera={camera[:ID_MAX]!r}"))
         camera = ""
+    if delivery and delivery not in DELIVERIES:
+        errors.append(translate(lang, "queue.bad_filter", detail=f"delivery={delivery[:ID_MAX]}"))
+        delivery = ""
     since = until = None
     if day:
         try:
@@ -82,8 +88,10 @@ def parse_filter(q: Mapping[str, str], lang: Lang) -> tuple[crud.CaseFilter, dic
         since=since,
         until=until,
         text=text or None,
+        delivery="in_person" if delivery == "in_person" else None,
     )
-    return flt, {"status": status, "violation": violation, "camera": camera, "date": day, "q": text}, errors
+    shown = {"status": status, "violation": violation, "camera": camera, "date": day, "delivery": delivery}
+    return flt, {**shown, "q": text}, errors
 
 
 @router.get("/")
@@ -117,6 +125,7 @@ def queue(request: Request, state: StateDep, session: SessionDep, principal: Ope
         cameras=queries.camera_ids(session),
         statuses=CASE_STATUSES,
         violations=VIOLATIONS,
+        deliveries=DELIVERIES,
         f=f,
         queue_qs=urlencode({k: v for k, v in f.items() if v}),
         can_bulk=principal.role in auth.REVIEW,

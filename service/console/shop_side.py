@@ -1,6 +1,6 @@
 """The console's side of the shop page (一店一码): each shop's QR code on /shops (SVG A6 card, PDF,
-PNG; a new link for supervisors and admins) and, on a case page, its public copy (生成公开副本 →
-公开副本已审核, :mod:`service.public_copies`) and what the shop sent through its page (statements and
+PNG; a new link for supervisors and admins) and, on a case page, its public copy (生成公开副本, a
+request the sweeper carries out → 公开副本已审核, :mod:`service.public_copies`) and what the shop sent through its page (statements and
 correction photos, :mod:`service.shop_page_events`)."""
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from service.console.render import request_lang
 from service.crud.shops import get_shop
 from service.errors import NotFound, ServiceError
 from service.evidence_store import is_sha256
-from service.models_shop_page import PublicStill, ShopResponse
-from service.public_copies import approve_public_stills, make_public_stills, stills_of
+from service.models_shop_page import PublicCopyJob, PublicStill, ShopResponse
+from service.public_copies import approve_public_stills, job_of, request_public_copy, stills_of
 from service.shop_links import ensure_link, page_url, rotate_link
 from service.shop_page_data import responses_of
 from service.shop_qr import qr_file
@@ -89,6 +89,7 @@ class ShopSide:
     pending: list[PublicStill]
     approved: list[PublicStill]
     responses: list[ShopResponse]
+    job: PublicCopyJob | None  # the latest 生成公开副本 request: pending, done or failed (why)
 
 
 def shop_side(session: Session, case_id: int) -> ShopSide:
@@ -97,6 +98,7 @@ def shop_side(session: Session, case_id: int) -> ShopSide:
         [s for s in stills if s.approved_at is None],
         [s for s in stills if s.approved_at is not None],
         responses_of(session, case_id),
+        job_of(session, case_id),
     )
 
 
@@ -128,8 +130,8 @@ def public_copy_make(
     csrf: FormStr = "",
 ) -> Response:
     check_csrf(request, state.settings, csrf)
-    try:
-        make_public_stills(session, store=state.store, case_id=case_id, actor=principal.actor)
+    try:  # a request: the sweeper makes the copy (a subprocess per package), the page shows its state
+        request_public_copy(session, case_id=case_id, actor=principal.actor)
     except ServiceError as exc:
         return _back(request, state, session, principal, case_id, exc)
     return redirect(f"/cases/{case_id}#shop-side")

@@ -252,6 +252,7 @@ LEDGER_FIELDS: dict[str, str] = {
     "error": "text",
     "detail": "text",  # a delivery receipt's
     "receipt_at": "time",
+    "case_event": "case_event",  # a webhook to the case system delivered or given up
     "target": "id",  # failed messages sent again
     "count": "number",
     "statement": "text",  # the shop page: a shop's statement (陈述申辩), a link's generation
@@ -356,7 +357,7 @@ def ledger_detail(entry: LedgerEntryPublic, words: Words) -> list[LedgerPart]:
             names = value if isinstance(value, list) else [value]
             shown = words.t("ledger.list_sep").join(_label(words, "class", v) for v in names)
             out.append(_field(words, key, shown))
-        elif kind in ("gate", "delivery", "channel"):
+        elif kind in ("gate", "delivery", "channel", "case_event"):
             out.append(_field(words, key, _label(words, kind, value)))
         elif kind == "why":
             out.append(_why(words, value))

@@ -12,9 +12,9 @@ import binascii
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, cast, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from nce.bounds import INT32_MAX
@@ -23,6 +23,7 @@ from service.case_status import REVIEWED_STATUSES
 from service.errors import Invalid, NotFound
 from service.legal import LegalBasis, LegalBasisTable
 from service.models import Case, EvidenceFile, HitEventRow, LedgerEntry, Shop
+from service.outbox.notice import IN_PERSON_FLAG
 from service.schemas.cases import (
     CaseDetail,
     CasePublic,
@@ -55,6 +56,7 @@ class CaseFilter:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     text: str | None = None  # a case id (#12), a shop's id, name or address, or a camera id
+    delivery: Literal["in_person"] | None = None  # in_person: notices to hand over (现场送达)
 
 
 def _encode(key: str, value: int) -> str:
@@ -129,6 +131,8 @@ def filtered(q: Select[Any], flt: CaseFilter) -> Select[Any]:
         q = q.where(Case.first_seen < flt.until)
     if flt.text:
         q = q.where(_search(flt.text))
+    if flt.delivery == "in_person":  # the flag in the JSON list, as its text (SQLite and PostgreSQL alike)
+        q = q.where(cast(Case.flags, String).like(f'%"{IN_PERSON_FLAG}"%'))
     return q
 
 

@@ -10,10 +10,14 @@ One pass (:func:`run_once`):
 3. **record** each answer in its own transaction, only if the row is still the one claimed:
    delivered; a refusal (poisoned after ``outbound_max_refusals``); a retry after a backoff of
    ``base · 2^(attempt-1)`` capped at ``outbound_backoff_max_s``, with jitter (a random half of it
-   added to the other half), poisoned after ``outbound_max_attempts``.
+   added to the other half: :attr:`Policy.backoff`, :mod:`nce.backoff`), poisoned after
+   ``outbound_max_attempts``.
 
 A notice's SMS sent or given up is a ledger entry about its case (``notice_sent``,
-``notice_send_failed``); webhooks are recorded in the outbox only (``nce admin webhooks status``).
+``notice_send_failed``); so is a webhook to the case system about a case, once delivered or given up
+(``webhook_delivered``, ``webhook_failed``: which case event, the answer, the attempts), written in the
+same transaction as the outbox row's new status. Retries stay in the outbox only (``nce admin
+webhooks status``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from nce.backoff import Backoff
 from service import ledger
 from service.db import begin_write
 from service.errors import ServiceError
@@ -42,6 +47,8 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 LEASE_MARGIN_S = 60.0
+LEDGER_KINDS = ("sms", "webhook")  # messages whose end is a ledger entry on their case
+_RNG = random.Random()
 
 
 @dataclass(frozen=True)
@@ -61,17 +68,15 @@ class Policy:
         )  # fmt: skip
 
     @property
+    def backoff(self) -> Backoff:
+        """The wait after the ``n``-th failed send: the capped doubling step, jittered downwards only
+        (between half of it and all of it: messages failed together do not come back together)."""
+        return Backoff(base_s=self.backoff_base_s, cap_s=self.backoff_max_s, jitter=0.5, below_only=True)
+
+    @property
     def lease_s(self) -> float:
         """Long enough for every send of one pass."""
         return self.timeout_s * self.batch + LEASE_MARGIN_S
-
-
-def backoff_s(attempt: int, policy: Policy, rng: random.Random | None = None) -> float:
-    """The wait after the ``attempt``-th failed send: half of the capped exponential step fixed, the
-    other half random (so that messages failed together do not come back together)."""
-    step = min(policy.backoff_max_s, policy.backoff_base_s * float(1 << max(0, min(attempt - 1, 30))))
-    jitter: float = (rng or random).uniform(0, step / 2)
-    return step / 2 + jitter
 
 
 def claim(session: Session, policy: Policy, now: dt.datetime) -> list[Message]:
@@ -97,13 +102,31 @@ def claim(session: Session, policy: Policy, now: dt.datetime) -> list[Message]:
 
 
 def _ledger(session: Session, m: Message, action: str, payload: dict[str, Any]) -> None:
-    ledger.append(session, actor=f"system:notifier:{m.target}", action=action, case_id=m.case_id,
+    sender = "notifier" if m.kind == "sms" else "webhook"
+    ledger.append(session, actor=f"system:{sender}:{m.target}", action=action, case_id=m.case_id,
                   payload={"message_id": m.message_id, **payload})  # fmt: skip
+
+
+def _final_entry(
+    m: Message, outcome: Outcome, attempts: int, *, delivered: bool
+) -> tuple[str, dict[str, Any]]:
+    """The ledger entry a message's end writes on its case: the notice's SMS or a webhook."""
+    if m.kind == "sms":
+        if delivered:
+            return "notice_sent", {"channel": outcome.channel, "status_code": outcome.status}
+        return "notice_send_failed", {
+            "channel": outcome.channel, "status_code": outcome.status, "error": outcome.error,
+            "attempts": attempts,
+        }  # fmt: skip
+    about = {"case_event": m.event, "status_code": outcome.status, "attempts": attempts}
+    if delivered:
+        return "webhook_delivered", about
+    return "webhook_failed", {**about, "error": outcome.error}
 
 
 def record(session: Session, m: Message, outcome: Outcome, policy: Policy, now: dt.datetime) -> str:
     """Write the answer to ``m``; returns the row's status after it (``stale``: the row moved on)."""
-    notes_ledger = m.kind == "sms" and m.case_id is not None
+    notes_ledger = m.kind in LEDGER_KINDS and m.case_id is not None
     if notes_ledger:
         ledger.lock_head(session)
     else:
@@ -121,7 +144,7 @@ def record(session: Session, m: Message, outcome: Outcome, policy: Policy, now: 
         row.status = "delivered"
         row.delivered_at = now
         if notes_ledger:
-            _ledger(session, m, "notice_sent", {"channel": outcome.channel, "status_code": outcome.status})
+            _ledger(session, m, *_final_entry(m, outcome, row.attempts, delivered=True))
     else:
         if outcome.result in ("refused", "unconfigured"):
             row.refusals += 1
@@ -133,12 +156,9 @@ def record(session: Session, m: Message, outcome: Outcome, policy: Policy, now: 
         if poisoned:
             row.status = "poisoned"
             if notes_ledger:
-                _ledger(session, m, "notice_send_failed", {
-                    "channel": outcome.channel, "status_code": outcome.status, "error": outcome.error,
-                    "attempts": row.attempts,
-                })  # fmt: skip
+                _ledger(session, m, *_final_entry(m, outcome, row.attempts, delivered=False))
         else:
-            row.next_at = now + dt.timedelta(seconds=backoff_s(row.attempts, policy))
+            row.next_at = now + dt.timedelta(seconds=policy.backoff.delay(row.attempts, _RNG))
     session.commit()
     if poisoned:
         log.warning("outbox: %s %s to %s poisoned after %s attempts: %s",

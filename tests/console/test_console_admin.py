@@ -162,6 +162,48 @@ def test_a_broken_chain_is_named_at_the_top(world: Client, password_hash: str) -
     assert f"第 {victim.seq} 条起无法验证" in r.text
 
 
+def _edit(w: World, victim: LedgerEntry, payload: dict[str, Any] | None = None) -> None:
+    """Rewrite an entry's payload behind the service's back (``payload``: put it back)."""
+    new = payload if payload is not None else dict(victim.payload, reason="edited later")
+    with w.state.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE ledger SET payload = :p WHERE seq = :s"), {"p": json.dumps(new), "s": victim.seq}
+        )
+
+
+def chain_status(html: str) -> str:
+    m = re.search(r'<p[^>]*id="chain-status".*?</p>', html, re.S)
+    assert m is not None
+    return m.group(0)
+
+
+def test_the_audit_page_hashes_the_whole_chain_only_now_and_then(
+    world: Client, password_hash: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A visit re-hashes only the entries added since the last intact check (none while the head is
+    the same); the whole chain at most every WHOLE_EVERY_S, which is when an old edit shows."""
+    w, client = world
+    as_user(w, client, SUP, "supervisor", password_hash)
+    assert 'data-ok="1"' in chain_status(client.get("/audit").text)
+    assert 'id="chain-checked-at"' in chain_status(client.get("/audit").text)
+    # an entry added since is checked on the next visit, chained from the remembered head
+    before = entries(w)[-1].seq
+    r = post_form(client, f"/cases/{w.cases['newest']}/review", {"decision": "confirm"}, page="/")
+    assert r.status_code == 303, r.text[-500:]
+    added = entries(w)[-1]
+    assert added.seq > before
+    _edit(w, added)
+    assert f"第 {added.seq} 条起无法验证" in chain_status(client.get("/audit").text)
+    _edit(w, added, added.payload)  # put back: intact again, checked whole (a broken result is not kept)
+    assert 'data-ok="1"' in chain_status(client.get("/audit").text)
+    old = entries(w, "case_reviewed")[0]
+    assert old.seq <= before
+    _edit(w, old)  # an old entry edited behind the service's back
+    assert 'data-ok="1"' in chain_status(client.get("/audit").text)  # same head: old entries not re-hashed
+    monkeypatch.setattr(audit, "WHOLE_EVERY_S", 0.0)  # the whole chain is due: the old edit shows
+    assert f"第 {old.seq} 条起无法验证" in chain_status(client.get("/audit").text)
+
+
 # --- users ---------------------------------------------------------------------------------------
 
 

@@ -433,6 +433,7 @@ def test_queue_filters_and_counts(world: Client) -> None:
         ("date=yesterday", "日期格式应为"),
         ("status=open", "筛选条件无效"),
         ("violation=x", "筛选条件无效"),
+        ("delivery=pigeon", "筛选条件无效"),
         ("cursor=zzz", "翻页位置无效，已显示第一页"),
     ],
 )

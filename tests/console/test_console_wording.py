@@ -98,6 +98,15 @@ def ledger_of_every_kind(w: World, client: TestClient) -> tuple[int, set[str]]:
     with w.session() as s:
         entries: list[tuple[str, dict[str, Any]]] = [
             ("hit_event", {"hit_id": "h-9", "event": "still_present", "ts": utc_ms(seen)}),
+            (
+                "webhook_delivered",  # as service.outbox.worker writes it
+                {
+                    "message_id": "nce-confirmed-0a1b",
+                    "case_event": "confirmed",
+                    "status_code": 200,
+                    "attempts": 2,
+                },
+            ),
             ("case_escalated", {"to": "escalated", "why": f"still_present at {seen}"}),
             ("case_exported", {"from": "escalated", "to": "exported", "members": {"packages/x/a.jpg": "ab"}}),
             (
@@ -153,6 +162,8 @@ def test_ledger_of_every_kind_is_worded_in_the_page_language(world: Client) -> N
         "已告知 → 已整改",
         "— → 已升级",
         "事件：仍存在",
+        "推送事件：案件已确认",
+        "已推送至办案系统",
         "事件时间：2099-01-03 09:02:03",
         "起因：2099-01-03 09:02:03 仍存在",
         "证据包：edge-01-00000009",

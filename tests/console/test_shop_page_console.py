@@ -1,6 +1,6 @@
-"""The console's side of the shop page: the public copy of a case (生成公开副本 runs the edge's
-``nce evidence publish`` as a subprocess; the shop page shows the stills only after 公开副本已审核),
-the QR codes on /shops and a new link, and the case export with the shop's statement and photo,
+"""The console's side of the shop page: the public copy of a case (生成公开副本 records a request;
+the sweeper runs the edge's ``nce evidence publish`` as a subprocess; the shop page shows the stills
+only after 公开副本已审核), the QR codes on /shops and a new link, and the case export with the shop's statement and photo,
 which ``nce evidence verify`` still passes (and fails when either is altered)."""
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ import re
 import zipfile
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from nce.export_verify import verify_export
+from service import public_copies
 from service.crud.case_actions import review_case
 from service.models import EvidenceFile, HitEventRow, LedgerEntry
 from service.models_shop_page import PublicStill
-from service.public_copies import make_due_public_copies
+from service.public_copies import make_due_public_copies, run_jobs
 from service.schemas.cases import ReviewIn
 from tests.console.test_console_admin import as_user, post_form
 from tests.support.console import Client, World, sign_in
@@ -29,15 +31,38 @@ def entries(w: World, action: str) -> list[LedgerEntry]:
         return list(s.execute(select(LedgerEntry).where(LedgerEntry.action == action)).scalars())
 
 
-def test_public_copy_is_made_by_the_edge_command_and_shown_only_once_approved(world: Client) -> None:
+def test_public_copy_is_made_by_the_edge_command_and_shown_only_once_approved(
+    world: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     w, client = world
     case_id = notice(w)
     token = link(w)
     sign_in(client)
     page = client.get(f"/cases/{case_id}").text
     assert 'id="public-none"' in page and 'id="public-make-form"' in page
-    r = post_form(client, f"/cases/{case_id}/public-copy", page=f"/cases/{case_id}")
+
+    def no_subprocess(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the request ran a subprocess")
+
+    with monkeypatch.context() as m:  # the click must not start `nce evidence publish`
+        m.setattr(public_copies.subprocess, "run", no_subprocess)
+        r = post_form(client, f"/cases/{case_id}/public-copy", page=f"/cases/{case_id}")
     assert r.status_code == 303, r.text[-2000:]
+    # the click recorded a request and returned: nothing made yet, the page says it is pending
+    assert [(e.actor, e.case_id) for e in entries(w, "public_copy_requested")] == [("user:op1", case_id)]
+    assert entries(w, "public_copy_made") == []
+    page = client.get(f"/cases/{case_id}").text
+    assert (
+        'data-state="pending"' in page
+        and "已申请生成公开副本" in page
+        and 'id="public-make-form"' not in page
+    )
+    assert post_form(client, f"/cases/{case_id}/public-copy", page=f"/cases/{case_id}").status_code == 303
+    assert len(entries(w, "public_copy_requested")) == 1  # asked again while pending: one request
+    with w.session() as s:  # the leader's sweeper carries it out
+        assert run_jobs(s, store=w.state.store) == [(case_id, "made")]
+    page = client.get(f"/cases/{case_id}").text
+    assert 'data-state="done"' in page and "公开副本已生成" in page and 'id="public-make-form"' in page
     with w.session() as s:
         stills = list(s.execute(select(PublicStill).where(PublicStill.case_id == case_id)).scalars())
     assert stills and all(x.approved_at is None for x in stills)
@@ -50,6 +75,7 @@ def test_public_copy_is_made_by_the_edge_command_and_shown_only_once_approved(wo
     assert (
         len(made) == 1 and made[0].case_id == case_id and set(made[0].payload["stills"].values()) == originals
     )
+    assert (made[0].actor, made[0].payload["requested_by"]) == ("system:sweeper", "user:op1")
     page = client.get(f"/cases/{case_id}").text
     assert 'id="public-pending"' in page and 'id="public-approve-form"' in page
     assert (
@@ -109,6 +135,37 @@ def test_the_sweeper_makes_a_new_notices_public_copy_once_and_records_a_failure(
     assert len(failed) == 1 and failed[0].case_id == ad and lost in failed[0].payload["why"]
 
 
+def test_a_requested_copy_that_fails_shows_why_and_the_click_asks_again(world: Client) -> None:
+    w, client = world
+    case_id = notice(w)
+    with w.session() as s:  # one of the package's files lost from the store: publishing fails
+        lost = (
+            s.execute(
+                select(EvidenceFile.sha256)
+                .join(HitEventRow, HitEventRow.id == EvidenceFile.event_id)
+                .where(HitEventRow.case_id == case_id, EvidenceFile.role != "manifest")
+            )
+            .scalars()
+            .first()
+        )
+    assert lost is not None
+    w.state.store.delete(lost)
+    sign_in(client)
+    assert post_form(client, f"/cases/{case_id}/public-copy", page=f"/cases/{case_id}").status_code == 303
+    with w.session() as s:
+        [(done_case, why)] = run_jobs(s, store=w.state.store)
+    assert done_case == case_id and lost in why and "\n" not in why
+    page = client.get(f"/cases/{case_id}").text
+    assert 'data-state="failed"' in page and "公开副本生成失败" in page and lost in page
+    failed = entries(w, "public_copy_failed")
+    assert [(e.case_id, e.payload["requested_by"]) for e in failed] == [(case_id, "user:op1")]
+    with w.session() as s:
+        assert run_jobs(s, store=w.state.store) == []  # not retried by the sweeper
+    assert 'id="public-make-form"' in page  # the operator asks again
+    assert post_form(client, f"/cases/{case_id}/public-copy", page=f"/cases/{case_id}").status_code == 303
+    assert 'data-state="pending"' in client.get(f"/cases/{case_id}").text
+
+
 def test_public_copies_are_for_confirmed_cases_only(world: Client) -> None:
     w, client = world
     sign_in(client)
@@ -117,7 +174,7 @@ def test_public_copies_are_for_confirmed_cases_only(world: Client) -> None:
     r = post_form(client, f"/cases/{draft}/public-copy", page=f"/cases/{draft}")
     assert r.status_code == 409 and "公开副本操作未执行" in r.text and "confirmed cases only" in r.text
     assert post_form(client, "/cases/999999/public-copy", page="/").status_code == 404
-    assert entries(w, "public_copy_made") == []
+    assert entries(w, "public_copy_made") == [] and entries(w, "public_copy_requested") == []
 
 
 def test_qr_codes_on_the_shops_page_and_a_new_link(world: Client, password_hash: str) -> None:

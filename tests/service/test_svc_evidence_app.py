@@ -16,6 +16,7 @@ from sqlalchemy import select
 from nce.cli import main as nce_main
 from service.crud import ingest
 from service.evidence_gc import collect, named_digests
+from service.evidence_s3 import S3EvidenceStore
 from service.models import EvidenceFile
 from tests.support.images import jpeg
 
@@ -48,6 +49,9 @@ RANGES = [  # Range header, status, the bytes it asks for (None: 416)
     ("bytes=-5", 206, slice(-5, None)),
     ("bytes=3-100000000", 206, slice(3, None)),
     ("bytes=100000000-", 416, None),
+    ("bytes=-0", 416, None),
+    ("bytes=0-0", 206, slice(0, 1)),
+    ("bytes=-100000000", 206, slice(0, None)),
 ]
 
 
@@ -64,7 +68,9 @@ def test_clip_download_honours_range(store_api: Any) -> None:
         want = body[part]
         start = len(body) - len(want) if (part.start or 0) < 0 else (part.start or 0)
         assert got.content == want, header
-        assert got.headers["content-range"] == f"bytes {start}-{start + len(want) - 1}/{len(body)}"
+        assert got.headers["content-length"] == str(len(want)), header
+        if status == 206:
+            assert got.headers["content-range"] == f"bytes {start}-{start + len(want) - 1}/{len(body)}"
     etag = store_api.client.get(files["clip.mp4"]["url"], headers=op).headers["etag"]
     same = store_api.client.get(
         files["clip.mp4"]["url"], headers={**op, "Range": "bytes=0-0", "If-Range": etag}
@@ -74,6 +80,34 @@ def test_clip_download_honours_range(store_api: Any) -> None:
     )
     assert (same.status_code, same.content) == (206, body[:1])
     assert (other.status_code, other.content) == (200, body)
+
+
+def test_an_s3_download_asks_the_store_once(store_api: Any) -> None:
+    """Whole, a range, If-Range (matching or not): one GET each, whose answer carries the size; no
+    HEAD before it. Only a range past the end looks the size up (for its 416)."""
+    if not isinstance(store_api.state.store, S3EvidenceStore):
+        pytest.skip("a local store's files go out as FileResponse (no store requests)")
+    pkg, files, _case = _ingested(store_api)
+    body, url = pkg.files["clip.mp4"][2], files["clip.mp4"]["url"]
+    op = store_api.user("operator")
+    etag = store_api.client.get(url, headers=op).headers["etag"]
+    calls: list[str] = []
+    events = store_api.state.store.client.meta.events
+    events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    asks = [
+        ({}, 200, body, ["GetObject"]),
+        ({"Range": "bytes=2-5"}, 206, body[2:6], ["GetObject"]),
+        ({"Range": "bytes=-3"}, 206, body[-3:], ["GetObject"]),
+        ({"Range": "bytes=9-3"}, 200, body, ["GetObject"]),  # an invalid range is ignored
+        ({"Range": "bytes=0-1,4-5"}, 200, body, ["GetObject"]),  # several: the whole
+        ({"Range": "bytes=0-0", "If-Range": etag}, 206, body[:1], ["GetObject"]),
+        ({"Range": "bytes=0-0", "If-Range": '"x"'}, 200, body, ["GetObject"]),
+        ({"Range": "bytes=100000000-"}, 416, b"", ["GetObject", "HeadObject"]),
+    ]
+    for headers, status, content, requests in asks:
+        calls.clear()
+        got = store_api.client.get(url, headers={**op, **headers})
+        assert (got.status_code, got.content, calls) == (status, content, requests), headers
 
 
 def test_export_reads_through_the_store(store_api: Any) -> None:

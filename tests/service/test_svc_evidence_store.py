@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from service.errors import NotFound
+from service.evidence_range import RangeNotSatisfiable, Wanted
 from service.evidence_s3 import S3EvidenceStore, parse_url
 from service.evidence_store import CHUNK_BYTES, EvidenceStore, LocalEvidenceStore, StoreError
 from service.settings import Settings, SettingsError
@@ -69,6 +70,46 @@ def test_re_upload_is_idempotent(store: EvidenceStore) -> None:
 def test_ranges(store: EvidenceStore, start: int, end: int | None, want: bytes) -> None:
     digest = store.put(BIG)
     assert store.read(digest, start, end) == want
+
+
+N = len(BIG)
+
+
+@pytest.mark.parametrize(
+    ("header", "answer"),  # (start, end, partial) or None: 416
+    [
+        (None, (0, N - 1, False)),
+        ("bytes=0-0", (0, 0, True)),
+        ("bytes=5-9", (5, 9, True)),
+        ("bytes=10-", (10, N - 1, True)),
+        ("bytes=-7", (N - 7, N - 1, True)),
+        ("bytes=-99999999", (0, N - 1, True)),
+        ("bytes=3-99999999", (3, N - 1, True)),
+        ("bytes=9-3", (0, N - 1, False)),  # ignored: the whole
+        ("bytes=0-1,4-5", (0, N - 1, False)),
+        ("bytes=99999999-", None),
+        ("bytes=-0", None),
+    ],
+)
+def test_open_answers_a_range_with_the_size(
+    store: EvidenceStore, header: str | None, answer: tuple[int, int, bool] | None
+) -> None:
+    """What a download sends, the same from both stores (the S3 store asks in one GET)."""
+    digest = store.put(BIG)
+    if answer is None:
+        with pytest.raises(RangeNotSatisfiable) as caught:
+            store.open(digest, Wanted.of(header))
+        assert caught.value.size == N
+        return
+    opened = store.open(digest, Wanted.of(header))
+    assert (opened.start, opened.end, opened.partial, opened.size) == (*answer, N)
+    assert b"".join(opened.chunks) == BIG[answer[0] : answer[1] + 1]
+
+
+def test_open_of_a_missing_object_is_not_found(store: EvidenceStore) -> None:
+    for header in (None, "bytes=0-9", "bytes=-0"):
+        with pytest.raises(NotFound):
+            store.open(MISSING, Wanted.of(header))
 
 
 def test_streams_in_chunks(store: EvidenceStore) -> None:

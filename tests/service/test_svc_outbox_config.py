@@ -152,11 +152,11 @@ def test_nce_admin_webhooks_status_and_retry(api: Api, capsys: pytest.CaptureFix
 def test_the_backoff_doubles_up_to_its_cap_with_jitter(attempt: int) -> None:
     import random
 
-    from service.outbox.worker import Policy, backoff_s
+    from service.outbox.worker import Policy
 
     p = Policy(backoff_base_s=2.0, backoff_max_s=900.0)
     step = min(900.0, 2.0 * 2 ** min(attempt - 1, 30))
-    waits = [backoff_s(attempt, p, random.Random(seed)) for seed in range(50)]
+    waits = [p.backoff.delay(attempt, random.Random(seed)) for seed in range(50)]
     assert all(step / 2 <= w <= step for w in waits)
     assert len(set(waits)) > 1  # jittered: messages failed together come back apart
 

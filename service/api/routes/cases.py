@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response, StreamingResponse
@@ -51,6 +51,10 @@ def list_cases(
     shop_id: Annotated[Id | None, Query()] = None,
     since: Annotated[TimeInRange | None, Query(description="last seen at or after (no offset: UTC)")] = None,
     until: Annotated[TimeInRange | None, Query(description="first seen before (no offset: UTC)")] = None,
+    delivery: Annotated[
+        Literal["in_person"] | None,
+        Query(description="in_person: cases whose notice is to be handed over in person (现场送达)"),
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=CURSOR_MAX, pattern=r"^[A-Za-z0-9_-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=crud.MAX_PAGE)] = 50,
 ) -> CasesPublic:
@@ -62,6 +66,7 @@ def list_cases(
         shop_id=shop_id,
         since=_aware(since),
         until=_aware(until),
+        delivery=delivery,
     )
     rows, next_cursor = crud.list_cases(session, principal=principal, flt=flt, cursor=cursor, limit=limit)
     return CasesPublic(items=[CasePublic.model_validate(r) for r in rows], next_cursor=next_cursor)
