@@ -1,0 +1,175 @@
+"""Where one 1080p camera's CPU goes: ``nce run`` with one camera of the city stream over RTSP (as
+``bench_scaling.py --stream city-h264``, evidence packaging on), sampled by py-spy (``--native``, so
+FFmpeg's and ONNX Runtime's C frames are seen), its stacks put into buckets.
+
+    python -m benchmarks.profile_camera [--path new|old] [--seconds 40] [--codec h264|hevc]
+
+Needs py-spy (``pip install py-spy``). Prints the buckets (share of the samples of the process and
+CPU seconds per media second, from the process's CPU time over the window) and writes
+results/profile-camera-<path>.json. A sample is counted in the first bucket whose patterns match
+any frame of its stack (innermost frame first), so ONNX Runtime's own threads are the detector even
+when they run no Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+from benchmarks.bench_scaling import TICK, proc_sample, site_config
+from benchmarks.common import RESULTS, ROOT
+from tests.support.rtsp import MISSING, RtspServer, gst_rtsp_available
+from tests.support.streams import city_stream
+
+# (bucket, substrings of a frame's text); the first bucket with a match in a stack wins, so the
+# narrower buckets come first (the BGR conversion runs inside the reader's loop, which decodes too)
+BUCKETS: list[tuple[str, tuple[str, ...]]] = [
+    ("BGR conversion (sws_scale, to_ndarray)", ("to_ndarray", "sws_", "swscale", "yuv2rgb", "ff_yuv_")),
+    ("letterbox/resize + tensor (preprocess)", ("preprocess (detector/yolo.py", "letterbox (detector/yolo")),
+    ("detector (ONNX Runtime)", ("onnxruntime", "run_batch", "libonnxruntime", "MlasGemm", "Mlas")),
+    ("detector postprocess (NMS)", ("postprocess (detector/yolo.py",)),
+    ("change gate", ("detector/gate.py",)),
+    ("decode (libavcodec)", ("_decode (detector/video/pyav", "libavcodec", "h264", "hevc", "ff_h2")),
+    ("demux + RTSP (libavformat)", ("libavformat", "demux", "rtsp", "rtp_")),
+    ("packet ring / evidence", ("detector/video/ring.py", "detector/evidence/", "_hand_over", "packets.py")),
+    ("OpenCV source (grab/retrieve)", ("opencv_source.py",)),
+    ("tracker/rules/sinks", ("detector/tracker.py", "detector/rules.py", "detector/sinks.py", "nce_probe")),
+    ("pipeline loop", ("detector/pipeline.py", "detector/batches.py")),
+    ("reader loop (Python)", ("detector/video/",)),
+]
+
+
+WAIT = "waiting (poll, read, futex, condition)"
+WAITS = ("poll (libc", "read (libc", "recv (libc", "futex", "pthread_cond", "nanosleep", "select (libc",
+         "epoll_wait", "Condition.wait", "Event.wait", "sleep")  # fmt: skip
+
+
+def bucket(stack: str) -> str:
+    frames = stack.split(";")[::-1]  # innermost first
+    if frames and any(w in frames[0] for w in WAITS):
+        return WAIT
+    for frame in frames:
+        for name, pats in BUCKETS:
+            if any(p in frame for p in pats):
+                return name
+    return "other (interpreter, libc, unresolved)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--path", default="new", choices=["new", "old"])
+    parser.add_argument("--codec", default="h264", choices=["h264", "hevc"])
+    parser.add_argument("--seconds", type=float, default=40.0, help="profiled window (after warm-up)")
+    parser.add_argument("--warmup", type=float, default=15.0)
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "street-v1.onnx")
+    parser.add_argument("--rate", type=int, default=100, help="py-spy samples a second")
+    args = parser.parse_args()
+    if not gst_rtsp_available():
+        raise SystemExit(MISSING)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).is_file():
+        raise SystemExit("py-spy is not installed: pip install py-spy")
+    video = city_stream(args.codec, loops=8)
+    server = RtspServer(
+        "--file", str(video), "--codec", "h265" if args.codec == "hevc" else "h264", path="/city"
+    )
+    server.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="nce-profile-") as tmp:
+            cfg = Path(tmp) / "site.yaml"
+            doc = site_config(args.model.resolve(), server.url, 1, 1.0)
+            from nce.manifest import generate_private_key, save_private_key
+
+            key_file = Path(tmp) / "edge.key"
+            save_private_key(generate_private_key(), key_file)
+            doc["device"] = {"id": "edge-profile", "key_file": str(key_file)}
+            cfg.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+            stats = Path(tmp) / "stats.json"
+            total = args.warmup + args.seconds
+            cmd = [sys.executable, "-m", "benchmarks.nce_probe", str(stats), str(args.warmup), "0", "--"]
+            cmd += ["run", "--config", str(cfg), "--duration", str(total + 5), "--metrics-port", "0"]
+            cmd += ["--out", str(Path(tmp) / "out")]
+            env = {**os.environ, "NCE_PROBE_PATH": args.path}
+            log = (Path(tmp) / "run.log").open("w")
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+            time.sleep(args.warmup)
+            raw = Path(tempfile.gettempdir()) / f"nce-profile-{args.path}.txt"  # kept to read
+            before, t_before = thread_cpu(proc.pid), proc_sample(proc.pid)
+            spy_cmd = [spy, "record", "--native", "--threads", "-r", str(args.rate), "-f", "raw"]
+            spy_cmd += ["-d", str(int(args.seconds)), "-o", str(raw), "-p", str(proc.pid)]
+            subprocess.run(spy_cmd, check=True, capture_output=True)
+            after, t_after = thread_cpu(proc.pid), proc_sample(proc.pid)
+            proc.wait(total + 60)
+    finally:
+        server.stop()
+    if t_before is None or t_after is None:
+        raise SystemExit("the run ended before the window")
+    wall = t_after[0] - t_before[0]
+    names: dict[int, str] = {}
+    inside: dict[str, Counter[str]] = {}
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        head, _, rest = stack.partition(";")
+        if not head.startswith("thread ("):
+            continue
+        tid_s, _, name = head.removeprefix("thread (").partition("): ")
+        names[int(tid_s)] = name
+        inside.setdefault(name, Counter())[bucket(rest)] += int(n)
+    per_thread: dict[str, float] = {}
+    for tid, (comm, cpu) in after.items():
+        used = cpu - before.get(tid, (comm, 0.0))[1]
+        label = names.get(tid, f"{comm} (not Python: ONNX Runtime's pool or FFmpeg's)")
+        per_thread[label] = per_thread.get(label, 0.0) + used / wall
+    total_cpu = (t_after[1] - t_before[1]) / wall
+    threads = {k: v for k, v in sorted(per_thread.items(), key=lambda kv: -kv[1]) if v >= 0.001}
+    # the reader's and the pipeline's CPU split by their busy stack samples (waits left out)
+    split = {
+        name: {b: per_thread[name] * k / sum(c.values()) for b, k in c.most_common()}
+        for name, c0 in inside.items()
+        if name in per_thread
+        and (c := Counter({b: k for b, k in c0.items() if b != WAIT}))
+        and sum(c.values())
+    }
+    result = {"path": args.path, "codec": args.codec, "window_s": wall, "cpu_percent": 100 * total_cpu,
+              "threads_core": threads, "split_core": split, "load_average": os.getloadavg(),
+              "command": " ".join(["python -m benchmarks.profile_camera", *sys.argv[1:]])}  # fmt: skip
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"profile-camera-{args.path}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{args.path}: CPU {100 * total_cpu:.1f} % of one core over {wall:.0f} s; by thread:")
+    for name, v in threads.items():
+        print(f"  {100 * v:5.2f} % core  {name}")
+        for b, w in split.get(name, {}).items():
+            if w >= 0.0005:
+                print(f"      {100 * w:5.2f} %  {b}")
+    print(f"wrote {out}", file=sys.stderr)
+
+
+def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
+    """{tid: (comm, CPU seconds)} of every thread of ``pid``."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        f = stat[stat.rindex(")") + 2 :].split()
+        out[int(task.name)] = (comm, (int(f[11]) + int(f[12])) / TICK)
+    return out
+
+
+if __name__ == "__main__":
+    main()
