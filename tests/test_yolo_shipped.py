@@ -114,3 +114,10 @@ def test_rect_and_square_find_the_same_things(
     ):
         drawn = [iou(box, np.array(b, np.float32)) for c, b in placed if c == NAMES[int(cls)]]
         assert drawn and max(drawn) > 0.5, f"{NAMES[int(cls)]} at {box} matches nothing drawn: {placed}"
+
+
+def test_the_thread_pool_does_not_spin(rect: YoloDetector) -> None:
+    """ONNX Runtime's threads sleep between operators (spinning tripled the CPU of a sample)."""
+    options = rect.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
