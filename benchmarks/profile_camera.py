@@ -112,6 +112,11 @@ def main() -> None:
             subprocess.run(spy_cmd, check=True, capture_output=True)
             after, t_after = thread_cpu(proc.pid), proc_sample(proc.pid)
             proc.wait(total + 60)
+            log.close()
+            text = (Path(tmp) / "run.log").read_text(errors="replace")
+            modes = sorted(
+                {line.split("decode mode ", 1)[1] for line in text.splitlines() if "decode mode " in line}
+            )
     finally:
         server.stop()
     if t_before is None or t_after is None:
@@ -143,12 +148,14 @@ def main() -> None:
         and sum(c.values())
     }
     result = {"path": args.path, "codec": args.codec, "window_s": wall, "cpu_percent": 100 * total_cpu,
-              "threads_core": threads, "split_core": split, "load_average": os.getloadavg(),
+              "decode_modes": modes, "threads_core": threads, "split_core": split, "load_average": os.getloadavg(),
               "command": " ".join(["python -m benchmarks.profile_camera", *sys.argv[1:]])}  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"profile-camera-{args.path}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{args.path}: CPU {100 * total_cpu:.1f} % of one core over {wall:.0f} s; by thread:")
+    print(
+        f"{args.path}: CPU {100 * total_cpu:.1f} % of one core over {wall:.0f} s; decode mode {modes}; by thread:"
+    )
     for name, v in threads.items():
         print(f"  {100 * v:5.2f} % core  {name}")
         for b, w in split.get(name, {}).items():

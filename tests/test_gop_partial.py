@@ -156,3 +156,16 @@ def test_a_live_city_stream_gives_every_sample_and_skips_most_of_each_gop() -> N
     assert np.all(gaps > 0.9) and np.all(gaps < 1.1), gaps
     assert packets > 200 and 0.45 * packets < decoded < 0.8 * packets
     assert metrics.value("nce_decode_mode", {"camera": "cam", "mode": "gop_partial"}) == 1
+
+
+def test_a_time_stamp_jump_back_starts_a_new_timeline_with_the_same_gop() -> None:
+    """FFmpeg's RTSP client re-bases its time stamps once (the second key frame comes at media time
+    -0.04 s): that key frame is where the GOP starts, the interval seen before still holds."""
+    gop = PartialGop(1 / 25)
+    gop.key(100.0, 0.0)
+    gop.key(102.0, 2.0)
+    gop.key(104.0, -0.04)
+    assert gop.last_key == 104.0 and list(gop.intervals) == [2.0]
+    assert gop.decode(105.0) and not gop.decode(106.0)
+    gop.key(106.0, 1.96)
+    assert list(gop.intervals) == [2.0, 2.0] and not gop.skipping

@@ -81,6 +81,18 @@ def test_decode_mode_table(
         ([(0.0, True, 0), (2.0, True, 50)], DecodeMode.all),  # one interval over the limit decides
         ([(0.0, True, 0), (1.0, True, 25), (1.7, False, 42)], None),  # one short interval: not yet
         ([(0.0, True, 0), (1.0, True, 25), (2.7, False, 67)], DecodeMode.all),  # no third key in time
+        # FFmpeg's RTSP client re-bases the time stamps at the second key frame (its first RTCP
+        # report): a new timeline, not B-frames; the interval is measured from there
+        (
+            [
+                (0.0, True, None),
+                (0.04, False, 3600),
+                (1.96, False, 176400),
+                (-0.04, True, 0),
+                (1.96, True, 180000),
+            ],
+            DecodeMode.all,
+        ),
     ],
 )
 def test_gop_probe_needs_two_short_intervals(
@@ -89,6 +101,7 @@ def test_gop_probe_needs_two_short_intervals(
     probe = GopProbe(detect_fps=1.0)
     decided = [probe.observe(t, key, pts, False) for t, key, pts in packets]
     assert decided[-1] == mode and all(d is None for d in decided[:-1])
+    assert probe.interval_s is None or probe.interval_s >= 1.0
 
 
 @pytest.fixture(scope="module")

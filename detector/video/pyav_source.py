@@ -90,11 +90,12 @@ class PartialGop:
 
     def key(self, t: float, media: float) -> None:
         """A key packet at ``t`` (media time ``media``): decoding starts again."""
-        if self.last_key_media is not None and media - self.last_key_media > 1e-3:
-            self.intervals.append(media - self.last_key_media)
-        if self.last_key_media is None or media - self.last_key_media > 1e-3:
-            self.last_key, self.last_key_media = t, media
         self.skipping = False
+        if self.last_key_media is not None and abs(media - self.last_key_media) <= 1e-3:
+            return  # the same key frame again (an RTSP client's first packets)
+        if self.last_key_media is not None and media > self.last_key_media:
+            self.intervals.append(media - self.last_key_media)
+        self.last_key, self.last_key_media = t, media  # (a jump back: a new timeline, same GOP)
 
     def decode(self, next_due: float) -> bool:
         """Whether the next non-key packet is decoded, ``next_due``: the next sample's time."""
@@ -136,6 +137,11 @@ class GopProbe:
         (``partial``: :func:`choose_decode_mode`'s)."""
         if self.decided is not None:
             return self.decided
+        if pts is not None and is_key and self.max_pts is not None and pts < self.max_pts:
+            # a key frame shown before what came already is a new timeline, not B-frames: FFmpeg's
+            # RTSP client re-bases its time stamps when the first RTCP sender report comes (seen
+            # at the second key frame): the key frames are counted again from this one
+            self.max_pts, self.keys = None, []
         if pts is not None:
             self.reordered = self.reordered or (self.max_pts is not None and pts < self.max_pts)
             self.max_pts = pts if self.max_pts is None else max(self.max_pts, pts)
