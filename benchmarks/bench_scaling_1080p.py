@@ -24,6 +24,7 @@ from typing import Any
 
 from benchmarks.bench_scaling import run_config
 from benchmarks.common import ROOT, write_result
+from benchmarks.profile_camera import profile_notes
 from tests.support.rtsp import MISSING, RtspServer, gst_rtsp_available
 from tests.support.streams import FPS, GOP, city_stream
 
@@ -204,10 +205,13 @@ def report(
         f"1080p25 city streams ({codec}, vtest.avi scaled, key frame every {GOP} frames = {GOP / FPS:g} s, "
         f"no B-frames) over RTSP/TCP from gst-rtsp-server on loopback (sharing the cores), detect_fps {fps:g}, "
         f"model `{model}`, shipped defaults (change gate, max_batch 8), evidence packaging on (a device key: "
-        "the clip pre-roll is in every figure). *old*: OpenCV, every frame decoded, converted to BGR when "
-        "sampled or for the decoded pre-roll ring (clip_pre_s + 2 s at clip_fps); *new*: PyAV, decode mode "
-        "from the key-frame interval (key frames only when one comes at least every 1.1 / detect_fps s, so a "
-        "key frame every 2 s at detect_fps 1 decodes every frame: mode "
+        "the clip pre-roll is in every figure). Both paths: ONNX Runtime's threads do not spin between "
+        "operators and the CPU provider runs a batch one image at a time (`cpu_batch` 1). *old*: OpenCV, every "
+        "frame decoded, converted to BGR when sampled or for the decoded pre-roll ring (clip_pre_s + 2 s at "
+        "clip_fps); *new*: PyAV, decode mode from the key-frame interval (key frames only when one comes at "
+        "least every 1.1 / detect_fps s; a key frame every 2 s at detect_fps 1 is `gop_partial`: each GOP "
+        "decoded from its key frame up to the last frame a sample needs, the rest skipped until the next key "
+        "frame, 26 to 39 of 50 frames by where the key frame falls on the sample grid: mode "
         + ", ".join(f"{p}: {'/'.join(m) or 'n/a'}" for p, m in modes.items())
         + "), only the samples converted to BGR, pre-roll in the packet ring (no decoded ring), one FFmpeg "
         "thread per camera, freed pictures returned to the system. Both paths give every sample asked for. "
@@ -216,8 +220,7 @@ def report(
         + ", ".join(f"{p} {n}" for p, n in most.items())
         + (f" ({ratio:.1f}x)" if ratio else "")
         + ". RSS per camera = peak RSS / cameras; extra RSS per camera (slope between the smallest and "
-        "largest count held; it includes the model's activations for one more image in the batch, which "
-        "stop growing at max_batch): "
+        "largest count held; with `cpu_batch` 1 the model's activations no longer grow with the batch): "
         + (", ".join(f"{p} {v:.0f} MB" for p, v in per_cam.items()) or "n/a")
         + ". CPU % per camera (mean of CPU % / cameras over the counts both paths ran): "
         + (", ".join(f"{p} {v:.1f} %" for p, v in cpu_cam.items()) or "n/a")
@@ -234,6 +237,7 @@ def report(
         "CPU figures and frame ages are noisy and the two paths did not run under the same load. A row with "
         "*open errors* and no samples: the cameras' RTSP opens failed for the whole warm-up (not investigated)."
     )
+    notes += profile_notes()
     if quick:
         notes += " (`--quick`: 1 and 2 cameras, 5 s windows.)"
     out = write_result("scaling-1080p", result, rows, notes)

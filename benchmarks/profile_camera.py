@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -176,6 +177,77 @@ def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
         f = stat[stat.rindex(")") + 2 :].split()
         out[int(task.name)] = (comm, (int(f[11]) + int(f[12])) / TICK)
     return out
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"profile-camera-{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def model_core(doc: dict[str, Any]) -> float:
+    """The model's share of a profile: the inference thread and the threads that are not Python's
+    (ONNX Runtime's pool; on the old path FFmpeg's frame threads are named ``av:h264:*`` and left out)."""
+    t = doc["threads_core"]
+    return float(
+        t.get("inference_0", 0.0) + sum(v for k, v in t.items() if k.startswith("python (not Python"))
+    )
+
+
+def summary(doc: dict[str, Any]) -> str:
+    t, split = doc["threads_core"], doc["split_core"]
+    reader = split.get("reader-cam-00", {})
+    decode = reader.get("decode (libavcodec)", 0.0) + reader.get("OpenCV source (grab/retrieve)", 0.0)
+    decode += sum(v for k, v in t.items() if k.startswith("av:"))  # the old path's frame threads
+    main = split.get("MainThread", {})
+    parts = [
+        ("decode", decode),
+        ("BGR", reader.get("BGR conversion (sws_scale, to_ndarray)", 0.0)),
+        ("demux", reader.get("demux + RTSP (libavformat)", 0.0)),
+        ("packet ring", reader.get("packet ring / evidence", 0.0)),
+        ("reader's Python", reader.get("reader loop (Python)", 0.0)),
+        ("model", model_core(doc)),
+        ("letterbox", main.get("letterbox/resize + tensor (preprocess)", 0.0)),
+        ("change gate", main.get("change gate", 0.0)),
+        ("pipeline loop", main.get("pipeline loop", 0.0)),
+        ("metrics + log threads", t.get("Thread-1 (serve_forever)", 0.0) + t.get("native-log", 0.0)),
+    ]
+    text = ", ".join(f"{name} {100 * v:.1f}" for name, v in parts)
+    return f"{doc['cpu_percent']:.1f} % ({text}; load 1m {doc['load_average'][0]:.1f})"
+
+
+def profile_notes() -> str:
+    """The RESULTS.md paragraph on where a camera's CPU goes and what 3x needs (from the saved profiles)."""
+    before, new, old = _load("new-before"), _load("new"), _load("old")
+    if new is None or old is None:
+        return ""
+    text = (
+        " Where one camera's CPU goes (`python -m benchmarks.profile_camera --path new|old --seconds 20 "
+        "--warmup 12`: one `nce run` with one camera of this stream, evidence on; CPU % of one core per "
+        "thread from /proc over the window, the reader's and the pipeline's threads split by py-spy "
+        "`--native` stack samples, waits left out; *model* = the inference thread and ONNX Runtime's pool):"
+    )
+    if before is not None:
+        text += f" new path before this round (every frame decoded, ONNX Runtime's threads spinning) {summary(before)};"
+
+    def shared(doc: dict[str, Any]) -> float:  # the process's own threads, not a camera's
+        t = doc["threads_core"]
+        return float(t.get("Thread-1 (serve_forever)", 0.0) + t.get("native-log", 0.0))
+
+    o, n = old["cpu_percent"] / 100 - shared(old), new["cpu_percent"] / 100 - shared(new)
+    decode = new["split_core"].get("reader-cam-00", {}).get("decode (libavcodec)", 0.0)
+    model = model_core(new)
+    floor = n - decode  # what the new path spends on a camera besides decoding
+    text += (
+        f" new path now ({', '.join(new.get('decode_modes', [])) or 'mode n/a'}) {summary(new)}; old path now "
+        f"{summary(old)}. 3x on this box: leaving out the process's metrics and log threads, a camera costs "
+        f"the old path {100 * o:.1f} % and the new one {100 * n:.1f} % ({o / n:.1f}x); 3x needs the new path "
+        f"at <= {100 * o / 3:.1f} %, but its model alone (one inference a second: the inference thread and "
+        f"ONNX Runtime's pool) takes {100 * model:.1f} % and everything but decoding (model, the sample's BGR "
+        f"conversion, demuxing into the packet ring, the reader's and the pipeline's Python) {100 * floor:.1f} %: "
+        f"even with decoding free the new path would be at most {o / floor:.1f}x the old one"
+        + (", so 3x is arithmetically out of reach on this box." if o / floor < 3 else ".")
+    )
+    return text
 
 
 if __name__ == "__main__":
