@@ -24,6 +24,7 @@ from typing import Any
 
 from benchmarks.bench_scaling import run_config
 from benchmarks.common import ROOT, write_result
+from benchmarks.memory_camera import memory_notes
 from benchmarks.profile_camera import profile_notes
 from tests.support.rtsp import MISSING, RtspServer, gst_rtsp_available
 from tests.support.streams import FPS, GOP, city_stream
@@ -237,7 +238,7 @@ def report(
         "CPU figures and frame ages are noisy and the two paths did not run under the same load. A row with "
         "*open errors* and no samples: the cameras' RTSP opens failed for the whole warm-up (not investigated)."
     )
-    notes += profile_notes()
+    notes += profile_notes() + memory_notes()
     if quick:
         notes += " (`--quick`: 1 and 2 cameras, 5 s windows.)"
     out = write_result("scaling-1080p", result, rows, notes)
