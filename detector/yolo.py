@@ -262,7 +262,7 @@ class YoloDetector:
         self.intra_op_threads = intra_op_threads
         # the CPU provider runs a batch this many images at a time (0: whole): it gains no speed from
         # batching (street-v1, 1080p frames, 2 cores: 32-41 ms an image at batch 1..8), while its
-        # activations, kept after the largest batch, grow ~16 MB per image: a camera each
+        # activations, kept after the largest batch, grow 12-16 MB per image: a camera each
         self.cpu_batch = cpu_batch
         self.session = _session(p, providers, intra_op_threads, inter_op_threads, allow_fallback)
         in_use = tuple(self.session.get_providers())
