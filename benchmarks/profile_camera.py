@@ -239,16 +239,46 @@ def profile_notes() -> str:
     floor = n - decode  # what the new path spends on a camera besides decoding
     text += (
         f" new path now ({', '.join(new.get('decode_modes', [])) or 'mode n/a'}) {summary(new)}; old path now "
-        f"{summary(old)}. 3x on this box: leaving out the process's metrics and log threads, a camera costs "
-        f"the old path {100 * o:.1f} % and the new one {100 * n:.1f} % ({o / n:.1f}x); 3x needs the new path "
-        f"at <= {100 * o / 3:.1f} %, but its model alone (one inference a second: the inference thread and "
-        f"ONNX Runtime's pool) takes {100 * model:.1f} % and everything but decoding (model, the sample's BGR "
-        f"conversion, demuxing into the packet ring, the reader's and the pipeline's Python) {100 * floor:.1f} %: "
-        f"even with decoding free the new path would be at most {o / floor:.1f}x the old one"
-        + (", so 3x is arithmetically out of reach on this box." if o / floor < 3 else ".")
+        f"{summary(old)}. With one camera, leaving out the process's metrics and log threads, a camera costs "
+        f"the old path {100 * o:.1f} % and the new one {100 * n:.1f} % ({o / n:.1f}x); its model alone (the "
+        f"inference thread and ONNX Runtime's pool, one inference a second, the per-batch overhead carried by "
+        f"one camera) {100 * model:.1f} %, everything but decoding {100 * floor:.1f} %."
     )
     return text
 
 
 if __name__ == "__main__":
     main()
+
+
+def bench_arithmetic(old_cpu_cam: float, cost: dict[str, float], gop_share: float = 26 / 50) -> str:
+    """3x from a scaling run's own per-camera CPU of the old path (``old_cpu_cam``, % of one core) and
+    decode costs, the model's CPU an image (results/memory-camera.json) and the rest of a camera's
+    cost besides decoding and the model (this profile)."""
+    new, mem_path = _load("new"), RESULTS / "memory-camera.json"
+    if new is None or not mem_path.is_file():
+        return ""
+    model_ms = json.loads(mem_path.read_text())["activations_mb_over_batch_1"]["cpu_ms_per_image"]["1"]
+    decode = new["split_core"].get("reader-cam-00", {}).get("decode (libavcodec)", 0.0)
+    t = new["threads_core"]
+    shared = t.get("Thread-1 (serve_forever)", 0.0) + t.get("native-log", 0.0)
+    rest = 100 * (new["cpu_percent"] / 100 - shared - decode - model_core(new))
+    model = model_ms / 10  # one inference a second: ms per image / 1000 ms * 100 %
+    least = 100 * cost["pyav_all"] * gop_share
+    keys = 100 * cost["pyav_keyframes"]
+    floor = model + least  # a lower bound: nothing else counted
+    return (
+        f" By this run's figures: a camera costs the old path {old_cpu_cam:.1f} %, so 3x needs the new path at "
+        f"<= {old_cpu_cam / 3:.1f} %; the model takes {model:.1f} % ({model_ms:.0f} ms CPU an image, "
+        f"`python -m benchmarks.memory_camera`) and decoding the least one sample a second needs on this stream "
+        f"({gop_share * 50:.0f} of each 50 frames) {least:.1f} %: {floor:.1f} % before anything else (the BGR "
+        f"sample, demuxing, the packet ring, the reader's and the pipeline's Python: {rest:.1f} % in the one-camera "
+        f"profile, less per camera with more cameras), so at most {old_cpu_cam / floor:.1f}x"
+        + (
+            " — 3x is arithmetically out of reach on this box for this stream at detect_fps 1"
+            if floor > old_cpu_cam / 3
+            else ""
+        )
+        + f". With a key frame every second (or detect_fps 0.5) key frames alone would be decoded ({keys:.1f} %): "
+        f"{model + keys:.1f} % before the rest."
+    )
