@@ -212,7 +212,7 @@ def report(
         "clip_fps); *new*: PyAV, decode mode from the key-frame interval (key frames only when one comes at "
         "least every 1.1 / detect_fps s; a key frame every 2 s at detect_fps 1 is `gop_partial`: each GOP "
         "decoded from its key frame up to the last frame a sample needs, the rest skipped until the next key "
-        "frame, 26 to 39 of 50 frames by where the key frame falls on the sample grid: mode "
+        "frame: 26 to 50 of 50 frames by where the key frame falls on the sample grid, 38 on average: mode "
         + ", ".join(f"{p}: {'/'.join(m) or 'n/a'}" for p, m in modes.items())
         + "), only the samples converted to BGR, pre-roll in the packet ring (no decoded ring), one FFmpeg "
         "thread per camera, freed pictures returned to the system. Both paths give every sample asked for. "
@@ -244,11 +244,12 @@ def report(
     if decoded and "gop_partial" in modes.get("new", []):
         notes += (
             f" Frames decoded per camera on the new path: {min(decoded):.1f} to {max(decoded):.1f} a second of "
-            f"{FPS} (the rule alone decodes 13 to 19.5 at detect_fps 1, by where the key frames fall on the "
-            "sample grid); more than that means more of each GOP was decoded than the samples needed, probably "
-            "because a live camera's next key frame is expected at the last key frame's arrival plus its "
-            "interval, and on a loaded box a key frame read late (in a burst) moves that guess late (the safe "
-            "side: samples are not late, more is decoded; not investigated further)."
+            f"{FPS}: the phase of the key frames on the sample grid (all cameras of a run share the server's "
+            "stream and the clock's grid): a key frame just before a due instant serves that sample and the "
+            "GOP is decoded up to the next sample only (26 of 50 = 13/s), one just after it leaves two samples "
+            "inside the GOP (up to all 50); the gst-rtsp-server's phase differs from run to run. Aligning "
+            "the sample grid of a `gop_partial` camera to its key frames would make it 26 always (not done: "
+            "cameras would no longer be due together for a batch)."
         )
     if any(r["path"] == "new" and r.get("decode_modes") == ["None"] for r in runs):
         notes += (
