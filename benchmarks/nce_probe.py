@@ -93,7 +93,7 @@ class Probe:
     def _mode(self, camera: str) -> str | None:
         """The camera's decode mode, once set (PyAV: after its key-frame probe, which decodes every frame)."""
         get = self.registry.get_sample_value
-        modes = ("keyframes", "nonref", "all", "opencv")
+        modes = ("keyframes", "nonref", "gop_partial", "all", "opencv")
         return next(
             (m for m in modes if (get("nce_decode_mode", {"camera": camera, "mode": m}) or 0.0) >= 1.0), None
         )

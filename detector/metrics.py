@@ -53,7 +53,7 @@ class PipelineMetrics:
         )
         self.decode_mode = Gauge(
             "nce_decode_mode",
-            "1 for the camera's decode mode (keyframes, nonref, all; opencv: the fallback)",
+            "1 for the camera's decode mode (keyframes, nonref, gop_partial, all; opencv: the fallback)",
             ["camera", "mode"],
             registry=r,
         )

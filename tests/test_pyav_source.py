@@ -81,6 +81,18 @@ def test_decode_mode_table(
         ([(0.0, True, 0), (2.0, True, 50)], DecodeMode.all),  # one interval over the limit decides
         ([(0.0, True, 0), (1.0, True, 25), (1.7, False, 42)], None),  # one short interval: not yet
         ([(0.0, True, 0), (1.0, True, 25), (2.7, False, 67)], DecodeMode.all),  # no third key in time
+        # FFmpeg's RTSP client re-bases the time stamps at the second key frame (its first RTCP
+        # report): a new timeline, not B-frames; the interval is measured from there
+        (
+            [
+                (0.0, True, None),
+                (0.04, False, 3600),
+                (1.96, False, 176400),
+                (-0.04, True, 0),
+                (1.96, True, 180000),
+            ],
+            DecodeMode.all,
+        ),
     ],
 )
 def test_gop_probe_needs_two_short_intervals(
@@ -89,6 +101,7 @@ def test_gop_probe_needs_two_short_intervals(
     probe = GopProbe(detect_fps=1.0)
     decided = [probe.observe(t, key, pts, False) for t, key, pts in packets]
     assert decided[-1] == mode and all(d is None for d in decided[:-1])
+    assert probe.interval_s is None or probe.interval_s >= 1.0
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +151,10 @@ def test_decode_mode_is_measured_from_the_key_flags(
 def test_every_sample_is_taken_at_the_asked_rate_and_only_samples_are_kept(
     small: Callable[..., Path], packets: bool
 ) -> None:
-    """GOP 50 at 25 fps, detect_fps 1: every frame is decoded, one a second becomes a sample (the
-    first decoded at or after each due instant); a camera whose packets go to ``on_packet`` keeps no
-    decoded ring (its clips are the packets), any other keeps its ring."""
+    """GOP 50 at 25 fps, detect_fps 1: one frame a second becomes a sample (the first decoded at or
+    after each due instant); a camera whose packets go to ``on_packet`` keeps no decoded ring (its
+    clips are the packets) and decodes each GOP only up to its last sample (``gop_partial``: the
+    first GOP whole, then 26 of each 50), any other keeps its ring and decodes every frame."""
     got: list[EncodedPacket] = []
     reader = CameraReader(
         "cam", str(small(50)), detect_fps=1, realtime=False, lossless=True,
@@ -155,7 +169,10 @@ def test_every_sample_is_taken_at_the_asked_rate_and_only_samples_are_kept(
         longest = max(longest, len(reader.ring()))
         time.sleep(0.002)
     reader.stop()
-    assert reader.decode_mode == DecodeMode.all and reader.frames_decoded == 14 * 25
+    if packets:
+        assert reader.decode_mode == DecodeMode.gop_partial and reader.frames_decoded == 50 + 6 * 26
+    else:
+        assert reader.decode_mode == DecodeMode.all and reader.frames_decoded == 14 * 25
     assert samples == pytest.approx([float(s) for s in range(14)], abs=1 / 25 + 1e-3)
     if packets:
         assert longest == 0 and reader.ring() == [] and len(got) == 14 * 25

@@ -114,3 +114,37 @@ def test_rect_and_square_find_the_same_things(
     ):
         drawn = [iou(box, np.array(b, np.float32)) for c, b in placed if c == NAMES[int(cls)]]
         assert drawn and max(drawn) > 0.5, f"{NAMES[int(cls)]} at {box} matches nothing drawn: {placed}"
+
+
+def test_the_thread_pool_does_not_spin(rect: YoloDetector) -> None:
+    """ONNX Runtime's threads sleep between operators (spinning tripled the CPU of a sample)."""
+    options = rect.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+
+
+def test_the_cpu_provider_runs_a_batch_one_image_at_a_time(
+    rect: YoloDetector, street_frame: tuple[np.ndarray, list[tuple[str, tuple[int, int, int, int]]]]
+) -> None:
+    """``cpu_batch`` 1 (the default): three frames make three runs of one image (ONNX Runtime's
+    activations stay sized for one), with the outputs of one run of three."""
+    img = street_frame[0]
+    frames = [img, np.ascontiguousarray(img[:, ::-1]), np.ascontiguousarray(img[::-1])]
+    tensor, _ = rect.preprocess(frames)
+    tensor = tensor.copy()
+    calls: list[int] = []
+    plain = rect.run_batch
+
+    def counting(t: np.ndarray) -> np.ndarray:
+        calls.append(t.shape[0])
+        return np.asarray(plain(t))
+
+    rect.run_batch = counting
+    try:
+        one_by_one = rect.infer(tensor)
+        rect.cpu_batch = 0
+        whole = rect.infer(tensor)
+    finally:
+        rect.run_batch, rect.cpu_batch = plain, 1
+    assert calls == [1, 1, 1, 3]
+    np.testing.assert_allclose(one_by_one, whole, rtol=1e-4, atol=1e-2)

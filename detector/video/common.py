@@ -33,6 +33,9 @@ class DecodeMode(StrEnum):
 
     keyframes = "keyframes"  # skip_frame NONKEY: key frames come often enough for detect_fps
     nonref = "nonref"  # skip_frame NONREF: the stream has frames nothing refers to (B-frames)
+    # no B-frames: each GOP decoded from its key frame up to the last frame a sample needs, the rest
+    # of the GOP skipped (skip_frame NONKEY until the next key frame; every packet is still demuxed)
+    gop_partial = "gop_partial"
     all = "all"
     opencv = "opencv"
 

@@ -6,7 +6,10 @@ they come too rarely) the decoder decodes everything while :class:`GopProbe` mea
 interval from the packets' key flags; then the camera's decode mode (:func:`choose_decode_mode`)
 sets the decoder's ``skip_frame``: ``NONKEY`` when a key frame comes at least every
 ``1 / detect_fps`` s (+10 %), ``NONREF`` when the stream has frames nothing
-refers to (B-frames), else every frame. Only frames due as a sample or for the ring become BGR.
+refers to (B-frames), else (``gop_partial``, :class:`PartialGop`) each GOP is decoded from its key
+frame up to the last frame a sample needs before the next key frame is due, and ``NONKEY`` skips the
+rest of it; a camera that keeps a decoded ring (no packet ring) decodes every frame (``all``). Only
+frames due as a sample or for the ring become BGR.
 
 Decoding runs on NVDEC when the camera's ``decode.hwaccel`` chose it (:mod:`detector.video.hwaccel`:
 ``av.open(..., hwaccel=...)``, frames downloaded to host memory), else on the CPU.
@@ -22,6 +25,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections import deque
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,18 +42,74 @@ OPEN_LOCK = threading.Lock()  # opening an RTSP session (DESCRIBE/SETUP/PLAY), o
 log = logging.getLogger("detector.sources")
 
 CODECS = frozenset({"h264", "hevc"})  # the encoded domain: what the packet ring and remux take
-_SKIP = {DecodeMode.keyframes: "NONKEY", DecodeMode.nonref: "NONREF", DecodeMode.all: "DEFAULT"}
+_SKIP = {
+    DecodeMode.keyframes: "NONKEY",
+    DecodeMode.nonref: "NONREF",
+    DecodeMode.gop_partial: "DEFAULT",  # switched per packet (PartialGop)
+    DecodeMode.all: "DEFAULT",
+}
 
 
 def choose_decode_mode(
-    key_interval_s: float | None, detect_fps: float, has_b_frames: bool, tolerance: float = 0.10
+    key_interval_s: float | None,
+    detect_fps: float,
+    has_b_frames: bool,
+    tolerance: float = 0.10,
+    *,
+    partial: bool = False,
 ) -> DecodeMode:
     """``keyframes`` when a key frame comes at least every ``1 / detect_fps`` seconds (+ ``tolerance``,
     time-stamp jitter; ``None``: none came that soon), so key frames alone give every sample asked
-    for; else ``nonref`` when the stream has frames nothing refers to (B-frames), else ``all``."""
+    for; else ``nonref`` when the stream has frames nothing refers to (B-frames), else ``gop_partial``
+    (``partial``: only the samples are needed, no decoded ring) or ``all``."""
     if key_interval_s is not None and key_interval_s <= (1.0 + tolerance) / detect_fps:
         return DecodeMode.keyframes
-    return DecodeMode.nonref if has_b_frames else DecodeMode.all
+    if has_b_frames:
+        return DecodeMode.nonref
+    return DecodeMode.gop_partial if partial else DecodeMode.all
+
+
+class PartialGop:
+    """``gop_partial``: which packets of a GOP (no B-frames: decode order is display order) are decoded.
+
+    A key frame is always decoded. A packet after it is decoded while a sample is due before the next
+    key frame (``next_due < next key - half a frame``); once none is, the rest of the GOP is skipped
+    (its frames are only references for frames nobody needs) until the next key frame. The next key
+    frame is expected the longest of the last three key-frame intervals (media time) after the last
+    one: a late guess only decodes more; one that comes later than the longest recent interval
+    delays that one sample to it. Times are on the reader's clock (``t``: monotonic seconds for a
+    live stream, media seconds for a file) and the intervals in media seconds."""
+
+    def __init__(self, frame_s: float) -> None:
+        self.frame_s = frame_s
+        self.last_key: float | None = None  # the reader's clock
+        self.last_key_media: float | None = None
+        self.intervals: deque[float] = deque(maxlen=3)
+        self.skipping = False
+        self.skipped = 0
+
+    def key(self, t: float, media: float) -> None:
+        """A key packet at ``t`` (media time ``media``): decoding starts again."""
+        self.skipping = False
+        if self.last_key_media is not None and abs(media - self.last_key_media) <= 1e-3:
+            return  # the same key frame again (an RTSP client's first packets)
+        if self.last_key_media is not None and media > self.last_key_media:
+            self.intervals.append(media - self.last_key_media)
+        self.last_key, self.last_key_media = t, media  # (a jump back: a new timeline, same GOP)
+
+    def decode(self, next_due: float) -> bool:
+        """Whether the next non-key packet is decoded, ``next_due``: the next sample's time."""
+        if self.skipping:
+            self.skipped += 1
+            return False
+        if self.last_key is None or not self.intervals:
+            return True
+        next_key = self.last_key + max(self.intervals)
+        if next_due >= next_key - self.frame_s / 2:
+            self.skipping = True
+            self.skipped += 1
+            return False
+        return True
 
 
 class GopProbe:
@@ -70,10 +130,18 @@ class GopProbe:
         self.decided: DecodeMode | None = None
         self.interval_s: float | None = None
 
-    def observe(self, t: float, is_key: bool, pts: int | None, has_b_frames: bool) -> DecodeMode | None:
-        """Feed one packet (``t``: its media time in seconds); the mode once decided, else None."""
+    def observe(
+        self, t: float, is_key: bool, pts: int | None, has_b_frames: bool, partial: bool = False
+    ) -> DecodeMode | None:
+        """Feed one packet (``t``: its media time in seconds); the mode once decided, else None
+        (``partial``: :func:`choose_decode_mode`'s)."""
         if self.decided is not None:
             return self.decided
+        if pts is not None and is_key and self.max_pts is not None and pts < self.max_pts:
+            # a key frame shown before what came already is a new timeline, not B-frames: FFmpeg's
+            # RTSP client re-bases its time stamps when the first RTCP sender report comes (seen
+            # at the second key frame): the key frames are counted again from this one
+            self.max_pts, self.keys = None, []
         if pts is not None:
             self.reordered = self.reordered or (self.max_pts is not None and pts < self.max_pts)
             self.max_pts = pts if self.max_pts is None else max(self.max_pts, pts)
@@ -84,9 +152,11 @@ class GopProbe:
                 last = self.keys[-1] - self.keys[-2]
                 self.interval_s = max(last, self.interval_s or 0.0)
                 if last > self.limit_s or len(self.keys) >= 3:
-                    self.decided = choose_decode_mode(self.interval_s, self.detect_fps, b, self.tolerance)
+                    self.decided = choose_decode_mode(
+                        self.interval_s, self.detect_fps, b, self.tolerance, partial=partial
+                    )
         elif self.keys and t - self.keys[-1] > self.limit_s + 0.5:
-            self.decided = choose_decode_mode(None, self.detect_fps, b, self.tolerance)
+            self.decided = choose_decode_mode(None, self.detect_fps, b, self.tolerance, partial=partial)
         return self.decided
 
 
@@ -157,6 +227,7 @@ def read_pyav(reader: CameraReader, container: Any) -> tuple[str, str, int]:
         # read faster than real time, the file's timeline ends when reading starts (as the OpenCV path)
         start_utc -= dt.timedelta(seconds=length)
     probe = GopProbe(reader.detect_fps, opts.keyframe_tolerance)
+    gop = PartialGop(1.0 / fps)
     cc.skip_frame = "DEFAULT"
     if opts.decode_threads > 0:  # before the first decode opens the codec
         cc.thread_type, cc.thread_count = "SLICE", opts.decode_threads
@@ -206,7 +277,14 @@ def read_pyav(reader: CameraReader, container: Any) -> tuple[str, str, int]:
             wall = time.time() if reader.is_live else start_utc.timestamp() + media
             if reader.on_packet is not None:
                 _hand_over(reader, packet, tb, wall)
-            if not applied and (mode := probe.observe(media, packet.is_keyframe, packet.pts, has_b(cc))):
+            clock = time.monotonic() if reader.is_live else media  # the frames' clock (mono)
+            if packet.is_keyframe and packet.pts is not None:
+                gop.key(clock, media)
+            # a camera with a decoded ring needs every frame; one whose clips are packets, only samples
+            partial = reader._ring_s() <= 0
+            if not applied and (
+                mode := probe.observe(media, packet.is_keyframe, packet.pts, has_b(cc), partial)
+            ):
                 applied = True
                 cc.skip_frame = _SKIP[mode]
                 every = f"every {probe.interval_s:.2f} s" if probe.interval_s is not None else "rarer"
@@ -214,6 +292,10 @@ def read_pyav(reader: CameraReader, container: Any) -> tuple[str, str, int]:
             keyed = keyed or packet.is_keyframe
             if not keyed:
                 continue  # joined mid-GOP: nothing decodes cleanly before the first key frame
+            if applied and reader.decode_mode == DecodeMode.gop_partial:
+                skip = "DEFAULT" if packet.is_keyframe or gop.decode(reader.next_due_s) else "NONKEY"
+                if cc.skip_frame != skip:
+                    cc.skip_frame = skip
             frames = _decode(reader, packet)
         if frames is None:
             bad_in_a_row += 1
