@@ -64,12 +64,12 @@ def lock_head(session: Session) -> LedgerHead:
     if locked is not None and session.in_transaction():
         head: LedgerHead = locked[0]
         return head
-    asked = time.perf_counter()
     begin_write(session)
     staged = session.info.pop(_STAGED, None)
     if staged:
         session.flush()  # the transaction's rows go first, before the lock
         prepared = [_prepared(session, *entry) for entry in staged if isinstance(entry, tuple)]
+    asked = time.perf_counter()
     head = session.execute(select(LedgerHead).where(LedgerHead.id == 1).with_for_update()).scalar_one()
     taken = time.perf_counter()
     session.info[_LOCKED] = (head, taken)
