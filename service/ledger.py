@@ -59,7 +59,9 @@ def lock_head(session: Session) -> LedgerHead:
     """Begin the write transaction and lock the ledger head for it (``SELECT … FOR UPDATE``; SQLite:
     ``BEGIN IMMEDIATE``). Call it before anything else that the transaction decides on, and after
     everything that needs no lock (signature checks, hashing, file I/O). Taken once a transaction:
-    a second call returns the head already locked, without another round trip."""
+    a second call returns the head already locked, without another round trip. In a :func:`begin`
+    transaction (called by its commit, or by whoever needs the head now) the transaction's rows are
+    flushed and its staged entries prepared before the lock, and written right after it."""
     locked = session.info.get(_LOCKED)
     if locked is not None and session.in_transaction():
         head: LedgerHead = locked[0]
