@@ -40,13 +40,21 @@ class Timer:
         self.statements: list[int] = []
         self.held_now = False
         self.count = 0
+        self.sql_s = 0.0  # time in statements during the current hold
+        self.sql: list[float] = []  # per hold: seconds in statements
+        self.tails: list[float] = []  # per hold: from the last statement's end to the release (COMMIT)
+        self.last_end = 0.0
+        self.texts: list[str] = []  # the statements of the last hold
 
     def waited(self, seconds: float) -> None:
-        self.held_now, self.count = True, 0
+        self.held_now, self.count, self.sql_s, self.texts = True, 0, 0.0, []
+        self.last_end = time.perf_counter()
 
     def held(self, seconds: float) -> None:
         self.holds.append(seconds)
         self.statements.append(self.count)
+        self.sql.append(self.sql_s)
+        self.tails.append(time.perf_counter() - self.last_end)
         self.held_now = False
 
 
@@ -59,10 +67,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, migrated_database("nce_probe_lock") as url:
         engine = make_engine(url)
 
+        started: list[float] = [0.0]
+
         @event.listens_for(engine, "before_cursor_execute")
-        def _count(*_a: Any) -> None:
+        def _count(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+            started[0] = time.perf_counter()
             if timer.held_now:
                 timer.count += 1
+                timer.texts.append(" ".join(statement.split())[:90])
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def _took(*_a: Any) -> None:
+            if timer.held_now:
+                timer.last_end = time.perf_counter()
+                timer.sql_s += timer.last_end - started[0]
 
         store = LocalEvidenceStore(Path(tmp) / "store")
         device = make_device(Path(tmp), "probe-01")
@@ -96,6 +114,16 @@ def main() -> None:
         f"statements under the lock {min(timer.statements[1:])}..{max(timer.statements[1:])}; "
         f"whole ingest p50 {statistics.median(took[1:]) * 1000:.1f} ms"
     )
+    med = statistics.median
+    print(
+        f"hold composition (medians): in statements {med(timer.sql[1:]) * 1000:.2f} ms, "
+        f"last statement to release (COMMIT) {med(timer.tails[1:]) * 1000:.2f} ms, "
+        f"the rest (Python between statements) "
+        f"{(med(holds) - med(timer.sql[1:]) - med(timer.tails[1:])) * 1000:.2f} ms"
+    )
+    print("statements under the lock (last package):")
+    for t in timer.texts:
+        print("  ", t)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@
 - An unsigned event joins its hit's case if the hit has one; it never opens a case.
 
 What a hit does to its case is :func:`service.workflow.apply_sighting`. Every function here runs in
-the caller's transaction, which holds the ledger lock.
+the caller's transaction, which holds the device's row lock (:mod:`service.crud.ingest`); the case
+found is locked (``FOR UPDATE``), and on PostgreSQL the search for an open case of a shop (no shop:
+a camera's zone) and violation, with the case it may open, is one at a time per shop and violation
+(a transaction advisory lock): two devices of one shop open one case, not two. (SQLite: one writer.)
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from nce.manifest import Manifest
@@ -28,6 +31,8 @@ from service.errors import Invalid
 from service.models import Case, HitEventRow, utcnow
 
 PUBLIC_COPY = "public_copy"  # the event of a public copy's row
+# the advisory locks' first key (the two-key form: apart from service.leader's one-key lock): "case"
+_OPEN_CASE_LOCKS = 0x63617365
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,11 @@ def case_of_hit(session: Session, *, device_id: str, hit_id: str) -> Case | None
 def open_case(
     session: Session, *, violation: str, shop_id: str | None, camera_id: str, zone_id: str
 ) -> Case | None:
-    """The newest open case of the shop (no shop: camera and zone) and violation, locked."""
+    """The newest open case of the shop (no shop: camera and zone) and violation, locked; on
+    PostgreSQL the caller holds the search's advisory lock until its commit (:data:`_OPEN_CASE_LOCKS`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        where = f"{violation}|{shop_id}" if shop_id is not None else f"{violation}||{camera_id}|{zone_id}"
+        session.execute(select(func.pg_advisory_xact_lock(_OPEN_CASE_LOCKS, func.hashtext(where))))
     q = select(Case).where(Case.violation == violation, Case.status.in_(OPEN_STATUSES))
     if shop_id is not None:
         q = q.where(Case.shop_id == shop_id)

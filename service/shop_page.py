@@ -156,9 +156,13 @@ def upload_photo(
         return _refused(request, state, session, token, case.id, exc)
     session.rollback()  # the checks read; the write below decides again under the ledger lock
     sha = state.store.put(data)  # before the transaction: the lock never waits on storage (issue 18)
-    ledger.lock_head(session)
+    ledger.begin(session)  # the case's row first, then the ledger head (an ingest's order)
     case = _open_case(session, state, token, number)
     if case is None:  # rotated or closed meanwhile: the photo stays unnamed (gc-evidence)
+        session.rollback()
+        return _not_found(request, state)
+    ledger.lock_head(session)  # its entry's seq names the response (shop_page_events)
+    if _open_case(session, state, token, number) is None:  # the link again, under the lock (rotations)
         session.rollback()
         return _not_found(request, state)
     try:
@@ -180,10 +184,14 @@ def submit_statement(
     csrf: Annotated[str, Form()] = "", text: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
     check_csrf(request, state.settings, csrf)
-    ledger.lock_head(session)
+    ledger.begin(session)  # the case's row first, then the ledger head (an ingest's order)
     number = _case_no(case_id)
     case = _open_case(session, state, token, number)
     if case is None:
+        session.rollback()
+        return _not_found(request, state)
+    ledger.lock_head(session)  # its entry's seq names the response (shop_page_events)
+    if _open_case(session, state, token, number) is None:  # the link again, under the lock (rotations)
         session.rollback()
         return _not_found(request, state)
     try:

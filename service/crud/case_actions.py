@@ -1,7 +1,7 @@
 """What changes a case: a person's review and notice, and the deadline clock.
 
-Each takes the ledger's head lock, moves the case through :mod:`service.workflow`, appends the ledger
-entry and commits. A review records the case's party (the shop registry row now) and the legal basis
+Each locks the case's row (:func:`service.ledger.begin`: the ledger head is locked at the commit),
+moves the case through :mod:`service.workflow`, appends the ledger entry and commits. A review records the case's party (the shop registry row now) and the legal basis
 it is reviewed under; the case's reads are :mod:`service.crud.cases`.
 """
 
@@ -38,7 +38,7 @@ def review_case(
     raw stills are labelled in the frame pool (:func:`service.crud.frame_sources.label_from_review`);
     a false detection's dismissal then brings the camera's learned-mask proposals up to date
     (:func:`service.crud.masks.refresh`, with ``mask_rules``: the service's settings). Commits."""
-    ledger.lock_head(session)
+    ledger.begin(session)  # the case's row locked; the ledger head at the commit
     case = get_case(session, principal=principal, case_id=case_id, for_update=True)
     now = utcnow()
     to = "confirmed" if data.decision == "confirm" else "dismissed"
@@ -75,7 +75,7 @@ def issue_notice(session: Session, *, principal: Principal, case_id: int, data: 
     """A warning with a deadline (责令改正). Its message to the shop is queued in the same transaction
     (an SMS through the notifier; no mobile number on file: to be handed over in person, the case
     flagged ``notice_in_person``), as is the case system's ``notice_issued`` event. Commits."""
-    ledger.lock_head(session)
+    ledger.begin(session)  # the case's row locked; the ledger head at the commit
     case = get_case(session, principal=principal, case_id=case_id, for_update=True)
     now = utcnow()
     if data.deadline <= now:
@@ -116,7 +116,7 @@ def sweep_deadlines(session: Session, *, now: dt.datetime | None = None) -> list
     if not due:
         session.rollback()
         return changed
-    ledger.lock_head(session)
+    ledger.begin(session)  # each case's row locked; the ledger head at the commit
     for case_id in due:
         case = session.execute(select(Case).where(Case.id == case_id).with_for_update()).scalar_one()
         to = workflow.settle_deadline(case, now=now)

@@ -156,8 +156,9 @@ def export_case(
     """Build the zip in a temporary file (in memory up to 16 MiB), positioned at its start; record
     the export (confirmed/escalated cases become exported) and sign a checkpoint whose ledger head
     is that record. Commits. The caller closes the file."""
-    ledger.lock_head(session)
+    ledger.begin(session)
     case = get_case(session, principal=principal, case_id=case_id, for_update=True)
+    ledger.lock_head(session)  # after the case's row (an ingest's order): the checkpoint's head
     if case.status not in REVIEWED_STATUSES:
         raise Conflict(f"case {case_id} is {case.status}; only confirmed cases can be exported")
     packages = _packages(session, case_id=case.id)

@@ -65,8 +65,8 @@ def add_device(session: Session, *, device_id: str, public_key: bytes, actor: st
     return token
 
 
-def _device(session: Session, device_id: str) -> Device:
-    device = session.get(Device, device_id)
+def _device(session: Session, device_id: str, *, for_update: bool = False) -> Device:
+    device = session.get(Device, device_id, with_for_update=for_update)
     if device is None:
         raise NotFound(f"no device {device_id!r} is enrolled")
     return device
@@ -76,8 +76,8 @@ def set_device_enabled(session: Session, *, device_id: str, enabled: bool, actor
     """Disable an edge box (a stolen or retired one: its token and packages are refused at once) or
     enable it again; returns whether anything changed (a change is a ledger entry). Its key and hash
     chain are kept. Commits."""
-    ledger.lock_head(session)
-    device = _device(session, device_id)
+    ledger.begin(session)  # the device's row, then the ledger head at the commit (an ingest's order)
+    device = _device(session, device_id, for_update=True)
     changed = device.enabled != enabled
     device.enabled = enabled
     if changed:
@@ -90,8 +90,8 @@ def set_device_enabled(session: Session, *, device_id: str, enabled: bool, actor
 def new_device_token(session: Session, *, device_id: str, actor: str) -> str:
     """Give a device a new API token (shown once, stored hashed); the old one stops working. A ledger
     entry (never the token). Commits."""
-    ledger.lock_head(session)
-    device = _device(session, device_id)
+    ledger.begin(session)  # the device's row, then the ledger head at the commit (an ingest's order)
+    device = _device(session, device_id, for_update=True)
     token = new_token("device")
     device.token_hash = token_hash(token)
     ledger.append(

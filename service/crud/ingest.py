@@ -1,12 +1,12 @@
 """Ingest of signed evidence packages and of plain hit events.
 
 Every check that needs no lock runs first (manifest, device, signature, clock, parts, hashes,
-types, a repeated Idempotency-Key, the device's clock offset); then one transaction, holding the
-ledger lock and sending only the rows' statements, re-checks the Idempotency-Key (in the device's
-query), replays and the package id (one query) and the device's hash chain
-(:mod:`service.crud.ingest_order`), files the case (:mod:`service.filing`), stores the rows
-(:func:`_store_rows`: the files in one INSERT) and appends to the log and the ledger
-(:func:`_ledger_payload`). The files go into the content-addressed store (idempotent, durable)
+types, a repeated Idempotency-Key, the device's clock offset); then one transaction
+(:func:`service.ledger.begin`) locks the device's row, re-checks the Idempotency-Key, replays and the package id (one query) and the device's hash chain
+(:mod:`service.crud.ingest_order`), files the case (:mod:`service.filing`: its row locked), stores
+the rows (:func:`_store_rows`: the files in one INSERT) and stages the log leaf and the ledger entry
+(:func:`_ledger_payload`); only its commit locks the ledger head, for the leaf, the entry and the
+head's row and the COMMIT. The files go into the content-addressed store (idempotent, durable)
 after the checks and before that transaction, so the ledger lock never waits on storage; a failed
 commit leaves objects no row names, which ``nce admin gc-evidence`` sweeps after a grace period. A
 request refused by the checks stores nothing. Nothing here changes a case's status: deadlines are
@@ -40,7 +40,7 @@ from service import filing, ledger, workflow
 from service.auth import Principal
 from service.clock import check_not_ahead
 from service.crud.ingest_order import IngestResult as IngestResult  # the routes import it from here
-from service.crud.ingest_order import check_chain, idempotent, key_used, remember
+from service.crud.ingest_order import check_chain, idempotent, remember
 from service.crud.samples import store_sample
 from service.errors import Forbidden, Invalid, Unauthorized, UnsupportedMedia
 from service.evidence_store import EvidenceStore
@@ -234,17 +234,18 @@ def ingest_package(
     # and a failed commit leaves only objects no row names (nce admin gc-evidence sweeps them)
     m_sha, *_ = store.put_all([raw, *(files[entry.name].data for entry in manifest.files)])
     try:
-        ledger.lock_head(session)  # from here to the commit: database rows only
-        device, repeated = session.execute(
-            select(Device, key_used(principal, key))
-            .where(Device.device_id == principal.name)
-            .with_for_update(of=Device)
-        ).one()
-        if repeated is not None:  # the same key committed while this request waited for the lock
-            repeat = idempotent(session, principal=principal, key=key, request_hash=req_hash)
-            if repeat is not None:
-                session.rollback()
-                return repeat
+        # the rows' transaction: this device's packages one at a time (its row locked), the case's
+        # row locked by the filing; the ledger head is locked only at the commit (service.ledger)
+        ledger.begin(session)
+        device = session.execute(
+            select(Device).where(Device.device_id == principal.name).with_for_update()
+        ).scalar_one()
+        # the same key committed while this request waited for the device (a statement after the
+        # lock's: PostgreSQL's snapshot of the locking statement predates the wait)
+        repeat = idempotent(session, principal=principal, key=key, request_hash=req_hash)
+        if repeat is not None:
+            session.rollback()
+            return repeat
         chain_gap = check_chain(session, device=device, manifest=manifest, m_hash=m_hash)
         if manifest.kind == "sample":  # a frame to learn from: stored and recorded, never a case
             body = store_sample(
@@ -257,7 +258,7 @@ def ingest_package(
                 received_at=received_at, actor=principal.actor, clock_offset_ms=offset,
             )  # fmt: skip
         remember(session, principal=principal, key=key, request_hash=req_hash, body=body)
-        session.commit()
+        session.commit()  # the head locked, the log leaf, the ledger entry and the head, COMMIT
     except BaseException:
         session.rollback()
         raise
@@ -324,7 +325,8 @@ def ingest_event(session: Session, *, principal: Principal, key: str, data: HitE
     )
     req_hash = hashlib.sha256(ledger.canonical(data.model_dump(mode="json"))).hexdigest()
     try:
-        ledger.lock_head(session)
+        ledger.begin(session)  # the head locked at the commit; the device's row serialises its events
+        session.execute(select(Device.device_id).where(Device.device_id == principal.name).with_for_update())
         repeat = idempotent(session, principal=principal, key=key, request_hash=req_hash)
         if repeat is not None:
             session.rollback()

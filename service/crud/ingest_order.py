@@ -1,12 +1,11 @@
-"""The ingest's checks that decide on the ledger's order, run under the ledger lock
-(:func:`service.crud.ingest.ingest_package`): the Idempotency-Key (checked once before the lock and
-again, in the device's locked query, under it), replays and reused package ids (one query) and the
-device's hash chain. Each costs as few round trips as it can: the lock is held while they run."""
+"""The ingest's checks that decide on the device's order, run while the device's row is locked
+(:func:`service.crud.ingest.ingest_package`; the ledger head is locked only at the commit): the
+Idempotency-Key (checked once before and again after the device's lock), replays and reused
+package ids (one query) and the device's hash chain. Each costs as few round trips as it can."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -34,15 +33,6 @@ def idempotent(session: Session, *, principal: Principal, key: str, request_hash
     if row.request_hash != request_hash:
         raise Invalid(f"Idempotency-Key {key!r} was used before with another payload")
     return IngestResult(200, HitAccepted.model_validate(row.response), replayed=True)
-
-
-def key_used(principal: Principal, key: str) -> Any:
-    """Whether the principal's Idempotency-Key is stored (a column of the device's locked query)."""
-    return (
-        select(IdempotencyKey.id)
-        .where(IdempotencyKey.principal == principal.actor, IdempotencyKey.key == key)
-        .scalar_subquery()
-    )
 
 
 def remember(

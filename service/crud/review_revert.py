@@ -41,7 +41,7 @@ def revert_review(
     Commits."""
     if principal.role not in auth.REVERT:
         raise Forbidden(f"role {principal.role} may not revert a review (allowed: supervisor, admin)")
-    ledger.lock_head(session)
+    ledger.begin(session)  # the case's row locked; the ledger head at the commit
     case = get_case(session, principal=principal, case_id=case_id, for_update=True)
     now = utcnow()
     review = _last_review(session, case_id)

@@ -1,7 +1,7 @@
 """The log's leaves: append one per accepted package, keep the tree in memory, make proofs.
 
-Appends run in the caller's transaction under the ledger lock (``ledger.lock_head``: a row lock on
-PostgreSQL, the writer lock and ``BEGIN IMMEDIATE`` on SQLite), so leaf indexes are given out one at
+Appends run in the caller's transaction under the ledger lock (:func:`service.ledger.under_lock`: a
+row lock on PostgreSQL, the writer lock and ``BEGIN IMMEDIATE`` on SQLite), so leaf indexes are given out one at
 a time without gaps, and a rolled-back ingest leaves no leaf. Leaves are never updated or deleted.
 
 :class:`TreeCache` keeps a :class:`~nce.merkle.MerkleTree` of the committed leaves and reads only the
@@ -33,10 +33,11 @@ class LogBroken(ServiceError):
     status_code = 500
 
 
-def append(session: Session, *, manifest: Manifest, manifest_hash: str) -> int:
-    """Log an accepted package as the next leaf, in the caller's transaction (which it locks); one
-    statement (the index is the next after the largest, computed in the INSERT). Returns the index."""
-    ledger.lock_head(session)  # the caller (the ingest) holds it already: serialises the indexes
+def append(session: Session, *, manifest: Manifest, manifest_hash: str) -> None:
+    """Log an accepted package as the next leaf, in the caller's transaction, under the ledger's head
+    lock (:func:`service.ledger.under_lock`: at the commit of a transaction begun with
+    :func:`service.ledger.begin`); one statement (the index is the next after the largest, computed
+    in the INSERT)."""
     leaf = LogLeaf(
         device_id=manifest.device_id,
         sequence=manifest.sequence,
@@ -44,19 +45,15 @@ def append(session: Session, *, manifest: Manifest, manifest_hash: str) -> int:
         received_at=utc_ms(utcnow()),
     )
     following = select(func.coalesce(func.max(LogLeafRow.idx) + 1, 0)).scalar_subquery()
-    idx = session.execute(
-        insert(LogLeafRow)
-        .values(
-            idx=following,
-            leaf_hash=leaf.hash().hex(),
-            device_id=leaf.device_id,
-            sequence=leaf.sequence,
-            manifest_hash=leaf.manifest_hash,
-            received_at=leaf.received_at,
-        )
-        .returning(LogLeafRow.idx)
-    ).scalar_one()
-    return int(idx)
+    row = insert(LogLeafRow).values(
+        idx=following,
+        leaf_hash=leaf.hash().hex(),
+        device_id=leaf.device_id,
+        sequence=leaf.sequence,
+        manifest_hash=leaf.manifest_hash,
+        received_at=leaf.received_at,
+    )
+    ledger.under_lock(session, row)
 
 
 def size(session: Session) -> int:
