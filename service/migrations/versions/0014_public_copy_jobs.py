@@ -1,7 +1,7 @@
 """public copy jobs: 生成公开副本 records a request; the leader's sweeper makes the copy
 
-Revision ID: 0015
-Revises: 0013 (to be re-chained after 0014 when both are merged)
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-02
 """
 
