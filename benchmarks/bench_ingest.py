@@ -28,7 +28,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from benchmarks.common import RESULTS, markdown_table, write_result
-from benchmarks.cpu_time import command_cpu_s, process_cpu_s
+from benchmarks.cpu_time import command_cpu, process_cpu_s, spent
 from nce.manifest import (
     GENESIS_HASH,
     CameraRef,
@@ -163,15 +163,17 @@ def run_level(base: str, url: str, devices: int, per_device: int, service_pid: i
     threads = [threading.Thread(target=device, args=p) for p in plans]
     for th in threads:
         th.start()
-    cpu0 = (process_cpu_s(service_pid), command_cpu_s("postgres"), time.process_time())
+    cpu0 = (process_cpu_s(service_pid), time.process_time())
+    pg0 = command_cpu("postgres")
     start_gate.wait()
     t0 = time.perf_counter()
     for th in threads:
         th.join()
     wall = time.perf_counter() - t0
-    cpu1 = (process_cpu_s(service_pid), command_cpu_s("postgres"), time.process_time())
+    cpu1 = (process_cpu_s(service_pid), time.process_time())
     n = len(latencies)
-    service_ms, pg_ms, client_ms = (1000 * (b - a) / max(1, n) for a, b in zip(cpu0, cpu1, strict=True))
+    service_ms, client_ms = (1000 * (b - a) / max(1, n) for a, b in zip(cpu0, cpu1, strict=True))
+    pg_ms = 1000 * spent(pg0, command_cpu("postgres")) / max(1, n)
     return {
         "devices": devices,
         "packages": n,

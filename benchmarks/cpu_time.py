@@ -18,15 +18,26 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (fields 14 and 15 of stat)
 
 
-def command_cpu_s(name: str) -> float:
-    """CPU seconds of every live process whose command name is ``name`` (e.g. ``postgres``)."""
-    total = 0.0
+def command_cpu(name: str) -> dict[int, float]:
+    """{pid: CPU seconds} of every live process whose command name is ``name`` (e.g. ``postgres``)."""
+    out: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             if (entry / "comm").read_text().strip() == name:
-                total += process_cpu_s(int(entry.name))
+                out[int(entry.name)] = process_cpu_s(int(entry.name))
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-    return total
+    return out
+
+
+def command_cpu_s(name: str) -> float:
+    """CPU seconds of every live process whose command name is ``name``."""
+    return sum(command_cpu(name).values())
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes of ``after`` spent since ``before`` (one that started in between counts
+    whole; one that ended in between is not seen: an undercount, never a negative)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
