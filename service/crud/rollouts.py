@@ -105,23 +105,18 @@ def set_camera_settings(
             "set at least one of enabled, min_score, masks (to go back to the site config: clear the "
             "camera's settings, DELETE /api/v1/devices/{id}/camera-settings/{camera_id})"
         )
-    row.settings = [*others, new]
-    row.version += 1
-    row.updated_at = utcnow()
-    ledger.append(
+    return _new_settings(
         session,
+        row,
+        [*others, new],
         actor=actor,
         action="camera_settings_changed",
-        case_id=None,
         payload={
             "device_id": device_id,
             "camera": settings.camera_id,
             **{k: v for k, v in new.items() if k != "camera_id"},
-            "version": row.version,
         },
     )
-    session.commit()
-    return row
 
 
 def clear_camera_settings(session: Session, *, device_id: str, camera_id: str, actor: str) -> DeviceRollout:
@@ -132,20 +127,36 @@ def clear_camera_settings(session: Session, *, device_id: str, camera_id: str, a
     cleared = [s for s in row.settings if s.get("camera_id") == camera_id]
     if not cleared:
         raise NotFound(f"camera {camera_id!r} has no remote settings on device {device_id!r}")
-    row.settings = [s for s in row.settings if s.get("camera_id") != camera_id]
-    row.version += 1
-    row.updated_at = utcnow()
-    ledger.append(
+    return _new_settings(
         session,
+        row,
+        [s for s in row.settings if s.get("camera_id") != camera_id],
         actor=actor,
         action="camera_settings_cleared",
-        case_id=None,
         payload={
             "device_id": device_id,
             "camera": camera_id,
             "cleared": sorted(k for k in cleared[-1] if k != "camera_id"),
-            "version": row.version,
         },
+    )
+
+
+def _new_settings(
+    session: Session,
+    row: DeviceRollout,
+    settings: list[dict[str, object]],
+    *,
+    actor: str,
+    action: str,
+    payload: dict[str, object],
+) -> DeviceRollout:
+    """The device's settings list becomes ``settings`` (a new assignment version) and the ledger says so
+    (``payload`` + the version). Commits."""
+    row.settings = settings
+    row.version += 1
+    row.updated_at = utcnow()
+    ledger.append(
+        session, actor=actor, action=action, case_id=None, payload={**payload, "version": row.version}
     )
     session.commit()
     return row
