@@ -58,4 +58,6 @@ def test_the_loop_runs_end_to_end_tiny(tmp_path: Path) -> None:
         ev = row["eval"]
         assert 0.0 <= ev["shifted"]["map50"] <= 1.0 and 0.0 <= ev["original"]["map50"] <= 1.0
         assert ev["false_detections"]["frames"] == 8
+        # every held-out shifted image is scored under its own look too
+        assert sum(v["images"] for v in ev["shifted_by_look"].values()) == ev["shifted"]["images"]
     assert tuned["loop_min"] > 0 and any("labelled frames" in line for line in doc["verdicts"])

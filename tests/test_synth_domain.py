@@ -112,3 +112,20 @@ def test_the_look_of_each_generated_image_is_known_from_its_seed_and_index(tmp_p
     assert set(looks_of(tmp_path / "s", 21, night_only)) == {"night"}
     row = {"labelled": 0, "eval": {"shifted_by_look": {"night": {"images": 3, "map50": 0.1}}}}
     assert "| 0 | 0.100 |" in look_table([row]) and "night (3)" in look_table([row])
+
+
+@needs_data
+def test_the_recipe_benchmark_splits_the_first_fifth_to_val(tmp_path: Path) -> None:
+    from benchmarks.learning_recipe import city_set
+
+    synth_dataset(tmp_path / "pool", 10, seed=5, val_fraction=0.0, domain=DOMAINS["shifted"])
+    out = city_set(tmp_path / "pool", tmp_path / "city", 10)
+    val = sorted(p.name for p in (out / "images" / "val").iterdir())
+    assert (
+        val == ["train_000000.jpg", "train_000001.jpg"] and len(list((out / "images/train").iterdir())) == 8
+    )
+    assert all(
+        (out / "labels" / "train" / f"{p.stem}.txt").is_file() for p in (out / "images/train").iterdir()
+    )
+    with pytest.raises(SystemExit, match="fewer than --n 11"):
+        city_set(tmp_path / "pool", tmp_path / "city", 11)
