@@ -82,11 +82,11 @@ def test_clip_download_honours_range(store_api: Any) -> None:
     assert (other.status_code, other.content) == (200, body)
 
 
+@pytest.mark.parametrize("store_api", ["s3"], indirect=True)  # a local store's files go out as FileResponse
 def test_an_s3_download_asks_the_store_once(store_api: Any) -> None:
     """Whole, a range, If-Range (matching or not): one GET each, whose answer carries the size; no
     HEAD before it. Only a range past the end looks the size up (for its 416)."""
-    if not isinstance(store_api.state.store, S3EvidenceStore):
-        pytest.skip("a local store's files go out as FileResponse (no store requests)")
+    assert isinstance(store_api.state.store, S3EvidenceStore)
     pkg, files, _case = _ingested(store_api)
     body, url = pkg.files["clip.mp4"][2], files["clip.mp4"]["url"]
     op = store_api.user("operator")
