@@ -24,6 +24,7 @@ Its canonical form is named :data:`LEDGER_HASH_FORM` (docs/api.md, "The ledger's
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -126,6 +127,18 @@ def _prepared(session: Session, entry: LedgerEntry, payload: dict[str, Any]) -> 
     return _Prepared(entry, payload, sha256_hex(canonical(payload)))
 
 
+def _chained(p: _Prepared, *, seq: int, ts: dt.datetime, prev: str) -> dict[str, Any]:
+    """``p``'s entry as number ``seq`` after ``prev``: its columns, hashed and set on the entry."""
+    digest = entry_hash(seq=seq, ts=ts, actor=p.entry.actor, action=p.entry.action,
+                        case_id=p.entry.case_id, payload_hash=p.payload_hash, prev_hash=prev)  # fmt: skip
+    values = {"seq": seq, "ts": ts, "actor": p.entry.actor, "action": p.entry.action,
+              "case_id": p.entry.case_id, "payload": p.payload, "payload_hash": p.payload_hash,
+              "prev_hash": prev, "hash": digest}  # fmt: skip
+    for name, value in values.items():
+        setattr(p.entry, name, value)
+    return values
+
+
 def _write_staged(
     session: Session, head: LedgerHead, inserts: list[Insert], prepared: list[_Prepared]
 ) -> None:
@@ -140,15 +153,8 @@ def _write_staged(
     rows = []
     for p in prepared:
         seq += 1
-        digest = entry_hash(seq=seq, ts=ts, actor=p.entry.actor, action=p.entry.action,
-                            case_id=p.entry.case_id, payload_hash=p.payload_hash, prev_hash=prev)  # fmt: skip
-        values = {"seq": seq, "ts": ts, "actor": p.entry.actor, "action": p.entry.action,
-                  "case_id": p.entry.case_id, "payload": p.payload, "payload_hash": p.payload_hash,
-                  "prev_hash": prev, "hash": digest}  # fmt: skip
-        for name, value in values.items():
-            setattr(p.entry, name, value)
-        rows.append(values)
-        prev = digest
+        rows.append(_chained(p, seq=seq, ts=ts, prev=prev))
+        prev = rows[-1]["hash"]
     move = update(LedgerHead).where(LedgerHead.id == 1).values(seq=seq, hash=prev)
     move = move.execution_options(synchronize_session=False)  # the head object: set below
     if session.get_bind().dialect.name == "postgresql":
@@ -192,32 +198,9 @@ def append(
         session.info.setdefault(_STAGED, []).append((entry, payload))
         return entry
     head = lock_head(session)
-    case = session.get(Case, case_id) if case_id is not None else None
-    if case is not None:
-        payload = {**payload, "case": case_state(case)}
-    ts = utcnow()
+    entry = LedgerEntry(actor=actor, action=action, case_id=case_id, payload=payload)
     seq = head.seq + 1
-    payload_hash = sha256_hex(canonical(payload))
-    digest = entry_hash(
-        seq=seq,
-        ts=ts,
-        actor=actor,
-        action=action,
-        case_id=case_id,
-        payload_hash=payload_hash,
-        prev_hash=head.hash,
-    )
-    entry = LedgerEntry(
-        seq=seq,
-        ts=ts,
-        actor=actor,
-        action=action,
-        case_id=case_id,
-        payload=payload,
-        payload_hash=payload_hash,
-        prev_hash=head.hash,
-        hash=digest,
-    )
+    digest = _chained(_prepared(session, entry, payload), seq=seq, ts=utcnow(), prev=head.hash)["hash"]
     session.add(entry)
     head.seq = seq
     head.hash = digest
