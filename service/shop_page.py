@@ -135,6 +135,20 @@ def _photo_cap(session: Session, case_id: int) -> None:
         raise ShopInputRefused("shop.err.too_many_photos", "photo: cap reached", n=PHOTOS_PER_CASE)
 
 
+def _case_to_write(session: Session, state: AppState, token: str, number: int | None) -> Case | None:
+    """The open case the link names, for a write: its row locked, then the ledger head (an ingest's
+    order; the entry's seq names the response, :mod:`service.shop_page_events`), then the link looked
+    up again under the head (a rotation meanwhile). None, rolled back: not found."""
+    ledger.begin(session)
+    case = _open_case(session, state, token, number)
+    if case is not None:
+        ledger.lock_head(session)
+        if _open_case(session, state, token, number) is not None:
+            return case
+    session.rollback()
+    return None
+
+
 @router.post("/s/{token}/cases/{case_id}/photo")
 def upload_photo(
     token: Token, case_id: CaseNo, request: Request, state: StateDep, session: SessionDep,
@@ -156,14 +170,8 @@ def upload_photo(
         return _refused(request, state, session, token, case.id, exc)
     session.rollback()  # the checks read; the write below decides again under the ledger lock
     sha = state.store.put(data)  # before the transaction: the lock never waits on storage (issue 18)
-    ledger.begin(session)  # the case's row first, then the ledger head (an ingest's order)
-    case = _open_case(session, state, token, number)
+    case = _case_to_write(session, state, token, number)
     if case is None:  # rotated or closed meanwhile: the photo stays unnamed (gc-evidence)
-        session.rollback()
-        return _not_found(request, state)
-    ledger.lock_head(session)  # its entry's seq names the response (shop_page_events)
-    if _open_case(session, state, token, number) is None:  # the link again, under the lock (rotations)
-        session.rollback()
         return _not_found(request, state)
     try:
         _photo_cap(session, case.id)
@@ -184,15 +192,8 @@ def submit_statement(
     csrf: Annotated[str, Form()] = "", text: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
     check_csrf(request, state.settings, csrf)
-    ledger.begin(session)  # the case's row first, then the ledger head (an ingest's order)
-    number = _case_no(case_id)
-    case = _open_case(session, state, token, number)
+    case = _case_to_write(session, state, token, _case_no(case_id))
     if case is None:
-        session.rollback()
-        return _not_found(request, state)
-    ledger.lock_head(session)  # its entry's seq names the response (shop_page_events)
-    if _open_case(session, state, token, number) is None:  # the link again, under the lock (rotations)
-        session.rollback()
         return _not_found(request, state)
     try:
         clean = check_statement(text)
