@@ -228,6 +228,8 @@ def read_pyav(reader: CameraReader, container: Any) -> tuple[str, str, int]:
         start_utc -= dt.timedelta(seconds=length)
     probe = GopProbe(reader.detect_fps, opts.keyframe_tolerance)
     gop = PartialGop(1.0 / fps)
+    # a camera with a decoded ring needs every frame; one whose clips are packets, only samples
+    partial = reader._ring_s() <= 0
     cc.skip_frame = "DEFAULT"
     if opts.decode_threads > 0:  # before the first decode opens the codec
         cc.thread_type, cc.thread_count = "SLICE", opts.decode_threads
@@ -277,11 +279,8 @@ def read_pyav(reader: CameraReader, container: Any) -> tuple[str, str, int]:
             wall = time.time() if reader.is_live else start_utc.timestamp() + media
             if reader.on_packet is not None:
                 _hand_over(reader, packet, tb, wall)
-            clock = time.monotonic() if reader.is_live else media  # the frames' clock (mono)
-            if packet.is_keyframe and packet.pts is not None:
-                gop.key(clock, media)
-            # a camera with a decoded ring needs every frame; one whose clips are packets, only samples
-            partial = reader._ring_s() <= 0
+            if packet.is_keyframe and packet.pts is not None:  # on the frames' clock (mono)
+                gop.key(time.monotonic() if reader.is_live else media, media)
             if not applied and (
                 mode := probe.observe(media, packet.is_keyframe, packet.pts, has_b(cc), partial)
             ):
