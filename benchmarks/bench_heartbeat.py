@@ -31,15 +31,14 @@ import httpx
 
 from benchmarks.bench_ingest import _pctl, serve
 from benchmarks.common import markdown_table, write_result
+from benchmarks.cpu_time import stat_cpu_s
 
 CAMERAS = 4
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_s(pid: int) -> float:
     """utime + stime of ``pid`` in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return stat_cpu_s(Path(f"/proc/{pid}/stat").read_text())
 
 
 def enroll(url: str, devices: int) -> list[tuple[str, str]]:

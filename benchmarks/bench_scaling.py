@@ -42,10 +42,10 @@ from typing import Any
 import yaml
 
 from benchmarks.common import RESULTS, ROOT, VTEST, write_result
+from benchmarks.cpu_time import stat_cpu_s
 from tests.support.rtsp import MISSING, RtspServer, gst_rtsp_available
 
 CACHE = ROOT / "var" / "bench"
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -133,8 +133,7 @@ def proc_sample(pid: int) -> tuple[float, float, float] | None:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    cpu = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (fields 14 and 15 of stat)
+    cpu = stat_cpu_s(stat)
     rss = 0.0
     for line in status.splitlines():
         if line.startswith("VmRSS:"):

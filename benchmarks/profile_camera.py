@@ -27,8 +27,9 @@ from typing import Any
 
 import yaml
 
-from benchmarks.bench_scaling import TICK, proc_sample, site_config
+from benchmarks.bench_scaling import proc_sample, site_config
 from benchmarks.common import RESULTS, ROOT
+from benchmarks.cpu_time import stat_cpu_s
 from tests.support.rtsp import MISSING, RtspServer, gst_rtsp_available
 from tests.support.streams import city_stream
 
@@ -173,9 +174,7 @@ def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
             stat = (task / "stat").read_text()
         except OSError:
             continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        f = stat[stat.rindex(")") + 2 :].split()
-        out[int(task.name)] = (comm, (int(f[11]) + int(f[12])) / TICK)
+        out[int(task.name)] = (stat[stat.index("(") + 1 : stat.rindex(")")], stat_cpu_s(stat))
     return out
 
 
