@@ -2,22 +2,28 @@
 
 The generator picks each image's look from its own random stream (:func:`modeling.synth.domain.look_of`),
 so the look of ``train_000042.jpg`` in a set made with seed S is known without any side file. The
-learning benchmark uses this to show where the shifted domain's gap sits before and after a fine-tune.
+learning benchmark uses this to show where the shifted domain's gap sits before and after a fine-tune,
+scoring the images of the one run that scored the whole set (:class:`modeling.evaluation.Inferred`).
 """
 
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from modeling.evaluation import dataset_split, evaluate_dataset
+from modeling.evaluation import Inferred, dataset_split
 from modeling.synth.domain import Domain, look_of
 
 INDEX = re.compile(r"^(?:train|val)_(\d+)$")
+
+
+def image_look(image: Path, seed: int, domain: Domain) -> str:
+    """The look of a generated image (named train_NNNNNN / val_NNNNNN) in a set made with ``seed``."""
+    m = INDEX.match(image.stem)
+    if m is None:
+        raise ValueError(f"{image}: expected a generated image named train_NNNNNN / val_NNNNNN")
+    return look_of(seed, int(m.group(1)), domain.lighting)
 
 
 def looks_of(folder: Path, seed: int, domain: Domain, split: str = "train") -> dict[str, list[Path]]:
@@ -25,33 +31,17 @@ def looks_of(folder: Path, seed: int, domain: Domain, split: str = "train") -> d
     images, _, _ = dataset_split(folder, split)
     out: dict[str, list[Path]] = {}
     for image in sorted(images.glob("*.jpg")):
-        m = INDEX.match(image.stem)
-        if m is None:
-            raise ValueError(f"{image}: expected a generated image named train_NNNNNN / val_NNNNNN")
-        out.setdefault(look_of(seed, int(m.group(1)), domain.lighting), []).append(image)
+        out.setdefault(image_look(image, seed, domain), []).append(image)
     return out
 
 
-def map50_by_look(
-    model: Path, folder: Path, seed: int, domain: Domain, split: str = "train"
-) -> dict[str, Any]:
-    """{look: {"images": n, "map50": m}} of ``model`` on ``folder`` (each look's images scored alone)."""
-    _, labels, names = dataset_split(folder, split)
+def map50_by_look(inferred: Inferred, seed: int, domain: Domain) -> dict[str, Any]:
+    """{look: {"images": n, "map50": m}}: each look's images of ``inferred`` scored alone."""
+    looks = {f: image_look(f, seed, domain) for f in inferred.files}
     out: dict[str, Any] = {}
-    for look, images in sorted(looks_of(folder, seed, domain, split).items()):
-        with tempfile.TemporaryDirectory(prefix=f"look-{look}-") as tmp:
-            root = Path(tmp)
-            (root / "images" / "train").mkdir(parents=True)
-            (root / "labels" / "train").mkdir(parents=True)
-            for image in images:
-                (root / "images" / "train" / image.name).symlink_to(image.resolve())
-                label = labels / f"{image.stem}.txt"
-                if label.is_file():
-                    (root / "labels" / "train" / label.name).symlink_to(label.resolve())
-            doc = {"path": str(root), "train": "images/train", "val": "images/train", "names": names or {}}
-            (root / "data.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
-            report = evaluate_dataset(model, root, split="train")
-        out[look] = {"images": len(images), "map50": round(report.map50, 4)}
+    for look in sorted(set(looks.values())):
+        report = inferred.report(keep={f for f, seen in looks.items() if seen == look}.__contains__)
+        out[look] = {"images": report.images, "map50": round(report.map50, 4)}
     return out
 
 

@@ -25,7 +25,7 @@ from rich.console import Console
 
 from benchmarks.bench_learning import SETS, SHIPPED, make_sets
 from benchmarks.learning_looks import map50_by_look
-from modeling.evaluation import evaluate_dataset
+from modeling.evaluation import infer_dataset
 from modeling.finetune import (
     FINETUNE_EPOCHS,
     FINETUNE_IMGSZ,
@@ -99,14 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     row: dict[str, Any] = {"name": args.name, "n": args.n, "epochs": args.epochs, "freeze": args.freeze,
                            "train_s": round(train_s)}  # fmt: skip
     for key, name in (("shifted", "shift-test"), ("original", "orig-val")):
-        r = evaluate_dataset(onnx, sets[name], split="train")
+        inferred = infer_dataset(onnx, sets[name], split="train")
+        r = inferred.report()
         row[key] = {
             "map50": round(r.map50, 4),
             "per_class": {c: round(m.ap50, 3) for c, m in r.per_class.items()},
         }
-    row["shifted_by_look"] = map50_by_look(
-        onnx, sets["shift-test"], SETS["shift-test"]["seed"], DOMAINS["shifted"]
-    )
+        if key == "shifted":
+            shifted = inferred
+    row["shifted_by_look"] = map50_by_look(shifted, SETS["shift-test"]["seed"], DOMAINS["shifted"])
     with (work / "results.jsonl").open("a", encoding="utf-8") as f:
         f.write(json.dumps(row) + "\n")
     print(json.dumps(row, indent=2))

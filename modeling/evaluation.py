@@ -1,6 +1,7 @@
 """Evaluation with NCE's own runtime (``detector.yolo``), not Ultralytics'.
 
-- :func:`evaluate_dataset`: COCO-style mAP on a YOLO-format dataset — greedy matching of detections
+- :func:`evaluate_dataset` (:func:`infer_dataset` then :meth:`Inferred.report`, which also scores a
+  subset of the images): COCO-style mAP on a YOLO-format dataset — greedy matching of detections
   (highest score first) to unmatched ground truth of the same class at IoU 0.50:0.05:0.95, and
   101-point interpolated average precision; precision and recall at one working threshold.
 - :func:`fp_check`: detections per 100 frames per class on footage without violations.
@@ -11,7 +12,7 @@ All of it is numpy; the metric functions are pure and tested on hand-made predic
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -262,6 +263,31 @@ def _detector(model: str | os.PathLike[str], conf: float, iou: float) -> object:
     return YoloDetector(Path(model), providers=["CPUExecutionProvider"], conf=conf, iou=iou)
 
 
+@dataclass(frozen=True)
+class Inferred:
+    """``model`` run on every image of a dataset split (``files[i]`` gave ``results[i]``), not yet
+    scored: :meth:`report` scores all of them or a subset, without running the model again."""
+
+    model: str
+    data: str
+    split: str
+    conf: float
+    iou: float
+    names: dict[int, str]
+    files: list[Path]
+    results: list[ImageResult]
+
+    def report(self, pr_conf: float = 0.25, keep: Callable[[Path], bool] | None = None) -> EvalReport:
+        """The scores of the images ``keep`` keeps (default: all; see module docstring)."""
+        results = [r for f, r in zip(self.files, self.results, strict=True) if keep is None or keep(f)]
+        per, means = compute_metrics(results, self.names, pr_conf)
+        return EvalReport(
+            model=self.model, data=self.data, split=self.split, images=len(results),
+            instances=sum(c.instances for c in per.values()), conf=self.conf, iou_nms=self.iou,
+            pr_conf=pr_conf, per_class=per, **means,
+        )  # fmt: skip
+
+
 def evaluate_dataset(
     model: str | os.PathLike[str],
     data: str | os.PathLike[str],
@@ -273,6 +299,19 @@ def evaluate_dataset(
     progress: bool = False,
 ) -> EvalReport:
     """Run ``model`` on a YOLO dataset split and score it (see module docstring)."""
+    return infer_dataset(model, data, split, conf, iou, batch, progress).report(pr_conf)
+
+
+def infer_dataset(
+    model: str | os.PathLike[str],
+    data: str | os.PathLike[str],
+    split: str = "val",
+    conf: float = 0.001,
+    iou: float = 0.6,
+    batch: int = 8,
+    progress: bool = False,
+) -> Inferred:
+    """Run ``model`` on every image of a YOLO dataset split, for :meth:`Inferred.report`."""
     images_dir, labels_dir, data_names = dataset_split(data, split)
     files = sorted(f for f in images_dir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
@@ -312,22 +351,7 @@ def evaluate_dataset(
                 )
             advance(len(chunk))  # type: ignore[operator]
     eval_names = names if not data_names else {remap[k]: v for k, v in data_names.items()}
-    per, means = compute_metrics(results, dict(sorted(eval_names.items())), pr_conf)
-    return EvalReport(
-        model=str(model),
-        data=str(data),
-        split=split,
-        images=len(results),
-        instances=sum(c.instances for c in per.values()),
-        conf=conf,
-        iou_nms=iou,
-        pr_conf=pr_conf,
-        map50=means["map50"],
-        map50_95=means["map50_95"],
-        precision=means["precision"],
-        recall=means["recall"],
-        per_class=per,
-    )
+    return Inferred(str(model), str(data), split, conf, iou, dict(sorted(eval_names.items())), files, results)
 
 
 def fp_check(
