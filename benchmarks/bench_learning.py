@@ -111,11 +111,12 @@ def finetune(export: Path, runs: Path, name: str, args: argparse.Namespace) -> t
     train_s = time.monotonic() - t0
     onnx = runs / f"{name}.onnx"
     t1 = time.monotonic()
-    nce("model", "export", "--weights", res["weights"], "--out", str(onnx),
-        "--imgsz", str(res["imgsz"]), "--opset", "17", "--json")  # fmt: skip
+    out = nce("model", "export", "--weights", res["weights"], "--out", str(onnx),
+              "--imgsz", str(res["imgsz"]), "--opset", "17", "--json").stdout  # fmt: skip
+    blend = json.loads(out[out.rindex("\n{\n") + 1 :] if "\n{\n" in out else out).get("blend")
     mix = res.get("mix", {})
     info = {"train_s": round(train_s, 1), "onnx_s": round(time.monotonic() - t1, 1), "epochs": res["epochs"],
-            "imgsz": res["imgsz"], "replay": mix.get("replay"), "final_val": res.get("final_val"),
+            "imgsz": res["imgsz"], "replay": mix.get("replay"), "final_val": res.get("final_val"), "blend": blend,
             "sources": [{"kind": s["kind"], "train": s["train"]["images"], "val": s["val"]["images"]}
                         for s in mix.get("sources", [])]}  # fmt: skip
     return onnx, info
@@ -164,6 +165,11 @@ def table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["shifted mAP50"] = e["shifted"]["map50"]
         row["original mAP50"] = e["original"]["map50"]
         row["FP/100 empty"] = e["false_detections"]["total_per_100"]
+        blend, raw = (r.get("train") or {}).get("blend"), r.get("eval_unblended")
+        row["blend α"] = blend["alpha"] if blend else "—"
+        row["unblended shifted / original"] = (
+            f"{raw['shifted']['map50']:.3f} / {raw['original']['map50']:.3f}" if raw else "—"
+        )
         row["epochs"] = r.get("train", {}).get("epochs")
         row["export→evaluated min"] = r.get("loop_min")
         out.append(row)
@@ -357,11 +363,13 @@ def main(argv: list[str] | None = None) -> int:
             t1 = time.monotonic()
             ev = evaluate(onnx, sets)
             eval_s = time.monotonic() - t1
+            unblended = onnx.with_name(onnx.stem + ".unblended.onnx")  # the fine-tune before the blend
+            ev_unblended = evaluate(unblended, sets) if unblended.is_file() else None
             loop_min = (export_s + info["train_s"] + info["onnx_s"] + eval_s) / 60
             rows.append({"labelled": n, "variant": variant, "model": str(onnx), "export": summary, "train": info,
                          "export_s": round(export_s, 1), "eval_s": round(eval_s, 1), "loop_min": round(loop_min, 2),
                          "trained_on": f"{summary['images']['train']}+{summary['images']['val']} city, replay {info['replay']}",
-                         "eval": ev, "pool": loop.pool_counts()})  # fmt: skip
+                         "eval": ev, "eval_unblended": ev_unblended, "pool": loop.pool_counts()})  # fmt: skip
             console.print(f"N={n}: shifted {ev['shifted']['map50']:.3f}, original {ev['original']['map50']:.3f}, "
                           f"FP/100 {ev['false_detections']['total_per_100']}, {loop_min:.1f} min")  # fmt: skip
             save()

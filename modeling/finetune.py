@@ -325,6 +325,9 @@ class FinetuneResult(TrainResult):
         description="Ultralytics' validation of the kept weights on the mixed val (metrics/mAP50(B), ...)",
     )
     mix: MixSummary
+    base_model: str = Field(
+        FINETUNE_MODEL, description="the model the fine-tune started from (`nce model export` blends with it)"
+    )
 
 
 def prepare(

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel
 
 from detector.errors import DataError
+from modeling.blend import BlendResult
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class ExportResult(BaseModel):
     opset: int
     names: dict[int, str]
     bytes: int
+    blend: BlendResult | None = None  # set by `nce model export` for a fine-tune's weights
 
 
 def _offline() -> Any:

@@ -79,3 +79,26 @@ def test_fine_tune_on_an_exported_pool_with_replay(
     run_args = yaml.safe_load((run_dir / "args.yaml").read_text())
     assert run_args["data"] == str(run_dir / "data.yaml")
     assert (run_args["freeze"] or 0) == FINETUNE_FREEZE, "the loop's default freeze"
+    assert Path(res["base_model"]) == Path("models/street-v1.onnx").resolve()
+
+    # the loop's next step: the export blends with the shipped model unless told not to
+    onnx_out = tmp_path / "city.onnx"
+    assert main(["model", "export", "--weights", res["weights"], "--out", str(onnx_out), "--imgsz", "64",
+                 "--json"]) == 0  # fmt: skip
+    out = capsys.readouterr()
+    exported = json.loads(out.out[out.out.rfind("\n{") + 1 :] if "\n{" in out.out else out.out)
+    blend = exported["blend"]
+    assert blend["chosen_by"] == "auto" and blend["alpha"] in [c["alpha"] for c in blend["candidates"]]
+    assert blend["reference"]["replay_val_map50"] is not None
+    assert Path(blend["tuned"]) == tmp_path / "city.unblended.onnx" and Path(blend["tuned"]).is_file()
+    from detector.yolo import YoloDetector
+
+    assert (
+        YoloDetector(onnx_out, providers=["CPUExecutionProvider"]).info.names
+        == YoloDetector(Path(blend["tuned"]), providers=["CPUExecutionProvider"]).info.names
+    )
+    assert main(["model", "export", "--weights", res["weights"], "--out", str(tmp_path / "plain.onnx"),
+                 "--imgsz", "64", "--blend", "off", "--json"]) == 0  # fmt: skip
+    out = capsys.readouterr()
+    assert json.loads(out.out[out.out.rfind("\n{") + 1 :] if "\n{" in out.out else out.out)["blend"] is None
+    assert not (tmp_path / "plain.unblended.onnx").exists()

@@ -137,7 +137,8 @@ def run_finetune(args: argparse.Namespace) -> int:
         freeze=FINETUNE_FREEZE if args.freeze is None else args.freeze,
         on_epoch=on_epoch,
     )
-    result = FinetuneResult(**res.model_dump(), final_val=final, mix=mix)
+    base = str(Path(args.model or FINETUNE_MODEL).resolve())
+    result = FinetuneResult(**res.model_dump(), final_val=final, mix=mix, base_model=base)
     (Path(res.run_dir) / "finetune.json").write_text(
         result.model_dump_json(indent=2) + "\n", encoding="utf-8"
     )

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from detector.config import DEFAULT_CONF
+from detector.errors import DataError
+from modeling.blend import MAX_LOSS, BlendResult
 from modeling.finetune import (
     FINETUNE_EPOCHS,
     FINETUNE_FREEZE,
@@ -119,6 +121,20 @@ def register(subparsers: Any) -> None:
     e.add_argument("--opset", type=int, default=17)
     e.add_argument("--static", action="store_true", help="fixed batch and size (default: dynamic axes)")
     e.add_argument("--half", action="store_true", help="fp16 weights")
+    e.add_argument(
+        "--blend",
+        default="auto",
+        help="weights from `nce model train --dataset`: blend with the model the fine-tune started from so "
+        "that it does not forget (auto: the alpha with the best city val among those losing at most "
+        "--blend-max-loss replay-val mAP50; off; or an alpha in (0, 1]); the export as trained is kept as "
+        "NAME.unblended.onnx (default auto)",
+    )
+    e.add_argument(
+        "--blend-max-loss",
+        type=float,
+        default=MAX_LOSS,
+        help=f"replay-val mAP50 a blend may lose against the base model (default {MAX_LOSS})",
+    )
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_export)
 
@@ -158,7 +174,6 @@ def register(subparsers: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from detector.errors import DataError
     from modeling.training import TrainResult, resume, train
 
     given = [f"--{k}" for k in ("data", "dataset", "resume") if getattr(args, k)]
@@ -209,18 +224,39 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from modeling.blend import blend_finetune, parse_blend
     from modeling.training import export
 
+    mode = parse_blend(args.blend)
+    if not 0.0 <= args.blend_max_loss < 1.0:
+        raise DataError(f"--blend-max-loss must be in [0, 1), got {args.blend_max_loss}")
     res = export(
         args.weights, args.out, imgsz=args.imgsz, opset=args.opset, dynamic=not args.static, half=args.half
     )
+    console = Console(stderr=True)
+    with console.status("blending with the model the fine-tune started from", spinner="dots"):
+        res.blend = blend_finetune(Path(args.weights), Path(res.onnx), mode, args.blend_max_loss)
     if args.json:
         print(res.model_dump_json(indent=2))
-    else:
-        Console(stderr=True).print(
-            f"[green]exported[/] {res.onnx} ({res.bytes / 1e6:.1f} MB, classes {res.names})"
-        )
+        return 0
+    console.print(f"[green]exported[/] {res.onnx} ({res.bytes / 1e6:.1f} MB, classes {res.names})")
+    if res.blend is not None:
+        console.print(blend_table(res.blend))
     return 0
+
+
+def blend_table(blend: BlendResult) -> Table:
+    """The alphas tried (auto) and the one kept, on the fine-tune's city and replay val sets."""
+    table = Table(title=f"blend with {Path(blend.base).name}: alpha {blend.alpha} ({blend.chosen_by})",
+                  caption=blend.note or f"kept as trained: {Path(blend.tuned).name}")  # fmt: skip
+    for col in ("alpha", "city val mAP50", "replay val mAP50"):
+        table.add_column(col, justify="right")
+    rows = ([blend.reference] if blend.reference else []) + blend.candidates
+    for c in rows:
+        cells = [f"{c.alpha:.1f}" + (" (base)" if c.alpha == 0 else "")]
+        cells += ["—" if v is None else f"{v:.3f}" for v in (c.city_val_map50, c.replay_val_map50)]
+        table.add_row(*cells, style="bold green" if c.alpha == blend.alpha else None)
+    return table
 
 
 def _eval(args: argparse.Namespace) -> int:
