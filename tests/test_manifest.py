@@ -8,6 +8,7 @@ import math
 import stat
 import sys
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -99,10 +100,28 @@ def test_canonical_json_rfc8785_example_object() -> None:
     assert canonical_json(data) == expected.encode("utf-8")
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, 2**53, "\ud800", {1: "x"}, b"bytes"])
+@pytest.mark.parametrize(
+    "bad",
+    [math.nan, math.inf, 2**53, "\ud800", {1: "x"}, b"bytes", {"k\udc00": 1}, [{"a": ["x\udfff"]}]],
+)
 def test_canonical_json_rejects(bad: Any) -> None:
     with pytest.raises(ManifestError):
         canonical_json(bad)
+
+
+def test_canonical_json_names_the_string_with_a_lone_surrogate() -> None:
+    # the text is checked once, at its encoding; the message still names the string
+    with pytest.raises(ManifestError, match="lone surrogate in 'b\\\\udc00'"):
+        canonical_json({"a": ["ok", {"z": "b\udc00"}]})
+
+
+def test_canonical_json_of_other_mappings_sequences_and_subclasses() -> None:
+    # the exact built-in types have a fast path; anything else takes the general rules, same bytes
+    class Text(str):
+        pass
+
+    value = {"b": ("x", 1), "a": MappingProxyType({"\U0001f600": Text("t"), "\ufb33": [True]})}
+    assert canonical_json(value) == '{"a":{"\U0001f600":"t","\ufb33":[true]},"b":["x",1]}'.encode()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,12 +52,44 @@ def _es_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+# what json.dumps(value, ensure_ascii=False) does to a str (the C function itself): the escapes of
+# _es_string without its per-character surrogate check (canonical_json checks the whole text once)
+_quote = json.encoder.encode_basestring
+
+
 def _utf16_key(key: str) -> bytes:
     return key.encode("utf-16-be", "surrogatepass")
 
 
 def _canon(value: Any, out: list[str]) -> None:
-    if value is None:
+    # the exact built-in types first (what json.loads and model_dump(mode="json") make), each in one
+    # step; anything else (a subclass, a Mapping, a tuple) by the general rules below
+    kind = type(value)
+    if kind is str:
+        out.append(_quote(value))
+    elif kind is dict:
+        keys = list(value)
+        if all(type(key) is str and key.isascii() for key in keys):
+            keys.sort()  # ASCII: code point order is UTF-16 code unit order
+        else:
+            _check_keys(keys)
+            keys.sort(key=_utf16_key)
+        out.append("{")
+        for i, key in enumerate(keys):
+            if i:
+                out.append(",")
+            out.append(_quote(key))
+            out.append(":")
+            _canon(value[key], out)
+        out.append("}")
+    elif kind is list or kind is tuple:
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _canon(item, out)
+        out.append("]")
+    elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")
@@ -72,9 +104,7 @@ def _canon(value: Any, out: list[str]) -> None:
     elif isinstance(value, str):
         out.append(_es_string(value))
     elif isinstance(value, Mapping):
-        for key in value:
-            if not isinstance(key, str):
-                raise ManifestError(f"canonical JSON object keys must be strings, got {key!r}")
+        _check_keys(value)
         out.append("{")
         for i, key in enumerate(sorted(value, key=_utf16_key)):
             if i:
@@ -84,21 +114,40 @@ def _canon(value: Any, out: list[str]) -> None:
             _canon(value[key], out)
         out.append("}")
     elif isinstance(value, list | tuple):
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _canon(item, out)
-        out.append("]")
+        _canon(list(value), out)
     else:
         raise ManifestError(f"canonical JSON cannot hold a {type(value).__name__}: {value!r}")
+
+
+def _check_keys(keys: Any) -> None:
+    for key in keys:
+        if not isinstance(key, str):
+            raise ManifestError(f"canonical JSON object keys must be strings, got {key!r}")
+
+
+def _raise_on_surrogate(value: Any) -> None:
+    """Raise the ManifestError of the first string (key or value) holding a surrogate code point."""
+    if isinstance(value, str):
+        _es_string(value)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _es_string(key)
+            _raise_on_surrogate(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _raise_on_surrogate(item)
 
 
 def canonical_json(value: Any) -> bytes:
     """RFC 8785 (JCS) canonical form of a JSON value (dict, list, str, int, float, bool, None)."""
     out: list[str] = []
     _canon(value, out)
-    return "".join(out).encode("utf-8")
+    text = "".join(out)
+    try:
+        return text.encode("utf-8")  # strict: a surrogate code point (U+D800..U+DFFF) cannot be encoded
+    except UnicodeEncodeError:
+        _raise_on_surrogate(value)
+        raise  # not reached: only a string of the value can hold one
 
 
 def sha256_hex(data: bytes) -> str:
