@@ -23,6 +23,7 @@ from service.evidence_store import (
     StoreError,
     check_digest,
     is_sha256,
+    item_digests,
     object_name,
 )
 
@@ -93,8 +94,8 @@ class S3EvidenceStore(EvidenceStore):
                 f"credentials?): {exc}"
             ) from None
 
-    def put_all(self, items: Sequence[bytes]) -> list[str]:
-        digests = [hashlib.sha256(data).hexdigest() for data in items]
+    def put_all(self, items: Sequence[bytes], known_sha256: Sequence[str] | None = None) -> list[str]:
+        digests = item_digests(items, known_sha256)
         todo = dict(zip(digests, items, strict=True))  # the same bytes twice: one upload
         if len(todo) == 1:
             [(digest, data)] = todo.items()

@@ -74,11 +74,12 @@ class EvidenceStore(abc.ABC):
         """Refuse to start (StoreError, one line) when the store cannot be reached or written."""
 
     @abc.abstractmethod
-    def put_all(self, items: Sequence[bytes]) -> list[str]:
+    def put_all(self, items: Sequence[bytes], known_sha256: Sequence[str] | None = None) -> list[str]:
         """Store every item (idempotent: an object already there keeps its bytes, and its upload
         time is renewed, so that the garbage collection's grace period counts from this upload);
         return their SHA-256s. When it returns, every object is durable. Called before the
-        transaction that names them."""
+        transaction that names them. ``known_sha256``: the items' SHA-256s (hex), only from a caller
+        that has just hashed these very bytes (not hashed again)."""
 
     def put(self, data: bytes) -> str:
         return self.put_all([data])[0]
@@ -132,6 +133,25 @@ class EvidenceStore(abc.ABC):
         return 0
 
 
+def item_digests(items: Sequence[bytes], known_sha256: Sequence[str] | None) -> list[str]:
+    """The items' SHA-256s: computed here, or ``known_sha256`` when the caller has just computed
+    them from these very bytes (the ingest, whose manifest check hashed every file)."""
+    if known_sha256 is None:
+        return [hashlib.sha256(data).hexdigest() for data in items]
+    if len(known_sha256) != len(items):
+        raise ValueError(f"{len(known_sha256)} digests for {len(items)} items")
+    for digest in known_sha256:
+        if not is_sha256(digest):
+            raise ValueError(f"not a sha256 (64 lowercase hex digits): {digest!r}")
+    return list(known_sha256)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _fsync_path(path: Path, flags: int) -> None:
     fd = os.open(path, flags)
     try:
@@ -141,8 +161,9 @@ def _fsync_path(path: Path, flags: int) -> None:
 
 
 class LocalEvidenceStore(EvidenceStore):
-    """``ROOT/ab/cd/abcd…``. A put writes ``ROOT/tmp/<random>``, fsyncs it, renames it into place
-    (one ``os.replace``) and fsyncs the folders: durable before the database commit names it."""
+    """``ROOT/ab/cd/abcd…``. A put writes ``ROOT/tmp/<random>``, flushes it (``fdatasync``), renames
+    it into place (one ``os.replace``) and fsyncs the folders: durable before the database commit
+    names it. The order matters: a name is never durable before its bytes are."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -162,26 +183,29 @@ class LocalEvidenceStore(EvidenceStore):
     def path_for(self, digest: str) -> Path:
         return self.root / object_name(digest)
 
-    def put_all(self, items: Sequence[bytes]) -> list[str]:
-        digests = [hashlib.sha256(data).hexdigest() for data in items]
-        written: list[tuple[Path, Path]] = []
+    def put_all(self, items: Sequence[bytes], known_sha256: Sequence[str] | None = None) -> list[str]:
+        digests = item_digests(items, known_sha256)
+        written: list[tuple[int, Path, Path]] = []  # (open descriptor, temporary file, final path)
         try:
             for data, digest in zip(items, digests, strict=True):
                 final = self.path_for(digest)
-                if any(f == final for _, f in written):
+                if any(f == final for _, _, f in written):
                     continue
                 if final.is_file():  # content-addressed: the same bytes are there already
                     os.utime(final)  # a new upload: the grace period starts again
                     continue
                 tmp = self.tmp / f"{secrets.token_hex(16)}.part"
-                written.append((tmp, final))
-                with open(tmp, "wb") as fh:
-                    fh.write(data)
-            # fsync after all were written: the first flush's journal commit carries the others
-            for tmp, _ in written:
-                _fsync_path(tmp, os.O_RDONLY)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+                written.append((fd, tmp, final))
+                _write_all(fd, data)
+            # flushed after all were written (the first flush's journal commit carries the others),
+            # through the descriptor that wrote them (no second open). fdatasync: the data and what
+            # reading it back needs (the size, the blocks), not the times: all that a later read
+            # of the object relies on
+            for fd, _, _ in written:
+                os.fdatasync(fd)
             dirs: set[Path] = set()
-            for tmp, final in written:
+            for _, tmp, final in written:
                 if not final.parent.is_dir():
                     final.parent.mkdir(parents=True, exist_ok=True)
                     dirs.update({final.parent.parent, self.root})
@@ -190,9 +214,12 @@ class LocalEvidenceStore(EvidenceStore):
             for d in dirs:  # the renames are durable before the database commit names the files
                 _fsync_path(d, os.O_RDONLY)
         except OSError as exc:
-            for tmp, _ in written:
+            for _, tmp, _ in written:
                 tmp.unlink(missing_ok=True)
             raise StoreError(f"cannot write evidence: {exc}") from exc
+        finally:
+            for fd, _, _ in written:
+                os.close(fd)
         return digests
 
     def existing_path(self, digest: str) -> Path:

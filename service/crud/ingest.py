@@ -145,11 +145,13 @@ def check_package(
     return manifest, raw, files
 
 
-def request_hash_for(manifest_bytes: bytes, files: dict[str, Part]) -> str:
+def request_hash_for(manifest_sha256: str, file_sha256: dict[str, str]) -> str:
+    """What an Idempotency-Key is bound to: the manifest's bytes and every file's name and bytes,
+    by their SHA-256s (hex; the files' as the checked manifest lists them: equal to their bytes')."""
     h = hashlib.sha256()
-    h.update(hashlib.sha256(manifest_bytes).digest())
-    for name in sorted(files):
-        h.update(name.encode() + b"\0" + hashlib.sha256(files[name].data).digest())
+    h.update(bytes.fromhex(manifest_sha256))
+    for name in sorted(file_sha256):
+        h.update(name.encode() + b"\0" + bytes.fromhex(file_sha256[name]))
     return h.hexdigest()
 
 
@@ -221,7 +223,9 @@ def ingest_package(
 ) -> IngestResult:
     received_at = utcnow()
     manifest, raw, files = check_package(session, principal=principal, parts=parts, now=received_at)
-    req_hash = request_hash_for(raw, files)
+    # every file was hashed once, by the check (verify_files): its SHA-256 is the one listed
+    m_sha = hashlib.sha256(raw).hexdigest()
+    req_hash = request_hash_for(m_sha, {entry.name: entry.sha256 for entry in manifest.files})
     m_hash = manifest_hash(manifest)
     # reads that decide nothing about the ledger's order, before the lock: a repeat answers without
     # storing or locking (re-checked under the lock, in the device's query); the clock offset
@@ -232,7 +236,10 @@ def ingest_package(
         return repeat
     # stored (durable, idempotent) before the transaction: the ledger lock never waits on storage,
     # and a failed commit leaves only objects no row names (nce admin gc-evidence sweeps them)
-    m_sha, *_ = store.put_all([raw, *(files[entry.name].data for entry in manifest.files)])
+    store.put_all(
+        [raw, *(files[entry.name].data for entry in manifest.files)],
+        known_sha256=[m_sha, *(entry.sha256 for entry in manifest.files)],
+    )
     try:
         # the rows' transaction: this device's packages one at a time (its row locked), the case's
         # row locked by the filing; the ledger head is locked only at the commit (service.ledger)

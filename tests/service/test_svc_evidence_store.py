@@ -61,6 +61,19 @@ def test_re_upload_is_idempotent(store: EvidenceStore) -> None:
     assert store.count() == 2 and store.read(first[0]) == b"a"
 
 
+def test_put_all_with_the_sha256s_its_caller_computed(store: EvidenceStore) -> None:
+    # the ingest passes the digests its check computed from the same bytes: stored under them,
+    # not hashed again; a digest that is not one is a programming error, and nothing is stored
+    items = [b"manifest", BIG, b"manifest"]
+    known = [hashlib.sha256(x).hexdigest() for x in items]
+    assert store.put_all(items, known_sha256=known) == known
+    assert store.count() == 2 and store.read(known[1]) == BIG and store.read(known[0]) == b"manifest"
+    for bad in ([known[0]], [known[0], known[1].upper(), known[2]]):
+        with pytest.raises(ValueError):
+            store.put_all([b"x", b"y", b"z"], known_sha256=bad)
+    assert store.count() == 2 and store.staged_count() == 0
+
+
 @pytest.mark.parametrize(
     ("start", "end", "want"),
     [(0, None, BIG), (0, 0, BIG[:1]), (5, 9, BIG[5:10]), (CHUNK_BYTES - 3, CHUNK_BYTES + 3,
