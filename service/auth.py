@@ -39,6 +39,7 @@ class Principal:
     user_id: int | None = None
     session_id: int | None = None
     must_change_password: bool = False  # a user after an admin's reset: only a password change is allowed
+    public_key: str | None = None  # a device's enrolled key, read in the same row as its token
 
     @property
     def actor(self) -> str:

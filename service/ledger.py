@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Insert, event, insert, select, update
+from sqlalchemy import Insert, event, insert, inspect, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -48,6 +48,8 @@ LOCK_TIMER = "nce_ledger_lock_timer"  # session.info key: a LockTimer (the app's
 _LOCKED = "nce_ledger_locked"  # session.info key: (the locked head, when it was taken)
 _LATE = "nce_ledger_late"  # session.info key: the transaction locks the head at its commit
 _STAGED = "nce_ledger_staged"  # session.info key: what waits for the head: entries and writers
+_CASES = inspect(Case)
+_HELD = "nce_ledger_held"  # session.info key: the staged entries' cases, referenced until the commit
 
 
 class LockTimer(Protocol):
@@ -177,6 +179,7 @@ def _released(session: Session, transaction: SessionTransaction) -> None:
     locked = session.info.pop(_LOCKED, None)
     session.info.pop(_LATE, None)
     session.info.pop(_STAGED, None)
+    session.info.pop(_HELD, None)
     timer: LockTimer | None = session.info.get(LOCK_TIMER)
     if locked is not None and timer is not None:
         timer.held(time.perf_counter() - locked[1])
@@ -196,6 +199,14 @@ def append(
     if session.info.get(_LOCKED) is None and session.info.get(_LATE):
         entry = LedgerEntry(actor=actor, action=action, case_id=case_id, payload=payload)
         session.info.setdefault(_STAGED, []).append((entry, payload))
+        if case_id is not None:
+            # the session references unchanged rows weakly: once the caller drops its case (flushed,
+            # so unchanged), the commit's _prepared would read it again (one more SELECT under no
+            # lock, but a round trip). Held here until the transaction ends, it is found in the
+            # identity map, with every change the transaction made to it.
+            case = session.identity_map.get(_CASES.identity_key_from_primary_key((case_id,)))
+            if case is not None:
+                session.info.setdefault(_HELD, []).append(case)
         return entry
     head = lock_head(session)
     entry = LedgerEntry(actor=actor, action=action, case_id=case_id, payload=payload)

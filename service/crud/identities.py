@@ -141,7 +141,7 @@ def principal_for_token(session: Session, token: str) -> Principal | None:
         device = session.execute(select(Device).where(Device.token_hash == digest)).scalar_one_or_none()
         if device is None or not device.enabled:
             return None
-        return Principal("device", device.device_id, "device")
+        return Principal("device", device.device_id, "device", public_key=device.public_key)
     if token.startswith("ncec_"):
         client = session.execute(select(Client).where(Client.token_hash == digest)).scalar_one_or_none()
         if client is None or not client.enabled:

@@ -108,7 +108,8 @@ def check_package(
         raise Invalid(f"manifest: {exc}") from exc
     if manifest.device_id != principal.name:
         raise Forbidden(f"manifest is from device {manifest.device_id}, the token is device {principal.name}")
-    public_key = _device(session, principal).public_key
+    # the key read with the token (the same row, this request); a principal made another way: the row
+    public_key = principal.public_key or _device(session, principal).public_key
     session.rollback()  # no lock held while hashing (SQLite: the write lock)
     if manifest.signature is None:
         raise Unauthorized("manifest is not signed")
@@ -247,6 +248,8 @@ def ingest_package(
         device = session.execute(
             select(Device).where(Device.device_id == principal.name).with_for_update()
         ).scalar_one()
+        if not device.enabled:  # disabled while this request was checked and stored: refused still
+            raise Unauthorized("device is not enrolled")
         # the same key committed while this request waited for the device (a statement after the
         # lock's: PostgreSQL's snapshot of the locking statement predates the wait)
         repeat = idempotent(session, principal=principal, key=key, request_hash=req_hash)

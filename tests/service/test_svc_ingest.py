@@ -228,3 +228,29 @@ def test_times_come_back_in_utc(api):
     case_id = dev.post(api.client, dev.package(ts=ts)).json()["case_id"]
     case = api.client.get(f"/api/v1/cases/{case_id}", headers=api.user("operator")).json()["case"]
     assert dt.datetime.fromisoformat(case["last_seen"].replace("Z", "+00:00")) == ts
+
+
+def test_a_device_disabled_while_its_package_is_stored_is_refused(api, monkeypatch):
+    # the enrolled key comes with the token's row; under the device's row lock, the row is
+    # read again: a device disabled meanwhile (a stolen box) has nothing filed
+    from sqlalchemy import func, select
+
+    from service.crud.identities import set_device_enabled
+    from service.models import HitEventRow
+
+    dev = api.device("edge-09")
+    put_all = api.state.store.put_all
+
+    def put_then_disable(items, known_sha256=None):
+        out = put_all(items, known_sha256)
+        with api.state.sessions() as s:
+            assert set_device_enabled(s, device_id="edge-09", enabled=False, actor="test")
+        return out
+
+    monkeypatch.setattr(api.state.store, "put_all", put_then_disable)
+    r = dev.post(api.client, dev.package())
+    assert r.status_code == 401 and "not enrolled" in r.json()["detail"]
+    with api.state.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(HitEventRow)) == 0
+    monkeypatch.undo()
+    assert dev.post(api.client, dev.package()).status_code == 401  # and at the token from now on
