@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
@@ -59,7 +59,7 @@ from service.hash_gate import HashGate
 from service.leader import Leadership, run_periodic
 from service.ledger import LOCK_TIMER
 from service.legal import load_legal_basis
-from service.metrics import Metrics
+from service.metrics import CountRequests, Metrics
 from service.migrate import upgrade
 from service.outbox import worker as outbox
 from service.outbox.config import load_integrations
@@ -223,13 +223,7 @@ def create_app(settings: Settings) -> FastAPI:
         on_refuse=state.metrics.body_refused.inc,
     )
 
-    @app.middleware("http")
-    async def _count(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        state.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-        return response
+    app.add_middleware(CountRequests, counter=state.metrics.requests)  # outermost of ours: sees the 413s
 
     for module in (
         health,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class Metrics:
@@ -110,3 +111,27 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class CountRequests:
+    """Counts every HTTP response (``nce_http_requests_total{method,route,status}``, ``route`` the
+    matched route's template or ``unmatched``) as it starts. A plain ASGI middleware: Starlette's
+    ``@app.middleware("http")`` ran each request in a task group of its own and passed its body
+    through a stream, a cost per request and per body chunk (an upload is dozens of them)."""
+
+    def __init__(self, app: ASGIApp, *, counter: Counter) -> None:
+        self.app = app
+        self.counter = counter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = getattr(scope.get("route"), "path", "unmatched")  # set by the router in scope
+                self.counter.labels(scope["method"], route, str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, counted)

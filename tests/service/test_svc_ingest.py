@@ -254,3 +254,20 @@ def test_a_device_disabled_while_its_package_is_stored_is_refused(api, monkeypat
         assert s.scalar(select(func.count()).select_from(HitEventRow)) == 0
     monkeypatch.undo()
     assert dev.post(api.client, dev.package()).status_code == 401  # and at the token from now on
+
+
+def test_every_response_is_counted_by_route_template_and_status(api):
+    dev = api.device("edge-10")
+    assert dev.post(api.client, dev.package()).status_code == 201
+    assert api.client.get("/api/v1/cases/999", headers=api.user("operator")).status_code == 404
+    assert api.client.get("/no/such/path").status_code == 404
+    too_big = b"x" * (api.state.settings.max_body_bytes + 1)
+    assert api.client.post("/api/v1/hits/events", content=too_big).status_code == 413  # BodyLimit's own
+    metrics = api.client.get("/metrics").text
+    for line in (
+        'nce_http_requests_total{method="POST",route="/api/v1/hits",status="201"} 1.0',
+        'nce_http_requests_total{method="GET",route="/api/v1/cases/{case_id}",status="404"} 1.0',
+        'nce_http_requests_total{method="GET",route="unmatched",status="404"} 1.0',
+        'nce_http_requests_total{method="POST",route="unmatched",status="413"} 1.0',
+    ):
+        assert line in metrics, line
