@@ -7,6 +7,10 @@ delivering its signed packages in sequence (as the edge relay does). Every packa
 Writes results/ingest.json, results/ingest.md and the ``ingest`` section of RESULTS.md.
 
     python -m benchmarks.bench_ingest [--quick] [--pg postgresql+psycopg://postgres@127.0.0.1:5432]
+
+Profiling one case: ``--backend postgresql --levels 1:60 --no-write`` (repeat --backend; --levels
+devices:packages-per-device,...), ``--spy prof.txt`` records `nce serve` with py-spy (installed
+separately) in its raw (collapsed-stack) format, one file per backend.
 """
 
 from __future__ import annotations
@@ -244,11 +248,23 @@ def main(argv: list[str] | None = None) -> int:
         "--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432", help="PostgreSQL server URL"
     )
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument(
+        "--backend", choices=["sqlite", "postgresql"], action="append", help="only these (repeat)"
+    )
+    ap.add_argument(
+        "--levels",
+        default=None,
+        help="devices:packages-per-device,... (default 1:30,8:8,32:4; --quick 1:10,8:3,32:2)",
+    )
+    ap.add_argument("--spy", type=Path, default=None, help="py-spy raw profile of `nce serve` into this file")
+    ap.add_argument("--no-write", action="store_true", help="print only (profiling runs)")
     args = ap.parse_args(argv)
     levels = [(1, 10), (8, 3), (32, 2)] if args.quick else [(1, 30), (8, 8), (32, 4)]
+    if args.levels:
+        levels = [(int(d), int(n)) for d, n in (x.split(":") for x in args.levels.split(","))]
     load_before = os.getloadavg()
     rows: list[dict[str, Any]] = []
-    backends = ["sqlite"] + ([] if args.no_pg else ["postgresql"])
+    backends = args.backend or ["sqlite"] + ([] if args.no_pg else ["postgresql"])
     for backend in backends:
         with tempfile.TemporaryDirectory(prefix="nce-bench-") as tmp_s:
             tmp = Path(tmp_s)
@@ -270,6 +286,15 @@ def main(argv: list[str] | None = None) -> int:
                 port = s.getsockname()[1]
             enroll(url, 0)  # migrate before the server starts
             proc = serve(url, tmp / "evidence", port)
+            spy = None
+            if args.spy:
+                out = args.spy.with_name(f"{args.spy.stem}-{backend}{args.spy.suffix}")
+                spy = subprocess.Popen(
+                    [str(Path(sys.executable).with_name("py-spy")), "record", "-r", "100", "--format", "raw", "-o", str(out),
+                     "--pid", str(proc.pid)],
+                    stdout=subprocess.DEVNULL,
+                )  # fmt: skip
+                time.sleep(1)
             try:
                 for devices, per_device in levels:
                     r = run_level(f"http://127.0.0.1:{port}", url, devices, per_device, proc.pid)
@@ -278,17 +303,21 @@ def main(argv: list[str] | None = None) -> int:
                     print(
                         f"{backend:10s} devices={devices:2d} packages={r['packages']:3d} "
                         f"{r['hits_per_s']:6.1f} hits/s  {r['mb_per_s']:6.1f} MB/s  "
-                        f"p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  errors {r['errors']}",
+                        f"p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  errors {r['errors']}  CPU ms/pkg {r['cpu_ms']}",
                         flush=True,
                     )
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
+                if spy is not None:
+                    spy.wait(timeout=60)  # py-spy writes its file when the process ends
                 if dbname:
                     import psycopg
 
                     with psycopg.connect(admin, autocommit=True) as conn:
                         conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    if args.no_write:
+        return 0 if all(r["errors"] == 0 for r in rows) else 1
     table = [
         {
             "backend": r["backend"],
