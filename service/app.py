@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -114,6 +115,7 @@ def build_state(settings: Settings) -> AppState:
         ),
         transparency=TransparencyLog(key=service_key, origin=settings.log_origin),
         integrations=integrations,
+        ingest_slots=anyio.Semaphore(settings.ingest_slots),
     )
 
 

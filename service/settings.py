@@ -86,6 +86,10 @@ class Settings(BaseModel):
     sweep_interval_s: float = Field(default=30.0, ge=0, description="notice deadline checks; 0 = off")
     # sign-in: Argon2id takes 64 MiB and a CPU for ~0.1 s per check, so only a few run at once
     login_hash_slots: int = Field(default=2, ge=1, description="password checks running at once")
+    # ingest: checking and storing a package is CPU work; more at once than the cores only contend
+    ingest_slots: int = Field(
+        default=2, ge=1, description="packages checked, stored and committed at once (others wait)"
+    )
     login_hash_queue: int = Field(
         default=16, ge=0, description="sign-ins waiting for a password check; more are refused (503)"
     )
@@ -283,6 +287,7 @@ class Settings(BaseModel):
             "public_url": "NCE_PUBLIC_URL",
             "shop_photo_max_bytes": "NCE_SHOP_PHOTO_MAX_BYTES",
             "login_hash_slots": "NCE_LOGIN_HASH_SLOTS",
+            "ingest_slots": "NCE_INGEST_SLOTS",
             "login_hash_queue": "NCE_LOGIN_HASH_QUEUE",
             "login_hash_wait_s": "NCE_LOGIN_HASH_WAIT_S",
             "login_account_failures": "NCE_LOGIN_ACCOUNT_FAILURES",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import anyio
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,3 +32,5 @@ class AppState:
     transparency: TransparencyLog
     integrations: Integrations = field(default_factory=default_integrations)  # service.outbox
     alerts: FleetAlerts = field(default_factory=lambda: FleetAlerts(None))  # the app's, see create_app
+    # packages being checked, stored and committed at once (settings.ingest_slots; create_app)
+    ingest_slots: anyio.Semaphore = field(default_factory=lambda: anyio.Semaphore(2))

@@ -271,3 +271,44 @@ def test_every_response_is_counted_by_route_template_and_status(api):
         'nce_http_requests_total{method="POST",route="unmatched",status="413"} 1.0',
     ):
         assert line in metrics, line
+
+
+def test_at_most_ingest_slots_packages_are_checked_and_stored_at_once(api, monkeypatch):
+    # the bodies are read side by side; the check, the store and the commit of at most
+    # settings.ingest_slots at once (here 1, then 3): each put_all is held long enough to overlap
+    import threading
+    import time
+
+    import anyio
+
+    put_all = api.state.store.put_all
+    running, most = 0, 0
+    count = threading.Lock()
+
+    def slow_put(items, known_sha256=None):
+        nonlocal running, most
+        with count:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.2)
+        with count:
+            running -= 1
+        return put_all(items, known_sha256)
+
+    monkeypatch.setattr(api.state.store, "put_all", slow_put)
+    devices = [api.device(f"edge-s{i}") for i in range(3)]
+    answers: list = []
+    for slots in (1, 3):
+        api.state.ingest_slots = anyio.Semaphore(slots)
+        most = 0
+        posts = [
+            threading.Thread(target=lambda d=d: answers.append(d.post(api.client, d.package())))
+            for d in devices
+        ]
+        answers.clear()
+        for t in posts:
+            t.start()
+        for t in posts:
+            t.join()
+        assert [a.status_code for a in answers] == [201] * 3
+        assert most == slots if slots == 1 else most > 1, (slots, most)

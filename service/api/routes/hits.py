@@ -133,9 +133,13 @@ async def post_hit(
         parts = await read_parts(
             request, limit=state.settings.max_request_bytes, max_files=state.settings.max_files + 1
         )
-        result = await run_in_threadpool(
-            ingest_package, session, store=state.store, principal=device, key=key, parts=parts
-        )
+        # a few at once (settings.ingest_slots): the body is read by then, and the check, the
+        # store and the commit are CPU work; more at once only contend for the GIL, the disk's
+        # flushes and the rows (measured: CPU per package, benchmarks/RESULTS.md "ingest")
+        async with state.ingest_slots:
+            result = await run_in_threadpool(
+                ingest_package, session, store=state.store, principal=device, key=key, parts=parts
+            )
     except ServiceError:
         state.metrics.ingest.labels("package", "rejected").inc()
         raise
