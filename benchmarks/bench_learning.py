@@ -229,7 +229,9 @@ scenes with objects get all their boxes, empty scenes keep a dismissal's hard ne
 uploads and labels N pool frames (`POST /api/v1/frames`, `PUT …/labels`, spread over 20 camera ids) →
 `nce dataset export --include-partial` (default 20 % of camera/day groups to val) → `nce model train
 --dataset EXPORT` with the loop's defaults (from `models/street-v1.onnx`, 480, 10 epochs unless the
-table says fewer, 300 synthetic frames replayed, `--threads 2`) → `nce model export` → evaluation with NCE's runtime. N are cumulative
+table says fewer, 300 synthetic frames replayed, `--threads 2`) → `nce model export` (from stop 26 on: blended with
+the shipped model, alpha chosen on the fine-tune's val sets; the row's *blend α*, and the fine-tune as trained in
+*unblended*) → evaluation with NCE's runtime. N are cumulative
 (the same service: N=300 includes the first 100). "export→evaluated" is export + training (replay set
 included when it had to be made) + ONNX export + the three evaluations, on 2 CPU cores shared with other jobs.
 """
@@ -245,13 +247,17 @@ def report(result: dict[str, Any], results: Path, extra: str = "") -> None:
     by_variant = {(r["labelled"], r.get("variant", "loop")): r for r in result["rows"]}
     for (n, variant), r in sorted(by_variant.items()):
         if variant == "no reviews" and (n, "loop") in by_variant:
-            with_r = by_variant[(n, "loop")]["eval"]["false_detections"]["total_per_100"]
+            # like for like: the ablation's fine-tune is not blended, so neither is the loop's row here
+            loop_row = by_variant[(n, "loop")]
+            loop_eval = loop_row.get("eval_unblended") or loop_row["eval"]
+            with_r = loop_eval["false_detections"]["total_per_100"]
             without = r["eval"]["false_detections"]["total_per_100"]
             base = rows[0]["eval"]["false_detections"]["total_per_100"]
             lines.append(
                 f"- ablation at {n} labelled frames: false detections per 100 empty frames {base:.1f} (shipped) → "
                 f"{without:.1f} without the reviews' frames → {with_r:.1f} with them (dismissals as hard negatives); "
-                f"shifted mAP50 {r['eval']['shifted']['map50']:.3f} → {by_variant[(n, 'loop')]['eval']['shifted']['map50']:.3f}"
+                f"shifted mAP50 {r['eval']['shifted']['map50']:.3f} → {loop_eval['shifted']['map50']:.3f}"
+                + (" (both fine-tunes unblended)" if loop_row.get("eval_unblended") else "")
             )
     result["verdicts"] = lines
     for line in lines:
