@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from nce.manifest._errors import ManifestError
@@ -74,14 +74,7 @@ def _canon(value: Any, out: list[str]) -> None:
         else:
             _check_keys(keys)
             keys.sort(key=_utf16_key)
-        out.append("{")
-        for i, key in enumerate(keys):
-            if i:
-                out.append(",")
-            out.append(_quote(key))
-            out.append(":")
-            _canon(value[key], out)
-        out.append("}")
+        _members(value, keys, _quote, out)
     elif kind is list or kind is tuple:
         out.append("[")
         for i, item in enumerate(value):
@@ -105,18 +98,23 @@ def _canon(value: Any, out: list[str]) -> None:
         out.append(_es_string(value))
     elif isinstance(value, Mapping):
         _check_keys(value)
-        out.append("{")
-        for i, key in enumerate(sorted(value, key=_utf16_key)):
-            if i:
-                out.append(",")
-            out.append(_es_string(key))
-            out.append(":")
-            _canon(value[key], out)
-        out.append("}")
+        _members(value, sorted(value, key=_utf16_key), _es_string, out)
     elif isinstance(value, list | tuple):
         _canon(list(value), out)
     else:
         raise ManifestError(f"canonical JSON cannot hold a {type(value).__name__}: {value!r}")
+
+
+def _members(value: Any, keys: list[str], quote: Callable[[str], str], out: list[str]) -> None:
+    """An object's members in the order of ``keys`` (sorted by the caller), keys written by ``quote``."""
+    out.append("{")
+    for i, key in enumerate(keys):
+        if i:
+            out.append(",")
+        out.append(quote(key))
+        out.append(":")
+        _canon(value[key], out)
+    out.append("}")
 
 
 def _check_keys(keys: Any) -> None:
