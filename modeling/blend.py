@@ -23,11 +23,14 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from detector.errors import DataError, ModelError
+
+if TYPE_CHECKING:
+    from modeling.finetune import FinetuneResult
 
 ALPHAS: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3)
 MAX_LOSS = 0.02  # replay-val mAP50 a blend may lose against the base model (the issue's allowance)
@@ -208,6 +211,26 @@ def parse_blend(value: str) -> float | Literal["auto", "off"]:
     return alpha
 
 
+def finetune_of(weights: Path) -> FinetuneResult | None:
+    """The fine-tune that made ``weights`` (its run's ``finetune.json``), or None."""
+    from modeling.finetune import FinetuneResult
+
+    record = weights.resolve().parent.parent / "finetune.json"
+    if not record.is_file():
+        return None
+    return FinetuneResult.model_validate_json(record.read_text(encoding="utf-8"))
+
+
+def check_export_target(weights: Path, out: Path, mode: float | Literal["auto", "off"]) -> None:
+    """Refuse an export that would overwrite the model the fine-tune started from before blending
+    with it (both would be lost: the export replaces it, the blend then finds no base)."""
+    run = None if mode == "off" else finetune_of(weights)
+    if run is not None and Path(run.base_model).resolve() == out.resolve():
+        raise DataError(
+            f"--out {out} is the model the fine-tune started from, which the blend needs: export to another file"
+        )
+
+
 def blend_finetune(
     weights: Path, exported: Path, mode: float | Literal["auto", "off"], max_loss: float = MAX_LOSS
 ) -> BlendResult | None:
@@ -215,18 +238,15 @@ def blend_finetune(
     and write the blend with the model the fine-tune started from in its place. ``weights`` not from
     ``nce model train --dataset`` (no ``finetune.json`` in its run): nothing to blend with (None;
     an alpha given explicitly is an error)."""
-    from modeling.finetune import FinetuneResult
-
     if mode == "off":
         return None
-    record = weights.resolve().parent.parent / "finetune.json"
-    if not record.is_file():
+    run = finetune_of(weights)
+    if run is None:
         if mode == "auto":
             return None
         raise DataError(
-            f"--blend {mode}: {weights} is not from `nce model train --dataset` (no {record.name})"
+            f"--blend {mode}: {weights} is not from `nce model train --dataset` (no finetune.json)"
         )
-    run = FinetuneResult.model_validate_json(record.read_text(encoding="utf-8"))
     base = Path(run.base_model)
     if base.suffix.lower() != ".onnx":
         if mode == "auto":

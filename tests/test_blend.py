@@ -22,6 +22,7 @@ from modeling.blend import (
     Candidate,
     blend_finetune,
     blend_onnx,
+    check_export_target,
     choose_alpha,
     parse_blend,
     pick,
@@ -220,3 +221,16 @@ def test_export_of_weights_that_are_not_a_fine_tune(tmp_path: Path) -> None:
     assert blend_finetune(from_pt, exported, "auto") is None
     with pytest.raises(DataError, match="not an ONNX model to blend with"):
         blend_finetune(from_pt, exported, 0.5)
+
+
+def test_an_export_may_not_overwrite_the_model_the_blend_needs(tmp_path: Path, val_set: Path) -> None:
+    base = tmp_path / "models" / "street-v1.onnx"
+    base.parent.mkdir()
+    shutil.copy(SHIPPED, base)
+    best = fake_run(tmp_path, val_set, val_set, base)
+    with pytest.raises(DataError, match="is the model the fine-tune started from"):
+        check_export_target(best, base, "auto")
+    with pytest.raises(DataError, match="is the model the fine-tune started from"):
+        check_export_target(best, tmp_path / "models" / ".." / "models" / "street-v1.onnx", 0.5)
+    check_export_target(best, base, "off")  # not blending: the user's file to replace
+    check_export_target(best, tmp_path / "city.onnx", "auto")

@@ -224,12 +224,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from modeling.blend import blend_finetune, parse_blend
+    from modeling.blend import blend_finetune, check_export_target, parse_blend
     from modeling.training import export
 
     mode = parse_blend(args.blend)
     if not 0.0 <= args.blend_max_loss < 1.0:
         raise DataError(f"--blend-max-loss must be in [0, 1), got {args.blend_max_loss}")
+    check_export_target(Path(args.weights), Path(args.out), mode)
     res = export(
         args.weights, args.out, imgsz=args.imgsz, opset=args.opset, dynamic=not args.static, half=args.half
     )
