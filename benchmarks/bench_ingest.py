@@ -10,7 +10,8 @@ Writes results/ingest.json, results/ingest.md and the ``ingest`` section of RESU
 
 Profiling one case: ``--backend postgresql --levels 1:60 --no-write`` (repeat --backend; --levels
 devices:packages-per-device,...), ``--spy prof.txt`` records `nce serve` with py-spy (installed
-separately) in its raw (collapsed-stack) format, one file per backend.
+separately) in its raw (collapsed-stack) format, one file per backend; with ``--spy-gil`` only the
+samples that hold the GIL (where one process's Python CPU goes).
 """
 
 from __future__ import annotations
@@ -257,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         help="devices:packages-per-device,... (default 1:30,8:8,32:4; --quick 1:10,8:3,32:2)",
     )
     ap.add_argument("--spy", type=Path, default=None, help="py-spy raw profile of `nce serve` into this file")
+    ap.add_argument(
+        "--spy-gil", action="store_true", help="with --spy: only samples holding the GIL (its CPU in Python)"
+    )
     ap.add_argument("--no-write", action="store_true", help="print only (profiling runs)")
     args = ap.parse_args(argv)
     levels = [(1, 10), (8, 3), (32, 2)] if args.quick else [(1, 30), (8, 8), (32, 4)]
@@ -291,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                 out = args.spy.with_name(f"{args.spy.stem}-{backend}{args.spy.suffix}")
                 spy = subprocess.Popen(
                     [str(Path(sys.executable).with_name("py-spy")), "record", "-r", "100", "--format", "raw", "-o", str(out),
-                     "--pid", str(proc.pid)],
+                     "--pid", str(proc.pid), *(["--gil"] if args.spy_gil else [])],
                     stdout=subprocess.DEVNULL,
                 )  # fmt: skip
                 time.sleep(1)
