@@ -379,7 +379,13 @@ def main() -> None:
         f"{ratios}. Before the store change: 36-45 hits/s with 32 devices on one replica (the ingest "
         "section). The killed replica's lock histogram is lost with it (its part of the kill run's "
         "lock figures is missing); a lock wait of 5000 ms means beyond the histogram's top bucket "
-        "(5 s).\n\n" + "\n".join(f"- {v}" for v in verdicts) + "\n\n"
+        "(5 s). *CPU ms/pkg*: CPU seconds per accepted package in the measuring window, by role (read "
+        "from /proc; the devices' from their rusage, exit included); *service ceiling* = cores x 1000 / "
+        "(replicas + PostgreSQL + SeaweedFS), the rate these cores could take with the edges elsewhere "
+        "(as in a city) and a production balancer; *CPU busy* = every role's CPU over the window's "
+        "capacity (near 100 %: the cores set the pace, not the ledger lock).\n\n"
+        + "\n".join(f"- {v}" for v in verdicts)
+        + "\n\n"
         "![scale-out](results/scaleout.png)"
     )
     write_result(
