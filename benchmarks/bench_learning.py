@@ -237,6 +237,12 @@ included when it had to be made) + ONNX export + the three evaluations, on 2 CPU
 """
 
 
+def loop_variant_of(variant: str) -> str:
+    """The loop row an ablation row (cases left unreviewed) compares with: "no reviews" → "loop",
+    "no reviews, zone grid 3x3" → "loop, zone grid 3x3"; any other row is its own."""
+    return "loop" + variant.removeprefix("no reviews") if variant.startswith("no reviews") else variant
+
+
 def report(result: dict[str, Any], results: Path, extra: str = "") -> None:
     """The plot, the verdicts and (for a full run) learning.json + the RESULTS.md section."""
     rows = [r for r in result["rows"] if r.get("variant", "loop") == "loop"]
@@ -246,15 +252,17 @@ def report(result: dict[str, Any], results: Path, extra: str = "") -> None:
     lines = verdicts(rows)
     by_variant = {(r["labelled"], r.get("variant", "loop")): r for r in result["rows"]}
     for (n, variant), r in sorted(by_variant.items()):
-        if variant == "no reviews" and (n, "loop") in by_variant:
+        pair = (n, loop_variant_of(variant))
+        if variant.startswith("no reviews") and pair in by_variant:
             # like for like: the ablation's fine-tune is not blended, so neither is the loop's row here
-            loop_row = by_variant[(n, "loop")]
+            loop_row = by_variant[pair]
+            setup = variant.removeprefix("no reviews")  # "", or the settings both runs share
             loop_eval = loop_row.get("eval_unblended") or loop_row["eval"]
             with_r = loop_eval["false_detections"]["total_per_100"]
             without = r["eval"]["false_detections"]["total_per_100"]
             base = rows[0]["eval"]["false_detections"]["total_per_100"]
             lines.append(
-                f"- ablation at {n} labelled frames: false detections per 100 empty frames {base:.1f} (shipped) → "
+                f"- ablation at {n} labelled frames{setup}: false detections per 100 empty frames {base:.1f} (shipped) → "
                 f"{without:.1f} without the reviews' frames → {with_r:.1f} with them (dismissals as hard negatives); "
                 f"shifted mAP50 {r['eval']['shifted']['map50']:.3f} → {loop_eval['shifted']['map50']:.3f}"
                 + (" (both fine-tunes unblended)" if loop_row.get("eval_unblended") else "")
@@ -301,6 +309,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="ablation: leave the cases unreviewed (no confirmed stills, no hard negatives)",
     )
+    ap.add_argument(
+        "--zone-grid",
+        type=int,
+        default=1,
+        help="cut the edge camera's two full-frame zones into N x N cells each (a zone per shop front): "
+        "a case gathers one zone's hits, so false detections elsewhere get reviews of their own (default 1)",
+    )
     ap.add_argument("--tag", default=None, help="write results/learning-TAG.json only (merge with --combine)")
     ap.add_argument("--combine", type=Path, nargs="+", help="merge these runs' JSON into learning.json")
     ap.add_argument(
@@ -319,7 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.n, args.epochs, args.imgsz, args.replay_n = [4], args.epochs or 1, args.imgsz or 160, 8
         args.tag = args.tag or "quick"
+    if args.zone_grid < 1:
+        raise SystemExit(f"--zone-grid: expected 1 or more cells a side, got {args.zone_grid}")
     variant = "no reviews" if args.skip_reviews else "loop"
+    if args.zone_grid != 1:
+        variant += f", zone grid {args.zone_grid}x{args.zone_grid}"  # rows of their own
     data, work = Path(args.data).resolve(), Path(args.work).resolve()
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -341,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     loop = Loop(work / "service")
     loop.start()
     try:
-        show = slideshow(work / "clip", images_of(sets["shift-edge"]), SHIPPED)
+        show = slideshow(work / "clip", images_of(sets["shift-edge"]), SHIPPED, grid=args.zone_grid)
         if args.skip_reviews:
             with console.status("edge: nce run over the shifted clip, learning on (cases left unreviewed)"):
                 result["edge"] = loop.run_edge(show)

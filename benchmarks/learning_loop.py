@@ -108,11 +108,28 @@ def _thumb(image: np.ndarray) -> npt.NDArray[np.float32]:
     return np.asarray(cv2.resize(grey, (32, 24), interpolation=cv2.INTER_AREA), np.float32)
 
 
+def zones(grid: int) -> list[dict[str, Any]]:
+    """A sidewalk and a no-ads zone over the whole frame (``grid`` 1), or each cut into ``grid`` x
+    ``grid`` cells, as a camera over a row of shop fronts has a zone per front: a case gathers the
+    hits of one zone and violation, so cells keep a false detection in one place out of a case
+    confirmed for an object in another (and it gets a review, a hard negative, of its own)."""
+    if grid < 1:
+        raise ValueError(f"zone grid: expected 1 or more cells a side, got {grid}")
+    out = []
+    for kind, prefix in (("sidewalk", "z-walk"), ("no_ads", "z-ads")):
+        for row in range(grid):
+            for col in range(grid):
+                x0, x1, y0, y1 = col / grid, (col + 1) / grid, row / grid, (row + 1) / grid
+                zid = prefix if grid == 1 else f"{prefix}-{row}{col}"
+                out.append({"id": zid, "kind": kind, "polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]})
+    return out
+
+
 def slideshow(
-    root: Path, scenes: list[Path], model: Path, hold_s: float = 6.0, fps: float = 2.0
+    root: Path, scenes: list[Path], model: Path, hold_s: float = 6.0, fps: float = 2.0, grid: int = 1
 ) -> Slideshow:
-    """``scenes.mp4`` (every scene for ``hold_s``) and a site config: two full-frame zones (a
-    sidewalk and a no-ads zone) so that every class can make a hit, short dwell times."""
+    """``scenes.mp4`` (every scene for ``hold_s``) and a site config: a sidewalk and a no-ads zone
+    (:func:`zones`) so that every class can make a hit, short dwell times."""
     root.mkdir(parents=True, exist_ok=True)
     video = root / "scenes.mp4"
     first = read_image(scenes[0])
@@ -127,7 +144,6 @@ def slideshow(
                 writer.write(img)
     finally:
         writer.release()
-    full = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
     timing = {"min_dwell_s": 2.0, "grace_s": 1.0, "cooldown_s": 0.0, "update_interval_s": 60.0}
     site = {
         "site": {"id": "shifted-bench", "name": "shifted domain", "timezone": "Asia/Shanghai"},
@@ -139,10 +155,7 @@ def slideshow(
                 "name": "shifted domain",
                 "source": str(video.resolve()),
                 "detect_fps": fps,
-                "zones": [
-                    {"id": "z-walk", "kind": "sidewalk", "polygon": full},
-                    {"id": "z-ads", "kind": "no_ads", "polygon": full},
-                ],
+                "zones": zones(grid),
             }
         ],
         "rules": [
