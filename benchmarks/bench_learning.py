@@ -243,6 +243,31 @@ def loop_variant_of(variant: str) -> str:
     return "loop" + variant.removeprefix("no reviews") if variant.startswith("no reviews") else variant
 
 
+def ablation_lines(all_rows: list[dict[str, Any]], shipped_fp: float) -> list[str]:
+    """Each ablation row (cases left unreviewed) against the loop row of its setup and labelled
+    frames, like for like: both fine-tunes as trained (a row from before the blend is as trained)."""
+    by_variant = {(r["labelled"], r.get("variant", "loop")): r for r in all_rows}
+    lines = []
+    for (n, variant), r in sorted(by_variant.items()):
+        pair = (n, loop_variant_of(variant))
+        if not variant.startswith("no reviews") or pair not in by_variant:
+            continue
+        loop_row = by_variant[pair]
+        setup = variant.removeprefix("no reviews")  # "", or the settings both runs share
+        loop_eval = loop_row.get("eval_unblended") or loop_row["eval"]
+        ab_eval = r.get("eval_unblended") or r["eval"]
+        with_r = loop_eval["false_detections"]["total_per_100"]
+        without = ab_eval["false_detections"]["total_per_100"]
+        lines.append(
+            f"- ablation at {n} labelled frames{setup}: false detections per 100 empty frames {shipped_fp:.1f} "
+            f"(shipped) → {without:.1f} without the reviews' frames → {with_r:.1f} with them (their hard "
+            f"negatives and confirmed frames); shifted mAP50 {ab_eval['shifted']['map50']:.3f} → "
+            f"{loop_eval['shifted']['map50']:.3f}"
+            + (" (both fine-tunes unblended)" if loop_row.get("eval_unblended") else "")
+        )
+    return lines
+
+
 def report(result: dict[str, Any], results: Path, extra: str = "") -> None:
     """The plot, the verdicts and (for a full run) learning.json + the RESULTS.md section."""
     rows = [r for r in result["rows"] if r.get("variant", "loop") == "loop"]
@@ -250,23 +275,7 @@ def report(result: dict[str, Any], results: Path, extra: str = "") -> None:
     png = results / "learning.png"
     plot(png, rows)
     lines = verdicts(rows)
-    by_variant = {(r["labelled"], r.get("variant", "loop")): r for r in result["rows"]}
-    for (n, variant), r in sorted(by_variant.items()):
-        pair = (n, loop_variant_of(variant))
-        if variant.startswith("no reviews") and pair in by_variant:
-            # like for like: the ablation's fine-tune is not blended, so neither is the loop's row here
-            loop_row = by_variant[pair]
-            setup = variant.removeprefix("no reviews")  # "", or the settings both runs share
-            loop_eval = loop_row.get("eval_unblended") or loop_row["eval"]
-            with_r = loop_eval["false_detections"]["total_per_100"]
-            without = r["eval"]["false_detections"]["total_per_100"]
-            base = rows[0]["eval"]["false_detections"]["total_per_100"]
-            lines.append(
-                f"- ablation at {n} labelled frames{setup}: false detections per 100 empty frames {base:.1f} (shipped) → "
-                f"{without:.1f} without the reviews' frames → {with_r:.1f} with them (dismissals as hard negatives); "
-                f"shifted mAP50 {r['eval']['shifted']['map50']:.3f} → {loop_eval['shifted']['map50']:.3f}"
-                + (" (both fine-tunes unblended)" if loop_row.get("eval_unblended") else "")
-            )
+    lines += ablation_lines(result["rows"], rows[0]["eval"]["false_detections"]["total_per_100"])
     result["verdicts"] = lines
     for line in lines:
         console.print(line)
