@@ -41,9 +41,10 @@ import contextlib
 import os
 import resource
 import statistics
+import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,7 @@ def run(
                 while sum(1 for h in balancer.hits if h.method == "POST" and h.status == 201) < total // 3:
                     time.sleep(0.05)
                 killed_at = time.perf_counter() - opened
-                killed_cpu = _replica_cpu(cluster)[0]  # its last reading: gone with it
+                [killed_cpu] = _procs_cpu([cluster.replicas[0].proc])  # its last reading: gone with it
                 cluster.replicas[0].kill()
                 time.sleep(1.0)
                 cluster.replicas[0].start()
@@ -211,19 +212,20 @@ def run(
 SERVICE_SIDE = ("replicas", "postgres", "seaweedfs")  # the balancer: the bench's own Python proxy
 
 
-def _replica_cpu(cluster: Cluster) -> list[float]:
-    return [process_cpu_s(r.proc.pid) if r.proc is not None else 0.0 for r in cluster.replicas]
+def _procs_cpu(procs: Iterable[subprocess.Popen[bytes] | None]) -> list[float]:
+    """CPU seconds so far of each process (0.0 for one not started)."""
+    return [process_cpu_s(p.pid) if p is not None else 0.0 for p in procs]
 
 
 def _cpu_snapshot(cluster: Cluster, edges: list[Any]) -> dict[str, Any]:
     """CPU seconds so far: each live replica, PostgreSQL and SeaweedFS processes, this process
     (the balancer's threads), each device process, and the reaped children's total (rusage)."""
     return {
-        "replicas": _replica_cpu(cluster),
+        "replicas": _procs_cpu(r.proc for r in cluster.replicas),
         "postgres": command_cpu("postgres"),
         "seaweedfs": command_cpu("weed"),
         "balancer": process_cpu_s(os.getpid()),
-        "devices": [process_cpu_s(e.proc.pid) if e.proc is not None else 0.0 for e in edges],
+        "devices": _procs_cpu(e.proc for e in edges),
         "children": _children_cpu_s(),
     }
 

@@ -54,7 +54,7 @@ class S3EvidenceStore(EvidenceStore):
 
         self.client = client
         # one pool for the store's life: a pool a package started (and joined) 4-8 threads per
-        # ingest, 3-4 ms of CPU a 1 MB package (measured; the PUTs themselves ~10 ms)
+        # ingest, ~2 ms of CPU a 1 MB package (measured: 14.1 -> 11.9 ms for its 7 PUTs)
         self._uploads: ThreadPoolExecutor | None = None
         self._uploads_lock = threading.Lock()
         self.bucket = bucket
